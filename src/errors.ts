@@ -1,0 +1,96 @@
+import createError from '@fastify/error'
+
+/**
+ * Every error the library throws. Test and branch on `err.code`, never on the message.
+ * The README's "Error codes" table lists them all.
+ */
+
+/** An option has the wrong type or value. The message names the option and what was received. */
+export const InvalidOptionError = createError(
+  'FST_DYNAMO_SESSION_INVALID_OPTION',
+  'Invalid option %s: expected %s, got %s',
+  500,
+  TypeError
+)
+
+/** An option the library does not know (often a typo). */
+export const UnknownOptionError = createError(
+  'FST_DYNAMO_SESSION_UNKNOWN_OPTION',
+  'Unknown option %s (known options: %s)',
+  500,
+  TypeError
+)
+
+/** The secret is missing or too weak. The message never contains the secret itself. */
+export const InvalidSecretError = createError(
+  'FST_DYNAMO_SESSION_INVALID_SECRET',
+  'Invalid option secret: %s',
+  500,
+  TypeError
+)
+
+/** The DynamoDB client has no region configured (set AWS_REGION or pass a client). */
+export const MissingRegionError = createError(
+  'FST_DYNAMO_SESSION_MISSING_REGION',
+  'No AWS region is configured for the DynamoDB client: set AWS_REGION or pass a configured client',
+  500
+)
+
+/** A value passed to session.set() cannot be stored as JSON. */
+export const NotSerializableError = createError(
+  'FST_DYNAMO_SESSION_NOT_SERIALIZABLE',
+  'Session value for key %s is not JSON-compatible: %s',
+  500,
+  TypeError
+)
+
+/** A session key is not a non-empty string. */
+export const InvalidKeyError = createError(
+  'FST_DYNAMO_SESSION_INVALID_KEY',
+  'Session keys must be non-empty strings of at most %s characters, got %s',
+  500,
+  TypeError
+)
+
+/** The session would exceed DynamoDB's 400 KB item limit; nothing was sent or changed. */
+export const SessionTooLargeError = createError(
+  'FST_DYNAMO_SESSION_TOO_LARGE',
+  'Session would be about %s bytes, over the item limit of %s bytes; the change was not applied',
+  500,
+  RangeError
+)
+
+/** The session was used after destroy(). */
+export const SessionDestroyedError = createError(
+  'FST_DYNAMO_SESSION_DESTROYED',
+  'The session was destroyed in this request; call regenerate() before using it again',
+  500
+)
+
+/** A write found the session destroyed or expired meanwhile; the change was not stored and nothing was resurrected. */
+export const SessionGoneError = createError(
+  'FST_DYNAMO_SESSION_GONE',
+  'The session ended (destroyed or expired) before this change could be saved',
+  409
+)
+
+/** DynamoDB could not be reached or failed while loading a session. */
+export const StoreUnavailableError = createError(
+  'FST_DYNAMO_SESSION_STORE_UNAVAILABLE',
+  'The session store is unavailable: %s',
+  503
+)
+
+/** DynamoDB failed while saving a session; the change may not have been stored. */
+export const SaveFailedError = createError(
+  'FST_DYNAMO_SESSION_SAVE_FAILED',
+  'The session could not be saved: %s',
+  503
+)
+
+/** The table exists with a key schema this library cannot use, or could not be created. */
+export const TableSetupError = createError(
+  'FST_DYNAMO_SESSION_TABLE_SETUP',
+  'Session table %s: %s',
+  500
+)

@@ -1,0 +1,269 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { InvalidOptionError, InvalidSecretError, UnknownOptionError } from './errors.js'
+
+export const DEFAULT_TABLE_NAME = 'ManejoSesion'
+export const DEFAULT_ID_ATTRIBUTE = 'Sesion_Id'
+export const DEFAULT_EXPIRES_ATTRIBUTE = 'Expire_Session'
+export const DEFAULT_DATA_ATTRIBUTE = 'Data'
+export const DEFAULT_CREATED_ATTRIBUTE = 'Created_At'
+export const DEFAULT_TOUCHED_ATTRIBUTE = 'Touched_At'
+export const DEFAULT_TTL_SECONDS = 300
+/** touchAfterSeconds defaults to this fraction of ttlSeconds, rounded down. */
+export const DEFAULT_TOUCH_FRACTION = 5
+export const DEFAULT_CONSISTENT_READ = 'on-miss'
+export const DEFAULT_ON_STORE_ERROR = 'fail'
+export const DEFAULT_COOKIE_NAME = 'sessionId'
+export const DEFAULT_COOKIE_PATH = '/'
+export const DEFAULT_SAME_SITE = 'lax'
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2000
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 1000
+export const MIN_SECRET_LENGTH = 32
+
+export type ConsistentRead = 'on-miss' | 'always' | 'never'
+export type OnStoreError = 'fail' | 'anonymous'
+export type SameSite = 'lax' | 'strict' | 'none'
+
+export interface SessionCookieOptions {
+  /** Cookie name. `__Host-` and `__Secure-` prefixes are honoured (they force `Secure`). Defaults to `'sessionId'`. */
+  name?: string
+  /** Cookie path. Defaults to `'/'`. */
+  path?: string
+  /** Cookie domain. Defaults to none (host-only cookie). */
+  domain?: string
+  /** Hide the cookie from client-side scripts. Defaults to `true`. */
+  httpOnly?: boolean
+  /** SameSite attribute. Defaults to `'lax'`. */
+  sameSite?: SameSite
+  /** `true`, `false`, or `'auto'`: secure when the request arrived over https (needs Fastify's `trustProxy` behind a TLS-terminating load balancer). Defaults to `'auto'`. */
+  secure?: boolean | 'auto'
+  /** Partitioned (CHIPS) attribute. Defaults to `false`. */
+  partitioned?: boolean
+}
+
+export interface DynamoSessionOptions {
+  /** Secret(s) for signing the cookie, each at least 32 characters. With an array the first signs and all verify (rotation). Required. */
+  secret: string | readonly string[]
+  /** The DynamoDB client. Defaults to one built from the environment (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) with `requestTimeoutMs`. */
+  client?: DynamoDBClient
+  /** Table name. Defaults to `'ManejoSesion'`. */
+  tableName?: string
+  /** Partition key attribute (String). Defaults to `'Sesion_Id'`. */
+  idAttribute?: string
+  /** Expiry attribute (Number, epoch seconds; the table's TTL attribute). Defaults to `'Expire_Session'`. */
+  expiresAttribute?: string
+  /** Map attribute holding session data. Defaults to `'Data'`. */
+  dataAttribute?: string
+  /** Attribute holding the creation time (epoch seconds), used by `absoluteTimeoutSeconds`. Defaults to `'Created_At'`. */
+  createdAttribute?: string
+  /** Attribute holding the last expiry refresh (epoch seconds), used by `touchAfterSeconds`. Defaults to `'Touched_At'`. */
+  touchedAttribute?: string
+  /** Idle lifetime of a session in seconds. Defaults to `300`. */
+  ttlSeconds?: number
+  /** A read-only request refreshes the expiry only when this many seconds have passed since the last refresh. Defaults to `ttlSeconds / 5` rounded down. */
+  touchAfterSeconds?: number
+  /** Hard cap on a session's life from its creation, in seconds. Defaults to none. */
+  absoluteTimeoutSeconds?: number
+  /** `'on-miss'`: eventually consistent read, re-read strongly before declaring a signed id absent; `'always'`; `'never'`. Defaults to `'on-miss'`. */
+  consistentRead?: ConsistentRead
+  /** `'fail'`: 503 with a coded error when DynamoDB fails on load; `'anonymous'`: continue with an empty session that is never saved. Defaults to `'fail'`. */
+  onStoreError?: OnStoreError
+  /** Cookie settings. */
+  cookie?: SessionCookieOptions
+  /** Whole-request timeout of the default client, in milliseconds (ignored when `client` is given). Defaults to `2000`. */
+  requestTimeoutMs?: number
+  /** Create the table (on-demand, TTL enabled) at startup when missing. Defaults to `false`. */
+  createTable?: boolean
+  /** The clock, in milliseconds since the epoch (inject one in tests). Defaults to `Date.now`. */
+  now?: () => number
+}
+
+export interface ResolvedCookieOptions {
+  readonly name: string
+  readonly path: string
+  readonly domain: string | undefined
+  readonly httpOnly: boolean
+  readonly sameSite: SameSite
+  readonly secure: boolean | 'auto'
+  readonly partitioned: boolean
+}
+
+export interface TableShape {
+  readonly tableName: string
+  readonly idAttribute: string
+  readonly expiresAttribute: string
+  readonly dataAttribute: string
+  readonly createdAttribute: string
+  readonly touchedAttribute: string
+}
+
+export interface ResolvedOptions extends TableShape {
+  readonly secrets: readonly string[]
+  readonly client: DynamoDBClient | undefined
+  readonly ttlSeconds: number
+  readonly touchAfterSeconds: number
+  readonly absoluteTimeoutSeconds: number | undefined
+  readonly consistentRead: ConsistentRead
+  readonly onStoreError: OnStoreError
+  readonly cookie: ResolvedCookieOptions
+  readonly requestTimeoutMs: number
+  readonly createTable: boolean
+  readonly now: () => number
+}
+
+const TOP_LEVEL_KEYS = [
+  'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
+  'touchedAttribute', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'consistentRead',
+  'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now'
+] as const
+const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'] as const
+
+// RFC 6265 cookie-name token characters.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
+const COOKIE_DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
+// Plugin options Fastify itself passes through to every plugin.
+const FASTIFY_PASSTHROUGH = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+/** A short, safe description of a received value for error messages. */
+export function describe (value: unknown): string {
+  if (value === undefined) return 'undefined'
+  if (value === null) return 'null'
+  if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '…' : value}'`
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (Array.isArray(value)) return 'an array'
+  return `a ${typeof value}`
+}
+
+function fail (name: string, expected: string, value: unknown): never {
+  throw new InvalidOptionError(name, expected, describe(value))
+}
+
+function rejectUnknown (obj: object, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key) && !(prefix === '' && FASTIFY_PASSTHROUGH.has(key))) {
+      throw new UnknownOptionError(prefix + key, known.join(', '))
+    }
+  }
+}
+
+function str (name: string, value: unknown, fallback: string, pattern?: RegExp, what = 'a non-empty string'): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || value.length === 0 || (pattern !== undefined && !pattern.test(value))) {
+    fail(name, what, value)
+  }
+  return value
+}
+
+function int (name: string, value: unknown, fallback: number, min: number): number
+function int (name: string, value: unknown, fallback: undefined, min: number): number | undefined
+function int (name: string, value: unknown, fallback: number | undefined, min: number): number | undefined {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer', value)
+  }
+  return value
+}
+
+function bool (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(name, 'a boolean', value)
+  return value
+}
+
+function oneOf<T extends string> (name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    fail(name, allowed.map((a) => `'${a}'`).join(' or '), value)
+  }
+  return value as T
+}
+
+function resolveSecrets (value: unknown): string[] {
+  const list = typeof value === 'string' ? [value] : value
+  if (list === undefined) throw new InvalidSecretError('it is required')
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new InvalidSecretError(`expected a string or a non-empty array of strings, got ${Array.isArray(list) ? 'an empty array' : typeof list}`)
+  }
+  list.forEach((s: unknown, i: number) => {
+    if (typeof s !== 'string') throw new InvalidSecretError(`entry ${i} is a ${typeof s}, expected a string`)
+    if (s.length < MIN_SECRET_LENGTH) {
+      throw new InvalidSecretError(`entry ${i} has ${s.length} characters, at least ${MIN_SECRET_LENGTH} are required`)
+    }
+  })
+  return [...list] as string[]
+}
+
+function resolveCookie (value: unknown): ResolvedCookieOptions {
+  if (value === undefined) value = {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('cookie', 'an object', value)
+  rejectUnknown(value, COOKIE_KEYS, 'cookie.')
+  const c = value as Record<string, unknown>
+  const name = str('cookie.name', c.name, DEFAULT_COOKIE_NAME, COOKIE_NAME, 'a cookie-name token')
+  const path = str('cookie.path', c.path, DEFAULT_COOKIE_PATH, COOKIE_PATH, "a path starting with '/'")
+  const domain = c.domain === undefined ? undefined : str('cookie.domain', c.domain, '', COOKIE_DOMAIN, 'a domain name')
+  const httpOnly = bool('cookie.httpOnly', c.httpOnly, true)
+  const sameSite = oneOf('cookie.sameSite', c.sameSite, ['lax', 'strict', 'none'], DEFAULT_SAME_SITE)
+  let secure: boolean | 'auto' = 'auto'
+  if (c.secure !== undefined) {
+    if (c.secure !== 'auto' && typeof c.secure !== 'boolean') fail('cookie.secure', "true, false or 'auto'", c.secure)
+    secure = c.secure
+  }
+  const partitioned = bool('cookie.partitioned', c.partitioned, false)
+  const hostPrefix = name.startsWith('__Host-')
+  if (hostPrefix || name.startsWith('__Secure-')) {
+    // Browsers drop prefixed cookies that are not Secure, so the prefix decides.
+    if (secure === false) fail('cookie.secure', `true or 'auto' for a cookie named ${name.slice(0, name.indexOf('-') + 1)}…`, false)
+    secure = true
+  }
+  if (hostPrefix && domain !== undefined) fail('cookie.domain', 'no domain for a __Host- cookie', domain)
+  if (hostPrefix && path !== '/') fail('cookie.path', "'/' for a __Host- cookie", path)
+  if (sameSite === 'none' && secure === false) fail('cookie.secure', "true or 'auto' with sameSite 'none'", false)
+  if (partitioned && secure === false) fail('cookie.secure', "true or 'auto' with partitioned", false)
+  return Object.freeze({ name, path, domain, httpOnly, sameSite, secure, partitioned })
+}
+
+/** Validates user options, then applies defaults, once. Throws a coded error on the first problem. */
+export function resolveOptions (input: unknown): ResolvedOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) fail('options', 'an object', input)
+  rejectUnknown(input, TOP_LEVEL_KEYS, '')
+  const o = input as Record<string, unknown>
+
+  const secrets = resolveSecrets(o.secret)
+  if (o.client !== undefined && !(o.client instanceof DynamoDBClient)) fail('client', 'a DynamoDBClient', o.client)
+  if (o.now !== undefined && typeof o.now !== 'function') fail('now', 'a function returning milliseconds', o.now)
+  const tableName = str('tableName', o.tableName, DEFAULT_TABLE_NAME, TABLE_NAME, '3 to 255 characters of A-Z a-z 0-9 _ . -')
+  const attributes = {
+    idAttribute: str('idAttribute', o.idAttribute, DEFAULT_ID_ATTRIBUTE),
+    expiresAttribute: str('expiresAttribute', o.expiresAttribute, DEFAULT_EXPIRES_ATTRIBUTE),
+    dataAttribute: str('dataAttribute', o.dataAttribute, DEFAULT_DATA_ATTRIBUTE),
+    createdAttribute: str('createdAttribute', o.createdAttribute, DEFAULT_CREATED_ATTRIBUTE),
+    touchedAttribute: str('touchedAttribute', o.touchedAttribute, DEFAULT_TOUCHED_ATTRIBUTE)
+  }
+  const seen = new Map<string, string>()
+  for (const [key, attr] of Object.entries(attributes)) {
+    const other = seen.get(attr)
+    if (other !== undefined) fail(key, `an attribute name different from ${other}`, attr)
+    seen.set(attr, key)
+  }
+  const ttlSeconds = int('ttlSeconds', o.ttlSeconds, DEFAULT_TTL_SECONDS, 1)
+  const touchAfterSeconds = int('touchAfterSeconds', o.touchAfterSeconds, Math.floor(ttlSeconds / DEFAULT_TOUCH_FRACTION), 0)
+  if (touchAfterSeconds >= ttlSeconds) fail('touchAfterSeconds', `an integer below ttlSeconds (${ttlSeconds})`, touchAfterSeconds)
+  const absoluteTimeoutSeconds = int('absoluteTimeoutSeconds', o.absoluteTimeoutSeconds, undefined, 1)
+
+  return Object.freeze({
+    secrets: Object.freeze(secrets),
+    client: o.client as DynamoDBClient | undefined,
+    tableName,
+    ...attributes,
+    ttlSeconds,
+    touchAfterSeconds,
+    absoluteTimeoutSeconds,
+    consistentRead: oneOf('consistentRead', o.consistentRead, ['on-miss', 'always', 'never'], DEFAULT_CONSISTENT_READ),
+    onStoreError: oneOf('onStoreError', o.onStoreError, ['fail', 'anonymous'], DEFAULT_ON_STORE_ERROR),
+    cookie: resolveCookie(o.cookie),
+    requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
+    createTable: bool('createTable', o.createTable, false),
+    now: (o.now as (() => number) | undefined) ?? Date.now
+  })
+}

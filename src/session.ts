@@ -1,0 +1,298 @@
+import type { ResolvedOptions } from './options.js'
+import type { DynamoStore } from './store/dynamo-store.js'
+import {
+  MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, itemOverhead, newSessionId, validateKey,
+  type JsonValue, type SessionRecord, type StoredSession
+} from './store/item.js'
+import { SaveFailedError, SessionDestroyedError, SessionGoneError, SessionTooLargeError } from './errors.js'
+
+/**
+ * Session data, typed by augmentation:
+ *
+ * ```ts
+ * declare module 'fastify-dynamo-session' {
+ *   interface SessionData { userId: string, visits: number }
+ * }
+ * ```
+ *
+ * Left empty, any string key holds any JSON value.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SessionData {}
+
+export type SessionKey = [keyof SessionData] extends [never] ? string : Extract<keyof SessionData, string>
+export type SessionValue<K extends string> = K extends keyof SessionData ? SessionData[K] : JsonValue
+
+/** What the response must do with the cookie once the session is persisted. */
+export type CookieAction = 'none' | 'set' | 'clear'
+
+/** Events the plugin reports to metrics. */
+export interface SessionEvents {
+  created (): void
+  destroyed (): void
+}
+
+/** What a Session needs from its plugin: options, the store and the clock. */
+export interface SessionEnv {
+  readonly options: ResolvedOptions
+  readonly store: DynamoStore
+  readonly now: () => number
+  readonly events: SessionEvents | undefined
+}
+
+function storeFailure (err: unknown): Error {
+  const wrapped = new SaveFailedError((err as Error | undefined)?.name ?? 'unknown error')
+  wrapped.cause = err
+  return wrapped
+}
+
+/** The per-request session: `request.session`. */
+export class Session {
+  readonly #env: SessionEnv
+  #id: string | undefined
+  #isNew: boolean
+  #rowExists: boolean
+  #hasDataMap: boolean
+  #createdAt: number | undefined
+  #touchedAt: number | undefined
+  #expiresAt: number
+  #data: SessionRecord
+  readonly #sizes = new Map<string, number>()
+  #dataBytes = 0
+  #changes = new Map<string, JsonValue | undefined>()
+  #touchRequested = false
+  #destroyed = false
+  #cookie: CookieAction
+  readonly #readOnly: boolean
+
+  /** @internal Built by the plugin; use `request.session`. */
+  constructor (env: SessionEnv, stored: StoredSession | undefined, opts: { renewCookie?: boolean, clearCookie?: boolean, readOnly?: boolean } = {}) {
+    this.#env = env
+    this.#readOnly = opts.readOnly === true
+    if (stored === undefined) {
+      this.#id = undefined
+      this.#isNew = true
+      this.#rowExists = false
+      this.#hasDataMap = true
+      this.#data = {}
+      this.#expiresAt = this.#freshExpiry(epochSeconds(env.now()))
+      this.#cookie = opts.clearCookie === true ? 'clear' : 'none'
+    } else {
+      this.#id = stored.id
+      this.#isNew = false
+      this.#rowExists = true
+      this.#hasDataMap = stored.hasDataMap
+      this.#createdAt = stored.createdAt
+      this.#touchedAt = stored.touchedAt
+      this.#expiresAt = stored.expiresAt
+      this.#data = { ...stored.data }
+      for (const [k, v] of Object.entries(this.#data)) this.#addSize(k, entrySize(k, v))
+      this.#cookie = opts.renewCookie === true ? 'set' : 'none'
+    }
+  }
+
+  /** The session id (created on first access for a new session). */
+  get id (): string {
+    this.#id ??= newSessionId()
+    return this.#id
+  }
+
+  /** True when the session was started in this request. */
+  get isNew (): boolean {
+    return this.#isNew
+  }
+
+  /** When the session expires unless it is used again. */
+  get expiresAt (): Date {
+    return new Date(this.#expiresAt * 1000)
+  }
+
+  /** True after destroy() in this request (until regenerate()). */
+  get destroyed (): boolean {
+    return this.#destroyed
+  }
+
+  get<K extends SessionKey> (key: K): SessionValue<K> | undefined {
+    return this.#data[key] as SessionValue<K> | undefined
+  }
+
+  /** Stores a JSON-compatible value (a deep copy is kept). `undefined` deletes the key. */
+  set<K extends SessionKey> (key: K, value: SessionValue<K> | undefined): void {
+    this.#assertUsable()
+    validateKey(key)
+    if (value === undefined) {
+      this.delete(key)
+      return
+    }
+    const copy = cloneJson(key, value)
+    const size = entrySize(key, copy)
+    const total = this.#dataBytes - (this.#sizes.get(key) ?? 0) + size + itemOverhead(this.#env.options, this.id)
+    if (total > MAX_ITEM_BYTES) throw new SessionTooLargeError(total, MAX_ITEM_BYTES)
+    this.#addSize(key, size)
+    this.#data[key] = copy
+    this.#changes.set(key, copy)
+  }
+
+  delete<K extends SessionKey> (key: K): void {
+    this.#assertUsable()
+    validateKey(key)
+    if (!(key in this.#data)) return
+    this.#addSize(key, 0)
+    delete this.#data[key]
+    this.#changes.set(key, undefined)
+  }
+
+  /** All data, as a copy. */
+  data (): Readonly<SessionRecord> {
+    return structuredClone(this.#data)
+  }
+
+  /** Asks for the expiry to be refreshed (and a new session to be stored) when the response is sent. */
+  touch (): void {
+    this.#assertUsable()
+    this.#touchRequested = true
+  }
+
+  /** Replaces the id (keeping the data) and deletes the old row: call it when privileges change, e.g. at login. */
+  async regenerate (): Promise<void> {
+    const oldId = this.#rowExists ? this.#id : undefined
+    // After destroy() the cookie stays cleared unless the new session gets stored.
+    this.#destroyed = false
+    this.#id = newSessionId()
+    this.#isNew = true
+    this.#createdAt = undefined
+    this.#touchedAt = undefined
+    if (oldId === undefined) {
+      this.#rowExists = false
+      // A fresh session with data is stored (and its cookie set) when the response is sent.
+      for (const [k, v] of Object.entries(this.#data)) this.#changes.set(k, v)
+      return
+    }
+    // The new row exists before the old one goes, so a concurrent read of the old id sees it whole or not at all.
+    this.#rowExists = false
+    this.#changes.clear()
+    await this.#create()
+    try {
+      await this.#env.store.delete(oldId)
+    } catch (err) {
+      throw storeFailure(err)
+    }
+    this.#env.events?.destroyed()
+  }
+
+  /** Deletes the session row now; the response clears the cookie. */
+  async destroy (): Promise<void> {
+    if (this.#destroyed) return
+    const hadRow = this.#rowExists
+    if (hadRow && this.#id !== undefined) {
+      try {
+        await this.#env.store.delete(this.#id)
+      } catch (err) {
+        throw storeFailure(err)
+      }
+      this.#env.events?.destroyed()
+    }
+    this.#destroyed = true
+    this.#rowExists = false
+    this.#data = {}
+    this.#sizes.clear()
+    this.#dataBytes = 0
+    this.#changes.clear()
+    this.#touchRequested = false
+    this.#cookie = hadRow || !this.#isNew || this.#cookie !== 'none' ? 'clear' : 'none'
+  }
+
+  /** Writes pending changes now (otherwise they are written once, before the response is sent). */
+  async save (): Promise<void> {
+    this.#assertUsable()
+    this.#touchRequested = true
+    await this.persist()
+  }
+
+  /**
+   * @internal Called by the plugin once per request before the response goes out: writes what changed, or the
+   * due expiry refresh.
+   */
+  async persist (): Promise<void> {
+    if (this.#readOnly || this.#destroyed) return
+    const nowSec = epochSeconds(this.#env.now())
+    if (!this.#rowExists) {
+      if (this.#changes.size > 0 || this.#touchRequested) await this.#create()
+      return
+    }
+    const touchDue = this.#touchedAt === undefined || nowSec - this.#touchedAt >= this.#env.options.touchAfterSeconds
+    if (this.#changes.size === 0 && !this.#touchRequested && !touchDue) return
+
+    const createdAt = this.#createdAt ?? nowSec
+    const expiresAt = computeExpiry(nowSec, this.#env.options.ttlSeconds, createdAt, this.#env.options.absoluteTimeoutSeconds)
+    const hadChanges = this.#changes.size > 0
+    let written: boolean
+    try {
+      written = await this.#env.store.update(this.id, nowSec, expiresAt, this.#changes, !this.#hasDataMap)
+    } catch (err) {
+      throw storeFailure(err)
+    }
+    this.#touchRequested = false
+    if (!written) {
+      // Destroyed or expired meanwhile: never resurrect it. A lost change is an error; a lost refresh is not.
+      this.#rowExists = false
+      this.#destroyed = true
+      this.#changes.clear()
+      this.#cookie = 'clear'
+      if (hadChanges) throw new SessionGoneError()
+      return
+    }
+    this.#changes = new Map()
+    this.#hasDataMap ||= hadChanges
+    this.#createdAt = createdAt
+    this.#touchedAt = nowSec
+    this.#expiresAt = expiresAt
+    this.#cookie = 'set'
+  }
+
+  /** @internal Seconds the cookie should live. */
+  maxAgeSeconds (): number {
+    return this.#expiresAt - epochSeconds(this.#env.now())
+  }
+
+  async #create (): Promise<void> {
+    const nowSec = epochSeconds(this.#env.now())
+    const createdAt = nowSec
+    const expiresAt = this.#freshExpiry(nowSec)
+    try {
+      await this.#env.store.create({ id: this.id, data: this.#data, nowSec, createdAt, expiresAt })
+    } catch (err) {
+      throw storeFailure(err)
+    }
+    this.#env.events?.created()
+    this.#rowExists = true
+    this.#hasDataMap = true
+    this.#createdAt = createdAt
+    this.#touchedAt = nowSec
+    this.#expiresAt = expiresAt
+    this.#changes = new Map()
+    this.#touchRequested = false
+    this.#cookie = 'set'
+  }
+
+  #freshExpiry (nowSec: number): number {
+    return computeExpiry(nowSec, this.#env.options.ttlSeconds, nowSec, this.#env.options.absoluteTimeoutSeconds)
+  }
+
+  /** @internal What the response must do with the cookie; reading it resets it. */
+  takeCookieAction (): CookieAction {
+    const action = this.#cookie
+    this.#cookie = 'none'
+    return action
+  }
+
+  #addSize (key: string, size: number): void {
+    this.#dataBytes += size - (this.#sizes.get(key) ?? 0)
+    if (size === 0) this.#sizes.delete(key)
+    else this.#sizes.set(key, size)
+  }
+
+  #assertUsable (): void {
+    if (this.#destroyed) throw new SessionDestroyedError()
+  }
+}

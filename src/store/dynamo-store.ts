@@ -1,0 +1,135 @@
+import { performance } from 'node:perf_hooks'
+import {
+  DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand,
+  type ConsumedCapacity, type DynamoDBClient
+} from '@aws-sdk/client-dynamodb'
+import type { TableShape } from '../options.js'
+import {
+  buildCreateInput, buildDeleteInput, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem,
+  type CreateSpec, type JsonValue, type SessionRecord, type StoredSession
+} from './item.js'
+
+export type StoreOperation = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem'
+export type OperationResult = 'success' | 'conflict' | 'error'
+
+/** Receives every request-path DynamoDB call, for metrics. Must not throw. */
+export interface StoreObserver {
+  operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined): void
+}
+
+/** A live session as `fastify.sessionStore.get()` returns it. */
+export interface SessionSnapshot {
+  readonly id: string
+  readonly expiresAt: Date
+  readonly createdAt: Date | undefined
+  readonly data: SessionRecord
+}
+
+/** Administration outside a request, as `fastify.sessionStore`. */
+export interface SessionStoreApi {
+  /** The live session with this id, or undefined when it is absent or expired (strongly consistent read). */
+  get (id: string): Promise<SessionSnapshot | undefined>
+  /** Deletes the session row; resolves whether or not it existed. */
+  destroy (id: string): Promise<void>
+}
+
+// UpdateExpression is capped at 4 KB; changes beyond this many keys go in further writes.
+const KEYS_PER_UPDATE = 50
+
+function isConditionFailure (err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException'
+}
+
+/** The only module that sends request-path commands. */
+export class DynamoStore implements SessionStoreApi {
+  readonly #client: DynamoDBClient
+  readonly #shape: TableShape
+  readonly #now: () => number
+  readonly #observer: StoreObserver | undefined
+
+  constructor (client: DynamoDBClient, shape: TableShape, now: () => number, observer?: StoreObserver) {
+    this.#client = client
+    this.#shape = shape
+    this.#now = now
+    this.#observer = observer
+  }
+
+  async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    try {
+      const out = await run()
+      this.#observer?.operation(operation, 'success', (performance.now() - started) / 1000, out.ConsumedCapacity)
+      return out
+    } catch (err) {
+      this.#observer?.operation(operation, isConditionFailure(err) ? 'conflict' : 'error', (performance.now() - started) / 1000, undefined)
+      throw err
+    }
+  }
+
+  /** The row as stored, expired or not; undefined when absent. */
+  async load (id: string, consistent: boolean): Promise<StoredSession | undefined> {
+    const input = { ...buildGetInput(this.#shape, id, consistent), ReturnConsumedCapacity: 'TOTAL' as const }
+    const out = await this.#send('GetItem', () => this.#client.send(new GetItemCommand(input)))
+    return out.Item === undefined ? undefined : parseItem(this.#shape, out.Item)
+  }
+
+  /** Writes a new row; never overwrites one. */
+  async create (spec: CreateSpec): Promise<void> {
+    const input = { ...buildCreateInput(this.#shape, spec), ReturnConsumedCapacity: 'TOTAL' as const }
+    await this.#send('PutItem', () => this.#client.send(new PutItemCommand(input)))
+  }
+
+  async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
+    try {
+      await this.#send('UpdateItem', () => this.#client.send(new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })))
+      return true
+    } catch (err) {
+      if (isConditionFailure(err)) return false
+      throw err
+    }
+  }
+
+  /**
+   * Refreshes the expiry and applies per-key changes to a live row. Resolves false when the row is gone or expired
+   * (nothing is written then). With `createMap`, the row was read without the data map: the first write sets the
+   * whole map, and falls back to per-key writes when a concurrent request created it first.
+   */
+  async update (id: string, nowSec: number, expiresAt: number, changes: ReadonlyMap<string, JsonValue | undefined>, createMap: boolean): Promise<boolean> {
+    if (createMap && changes.size > 0) {
+      const wholeData: SessionRecord = {}
+      for (const [key, value] of changes) if (value !== undefined) wholeData[key] = value
+      if (await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, wholeData }))) return true
+    }
+    const entries = [...changes]
+    let first = true
+    do {
+      const chunk = new Map(entries.splice(0, KEYS_PER_UPDATE))
+      const ok = await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, changes: chunk }))
+      if (!ok && first) return false
+      first = false
+    } while (entries.length > 0)
+    return true
+  }
+
+  async delete (id: string): Promise<void> {
+    const input = { ...buildDeleteInput(this.#shape, id), ReturnConsumedCapacity: 'TOTAL' as const }
+    await this.#send('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
+  }
+
+  async get (id: string): Promise<SessionSnapshot | undefined> {
+    if (typeof id !== 'string' || id.length === 0) return undefined
+    const stored = await this.load(id, true)
+    if (stored === undefined || !isLive(stored, epochSeconds(this.#now()))) return undefined
+    return {
+      id: stored.id,
+      expiresAt: new Date(stored.expiresAt * 1000),
+      createdAt: stored.createdAt === undefined ? undefined : new Date(stored.createdAt * 1000),
+      data: stored.data
+    }
+  }
+
+  async destroy (id: string): Promise<void> {
+    if (typeof id !== 'string' || id.length === 0) return
+    await this.delete(id)
+  }
+}

@@ -1,0 +1,155 @@
+import {
+  CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand,
+  type CreateTableCommandInput, type DynamoDBClient, type TableDescription
+} from '@aws-sdk/client-dynamodb'
+import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME } from '../options.js'
+import { TableSetupError } from '../errors.js'
+
+export type Billing = 'on-demand' | 'provisioned'
+
+export interface EnsureTableOptions {
+  /** Defaults to `'ManejoSesion'`. */
+  tableName?: string
+  /** Defaults to `'Sesion_Id'`. */
+  idAttribute?: string
+  /** Defaults to `'Expire_Session'`. */
+  expiresAttribute?: string
+  /** Defaults to `'on-demand'`. */
+  billing?: Billing
+  /** Provisioned read capacity. Defaults to `5` (the tutorial's table). */
+  readCapacity?: number
+  /** Provisioned write capacity. Defaults to `5`. */
+  writeCapacity?: number
+  /** How long to wait for the table to become ACTIVE, in milliseconds. Defaults to `120000`. */
+  waitTimeoutMs?: number
+  /** Progress messages. */
+  log?: (message: string) => void
+}
+
+/**
+ * What TTL looks like after setup: `enabled` (this call enabled it), `already-enabled`, `enabling`,
+ * `other-attribute` (TTL is on another attribute: expired sessions are then only removed by the reaper),
+ * `disabling` (a recent disable is still applying; run again later), `unsupported` (the endpoint has no TTL API).
+ */
+export type TtlState = 'enabled' | 'already-enabled' | 'enabling' | 'other-attribute' | 'disabling' | 'unsupported'
+
+export interface EnsureTableResult {
+  tableName: string
+  created: boolean
+  tableStatus: string
+  billing: Billing
+  ttl: TtlState
+  ttlAttribute: string | undefined
+  messages: string[]
+}
+
+const POLL_MS = 250
+
+function errorName (err: unknown): string {
+  return (err as { name?: string } | null)?.name ?? ''
+}
+
+async function describe (client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  try {
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table
+  } catch (err) {
+    if (errorName(err) === 'ResourceNotFoundException') return undefined
+    throw err
+  }
+}
+
+/** Pure: the CreateTable input for a session table. */
+export function buildCreateTableInput (tableName: string, idAttribute: string, billing: Billing, read: number, write: number): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [{ AttributeName: idAttribute, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: idAttribute, KeyType: 'HASH' }],
+    ...(billing === 'on-demand'
+      ? { BillingMode: 'PAY_PER_REQUEST' as const }
+      : { BillingMode: 'PROVISIONED' as const, ProvisionedThroughput: { ReadCapacityUnits: read, WriteCapacityUnits: write } })
+  }
+}
+
+function checkKeySchema (table: TableDescription, tableName: string, idAttribute: string): void {
+  const keys = table.KeySchema ?? []
+  const hash = keys.find((k) => k.KeyType === 'HASH')
+  const type = table.AttributeDefinitions?.find((a) => a.AttributeName === idAttribute)?.AttributeType
+  if (hash?.AttributeName !== idAttribute || keys.length !== 1 || type !== 'S') {
+    const found = keys.map((k) => `${k.AttributeName ?? '?'} (${k.KeyType ?? '?'})`).join(', ')
+    throw new TableSetupError(tableName, `expected a single String partition key ${idAttribute}, found ${found || 'no key'}`)
+  }
+}
+
+/**
+ * Creates the session table when missing, waits for it to be ACTIVE, and enables TTL on the expiry attribute only
+ * when DescribeTimeToLive says it is not already (a second UpdateTimeToLive within an hour fails on AWS).
+ * Idempotent. Endpoints without the TTL API (dynalite) are reported as `unsupported`, not an error.
+ */
+export async function ensureSessionTable (client: DynamoDBClient, options: EnsureTableOptions = {}): Promise<EnsureTableResult> {
+  const tableName = options.tableName ?? DEFAULT_TABLE_NAME
+  const idAttribute = options.idAttribute ?? DEFAULT_ID_ATTRIBUTE
+  const expiresAttribute = options.expiresAttribute ?? DEFAULT_EXPIRES_ATTRIBUTE
+  const billing = options.billing ?? 'on-demand'
+  const log = options.log ?? (() => {})
+  const messages: string[] = []
+  const say = (message: string): void => { messages.push(message); log(message) }
+
+  let table = await describe(client, tableName)
+  let created = false
+  if (table === undefined) {
+    try {
+      await client.send(new CreateTableCommand(buildCreateTableInput(tableName, idAttribute, billing, options.readCapacity ?? 5, options.writeCapacity ?? 5)))
+      created = true
+      say(`created table ${tableName} (${billing})`)
+    } catch (err) {
+      // Another instance created it at the same moment: fine.
+      if (errorName(err) !== 'ResourceInUseException') throw new TableSetupError(tableName, (err as Error).message)
+    }
+  } else {
+    say(`table ${tableName} exists`)
+  }
+  const deadline = Date.now() + (options.waitTimeoutMs ?? 120_000)
+  for (;;) {
+    table = await describe(client, tableName)
+    if (table?.TableStatus === 'ACTIVE') break
+    if (Date.now() > deadline) throw new TableSetupError(tableName, `not ACTIVE after waiting (status ${table?.TableStatus ?? 'missing'})`)
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+  checkKeySchema(table, tableName, idAttribute)
+  const tableBilling: Billing = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'on-demand' : 'provisioned'
+
+  let ttl: TtlState
+  let ttlAttribute: string | undefined
+  const current = (await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }))).TimeToLiveDescription
+  ttlAttribute = current?.AttributeName
+  const status = current?.TimeToLiveStatus ?? 'DISABLED'
+  if ((status === 'ENABLED' || status === 'ENABLING') && ttlAttribute !== expiresAttribute) {
+    ttl = 'other-attribute'
+    say(`TTL is on ${ttlAttribute ?? '?'}, not ${expiresAttribute}: expired sessions are removed only by the reaper`)
+  } else if (status === 'ENABLED') {
+    ttl = 'already-enabled'
+    say(`TTL already enabled on ${expiresAttribute}`)
+  } else if (status === 'ENABLING') {
+    ttl = 'enabling'
+    say(`TTL on ${expiresAttribute} is being enabled`)
+  } else if (status === 'DISABLING') {
+    ttl = 'disabling'
+    say('TTL is being disabled; run again once that finishes (AWS can take up to an hour)')
+  } else {
+    try {
+      await client.send(new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: expiresAttribute, Enabled: true }
+      }))
+      ttl = 'enabled'
+      ttlAttribute = expiresAttribute
+      say(`enabled TTL on ${expiresAttribute}`)
+    } catch (err) {
+      if (errorName(err) !== 'UnknownOperationException') throw new TableSetupError(tableName, `enabling TTL failed: ${(err as Error).message}`)
+      ttl = 'unsupported'
+      ttlAttribute = undefined
+      say('this endpoint does not implement TTL (e.g. dynalite): expired sessions are removed only by the reaper')
+    }
+  }
+  return { tableName, created, tableStatus: table.TableStatus ?? 'ACTIVE', billing: tableBilling, ttl, ttlAttribute, messages }
+}

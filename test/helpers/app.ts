@@ -1,0 +1,70 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fastifyCookie from '@fastify/cookie'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { dynamoSession, type DynamoSessionOptions } from '../../src/index.js'
+
+export const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
+export const OLD_SECRET = 'an-older-secret-that-is-also-long-enough-987'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+export interface BuildOptions {
+  /** How @fastify/cookie is registered: not at all (default), before or after the session plugin. */
+  cookiePlugin?: 'none' | 'before' | 'after'
+  cookieHook?: false | 'onRequest' | 'preHandler'
+  fastify?: FastifyServerOptions
+  routes?: (app: FastifyInstance) => void
+}
+
+/**
+ * An app with the session plugin and a small set of routes, closed at teardown:
+ * GET /get?key=k, POST /set {key: value...}, POST /delete?key=k, POST /regenerate, POST /destroy, GET /touch,
+ * GET /noop (does not use the session), GET /off (config session:false).
+ */
+export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: string, options: Partial<DynamoSessionOptions> = {}, build: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(build.fastify ?? { logger: false })
+  t.teardown(() => app.close())
+  const cookiePlugin = build.cookiePlugin ?? 'none'
+  const cookieOpts = { hook: build.cookieHook ?? 'onRequest' as const }
+  if (cookiePlugin === 'before') await app.register(fastifyCookie, cookieOpts)
+  await app.register(dynamoSession, { secret: SECRET, client, tableName, ...options })
+  if (cookiePlugin === 'after') await app.register(fastifyCookie, cookieOpts)
+
+  app.get<{ Querystring: { key?: string } }>('/get', async (request) => {
+    const key = request.query.key
+    return { id: request.session.id, isNew: request.session.isNew, value: key === undefined ? request.session.data() : request.session.get(key) ?? null }
+  })
+  app.post<{ Body: Record<string, unknown> }>('/set', async (request) => {
+    for (const [k, v] of Object.entries(request.body ?? {})) request.session.set(k, v as never)
+    return { id: request.session.id }
+  })
+  app.post<{ Querystring: { key: string } }>('/delete', async (request) => {
+    request.session.delete(request.query.key)
+    return { ok: true }
+  })
+  app.post('/regenerate', async (request) => {
+    const before = request.session.id
+    await request.session.regenerate()
+    return { before, after: request.session.id }
+  })
+  app.post('/destroy', async (request) => {
+    await request.session.destroy()
+    return { ok: true }
+  })
+  app.get('/touch', async (request) => {
+    request.session.touch()
+    return { ok: true }
+  })
+  app.get('/noop', async () => ({ ok: true }))
+  app.get('/off', { config: { session: false } }, async (request) => ({ session: request.session }))
+  build.routes?.(app)
+  await app.ready()
+  return app
+}
+
+/** The `name=value` part of a Set-Cookie header, for sending back as a Cookie header. */
+export function cookieFrom (setCookie: string | string[] | undefined, name = 'sessionId'): string | undefined {
+  const list = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie]
+  const found = list.find((c) => c.startsWith(name + '='))
+  return found?.split(';')[0]
+}
