@@ -59,6 +59,8 @@ export class Session {
   #data: SessionRecord
   readonly #sizes = new Map<string, number>()
   #dataBytes = 0
+  // Sizes of loaded data are computed on the first write: read-only requests never pay for it.
+  #sizesKnown = true
   #changes = new Map<string, JsonValue | undefined>()
   #touchRequested = false
   #destroyed = false
@@ -86,7 +88,7 @@ export class Session {
       this.#touchedAt = stored.touchedAt
       this.#expiresAt = stored.expiresAt
       this.#data = { ...stored.data }
-      for (const [k, v] of Object.entries(this.#data)) this.#addSize(k, entrySize(k, v))
+      this.#sizesKnown = false
       this.#cookie = opts.renewCookie === true ? 'set' : 'none'
     }
   }
@@ -125,6 +127,7 @@ export class Session {
       return
     }
     const copy = cloneJson(key, value)
+    this.#knowSizes()
     const size = entrySize(key, copy)
     const total = this.#dataBytes - (this.#sizes.get(key) ?? 0) + size + itemOverhead(this.#env.options, this.id)
     if (total > MAX_ITEM_BYTES) throw new SessionTooLargeError(total, MAX_ITEM_BYTES)
@@ -137,6 +140,7 @@ export class Session {
     this.#assertUsable()
     validateKey(key)
     if (!(key in this.#data)) return
+    this.#knowSizes()
     this.#addSize(key, 0)
     delete this.#data[key]
     this.#changes.set(key, undefined)
@@ -284,6 +288,12 @@ export class Session {
     const action = this.#cookie
     this.#cookie = 'none'
     return action
+  }
+
+  #knowSizes (): void {
+    if (this.#sizesKnown) return
+    this.#sizesKnown = true
+    for (const [k, v] of Object.entries(this.#data)) this.#addSize(k, entrySize(k, v))
   }
 
   #addSize (key: string, size: number): void {
