@@ -15,8 +15,10 @@ export const DEFAULT_ON_STORE_ERROR = 'fail'
 export const DEFAULT_COOKIE_NAME = 'sessionId'
 export const DEFAULT_COOKIE_PATH = '/'
 export const DEFAULT_SAME_SITE = 'lax'
-export const DEFAULT_REQUEST_TIMEOUT_MS = 2000
-export const DEFAULT_CONNECTION_TIMEOUT_MS = 1000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1000
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 500
+/** Attempts per DynamoDB call of the default client, unless AWS_MAX_ATTEMPTS is set. */
+export const DEFAULT_MAX_ATTEMPTS = 3
 export const MIN_SECRET_LENGTH = 32
 
 export type ConsistentRead = 'on-miss' | 'always' | 'never'
@@ -69,7 +71,7 @@ export interface DynamoSessionOptions {
   onStoreError?: OnStoreError
   /** Cookie settings. */
   cookie?: SessionCookieOptions
-  /** Whole-request timeout of the default client, in milliseconds (ignored when `client` is given). Defaults to `2000`. */
+  /** Whole-request timeout of the default client, per attempt, in milliseconds (ignored when `client` is given). Defaults to `1000`. */
   requestTimeoutMs?: number
   /** Create the table (on-demand, TTL enabled) at startup when missing. Defaults to `false`. */
   createTable?: boolean

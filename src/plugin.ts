@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
-import { DEFAULT_CONNECTION_TIMEOUT_MS, resolveOptions, type DynamoSessionOptions, type ResolvedOptions } from './options.js'
+import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS, resolveOptions, type DynamoSessionOptions, type ResolvedOptions } from './options.js'
 import { SessionCookie } from './cookie.js'
 import { Session, type SessionEnv, type SessionEvents } from './session.js'
 import { DynamoStore, type SessionStoreApi, type StoreObserver } from './store/dynamo-store.js'
@@ -33,9 +33,15 @@ export interface Instrumentation extends StoreObserver, SessionEvents {
   load (result: LoadResult): void
 }
 
-function defaultClient (options: ResolvedOptions): DynamoDBClient {
+/**
+ * The client used when none is given: region, endpoint and credentials from the environment as the AWS SDK
+ * documents; a whole-request timeout so a stalled DynamoDB cannot hang requests; DEFAULT_MAX_ATTEMPTS attempts unless
+ * AWS_MAX_ATTEMPTS says otherwise (AWS_RETRY_MODE is read by the SDK itself).
+ */
+export function defaultClient (options: ResolvedOptions, env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
   return new DynamoDBClient({
-    requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS }
+    requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS },
+    ...(env.AWS_MAX_ATTEMPTS === undefined ? { maxAttempts: DEFAULT_MAX_ATTEMPTS } : {})
   })
 }
 
