@@ -40,7 +40,8 @@ export interface Instrumentation extends StoreObserver, SessionEvents {
  */
 export function defaultClient (options: ResolvedOptions, env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
   return new DynamoDBClient({
-    requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS },
+    // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes, and the call hangs on.
+    requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS, throwOnRequestTimeout: true },
     ...(env.AWS_MAX_ATTEMPTS === undefined ? { maxAttempts: DEFAULT_MAX_ATTEMPTS } : {})
   })
 }
