@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -67,4 +68,51 @@ export function cookieFrom (setCookie: string | string[] | undefined, name = 'se
   const list = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie]
   const found = list.find((c) => c.startsWith(name + '='))
   return found?.split(';')[0]
+}
+
+/** A clock for the `now` option that only moves when told to. */
+export interface FakeClock {
+  readonly now: () => number
+  /** Current time in epoch seconds. */
+  readonly seconds: number
+  advance (seconds: number): void
+}
+
+export function fakeClock (startMs = 1_800_000_000_000): FakeClock {
+  let ms = startMs
+  return {
+    now: () => ms,
+    get seconds () { return Math.floor(ms / 1000) },
+    advance (seconds: number) { ms += seconds * 1000 }
+  }
+}
+
+/** One command a client sent, with its input. */
+export interface RecordedCommand { readonly name: string, readonly input: Record<string, unknown> }
+
+/** Records the commands a client sends, with their inputs, through SDK middleware. */
+export function recordCommands (client: DynamoDBClient): { readonly commands: RecordedCommand[], reset (): void } {
+  const commands: RecordedCommand[] = []
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      commands.push({ name: String(context.commandName).replace(/Command$/, ''), input: structuredClone(args.input as Record<string, unknown>) })
+      return await next(args)
+    },
+    { step: 'initialize', name: 'recordCommands' }
+  )
+  return { commands, reset: () => { commands.length = 0 } }
+}
+
+/** A Cookie header carrying `id` signed with `secret`, as the plugin would have set it. */
+export function signedCookie (id: string, secret = SECRET, name = 'sessionId'): string {
+  return `${name}=${encodeURIComponent(fastifyCookie.sign(id, secret))}`
+}
+
+/** An http endpoint on 127.0.0.1 where nothing listens (connections are refused at once). */
+export async function closedEndpoint (): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as AddressInfo).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return `http://127.0.0.1:${port}`
 }
