@@ -103,9 +103,9 @@ export function recordCommands (client: DynamoDBClient): { readonly commands: Re
   return { commands, reset: () => { commands.length = 0 } }
 }
 
-/** A Cookie header carrying `id` signed with `secret`, as the plugin would have set it. */
+/** A Cookie header carrying `id` signed with `secret`, as the plugin sets it (ids and signatures are valid cookie octets, sent unencoded). */
 export function signedCookie (id: string, secret = SECRET, name = 'sessionId'): string {
-  return `${name}=${encodeURIComponent(fastifyCookie.sign(id, secret))}`
+  return `${name}=${fastifyCookie.sign(id, secret)}`
 }
 
 /** An http endpoint on 127.0.0.1 where nothing listens (connections are refused at once). */
