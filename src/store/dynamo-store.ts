@@ -43,11 +43,11 @@ function isConditionFailure (err: unknown): boolean {
 /** The only module that sends request-path commands. */
 export class DynamoStore implements SessionStoreApi {
   readonly #client: DynamoDBClient
-  readonly #shape: TableShape
+  readonly #shape: TableShape & { readonly absoluteTimeoutSeconds?: number | undefined }
   readonly #now: () => number
   readonly #observer: StoreObserver | undefined
 
-  constructor (client: DynamoDBClient, shape: TableShape, now: () => number, observer?: StoreObserver) {
+  constructor (client: DynamoDBClient, shape: TableShape & { readonly absoluteTimeoutSeconds?: number | undefined }, now: () => number, observer?: StoreObserver) {
     this.#client = client
     this.#shape = shape
     this.#now = now
@@ -119,7 +119,7 @@ export class DynamoStore implements SessionStoreApi {
   async get (id: string): Promise<SessionSnapshot | undefined> {
     if (typeof id !== 'string' || id.length === 0) return undefined
     const stored = await this.load(id, true)
-    if (stored === undefined || !isLive(stored, epochSeconds(this.#now()))) return undefined
+    if (stored === undefined || !isLive(stored, epochSeconds(this.#now()), this.#shape.absoluteTimeoutSeconds)) return undefined
     return {
       id: stored.id,
       expiresAt: new Date(stored.expiresAt * 1000),

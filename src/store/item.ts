@@ -204,9 +204,13 @@ export function parseItem (shape: TableShape, item: Record<string, AttributeValu
   }
 }
 
-/** Live means the expiry is strictly in the future; a row without a numeric expiry is never live. */
-export function isLive (session: StoredSession, nowSec: number): boolean {
-  return session.expiresAt > nowSec
+/**
+ * Live means the expiry is strictly in the future (a row without a numeric expiry is never live) and, with an
+ * absolute timeout, the session is younger than it (rows without a creation time have no cap).
+ */
+export function isLive (session: StoredSession, nowSec: number, absoluteTimeoutSeconds?: number): boolean {
+  if (!(session.expiresAt > nowSec)) return false
+  return absoluteTimeoutSeconds === undefined || session.createdAt === undefined || nowSec < session.createdAt + absoluteTimeoutSeconds
 }
 
 export function buildGetInput (shape: TableShape, id: string, consistent: boolean): GetItemCommandInput {
