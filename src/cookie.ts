@@ -12,6 +12,20 @@ export type CookieRead =
   | { readonly kind: 'valid', readonly id: string, readonly renew: boolean }
 
 const { serialize } = fastifyCookie.fastifyCookie
+
+/**
+ * True once @fastify/cookie's serializer works in this process: the plugin loads its cookie module when it is first
+ * registered, by the app or by us.
+ */
+export function serializerReady (): boolean {
+  try {
+    serialize('probe', 'probe', {})
+    return true
+  } catch {
+    return false
+  }
+}
+
 const NONE: CookieRead = Object.freeze({ kind: 'none' })
 const INVALID: CookieRead = Object.freeze({ kind: 'invalid' })
 

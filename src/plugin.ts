@@ -3,7 +3,7 @@ import fastifyCookie from '@fastify/cookie'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
 import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS, resolveOptions, type DynamoSessionOptions, type ResolvedOptions } from './options.js'
-import { SessionCookie } from './cookie.js'
+import { SessionCookie, serializerReady } from './cookie.js'
 import { Session, type SessionEnv, type SessionEvents } from './session.js'
 import { DynamoStore, type SessionStoreApi, type StoreObserver } from './store/dynamo-store.js'
 import { epochSeconds, isLive, type StoredSession } from './store/item.js'
@@ -70,9 +70,10 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   await assertRegion(client)
   if (options.createTable) await ensureSessionTable(client, { ...options, log: (msg) => fastify.log.info(msg) })
 
-  // @fastify/cookie's serializer needs that plugin to have loaded once; registering it in a child context keeps its
-  // decorators and hooks away from the app, which may register it itself, before or after us, or not at all.
-  await fastify.register(async (child) => { await child.register(fastifyCookie, { hook: false }) })
+  // @fastify/cookie's serializer needs that plugin to have loaded once. An app that registered it before us has done
+  // that (and registering it again where its decorators are visible would fail); otherwise a child context keeps
+  // its decorators and hooks away from the app, which may register it after us or not at all.
+  if (!serializerReady()) await fastify.register(async (child) => { await child.register(fastifyCookie, { hook: false }) })
 
   const cookie = new SessionCookie(options.cookie, options.secrets)
   const store = new DynamoStore(client, options, now, instrumentation)
