@@ -1,0 +1,79 @@
+import t from 'tap'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { startDynalite, makeClient, createTable, getRow } from './helpers/dynamo.js'
+import { startFaultProxy } from './helpers/fault-proxy.js'
+import { buildApp, cookieFrom, signedCookie } from './helpers/app.js'
+
+// The default client (no `client` option) is configured from the environment, as the AWS SDK documents.
+// This file changes process.env and restores it at teardown.
+
+const VARS = [
+  'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
+  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+  'AWS_MAX_ATTEMPTS', 'AWS_RETRY_MODE', 'AWS_EC2_METADATA_DISABLED'
+] as const
+const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]))
+t.teardown(() => {
+  for (const v of VARS) {
+    if (saved[v] === undefined) delete process.env[v]
+    else process.env[v] = saved[v]
+  }
+})
+
+/** A clean AWS environment: static test credentials, no shared config files, nothing else. */
+function resetEnv (vars: Partial<Record<(typeof VARS)[number], string>>): void {
+  for (const v of VARS) delete process.env[v]
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    AWS_EC2_METADATA_DISABLED: 'true'
+  }, vars)
+}
+
+const noClient = undefined as unknown as DynamoDBClient
+
+t.test('the default client', async (t) => {
+  const dynamo = await startDynalite(t)
+  const admin = makeClient(t, dynamo.endpoint)
+
+  t.test('honours AWS_ENDPOINT_URL_DYNAMODB and AWS_REGION', async (t) => {
+    const table = await createTable(admin)
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: 'eu-west-1' })
+    const app = await buildApp(t, noClient, table)
+    const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.equal(res.statusCode, 200)
+    t.same((await getRow(admin, table, res.json().id))?.Data, { M: { a: { N: '1' } } }, 'written to the endpoint from the environment')
+    const read = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: cookieFrom(res.headers['set-cookie'])! } })
+    t.equal(read.json().value, 1)
+  })
+
+  t.test('a missing region fails registration with FST_DYNAMO_SESSION_MISSING_REGION', async (t) => {
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint })
+    await t.rejects(buildApp(t, noClient, 'ManejoSesion'), { code: 'FST_DYNAMO_SESSION_MISSING_REGION' })
+  })
+
+  t.test('a stalled DynamoDB cannot hang a request: requestTimeoutMs, then a 503', async (t) => {
+    const table = await createTable(admin)
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint, AWS_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' })
+    const app = await buildApp(t, noClient, table, { requestTimeoutMs: 200 })
+    proxy.inject({ kind: 'stall' }, { operations: ['GetItem'] })
+    const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('N'.repeat(32)) } })
+    t.equal(res.statusCode, 503)
+    t.equal(res.json().code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
+    t.same(proxy.seen, ['GetItem'], 'AWS_MAX_ATTEMPTS=1: one attempt')
+  })
+
+  t.test('without AWS_MAX_ATTEMPTS the default client makes 3 attempts', async (t) => {
+    const table = await createTable(admin)
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint, AWS_REGION: 'us-east-1' })
+    const app = await buildApp(t, noClient, table)
+    proxy.inject({ kind: 'error5xx' }, { operations: ['GetItem'] })
+    const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('O'.repeat(32)) } })
+    t.equal(res.statusCode, 503)
+    t.same(proxy.seen, ['GetItem', 'GetItem', 'GetItem'])
+  })
+})
