@@ -176,10 +176,16 @@ export class Session {
     this.#rowExists = false
     this.#changes.clear()
     await this.#create()
+    let oldWasLive: boolean
     try {
-      await this.#env.store.delete(oldId)
+      oldWasLive = await this.#env.store.deleteIfLive(oldId, epochSeconds(this.#env.now()))
     } catch (err) {
       throw storeFailure(err)
+    }
+    if (!oldWasLive) {
+      // Destroyed or expired meanwhile: its copy must not live on under the new id.
+      await this.destroy()
+      throw new SessionGoneError()
     }
     this.#env.events?.destroyed()
   }

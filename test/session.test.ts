@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { startDynalite, makeClient, createTable, countCalls, getRow, putRow } from './helpers/dynamo.js'
 import { buildApp, cookieFrom, fakeClock, signedCookie } from './helpers/app.js'
 
@@ -243,6 +244,30 @@ t.test('request.session', async (t) => {
     t.equal(read.json().value, 1)
   })
 
+  t.test('when a later onSend hook fails, Fastify runs onSend again for the error reply: still one write, one cookie', async (t) => {
+    const table = await createTable(client)
+    const app = await buildApp(t, client, table, {}, {
+      routes: (app) => {
+        let failed = false
+        app.addHook('onSend', async (request, _reply, payload) => {
+          if (request.url === '/set' && !failed) {
+            failed = true
+            throw Object.assign(new Error('later hook failed'), { statusCode: 502 })
+          }
+          return payload
+        })
+      }
+    })
+    counter.reset()
+    const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.equal(res.statusCode, 502)
+    t.same(counter.calls, ['PutItem'], 'saved once')
+    const cookies = [res.headers['set-cookie'] ?? []].flat()
+    t.equal(cookies.length, 1, 'one Set-Cookie')
+    const read = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: cookieFrom(cookies)! } })
+    t.equal(read.json().value, 1)
+  })
+
   t.test('a failed automatic save is a coded 5xx (FST_DYNAMO_SESSION_SAVE_FAILED), attempted once', async (t) => {
     const doomed = await startDynalite(t)
     const doomedClient = makeClient(t, doomed.endpoint, { maxAttempts: 1 })
@@ -377,6 +402,36 @@ t.test('request.session', async (t) => {
     t.ok(isClearing(old.headers['set-cookie']))
     const current = await app.inject({ method: 'GET', url: '/get?key=user', headers: { cookie: newCookie } })
     t.same(current.json(), { id: after, isNew: false, value: 'u' })
+  })
+
+  t.test('regression: regenerate() racing with destroy copied the destroyed session to a new id', async (t) => {
+    const table = await createTable(client)
+    const slow = gate()
+    const app = await buildApp(t, client, table, {}, {
+      routes: (app) => {
+        app.post('/slow-regenerate', async (request) => {
+          await slow.wait()
+          await request.session.regenerate()
+          return { id: request.session.id }
+        })
+      }
+    })
+    const { id, cookie } = await withSession(app, { user: 'u' })
+    const pending = app.inject({ method: 'POST', url: '/slow-regenerate', headers: { cookie } })
+    await slow.reached
+    await app.inject({ method: 'POST', url: '/destroy', headers: { cookie } })
+    slow.release()
+    const res = await pending
+    t.equal(res.statusCode, 409)
+    t.equal(res.json().code, 'FST_DYNAMO_SESSION_GONE')
+    t.ok(isClearing(res.headers['set-cookie']), 'cookie cleared')
+    t.equal(await getRow(client, table, id), undefined)
+    t.equal(await rowCount(), 0, 'no copy of the destroyed session survives under another id')
+
+    async function rowCount (): Promise<number> {
+      const out = await client.send(new ScanCommand({ TableName: table, Select: 'COUNT', ConsistentRead: true }))
+      return out.Count ?? 0
+    }
   })
 
   t.test('regenerate() after destroy() starts a clean session that is stored with new data', async (t) => {

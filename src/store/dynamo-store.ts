@@ -116,6 +116,18 @@ export class DynamoStore implements SessionStoreApi {
     await this.#send('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
   }
 
+  /** Deletes the row only if it is live at `nowSec`; resolves false when it was already gone or expired. */
+  async deleteIfLive (id: string, nowSec: number): Promise<boolean> {
+    const input = { ...buildDeleteInput(this.#shape, id, nowSec), ReturnConsumedCapacity: 'TOTAL' as const }
+    try {
+      await this.#send('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
+      return true
+    } catch (err) {
+      if (isConditionFailure(err)) return false
+      throw err
+    }
+  }
+
   async get (id: string): Promise<SessionSnapshot | undefined> {
     if (typeof id !== 'string' || id.length === 0) return undefined
     const stored = await this.load(id, true)

@@ -217,8 +217,16 @@ export function buildGetInput (shape: TableShape, id: string, consistent: boolea
   return { TableName: shape.tableName, Key: { [shape.idAttribute]: { S: id } }, ConsistentRead: consistent }
 }
 
-export function buildDeleteInput (shape: TableShape, id: string): DeleteItemCommandInput {
-  return { TableName: shape.tableName, Key: { [shape.idAttribute]: { S: id } } }
+/** With `liveAt` (epoch seconds), deletes the row only if it is still live then: it exists and has not expired. */
+export function buildDeleteInput (shape: TableShape, id: string, liveAt?: number): DeleteItemCommandInput {
+  const input: DeleteItemCommandInput = { TableName: shape.tableName, Key: { [shape.idAttribute]: { S: id } } }
+  if (liveAt === undefined) return input
+  return {
+    ...input,
+    ConditionExpression: 'attribute_exists(#id) AND #exp > :now',
+    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute },
+    ExpressionAttributeValues: { ':now': { N: String(liveAt) } }
+  }
 }
 
 export interface CreateSpec {
