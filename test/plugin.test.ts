@@ -69,7 +69,7 @@ t.test('the plugin', async (t) => {
     for (const [name, options, code] of cases) {
       const app = Fastify()
       t.teardown(() => app.close())
-      await t.rejects(app.register(dynamoSession, options as never).ready(), { code }, name)
+      await t.rejects(async () => { await app.register(dynamoSession, options as never).ready() }, { code }, name)
     }
   })
 

@@ -36,7 +36,7 @@ t.test('regression: registering @fastify/cookie (with a secret) before the plugi
     reply.setCookie('remember', 'yes', { signed: true })
     return { ok: true }
   })
-  await t.resolves(app.ready())
+  await t.resolves(async () => { await app.ready() })
   const res = await app.inject({ method: 'POST', url: '/login' })
   t.equal(res.statusCode, 200)
   t.same(list(res.headers['set-cookie']).map((h) => h.split('=')[0]).sort(), ['remember', 'sessionId'])
