@@ -114,6 +114,25 @@ t.test('request.session', async (t) => {
     t.equal(fresh.headers['set-cookie'], undefined)
   })
 
+  t.test('an invalid key throws FST_DYNAMO_SESSION_INVALID_KEY at set() and delete()', async (t) => {
+    const table = await createTable(client)
+    const app = await buildApp(t, client, table, {}, {
+      routes: (app) => {
+        app.post<{ Querystring: { op: string } }>('/bad-key', async (request) => {
+          if (request.query.op === 'set') request.session.set('', 1)
+          else request.session.delete('k'.repeat(256))
+          return { ok: true }
+        })
+      }
+    })
+    counter.reset()
+    for (const op of ['set', 'delete']) {
+      const res = await app.inject({ method: 'POST', url: `/bad-key?op=${op}` })
+      t.equal(res.json().code, 'FST_DYNAMO_SESSION_INVALID_KEY', op)
+    }
+    t.same(counter.calls, [])
+  })
+
   t.test('a session over 400 KB fails with FST_DYNAMO_SESSION_TOO_LARGE before anything is sent', async (t) => {
     const table = await createTable(client)
     const app = await buildApp(t, client, table, {}, { fastify: { logger: false, bodyLimit: 2 * 1024 * 1024 } })
