@@ -88,10 +88,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   }
 
   function isExpired (stored: StoredSession): boolean {
-    const nowSec = epochSeconds(now())
-    if (!isLive(stored, nowSec)) return true
-    const cap = options.absoluteTimeoutSeconds
-    return cap !== undefined && stored.createdAt !== undefined && nowSec >= stored.createdAt + cap
+    return !isLive(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)
   }
 
   const loadSession: onRequestAsyncHookHandler = async function (request) {
