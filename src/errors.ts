@@ -94,3 +94,17 @@ export const TableSetupError = createError(
   'Session table %s: %s',
   500
 )
+
+/** The reaper's lease was taken over by another instance (after this one failed to renew it in time); the pass stopped. */
+export const ReaperLeaseLostError = createError(
+  'FST_DYNAMO_SESSION_REAPER_LEASE_LOST',
+  "The reaper's lease was taken over by another instance; this pass stopped",
+  500
+)
+
+/** The metrics registry already holds a metric of this name (two plugins registered on one registry?). */
+export const MetricsConflictError = createError(
+  'FST_DYNAMO_SESSION_METRICS_CONFLICT',
+  'The metrics registry already has a metric named %s: give each plugin instance its own registry',
+  500
+)

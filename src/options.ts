@@ -1,4 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { validate as validateCron } from 'node-cron'
+import type { Registry } from 'prom-client'
 import { InvalidOptionError, InvalidSecretError, UnknownOptionError } from './errors.js'
 
 export const DEFAULT_TABLE_NAME = 'ManejoSesion'
@@ -20,6 +22,16 @@ export const DEFAULT_CONNECTION_TIMEOUT_MS = 500
 /** Attempts per DynamoDB call of the default client, unless AWS_MAX_ATTEMPTS is set. */
 export const DEFAULT_MAX_ATTEMPTS = 3
 export const MIN_SECRET_LENGTH = 32
+/** The reaper runs every minute. */
+export const DEFAULT_REAPER_SCHEDULE = '* * * * *'
+export const DEFAULT_REAPER_SEGMENTS = 1
+export const DEFAULT_REAPER_GRACE_SECONDS = 0
+export const DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND = 20
+export const DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND = 10
+export const DEFAULT_REAPER_LEASE_SECONDS = 30
+export const DEFAULT_METRICS_ROUTE = '/metrics'
+// DynamoDB accepts up to 1,000,000 Scan segments; more than this many buys nothing for one table.
+const MAX_REAPER_SEGMENTS = 1000
 
 export type ConsistentRead = 'on-miss' | 'always' | 'never'
 export type OnStoreError = 'fail' | 'anonymous'
@@ -40,6 +52,30 @@ export interface SessionCookieOptions {
   secure?: boolean | 'auto'
   /** Partitioned (CHIPS) attribute. Defaults to `false`. */
   partitioned?: boolean
+}
+
+export interface ReaperOptions {
+  /** When passes run: a node-cron expression (5 fields, or 6 with seconds), or `false` for passes only through `fastify.sessionReaper.runOnce()`. Defaults to `'* * * * *'` (every minute). */
+  schedule?: string | false
+  /** Parallel Scan segments of a pass (they share the budget). Defaults to `1`. */
+  segments?: number
+  /** Seconds past its expiry before a row is deleted. Defaults to `0`. */
+  graceSeconds?: number
+  /** Read capacity units per second a pass may consume. Defaults to `20`. */
+  maxReadUnitsPerSecond?: number
+  /** Write capacity units per second a pass may consume. Defaults to `10`. */
+  maxWriteUnitsPerSecond?: number
+  /** Length of the lease a pass holds (renewed every third of it while the pass runs), in seconds. Defaults to `30`. */
+  leaseSeconds?: number
+  /** A pass stops after this many seconds and the next one resumes where it stopped. Defaults to 80% of the schedule's shortest period (`48` for every minute), or `60` without a schedule. */
+  maxPassSeconds?: number
+}
+
+export interface MetricsOptions {
+  /** The prom-client Registry to register on (never prom-client's global one by default). Defaults to a new Registry. */
+  registry?: Registry
+  /** Path serving the registry in Prometheus text format, or `false` to serve nothing. Defaults to `'/metrics'`. */
+  route?: string | false
 }
 
 export interface DynamoSessionOptions {
@@ -77,6 +113,10 @@ export interface DynamoSessionOptions {
   createTable?: boolean
   /** The clock, in milliseconds since the epoch (inject one in tests). Defaults to `Date.now`. */
   now?: () => number
+  /** The reaper, which deletes expired sessions ahead of DynamoDB's TTL, or `false` for none. Defaults to `{}` (every minute). */
+  reaper?: ReaperOptions | false
+  /** Prometheus metrics, or `false` for none. Defaults to `{}` (a new Registry served at `/metrics`). */
+  metrics?: MetricsOptions | false
 }
 
 export interface ResolvedCookieOptions {
@@ -98,6 +138,23 @@ export interface TableShape {
   readonly touchedAttribute: string
 }
 
+export interface ResolvedReaperOptions {
+  readonly schedule: string | false
+  readonly segments: number
+  readonly graceSeconds: number
+  readonly maxReadUnitsPerSecond: number
+  readonly maxWriteUnitsPerSecond: number
+  readonly leaseSeconds: number
+  /** Undefined: derived from the schedule by the reaper. */
+  readonly maxPassSeconds: number | undefined
+}
+
+export interface ResolvedMetricsOptions {
+  /** Undefined: the plugin creates one. */
+  readonly registry: Registry | undefined
+  readonly route: string | false
+}
+
 export interface ResolvedOptions extends TableShape {
   readonly secrets: readonly string[]
   readonly client: DynamoDBClient | undefined
@@ -110,14 +167,18 @@ export interface ResolvedOptions extends TableShape {
   readonly requestTimeoutMs: number
   readonly createTable: boolean
   readonly now: () => number
+  readonly reaper: ResolvedReaperOptions | false
+  readonly metrics: ResolvedMetricsOptions | false
 }
 
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
   'touchedAttribute', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'consistentRead',
-  'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now'
+  'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'] as const
+const REAPER_KEYS = ['schedule', 'segments', 'graceSeconds', 'maxReadUnitsPerSecond', 'maxWriteUnitsPerSecond', 'leaseSeconds', 'maxPassSeconds'] as const
+const METRICS_KEYS = ['registry', 'route'] as const
 
 // RFC 6265 cookie-name token characters.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -225,6 +286,62 @@ function resolveCookie (value: unknown): ResolvedCookieOptions {
   return Object.freeze({ name, path, domain, httpOnly, sameSite, secure, partitioned })
 }
 
+function positiveNumber (name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(name, 'a positive number', value)
+  return value
+}
+
+function section (name: string, value: unknown, keys: readonly string[]): Record<string, unknown> | false {
+  if (value === false) return false
+  if (value === undefined) value = {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(name, 'an object or false', value)
+  rejectUnknown(value, keys, name + '.')
+  return value as Record<string, unknown>
+}
+
+function resolveReaper (value: unknown): ResolvedReaperOptions | false {
+  const r = section('reaper', value, REAPER_KEYS)
+  if (r === false) return false
+  let schedule: string | false = DEFAULT_REAPER_SCHEDULE
+  if (r.schedule !== undefined) {
+    if (r.schedule !== false && (typeof r.schedule !== 'string' || !validateCron(r.schedule))) {
+      fail('reaper.schedule', 'a cron expression (e.g. \'* * * * *\') or false', r.schedule)
+    }
+    schedule = r.schedule
+  }
+  const segments = int('reaper.segments', r.segments, DEFAULT_REAPER_SEGMENTS, 1)
+  if (segments > MAX_REAPER_SEGMENTS) fail('reaper.segments', `an integer from 1 to ${MAX_REAPER_SEGMENTS}`, segments)
+  return Object.freeze({
+    schedule,
+    segments,
+    graceSeconds: int('reaper.graceSeconds', r.graceSeconds, DEFAULT_REAPER_GRACE_SECONDS, 0),
+    maxReadUnitsPerSecond: positiveNumber('reaper.maxReadUnitsPerSecond', r.maxReadUnitsPerSecond, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND),
+    maxWriteUnitsPerSecond: positiveNumber('reaper.maxWriteUnitsPerSecond', r.maxWriteUnitsPerSecond, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND),
+    leaseSeconds: int('reaper.leaseSeconds', r.leaseSeconds, DEFAULT_REAPER_LEASE_SECONDS, 1),
+    maxPassSeconds: int('reaper.maxPassSeconds', r.maxPassSeconds, undefined, 1)
+  })
+}
+
+function isRegistry (value: unknown): value is Registry {
+  // Duck-typed: the application may use another copy of prom-client.
+  const r = value as Partial<Record<'registerMetric' | 'metrics' | 'getSingleMetric', unknown>> | null
+  return typeof r === 'object' && r !== null && typeof r.registerMetric === 'function' && typeof r.metrics === 'function' &&
+    typeof r.getSingleMetric === 'function'
+}
+
+function resolveMetrics (value: unknown): ResolvedMetricsOptions | false {
+  const m = section('metrics', value, METRICS_KEYS)
+  if (m === false) return false
+  if (m.registry !== undefined && !isRegistry(m.registry)) fail('metrics.registry', 'a prom-client Registry', m.registry)
+  let route: string | false = DEFAULT_METRICS_ROUTE
+  if (m.route !== undefined) {
+    if (m.route !== false && (typeof m.route !== 'string' || !m.route.startsWith('/'))) fail('metrics.route', "a path starting with '/' or false", m.route)
+    route = m.route
+  }
+  return Object.freeze({ registry: m.registry as Registry | undefined, route })
+}
+
 /** Validates user options, then applies defaults, once. Throws a coded error on the first problem. */
 export function resolveOptions (input: unknown): ResolvedOptions {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) fail('options', 'an object', input)
@@ -266,6 +383,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     cookie: resolveCookie(o.cookie),
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
     createTable: bool('createTable', o.createTable, false),
-    now: (o.now as (() => number) | undefined) ?? Date.now
+    now: (o.now as (() => number) | undefined) ?? Date.now,
+    reaper: resolveReaper(o.reaper),
+    metrics: resolveMetrics(o.metrics)
   })
 }

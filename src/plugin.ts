@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { Registry } from 'prom-client'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
 import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS, resolveOptions, type DynamoSessionOptions, type ResolvedOptions } from './options.js'
 import { SessionCookie, serializerReady } from './cookie.js'
@@ -9,6 +10,8 @@ import { DynamoStore, type SessionStoreApi, type StoreObserver } from './store/d
 import { epochSeconds, isLive, type StoredSession } from './store/item.js'
 import { ensureSessionTable } from './store/table.js'
 import { MissingRegionError, StoreUnavailableError } from './errors.js'
+import { createMetrics } from './metrics.js'
+import { Reaper, type SessionReaper } from './reaper/reaper.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,6 +21,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Session administration outside a request. */
     sessionStore: SessionStoreApi
+    /** The reaper (`runOnce()`); null with `reaper: false`. */
+    sessionReaper: SessionReaper | null
   }
   interface FastifyContextConfig {
     /** `false` skips loading and saving the session on this route. */
@@ -63,7 +68,8 @@ function isHttps (request: FastifyRequest): boolean {
 async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: DynamoSessionOptions): Promise<void> {
   const options = resolveOptions(userOptions)
   const now = options.now
-  const instrumentation = undefined as Instrumentation | undefined
+  const metrics = options.metrics === false ? undefined : createMetrics(options.metrics.registry ?? new Registry())
+  const instrumentation: Instrumentation | undefined = metrics
   const ownClient = options.client === undefined
   const client = options.client ?? defaultClient(options)
   if (ownClient) fastify.addHook('onClose', async () => client.destroy())
@@ -143,6 +149,23 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorate('sessionStore', store as SessionStoreApi)
+
+  const reaper = options.reaper === false
+    ? null
+    : new Reaper({ client, shape: options, options: options.reaper, now, observer: metrics, log: fastify.log })
+  if (reaper !== null) {
+    fastify.addHook('onReady', async () => reaper.start())
+    // Before onClose, where the default client is destroyed: the pass in progress stops and frees its lease first.
+    fastify.addHook('preClose', async () => reaper.close())
+  }
+  fastify.decorate('sessionReaper', reaper)
+  if (metrics !== undefined && options.metrics !== false && options.metrics.route !== false) {
+    const registry = metrics.registry
+    fastify.get(options.metrics.route, { config: { session: false } }, async (_request, reply) => {
+      reply.type(registry.contentType)
+      return await registry.metrics()
+    })
+  }
   fastify.addHook('onRequest', loadSession)
   fastify.addHook('onSend', saveSession)
 }

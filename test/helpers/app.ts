@@ -28,7 +28,8 @@ export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: 
   const cookiePlugin = build.cookiePlugin ?? 'none'
   const cookieOpts = { hook: build.cookieHook ?? 'onRequest' as const }
   if (cookiePlugin === 'before') await app.register(fastifyCookie, cookieOpts)
-  await app.register(dynamoSession, { secret: SECRET, client, tableName, ...options })
+  // No scheduled reaper unless a test asks for one: a cron tick must not land in the middle of another test.
+  await app.register(dynamoSession, { secret: SECRET, client, tableName, reaper: { schedule: false }, ...options })
   if (cookiePlugin === 'after') await app.register(fastifyCookie, cookieOpts)
 
   app.get<{ Querystring: { key?: string } }>('/get', async (request) => {

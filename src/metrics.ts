@@ -1,0 +1,167 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb'
+import type { Instrumentation, LoadResult } from './plugin.js'
+import type { OperationResult, StoreOperation } from './store/dynamo-store.js'
+import {
+  REAP_SKIP_REASONS, REAPER_OPERATIONS,
+  type ReapReport, type ReapResult, type ReapSkipReason, type ReaperObserver, type ReaperOperation, type TableState
+} from './reaper/report.js'
+import { MetricsConflictError } from './errors.js'
+
+/** Every metric name the library exports. Dashboards, alert rules and tests refer to these; they never change. */
+export const METRIC_NAMES = Object.freeze({
+  activeSessions: 'dynamo_session_active_sessions',
+  expiredPendingSessions: 'dynamo_session_expired_pending_sessions',
+  ttlLagSeconds: 'dynamo_session_ttl_lag_seconds',
+  ttlLagMaxSeconds: 'dynamo_session_ttl_lag_max_seconds',
+  reapedTotal: 'dynamo_session_reaped_total',
+  reapSkippedTotal: 'dynamo_session_reap_skipped_total',
+  invalidExpirySessions: 'dynamo_session_invalid_expiry_sessions',
+  reaperRunsTotal: 'dynamo_session_reaper_runs_total',
+  reaperRunDurationSeconds: 'dynamo_session_reaper_run_duration_seconds',
+  reaperLastSuccessTimestampSeconds: 'dynamo_session_reaper_last_success_timestamp_seconds',
+  reaperIntervalSeconds: 'dynamo_session_reaper_interval_seconds',
+  consumedCapacityUnitsTotal: 'dynamo_session_consumed_capacity_units_total',
+  throttledRequestsTotal: 'dynamo_session_throttled_requests_total',
+  storeOperationDurationSeconds: 'dynamo_session_store_operation_duration_seconds',
+  loadsTotal: 'dynamo_session_loads_total',
+  createdTotal: 'dynamo_session_created_total',
+  destroyedTotal: 'dynamo_session_destroyed_total'
+} as const)
+
+export type MetricName = typeof METRIC_NAMES[keyof typeof METRIC_NAMES]
+
+/** Label values, all known in advance (every combination is exported from the first scrape, at 0). */
+export const LOAD_RESULTS: readonly LoadResult[] = ['found', 'not_found', 'expired', 'invalid_cookie']
+export const STORE_OPERATIONS: readonly StoreOperation[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']
+export const OPERATION_RESULTS: readonly OperationResult[] = ['success', 'conflict', 'error']
+export const REAPER_RESULTS: readonly ReapResult[] = ['success', 'failure', 'skipped']
+export type Component = 'request' | 'reaper'
+
+/** How long past its expiry a row still existed: one second to a week (DynamoDB's TTL takes up to days). */
+export const TTL_LAG_BUCKETS = [1, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 259200, 432000, 604800]
+export const RUN_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+export const STORE_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+export interface Instruments {
+  readonly activeSessions: Gauge
+  readonly expiredPendingSessions: Gauge
+  readonly ttlLagSeconds: Histogram
+  readonly ttlLagMaxSeconds: Gauge
+  readonly reapedTotal: Counter
+  readonly reapSkippedTotal: Counter<'reason'>
+  readonly invalidExpirySessions: Gauge
+  readonly reaperRunsTotal: Counter<'result'>
+  readonly reaperRunDurationSeconds: Histogram
+  readonly reaperLastSuccessTimestampSeconds: Gauge
+  readonly reaperIntervalSeconds: Gauge
+  readonly consumedCapacityUnitsTotal: Counter<'operation' | 'component'>
+  readonly throttledRequestsTotal: Counter<'operation'>
+  readonly storeOperationDurationSeconds: Histogram<'operation' | 'result'>
+  readonly loadsTotal: Counter<'result'>
+  readonly createdTotal: Counter
+  readonly destroyedTotal: Counter
+}
+
+/** The plugin's metrics: the request path's Instrumentation and the reaper's observer, over one Registry. */
+export interface SessionMetrics extends Instrumentation, ReaperObserver {
+  readonly registry: Registry
+  readonly instruments: Instruments
+}
+
+/**
+ * Registers the library's metrics on `registry` (never prom-client's global one) and returns them. Throws
+ * FST_DYNAMO_SESSION_METRICS_CONFLICT when the registry already holds one of the names.
+ */
+export function createMetrics (registry: Registry): SessionMetrics {
+  for (const name of Object.values(METRIC_NAMES)) {
+    if (registry.getSingleMetric(name) !== undefined) throw new MetricsConflictError(name)
+  }
+  const registers = [registry]
+  const N = METRIC_NAMES
+  const i: Instruments = {
+    activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
+    expiredPendingSessions: new Gauge({ name: N.expiredPendingSessions, help: 'Rows past expiry (and grace) still present when the last complete reaper sweep saw them', registers }),
+    ttlLagSeconds: new Histogram({ name: N.ttlLagSeconds, help: 'For each expired row the reaper deleted, how long past its expiry it still existed', buckets: TTL_LAG_BUCKETS, registers }),
+    ttlLagMaxSeconds: new Gauge({ name: N.ttlLagMaxSeconds, help: 'Longest time past expiry of a row found by the last complete reaper sweep', registers }),
+    reapedTotal: new Counter({ name: N.reapedTotal, help: 'Expired session rows deleted by this instance\'s reaper', registers }),
+    reapSkippedTotal: new Counter({ name: N.reapSkippedTotal, help: 'Expired rows this instance\'s reaper did not delete, by reason (conflict: refreshed or already gone; error: the delete failed)', labelNames: ['reason'], registers }),
+    invalidExpirySessions: new Gauge({ name: N.invalidExpirySessions, help: 'Rows whose expiry is missing or not a number (never deleted by TTL nor the reaper), as of the last complete sweep', registers }),
+    reaperRunsTotal: new Counter({ name: N.reaperRunsTotal, help: 'Reaper passes started by this instance, by result', labelNames: ['result'], registers }),
+    reaperRunDurationSeconds: new Histogram({ name: N.reaperRunDurationSeconds, help: 'Duration of reaper passes that ran (success or failure)', buckets: RUN_DURATION_BUCKETS, registers }),
+    reaperLastSuccessTimestampSeconds: new Gauge({ name: N.reaperLastSuccessTimestampSeconds, help: 'Unix time of the last successful reaper pass by any instance (0 before the first)', registers }),
+    reaperIntervalSeconds: new Gauge({ name: N.reaperIntervalSeconds, help: 'Seconds between scheduled reaper passes (0 when not scheduled)', registers }),
+    consumedCapacityUnitsTotal: new Counter({ name: N.consumedCapacityUnitsTotal, help: 'DynamoDB capacity units consumed by this instance, by operation and component (failed conditional writes count 1)', labelNames: ['operation', 'component'], registers }),
+    throttledRequestsTotal: new Counter({ name: N.throttledRequestsTotal, help: 'Throttled reaper request attempts (each SDK retry counts), by operation', labelNames: ['operation'], registers }),
+    storeOperationDurationSeconds: new Histogram({ name: N.storeOperationDurationSeconds, help: 'Request-path DynamoDB call duration, retries included, by operation and result', labelNames: ['operation', 'result'], buckets: STORE_DURATION_BUCKETS, registers }),
+    loadsTotal: new Counter({ name: N.loadsTotal, help: 'Session loads by result (expired: the row was still there past its expiry)', labelNames: ['result'], registers }),
+    createdTotal: new Counter({ name: N.createdTotal, help: 'Sessions created', registers }),
+    destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers })
+  }
+
+  for (const reason of REAP_SKIP_REASONS) i.reapSkippedTotal.inc({ reason }, 0)
+  for (const result of REAPER_RESULTS) i.reaperRunsTotal.inc({ result }, 0)
+  for (const operation of STORE_OPERATIONS) i.consumedCapacityUnitsTotal.inc({ operation, component: 'request' }, 0)
+  for (const operation of REAPER_OPERATIONS) {
+    i.consumedCapacityUnitsTotal.inc({ operation, component: 'reaper' }, 0)
+    i.throttledRequestsTotal.inc({ operation }, 0)
+  }
+  for (const operation of STORE_OPERATIONS) {
+    for (const result of OPERATION_RESULTS) i.storeOperationDurationSeconds.zero({ operation, result })
+  }
+  for (const result of LOAD_RESULTS) i.loadsTotal.inc({ result }, 0)
+
+  const capacity = (operation: StoreOperation | ReaperOperation, component: Component, units: number): void => {
+    if (units > 0) i.consumedCapacityUnitsTotal.inc({ operation, component }, units)
+  }
+
+  return {
+    registry,
+    instruments: i,
+
+    load (result: LoadResult) {
+      i.loadsTotal.inc({ result })
+    },
+    created () {
+      i.createdTotal.inc()
+    },
+    destroyed () {
+      i.destroyedTotal.inc()
+    },
+    operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined) {
+      i.storeOperationDurationSeconds.observe({ operation, result }, seconds)
+      // A failed conditional write is billed, but DynamoDB does not report it: count the minimum, one unit.
+      const units = consumed?.CapacityUnits ?? (result === 'conflict' && operation !== 'GetItem' ? 1 : 0)
+      capacity(operation, 'request', units)
+    },
+
+    passEnded (report: ReapReport) {
+      i.reaperRunsTotal.inc({ result: report.result })
+      if (report.result !== 'skipped') i.reaperRunDurationSeconds.observe(report.durationSeconds)
+    },
+    tableState (state: TableState) {
+      if (state.lastSuccessAt !== undefined) i.reaperLastSuccessTimestampSeconds.set(state.lastSuccessAt)
+      if (state.sweep === undefined) return
+      i.activeSessions.set(state.sweep.active)
+      i.expiredPendingSessions.set(state.sweep.expiredPending)
+      i.invalidExpirySessions.set(state.sweep.invalid)
+      i.ttlLagMaxSeconds.set(state.sweep.maxLagSeconds)
+    },
+    consumed (operation: ReaperOperation, units: number) {
+      capacity(operation, 'reaper', units)
+    },
+    throttled (operation: ReaperOperation) {
+      i.throttledRequestsTotal.inc({ operation })
+    },
+    reaped (lagSeconds: number) {
+      i.reapedTotal.inc()
+      i.ttlLagSeconds.observe(lagSeconds)
+    },
+    skipped (reason: ReapSkipReason) {
+      i.reapSkippedTotal.inc({ reason })
+    },
+    interval (seconds: number) {
+      i.reaperIntervalSeconds.set(seconds)
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import {
+  DeleteItemCommand, GetItemCommand, ScanCommand, UpdateItemCommand,
+  type ConsumedCapacity, type DeleteItemCommandInput, type DeleteItemCommandOutput, type DynamoDBClient,
+  type GetItemCommandInput, type GetItemCommandOutput, type ScanCommandInput, type ScanCommandOutput,
+  type UpdateItemCommandInput, type UpdateItemCommandOutput
+} from '@aws-sdk/client-dynamodb'
+import type { UnitBudget } from './budget.js'
+import type { ReaperObserver, ReaperOperation } from './report.js'
+
+const THROTTLING_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])
+
+function errorName (err: unknown): string {
+  return (err as { name?: string } | null)?.name ?? ''
+}
+
+export function isThrottle (err: unknown): boolean {
+  return THROTTLING_ERRORS.has(errorName(err))
+}
+
+export function isConditionFailure (err: unknown): boolean {
+  return errorName(err) === 'ConditionalCheckFailedException'
+}
+
+/** Units consumed so far, split as DynamoDB bills them. */
+export interface Tally {
+  read: number
+  write: number
+}
+
+export interface Budgets {
+  readonly read: UnitBudget
+  readonly write: UnitBudget
+}
+
+const READS = new Set<ReaperOperation>(['Scan', 'Query', 'GetItem'])
+
+interface WithMiddleware {
+  middlewareStack: { add: (middleware: never, options: { step: 'finalizeRequest', priority: 'low', name: string }) => void }
+}
+
+/**
+ * The reaper's only door to DynamoDB: every call asks for its consumed capacity, which is tallied, reported to the
+ * observer and charged to the budgets; every throttled attempt, including the SDK's own retries, is reported.
+ */
+export class ReaperCalls {
+  readonly tally: Tally = { read: 0, write: 0 }
+  readonly #client: DynamoDBClient
+  readonly #observer: ReaperObserver | undefined
+  readonly #budgets: Budgets | undefined
+
+  constructor (client: DynamoDBClient, observer: ReaperObserver | undefined, budgets?: Budgets) {
+    this.#client = client
+    this.#observer = observer
+    this.#budgets = budgets
+  }
+
+  // Runs inside the SDK's retry loop (after retryMiddleware), so it sees every attempt's error.
+  #observeAttempts (operation: ReaperOperation, command: WithMiddleware): void {
+    const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        return await next(args)
+      } catch (err) {
+        if (isThrottle(err)) this.#observer?.throttled(operation)
+        throw err
+      }
+    }
+    command.middlewareStack.add(middleware as never, { step: 'finalizeRequest', priority: 'low', name: 'dynamoSessionReaperAttempts' })
+  }
+
+  /** Records units consumed by a call (also used for conditional failures, which report none). */
+  record (operation: ReaperOperation, units: number): void {
+    if (units <= 0) return
+    const read = READS.has(operation)
+    if (read) this.tally.read += units
+    else this.tally.write += units
+    this.#observer?.consumed(operation, units)
+    if (read) this.#budgets?.read.charge(units)
+    else this.#budgets?.write.charge(units)
+  }
+
+  async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: ReaperOperation, command: WithMiddleware, run: () => Promise<T>): Promise<T> {
+    this.#observeAttempts(operation, command)
+    try {
+      const out = await run()
+      this.record(operation, out.ConsumedCapacity?.CapacityUnits ?? 0)
+      return out
+    } catch (err) {
+      // A failed condition still costs (at least) one write unit, and DynamoDB does not say how many.
+      if (isConditionFailure(err)) this.record(operation, 1)
+      throw err
+    }
+  }
+
+  async scan (input: ScanCommandInput): Promise<ScanCommandOutput> {
+    const command = new ScanCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
+    return await this.#send('Scan', command as unknown as WithMiddleware, () => this.#client.send(command))
+  }
+
+  async deleteItem (input: DeleteItemCommandInput): Promise<DeleteItemCommandOutput> {
+    const command = new DeleteItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
+    return await this.#send('DeleteItem', command as unknown as WithMiddleware, () => this.#client.send(command))
+  }
+
+  async getItem (input: GetItemCommandInput): Promise<GetItemCommandOutput> {
+    const command = new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
+    return await this.#send('GetItem', command as unknown as WithMiddleware, () => this.#client.send(command))
+  }
+
+  async updateItem (input: UpdateItemCommandInput): Promise<UpdateItemCommandOutput> {
+    const command = new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
+    return await this.#send('UpdateItem', command as unknown as WithMiddleware, () => this.#client.send(command))
+  }
+}

@@ -1,0 +1,250 @@
+import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb'
+import type { TableShape } from '../options.js'
+import { ReaperLeaseLostError } from '../errors.js'
+import { isConditionFailure, type ReaperCalls } from './calls.js'
+import type { ReapReport, TableState } from './report.js'
+import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
+
+/**
+ * The lease item's id. Cookies can only name ids matching /^[A-Za-z0-9_-]{16,128}$/, so no request can read or
+ * write it; the sweep skips it by id.
+ */
+export const LEASE_ID = '#reaper-lease'
+
+/**
+ * The lease item's own attributes. It has no expiry attribute: DynamoDB's TTL never deletes it and nothing counts it
+ * as a session.
+ */
+export const LEASE_ATTRIBUTES = Object.freeze({
+  /** S: the holder's token (host:pid:random). */
+  owner: 'Lease_Owner',
+  /** N: epoch milliseconds until which the holder owns the lease (0 once released). */
+  until: 'Lease_Until_Ms',
+  /** N: epoch milliseconds of the last scheduled tick a pass was started for. */
+  tick: 'Lease_Tick_Ms',
+  /** S: JSON of LeaseState (last report, table figures, sweep cursors). */
+  state: 'Reaper_State'
+})
+
+/** What the reaper keeps in the lease item between passes. */
+export interface LeaseState {
+  /** Epoch seconds of the last successful pass by any instance. */
+  lastSuccessAt?: number
+  /** The last pass that held the lease, with the epoch seconds it ended. */
+  lastReport?: ReapReport & { finishedAt: number }
+  /** Figures of the last complete sweep. */
+  table?: NonNullable<TableState['sweep']>
+  /** A sweep in progress (the budget made it longer than a pass). */
+  sweep?: SweepProgress
+}
+
+export interface LeaseRecord {
+  readonly owner: string | undefined
+  readonly untilMs: number
+  readonly tickMs: number | undefined
+  readonly state: LeaseState
+}
+
+export type AcquireResult =
+  | { readonly acquired: true, readonly state: LeaseState }
+  | { readonly acquired: false, readonly reason: 'held' | 'tick-done', readonly state: LeaseState }
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function decodeCursor (v: unknown): StreamCursor | undefined {
+  if (!isObject(v)) return undefined
+  if (v.done === true) return { done: true }
+  if (v.done !== false) return undefined
+  if (v.start === undefined) return { done: false, start: undefined }
+  return isObject(v.start) ? { done: false, start: v.start as StartKey } : undefined
+}
+
+function decodeSweep (v: unknown): SweepProgress | undefined {
+  if (!isObject(v) || !Array.isArray(v.cursors) || !isNumber(v.streams) || v.cursors.length !== v.streams) return undefined
+  const cursors = v.cursors.map(decodeCursor)
+  if (cursors.some((c) => c === undefined)) return undefined
+  if (![v.startedAt, v.active, v.expired, v.invalid, v.maxLagSeconds].every(isNumber)) return undefined
+  return {
+    streams: v.streams,
+    cursors: cursors as StreamCursor[],
+    startedAt: v.startedAt as number,
+    active: v.active as number,
+    expired: v.expired as number,
+    invalid: v.invalid as number,
+    maxLagSeconds: v.maxLagSeconds as number
+  }
+}
+
+function decodeTable (v: unknown): LeaseState['table'] {
+  if (!isObject(v)) return undefined
+  const { active, expiredPending, invalid, maxLagSeconds, completedAt } = v
+  if (![active, expiredPending, invalid, maxLagSeconds, completedAt].every(isNumber)) return undefined
+  return { active, expiredPending, invalid, maxLagSeconds, completedAt } as NonNullable<LeaseState['table']>
+}
+
+const REPORT_NUMBERS = ['scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds', 'finishedAt'] as const
+
+function decodeReport (v: unknown): LeaseState['lastReport'] {
+  if (!isObject(v) || !['success', 'failure', 'skipped'].includes(v.result as string)) return undefined
+  if (!REPORT_NUMBERS.every((k) => isNumber(v[k]))) return undefined
+  return v as unknown as LeaseState['lastReport']
+}
+
+/** Reads the stored state; anything malformed (another version, a manual edit) is dropped, never trusted. */
+export function decodeState (text: string | undefined): LeaseState {
+  if (text === undefined) return {}
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    return {}
+  }
+  if (!isObject(raw)) return {}
+  const state: LeaseState = {}
+  if (isNumber(raw.lastSuccessAt)) state.lastSuccessAt = raw.lastSuccessAt
+  const report = decodeReport(raw.lastReport)
+  if (report !== undefined) state.lastReport = report
+  const table = decodeTable(raw.table)
+  if (table !== undefined) state.table = table
+  const sweep = decodeSweep(raw.sweep)
+  if (sweep !== undefined) state.sweep = sweep
+  return state
+}
+
+export function encodeState (state: LeaseState): string {
+  return JSON.stringify(state)
+}
+
+export function tableStateOf (state: LeaseState): TableState {
+  return { lastSuccessAt: state.lastSuccessAt, sweep: state.table }
+}
+
+function leaseKey (shape: TableShape): Record<string, AttributeValue> {
+  return { [shape.idAttribute]: { S: LEASE_ID } }
+}
+
+const A = LEASE_ATTRIBUTES
+
+/**
+ * Pure: takes the lease when it is free, expired, or already ours. With a tick (the scheduled time, epoch ms) it
+ * also requires that no pass was started for this tick or a later one, and records the tick.
+ */
+export function buildAcquireInput (shape: TableShape, owner: string, nowMs: number, untilMs: number, tickMs?: number): UpdateItemCommandInput {
+  const names: Record<string, string> = { '#owner': A.owner, '#until': A.until }
+  const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':now': { N: String(nowMs) }, ':until': { N: String(untilMs) } }
+  let update = 'SET #owner = :me, #until = :until'
+  let condition = '(attribute_not_exists(#owner) OR #until < :now OR #owner = :me)'
+  if (tickMs !== undefined) {
+    names['#tick'] = A.tick
+    values[':tick'] = { N: String(tickMs) }
+    update += ', #tick = :tick'
+    condition += ' AND (attribute_not_exists(#tick) OR #tick < :tick)'
+  }
+  return {
+    TableName: shape.tableName,
+    Key: leaseKey(shape),
+    UpdateExpression: update,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValues: 'ALL_NEW'
+  }
+}
+
+/** Pure: extends the lease (to `untilMs`; 0 releases it) and stores the state, only while we still own it. */
+export function buildRenewInput (shape: TableShape, owner: string, untilMs: number, state: LeaseState): UpdateItemCommandInput {
+  return {
+    TableName: shape.tableName,
+    Key: leaseKey(shape),
+    UpdateExpression: 'SET #until = :until, #state = :state',
+    ConditionExpression: '#owner = :me',
+    ExpressionAttributeNames: { '#owner': A.owner, '#until': A.until, '#state': A.state },
+    ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':state': { S: encodeState(state) } }
+  }
+}
+
+export function parseLease (item: Record<string, AttributeValue> | undefined): LeaseRecord | undefined {
+  if (item === undefined) return undefined
+  const num = (name: string): number | undefined => {
+    const n = Number(item[name]?.N ?? Number.NaN)
+    return Number.isFinite(n) ? n : undefined
+  }
+  return {
+    owner: item[A.owner]?.S,
+    untilMs: num(A.until) ?? 0,
+    tickMs: num(A.tick),
+    state: decodeState(item[A.state]?.S)
+  }
+}
+
+/** The lease item as stored (strongly consistent), or undefined when no pass has ever run. */
+export async function readLease (calls: ReaperCalls, shape: TableShape): Promise<LeaseRecord | undefined> {
+  const out = await calls.getItem({ TableName: shape.tableName, Key: leaseKey(shape), ConsistentRead: true })
+  return parseLease(out.Item)
+}
+
+/** One holder's view of the lease for the length of a pass. */
+export class Lease {
+  readonly #calls: ReaperCalls
+  readonly #shape: TableShape
+  readonly #owner: string
+  readonly #leaseMs: number
+  readonly #now: () => number
+  #renewAt = 0
+
+  constructor (calls: ReaperCalls, shape: TableShape, owner: string, leaseMs: number, now: () => number) {
+    this.#calls = calls
+    this.#shape = shape
+    this.#owner = owner
+    this.#leaseMs = leaseMs
+    this.#now = now
+  }
+
+  /** True once a third of the lease has passed since it was taken or last renewed. */
+  get renewDue (): boolean {
+    return this.#now() >= this.#renewAt
+  }
+
+  #extend (nowMs: number): number {
+    this.#renewAt = nowMs + this.#leaseMs / 3
+    return nowMs + this.#leaseMs
+  }
+
+  async acquire (tickMs?: number): Promise<AcquireResult> {
+    const nowMs = this.#now()
+    try {
+      const out = await this.#calls.updateItem(buildAcquireInput(this.#shape, this.#owner, nowMs, nowMs + this.#leaseMs, tickMs))
+      this.#extend(nowMs)
+      return { acquired: true, state: parseLease(out.Attributes)?.state ?? {} }
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err
+    }
+    const current = await readLease(this.#calls, this.#shape)
+    const tickDone = tickMs !== undefined && current?.tickMs !== undefined && current.tickMs >= tickMs
+    return { acquired: false, reason: tickDone ? 'tick-done' : 'held', state: current?.state ?? {} }
+  }
+
+  /** Extends the lease and saves the state; throws ReaperLeaseLostError when another holder took it over. */
+  async renew (state: LeaseState): Promise<void> {
+    const nowMs = this.#now()
+    try {
+      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, nowMs + this.#leaseMs, state))
+    } catch (err) {
+      if (isConditionFailure(err)) throw new ReaperLeaseLostError()
+      throw err
+    }
+    this.#extend(nowMs)
+  }
+
+  /** Saves the state and frees the lease; false when it was no longer ours. */
+  async release (state: LeaseState): Promise<boolean> {
+    try {
+      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, 0, state))
+      return true
+    } catch (err) {
+      if (isConditionFailure(err)) return false
+      throw err
+    }
+  }
+}

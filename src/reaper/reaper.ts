@@ -1,0 +1,251 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { createTask } from 'node-cron'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { ResolvedReaperOptions, TableShape } from '../options.js'
+import { epochSeconds } from '../store/item.js'
+import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
+import { ReaperCalls, type Budgets } from './calls.js'
+import { LEASE_ID, Lease, tableStateOf, type LeaseState } from './lease.js'
+import { emptyReport, type ReapReport, type ReaperObserver } from './report.js'
+import { ScanFinder } from './scan-finder.js'
+import { Sweep, newProgress, type ExpiryFinder, type SweepProgress } from './sweep.js'
+
+/** `fastify.sessionReaper`. */
+export interface SessionReaper {
+  /**
+   * Runs one pass now (or reports `skipped` when a pass is running in this process or another instance holds the
+   * lease). Never rejects: failures are logged, counted and reported. `tick`, the scheduled time a pass belongs to,
+   * makes every instance skip a tick that any instance already started.
+   */
+  runOnce (options?: { tick?: Date | number }): Promise<ReapReport>
+  /** The last report this instance produced. */
+  readonly lastReport: ReapReport | undefined
+  /** Seconds between scheduled passes (0 when not scheduled). */
+  readonly intervalSeconds: number
+}
+
+/** The log methods the reaper uses (Fastify's logger fits). */
+export interface ReaperLogger {
+  debug (obj: object, msg: string): void
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+  error (obj: object, msg: string): void
+}
+
+export interface ScheduledJob {
+  start (): void
+  stop (): void
+}
+
+/** Calls `onTick` with the scheduled time of each tick of `expression`. */
+export type Scheduler = (expression: string, onTick: (tick: Date) => void, log: ReaperLogger) => { readonly job: ScheduledJob, readonly intervalSeconds: number }
+
+export interface ReaperDeps {
+  readonly client: DynamoDBClient
+  readonly shape: TableShape
+  readonly options: ResolvedReaperOptions
+  /** Milliseconds since the epoch. */
+  readonly now: () => number
+  readonly observer?: ReaperObserver
+  readonly log?: ReaperLogger
+  readonly sleep?: Sleep
+  readonly scheduler?: Scheduler
+  readonly finder?: ExpiryFinder
+  /** The lease owner token. Defaults to host:pid:random. */
+  readonly owner?: string
+}
+
+/** Without a schedule, a pass stops (and saves its cursors) after this many seconds. */
+export const DEFAULT_UNSCHEDULED_PASS_SECONDS = 60
+/** Share of the schedule's period a pass may use by default. */
+export const PASS_SHARE_OF_INTERVAL = 0.8
+const SAMPLED_TICKS = 12
+
+/** The shortest period between the expression's next ticks, in seconds. */
+export function shortestInterval (ticks: readonly Date[]): number {
+  let shortest = Number.POSITIVE_INFINITY
+  for (let i = 1; i < ticks.length; i++) shortest = Math.min(shortest, (ticks[i]!.getTime() - ticks[i - 1]!.getTime()) / 1000)
+  return Number.isFinite(shortest) ? shortest : 0
+}
+
+/** The default scheduler: node-cron, in this process. */
+export const cronScheduler: Scheduler = (expression, onTick, log) => {
+  const logger = {
+    info: (message: string) => log.debug({}, message),
+    warn: (message: string) => log.warn({}, message),
+    error: (message: string | Error) => log.error({ err: message }, 'reaper schedule error'),
+    debug: () => {}
+  }
+  const task = createTask(expression, (context) => onTick(context.date), { name: 'dynamo-session-reaper', logger })
+  return {
+    job: { start: () => { void task.start() }, stop: () => { void task.destroy() } },
+    intervalSeconds: shortestInterval(task.getNextRuns(SAMPLED_TICKS))
+  }
+}
+
+const SILENT: ReaperLogger = { debug () {}, info () {}, warn () {}, error () {} }
+
+function errorFields (err: unknown): { name: string, code?: string, message: string } {
+  const e = err as { name?: string, code?: string, message?: string } | null
+  return { name: e?.name ?? 'Error', ...(e?.code === undefined ? {} : { code: e.code }), message: e?.message ?? String(err) }
+}
+
+/**
+ * Deletes expired sessions ahead of DynamoDB's TTL: on a schedule and on demand, one pass at a time in this process
+ * and, through a lease item in the table, one pass per tick across all instances.
+ */
+export class Reaper implements SessionReaper {
+  readonly intervalSeconds: number
+  lastReport: ReapReport | undefined
+  readonly #d: ReaperDeps
+  readonly #log: ReaperLogger
+  readonly #sleep: Sleep
+  readonly #finder: ExpiryFinder
+  readonly #owner: string
+  readonly #budgets: Budgets
+  readonly #maxPassMs: number
+  readonly #job: ScheduledJob | undefined
+  #active: Promise<ReapReport> | undefined
+  #abort: AbortController | undefined
+  #closed = false
+
+  constructor (deps: ReaperDeps) {
+    this.#d = deps
+    this.#log = deps.log ?? SILENT
+    this.#sleep = deps.sleep ?? defaultSleep
+    this.#finder = deps.finder ?? new ScanFinder(deps.shape, deps.options.segments)
+    this.#owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+    this.#budgets = {
+      read: new UnitBudget(deps.options.maxReadUnitsPerSecond, deps.now, this.#sleep),
+      write: new UnitBudget(deps.options.maxWriteUnitsPerSecond, deps.now, this.#sleep)
+    }
+    let interval = 0
+    if (deps.options.schedule !== false) {
+      const scheduled = (deps.scheduler ?? cronScheduler)(deps.options.schedule, (tick) => { void this.runOnce({ tick }) }, this.#log)
+      this.#job = scheduled.job
+      interval = scheduled.intervalSeconds
+    }
+    this.intervalSeconds = interval
+    const passSeconds = deps.options.maxPassSeconds ??
+      (interval > 0 ? Math.max(1, Math.floor(interval * PASS_SHARE_OF_INTERVAL)) : DEFAULT_UNSCHEDULED_PASS_SECONDS)
+    this.#maxPassMs = passSeconds * 1000
+    deps.observer?.interval(interval)
+  }
+
+  /** Starts the schedule (no-op without one). */
+  start (): void {
+    if (!this.#closed) this.#job?.start()
+  }
+
+  /** Stops the schedule and the pass in progress (which saves its cursors and frees the lease), and waits for it. */
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#job?.stop()
+    this.#abort?.abort()
+    await this.#active
+  }
+
+  async runOnce (options: { tick?: Date | number } = {}): Promise<ReapReport> {
+    if (this.#closed || this.#active !== undefined) return this.#ended(emptyReport('skipped'))
+    const tick = options.tick instanceof Date ? options.tick.getTime() : options.tick
+    this.#abort = new AbortController()
+    this.#active = this.#pass(tick, this.#abort.signal)
+    try {
+      return await this.#active
+    } finally {
+      this.#active = undefined
+      this.#abort = undefined
+    }
+  }
+
+  #ended (report: ReapReport): ReapReport {
+    this.lastReport = report
+    this.#d.observer?.passEnded(report)
+    return report
+  }
+
+  #resumable (state: LeaseState): SweepProgress | undefined {
+    const sweep = state.sweep
+    return sweep !== undefined && sweep.streams === this.#finder.streams ? sweep : undefined
+  }
+
+  async #pass (tick: number | undefined, signal: AbortSignal): Promise<ReapReport> {
+    const { now, shape, observer } = this.#d
+    const started = now()
+    const calls = new ReaperCalls(this.#d.client, observer, this.#budgets)
+    const lease = new Lease(calls, shape, this.#owner, this.#d.options.leaseSeconds * 1000, now)
+    const report = (result: ReapReport['result'], sweep?: Sweep): ReapReport => ({
+      ...emptyReport(result),
+      ...sweep?.counts,
+      consumedReadUnits: calls.tally.read,
+      consumedWriteUnits: calls.tally.write,
+      durationSeconds: Math.max(0, now() - started) / 1000
+    })
+
+    let state: LeaseState
+    try {
+      const got = await lease.acquire(tick)
+      if (!got.acquired) {
+        observer?.tableState(tableStateOf(got.state))
+        this.#log.debug({ reason: got.reason }, 'reaper pass skipped: another instance holds the lease or ran this tick')
+        return this.#ended(report('skipped'))
+      }
+      state = got.state
+    } catch (err) {
+      this.#log.error({ err: errorFields(err) }, 'reaper pass failed: could not take the lease')
+      return this.#ended(report('failure'))
+    }
+
+    const sweep = new Sweep({
+      shape,
+      finder: this.#finder,
+      calls,
+      budgets: this.#budgets,
+      now,
+      sleep: this.#sleep,
+      graceSeconds: this.#d.options.graceSeconds,
+      deadline: started + this.#maxPassMs,
+      signal,
+      guard: async () => {
+        if (lease.renewDue) await (renewing ??= lease.renew({ ...state, sweep: sweep.progress }).finally(() => { renewing = undefined }))
+      },
+      observer,
+      deleteRows: true,
+      internalIds: new Set([LEASE_ID])
+    }, this.#resumable(state) ?? newProgress(this.#finder.streams, epochSeconds(started)))
+    let renewing: Promise<void> | undefined
+
+    let result: ReapReport
+    let complete = false
+    try {
+      complete = await sweep.run()
+      result = report('success', sweep)
+    } catch (err) {
+      result = report('failure', sweep)
+      this.#log.error({ err: errorFields(err), report: result }, 'reaper pass failed')
+    }
+
+    const endedAt = epochSeconds(now())
+    const next: LeaseState = { ...state, lastReport: { ...result, finishedAt: endedAt }, sweep: sweep.progress }
+    if (result.result === 'success') {
+      next.lastSuccessAt = endedAt
+      if (complete) {
+        const p = sweep.progress
+        if (this.#finder.seesLiveRows) {
+          next.table = { active: p.active, expiredPending: p.expired, invalid: p.invalid, maxLagSeconds: p.maxLagSeconds, completedAt: endedAt }
+        }
+        delete next.sweep
+      }
+    }
+    try {
+      if (!await lease.release(next)) this.#log.warn({}, 'reaper lease was taken over before release')
+    } catch (err) {
+      // It expires by itself; the next pass resumes from the last saved cursors.
+      this.#log.warn({ err: errorFields(err) }, 'reaper could not release its lease')
+    }
+    observer?.tableState(tableStateOf(next))
+    if (result.result === 'success') this.#log.info({ report: result, complete }, 'reaper pass')
+    return this.#ended(report(result.result, sweep))
+  }
+}

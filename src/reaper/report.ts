@@ -1,0 +1,83 @@
+/** How a pass ended: `skipped` when another pass (in this process or any instance) holds the lease or ran this tick. */
+export type ReapResult = 'success' | 'skipped' | 'failure'
+
+/** What `runOnce()` resolves to. Counts cover the rows this pass examined. */
+export interface ReapReport {
+  readonly result: ReapResult
+  /** Rows examined (the lease item excluded). */
+  readonly scanned: number
+  /** Rows not yet due: expiry at or after now − graceSeconds. */
+  readonly active: number
+  /** Rows due for deletion: `deleted + conflicts + failed deletes`. */
+  readonly expired: number
+  readonly deleted: number
+  /** Conditional deletes that found the row refreshed or already gone: not errors. */
+  readonly conflicts: number
+  /** Rows whose expiry is missing or not a number: left alone, as DynamoDB's TTL leaves them. */
+  readonly invalid: number
+  /** The longest time an expired row had been past its expiry when found, in seconds (0 when none). */
+  readonly maxLagSeconds: number
+  readonly consumedReadUnits: number
+  readonly consumedWriteUnits: number
+  readonly durationSeconds: number
+}
+
+/** DynamoDB operations the reaper sends, as metric label values. */
+export type ReaperOperation = 'Scan' | 'Query' | 'DeleteItem' | 'GetItem' | 'UpdateItem'
+export const REAPER_OPERATIONS: readonly ReaperOperation[] = ['Scan', 'DeleteItem', 'GetItem', 'UpdateItem']
+
+/** Why an expired row was not deleted. */
+export type ReapSkipReason = 'conflict' | 'error'
+export const REAP_SKIP_REASONS: readonly ReapSkipReason[] = ['conflict', 'error']
+
+/**
+ * The table as described by the last complete sweep by any instance, kept in the lease item so that every instance
+ * can show it (an instance that lost the lease shows the leader's figures).
+ */
+export interface TableState {
+  /** Epoch seconds of the last successful pass by any instance; undefined before the first. */
+  readonly lastSuccessAt: number | undefined
+  /** Figures of the last complete sweep; undefined until one has completed. */
+  readonly sweep: {
+    readonly active: number
+    readonly expiredPending: number
+    readonly invalid: number
+    readonly maxLagSeconds: number
+    /** Epoch seconds when that sweep completed. */
+    readonly completedAt: number
+  } | undefined
+}
+
+/** Receives what the reaper does, for metrics. Must not throw. */
+export interface ReaperObserver {
+  /** A pass ended, whatever its result. */
+  passEnded (report: ReapReport): void
+  /** The table's figures as last recorded in the lease item. */
+  tableState (state: TableState): void
+  /** Capacity units one reaper call consumed. */
+  consumed (operation: ReaperOperation, units: number): void
+  /** A reaper call attempt was throttled (each SDK retry counts). */
+  throttled (operation: ReaperOperation): void
+  /** A row was deleted `lagSeconds` after its expiry. */
+  reaped (lagSeconds: number): void
+  /** An expired row was not deleted. */
+  skipped (reason: ReapSkipReason): void
+  /** The schedule's period in seconds (0 when not scheduled). */
+  interval (seconds: number): void
+}
+
+export function emptyReport (result: ReapResult, durationSeconds = 0): ReapReport {
+  return {
+    result,
+    scanned: 0,
+    active: 0,
+    expired: 0,
+    deleted: 0,
+    conflicts: 0,
+    invalid: 0,
+    maxLagSeconds: 0,
+    consumedReadUnits: 0,
+    consumedWriteUnits: 0,
+    durationSeconds
+  }
+}

@@ -1,0 +1,44 @@
+import type { AttributeValue, ScanCommandInput } from '@aws-sdk/client-dynamodb'
+import type { TableShape } from '../options.js'
+import type { ReaperCalls } from './calls.js'
+import type { ExpiryFinder, FinderPage, FoundRow, StartKey } from './sweep.js'
+
+/** Pure: one page of a (parallel) Scan that reads only the key and the expiry. */
+export function buildScanInput (shape: TableShape, segment: number, segments: number, start: StartKey | undefined, limit: number): ScanCommandInput {
+  return {
+    TableName: shape.tableName,
+    ProjectionExpression: '#id, #exp',
+    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute },
+    Limit: limit,
+    ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
+    ...(start === undefined ? {} : { ExclusiveStartKey: start })
+  }
+}
+
+/** Pure: a scanned row; the expiry is undefined unless it is a finite Number (what DynamoDB's TTL would act on). */
+export function parseScannedRow (shape: TableShape, item: Record<string, AttributeValue>): FoundRow {
+  const raw = item[shape.expiresAttribute]?.N
+  const expiry = raw === undefined ? Number.NaN : Number(raw)
+  return { id: item[shape.idAttribute]?.S ?? '', expiresAt: Number.isFinite(expiry) ? expiry : undefined }
+}
+
+/** Finds expired rows by scanning the whole table in `segments` parallel segments. */
+export class ScanFinder implements ExpiryFinder {
+  readonly streams: number
+  readonly seesLiveRows = true
+  readonly #shape: TableShape
+
+  constructor (shape: TableShape, segments: number) {
+    this.#shape = shape
+    this.streams = segments
+  }
+
+  async page (calls: ReaperCalls, stream: number, start: StartKey | undefined, limit: number): Promise<FinderPage> {
+    const out = await calls.scan(buildScanInput(this.#shape, stream, this.streams, start, limit))
+    return {
+      rows: (out.Items ?? []).map((item) => parseScannedRow(this.#shape, item)),
+      next: out.LastEvaluatedKey,
+      evaluated: out.ScannedCount ?? 0
+    }
+  }
+}

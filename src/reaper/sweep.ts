@@ -1,0 +1,268 @@
+import type { AttributeValue, DeleteItemCommandInput } from '@aws-sdk/client-dynamodb'
+import type { TableShape } from '../options.js'
+import { epochSeconds } from '../store/item.js'
+import type { Sleep } from './budget.js'
+import { isConditionFailure, isThrottle, type Budgets, type ReaperCalls } from './calls.js'
+import type { ReaperObserver } from './report.js'
+
+/** Where a stream (a Scan segment, an index shard) continues: DynamoDB's ExclusiveStartKey. */
+export type StartKey = Record<string, AttributeValue>
+
+/** A row a finder returns: its id and its expiry in epoch seconds, undefined when missing or not a number. */
+export interface FoundRow {
+  readonly id: string
+  readonly expiresAt: number | undefined
+}
+
+export interface FinderPage {
+  readonly rows: readonly FoundRow[]
+  /** Undefined when the stream is exhausted. */
+  readonly next: StartKey | undefined
+  /** Items DynamoDB read for this page (what the read units paid for). */
+  readonly evaluated: number
+}
+
+/**
+ * A way of finding candidate rows, page by page, over independent streams. The Scan finder reads the whole table in
+ * parallel segments; an expiry-index finder would query shards for `expiry < now`, reading only expired rows. The
+ * sweep does the rest (classification, conditional deletes, budget, metrics), whatever the finder.
+ */
+export interface ExpiryFinder {
+  readonly streams: number
+  /** True when pages include live rows, so `active` and `invalid` describe the whole table. */
+  readonly seesLiveRows: boolean
+  page (calls: ReaperCalls, stream: number, start: StartKey | undefined, limit: number): Promise<FinderPage>
+}
+
+/** A stream's position: finished, or where its next page starts (undefined: at the beginning). */
+export type StreamCursor = { readonly done: true } | { readonly done: false, readonly start: StartKey | undefined }
+
+/**
+ * A sweep over the whole table, possibly spread over several passes when the budget makes it longer than one: the
+ * cursors say where to resume; the counts cover the pages completed so far.
+ */
+export interface SweepProgress {
+  streams: number
+  cursors: StreamCursor[]
+  /** Epoch seconds when the sweep began. */
+  startedAt: number
+  active: number
+  expired: number
+  invalid: number
+  maxLagSeconds: number
+}
+
+export interface SweepCounts {
+  scanned: number
+  active: number
+  expired: number
+  deleted: number
+  conflicts: number
+  invalid: number
+  maxLagSeconds: number
+}
+
+export interface SweepOptions {
+  readonly shape: TableShape
+  readonly finder: ExpiryFinder
+  readonly calls: ReaperCalls
+  readonly budgets: Budgets
+  readonly now: () => number
+  readonly sleep: Sleep
+  readonly graceSeconds: number
+  /** On the `now()` clock: no page is started and no row deleted after it. */
+  readonly deadline: number
+  /** Aborting stops the sweep after the call in flight (close()). */
+  readonly signal: AbortSignal
+  /** Called before every page and delete; throws when the pass must stop (the lease could not be renewed). */
+  readonly guard: () => Promise<void>
+  readonly observer: ReaperObserver | undefined
+  /** False: count only (stats). */
+  readonly deleteRows: boolean
+  /** Ids that are never sessions (the lease item). */
+  readonly internalIds: ReadonlySet<string>
+}
+
+/** Throttled pages are retried this many times (after the SDK's own retries), backing off, before the pass fails. */
+export const MAX_THROTTLED_PAGE_RETRIES = 4
+export const THROTTLE_BACKOFF_MS = 1000
+const MAX_BACKOFF_MS = 16_000
+// Read units per item assumed before the first page: a 4 KB item read eventually consistently.
+const INITIAL_UNITS_PER_ITEM = 0.5
+const MIN_UNITS_PER_ITEM = 0.001
+/** Upper bound of a page's Limit, whatever the budget. */
+export const MAX_PAGE_LIMIT = 5000
+
+export function newProgress (streams: number, startedAt: number): SweepProgress {
+  return {
+    streams,
+    cursors: Array.from({ length: streams }, () => ({ done: false, start: undefined })),
+    startedAt,
+    active: 0,
+    expired: 0,
+    invalid: 0,
+    maxLagSeconds: 0
+  }
+}
+
+export function isComplete (progress: SweepProgress): boolean {
+  return progress.cursors.every((c) => c.done)
+}
+
+/** Pure: the conditional delete of one expired row; fails when the row was refreshed (or is gone) meanwhile. */
+export function buildReapDeleteInput (shape: TableShape, id: string, cutoff: number): DeleteItemCommandInput {
+  return {
+    TableName: shape.tableName,
+    Key: { [shape.idAttribute]: { S: id } },
+    ConditionExpression: 'attribute_exists(#id) AND #exp < :cutoff',
+    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute },
+    ExpressionAttributeValues: { ':cutoff': { N: String(cutoff) } }
+  }
+}
+
+/** Pure: a page's Limit, so that it costs about the budget's share of one second. */
+export function pageLimit (unitsPerSecond: number, streams: number, unitsPerItem: number): number {
+  return Math.max(1, Math.min(MAX_PAGE_LIMIT, Math.floor(unitsPerSecond / streams / unitsPerItem)))
+}
+
+export function backoffMs (attempt: number): number {
+  return Math.min(MAX_BACKOFF_MS, THROTTLE_BACKOFF_MS * 2 ** attempt)
+}
+
+/**
+ * One pass over the finder's streams, in parallel: classifies every row, deletes the expired ones with a conditional
+ * DeleteItem, within the budgets. Mutates `progress` as pages complete, so that a pass that stops (deadline, close,
+ * failure) leaves cursors to resume from; `counts` cover what this pass did.
+ */
+export class Sweep {
+  readonly counts: SweepCounts = { scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }
+  readonly progress: SweepProgress
+  readonly #o: SweepOptions
+  #unitsPerItem = INITIAL_UNITS_PER_ITEM
+  // Write units of the last delete (rows over 1 KB cost more than one).
+  #unitsPerDelete = 1
+
+  constructor (options: SweepOptions, progress: SweepProgress) {
+    this.#o = options
+    this.progress = progress
+  }
+
+  /** Resolves true when every stream is exhausted. */
+  async run (): Promise<boolean> {
+    const failed = new AbortController()
+    const signal = AbortSignal.any([this.#o.signal, failed.signal])
+    const results = await Promise.allSettled(this.progress.cursors.map(async (_, stream) => {
+      try {
+        await this.#stream(stream, signal)
+      } catch (err) {
+        failed.abort()
+        throw err
+      }
+    }))
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (rejected !== undefined) throw rejected.reason
+    return isComplete(this.progress)
+  }
+
+  #stopping (signal: AbortSignal): boolean {
+    return signal.aborted || this.#o.now() >= this.#o.deadline
+  }
+
+  async #stream (stream: number, signal: AbortSignal): Promise<void> {
+    const o = this.#o
+    for (;;) {
+      const cursor = this.progress.cursors[stream]
+      if (cursor === undefined || cursor.done || this.#stopping(signal)) return
+      await o.guard()
+      const limit = pageLimit(o.budgets.read.capacity, this.progress.streams, this.#unitsPerItem)
+      const reserved = limit * this.#unitsPerItem
+      if (!await o.budgets.read.take(reserved, signal)) return
+      const before = o.calls.tally.read
+      const page = await this.#page(stream, cursor.start, limit, signal)
+      // The call charged what it really cost; give the reservation back.
+      o.budgets.read.charge(-reserved)
+      if (page === undefined) return
+      if (page.evaluated > 0) this.#unitsPerItem = Math.max(MIN_UNITS_PER_ITEM, (o.calls.tally.read - before) / page.evaluated)
+      if (!await this.#rows(page.rows, signal)) return
+      this.progress.cursors[stream] = page.next === undefined ? { done: true } : { done: false, start: page.next }
+    }
+  }
+
+  async #page (stream: number, start: StartKey | undefined, limit: number, signal: AbortSignal): Promise<FinderPage | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#o.finder.page(this.#o.calls, stream, start, limit)
+      } catch (err) {
+        if (!isThrottle(err) || attempt >= MAX_THROTTLED_PAGE_RETRIES) throw err
+        await this.#o.sleep(backoffMs(attempt), signal)
+        if (signal.aborted) return undefined
+        await this.#o.guard()
+      }
+    }
+  }
+
+  /** Handles a page's rows; false when the pass stopped before the end of the page (it is read again next time). */
+  async #rows (rows: readonly FoundRow[], signal: AbortSignal): Promise<boolean> {
+    const o = this.#o
+    const page = { active: 0, expired: 0, invalid: 0, maxLagSeconds: 0 }
+    for (const row of rows) {
+      if (o.internalIds.has(row.id)) continue
+      const nowSec = epochSeconds(o.now())
+      const due = row.expiresAt !== undefined && row.expiresAt < nowSec - o.graceSeconds
+      if (due && o.deleteRows) {
+        if (this.#stopping(signal)) return false
+        await o.guard()
+        if (!await o.budgets.write.take(this.#unitsPerDelete, signal)) return false
+      }
+      this.counts.scanned++
+      if (row.expiresAt === undefined) {
+        this.counts.invalid++
+        page.invalid++
+        continue
+      }
+      if (!due) {
+        this.counts.active++
+        page.active++
+        continue
+      }
+      const lag = nowSec - row.expiresAt
+      this.counts.expired++
+      page.expired++
+      this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, lag)
+      page.maxLagSeconds = Math.max(page.maxLagSeconds, lag)
+      if (o.deleteRows) await this.#delete(row.id, lag, signal)
+    }
+    const p = this.progress
+    p.active += page.active
+    p.expired += page.expired
+    p.invalid += page.invalid
+    p.maxLagSeconds = Math.max(p.maxLagSeconds, page.maxLagSeconds)
+    return true
+  }
+
+  async #delete (id: string, lag: number, signal: AbortSignal): Promise<void> {
+    const o = this.#o
+    const reserved = this.#unitsPerDelete
+    try {
+      const before = o.calls.tally.write
+      await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, epochSeconds(o.now()) - o.graceSeconds))
+      this.#unitsPerDelete = Math.max(1, o.calls.tally.write - before)
+      this.counts.deleted++
+      o.observer?.reaped(lag)
+    } catch (err) {
+      if (isConditionFailure(err)) {
+        this.counts.conflicts++
+        o.observer?.skipped('conflict')
+      } else if (isThrottle(err)) {
+        // Left for a later pass; slow down meanwhile.
+        o.observer?.skipped('error')
+        await o.sleep(backoffMs(0), signal)
+      } else {
+        o.observer?.skipped('error')
+        throw err
+      }
+    } finally {
+      o.budgets.write.charge(-reserved)
+    }
+  }
+}

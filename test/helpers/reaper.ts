@@ -1,0 +1,110 @@
+import { Server } from 'node:http'
+import { BatchWriteItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { resolveOptions, type ReaperOptions, type ResolvedOptions } from '../../src/options.js'
+import { Reaper, type ReaperDeps } from '../../src/reaper/reaper.js'
+import type { Sleep } from '../../src/reaper/budget.js'
+import type { EmbeddedDynamo } from '../../src/embedded.js'
+import { SECRET } from './app.js'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+/** A clock in milliseconds that only moves when told to, and a sleep that moves it instead of waiting. */
+export interface FakeTime {
+  readonly now: () => number
+  readonly sleep: Sleep
+  /** Every sleep asked for, in milliseconds. */
+  readonly slept: number[]
+  readonly seconds: number
+  advance (ms: number): void
+}
+
+export function fakeTime (startMs = 1_800_000_000_000): FakeTime {
+  let ms = startMs
+  const slept: number[] = []
+  return {
+    now: () => ms,
+    sleep: async (duration, signal) => {
+      slept.push(duration)
+      if (signal?.aborted === true) return
+      ms += duration
+      // Let other segments run, as a real wait would.
+      await new Promise((resolve) => setImmediate(resolve))
+    },
+    slept,
+    get seconds () { return Math.floor(ms / 1000) },
+    advance (delta: number) { ms += delta }
+  }
+}
+
+/** A session id a cookie could name. */
+export function sessionId (i: number, prefix = 'sess'): string {
+  return `${prefix}${String(i).padStart(16, '0')}`
+}
+
+export interface SeedRow {
+  id: string
+  /** Epoch seconds; a string or null makes an invalid expiry, undefined none at all. */
+  expiresAt?: number | string | null
+  /** Extra bytes of data, to make rows cost more to read. */
+  padding?: number
+}
+
+/** Writes rows directly (not through the plugin). */
+export async function seedRows (client: DynamoDBClient, tableName: string, rows: readonly SeedRow[]): Promise<void> {
+  const items = rows.map((row): Record<string, AttributeValue> => {
+    const item: Record<string, AttributeValue> = { Sesion_Id: { S: row.id }, Data: { M: { pad: { S: 'x'.repeat(row.padding ?? 10) } } } }
+    if (typeof row.expiresAt === 'number') item.Expire_Session = { N: String(row.expiresAt) }
+    else if (typeof row.expiresAt === 'string') item.Expire_Session = { S: row.expiresAt }
+    else if (row.expiresAt === null) item.Expire_Session = { NULL: true }
+    return item
+  })
+  for (let i = 0; i < items.length; i += 25) {
+    const batch = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }))
+    let pending: Record<string, typeof batch> | undefined = { [tableName]: batch }
+    while (pending !== undefined && Object.keys(pending).length > 0) {
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: pending }))
+      pending = out.UnprocessedItems as Record<string, typeof batch> | undefined
+    }
+  }
+}
+
+/** Every id in the table (lease item included), sorted. */
+export async function tableIds (client: DynamoDBClient, tableName: string): Promise<string[]> {
+  const ids: string[] = []
+  let start: Record<string, AttributeValue> | undefined
+  do {
+    const out = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }))
+    for (const item of out.Items ?? []) ids.push(item.Sesion_Id?.S ?? '')
+    start = out.LastEvaluatedKey
+  } while (start !== undefined)
+  return ids.sort()
+}
+
+/** Resolved options for a table, with reaper options (not scheduled unless given). */
+export function reaperOptions (tableName: string, reaper: ReaperOptions = {}): ResolvedOptions {
+  return resolveOptions({ secret: SECRET, tableName, reaper: { schedule: false, ...reaper } })
+}
+
+/** A Reaper on `client`/`tableName`, closed at teardown. */
+export function makeReaper (t: Teardown, client: DynamoDBClient, tableName: string, reaper: ReaperOptions = {}, deps: Partial<ReaperDeps> = {}): Reaper {
+  const options = reaperOptions(tableName, reaper)
+  if (options.reaper === false) throw new Error('reaper options resolved to false')
+  const instance = new Reaper({ client, shape: options, options: options.reaper, now: Date.now, ...deps })
+  t.teardown(() => instance.close())
+  return instance
+}
+
+/**
+ * Takes a dynalite server off the network while keeping its in-memory tables (dynalite's own close() drops them on
+ * the next listen): resolves to a function that listens again on the same port.
+ */
+export async function takeOffline (dynamo: EmbeddedDynamo): Promise<() => Promise<void>> {
+  dynamo.server.closeAllConnections()
+  await new Promise<void>((resolve) => Server.prototype.close.call(dynamo.server, () => resolve()))
+  return async () => {
+    await new Promise<void>((resolve, reject) => {
+      dynamo.server.once('error', reject)
+      Server.prototype.listen.call(dynamo.server, { port: dynamo.port, host: '127.0.0.1' }, () => { dynamo.server.off('error', reject); resolve() })
+    })
+  }
+}

@@ -1,0 +1,134 @@
+import t from 'tap'
+import { startDynalite, makeClient, createTable, getRow } from '../helpers/dynamo.js'
+import { fakeTime, reaperOptions } from '../helpers/reaper.js'
+import { ReaperCalls } from '../../src/reaper/calls.js'
+import {
+  LEASE_ID, LEASE_ATTRIBUTES, Lease, buildAcquireInput, buildRenewInput, decodeState, encodeState, readLease, parseLease,
+  tableStateOf, type LeaseState
+} from '../../src/reaper/lease.js'
+import { SESSION_ID_PATTERN } from '../../src/store/item.js'
+import { emptyReport } from '../../src/reaper/report.js'
+
+const shape = reaperOptions('sessions')
+
+t.test('no cookie can name the lease item', async (t) => {
+  t.notOk(SESSION_ID_PATTERN.test(LEASE_ID))
+})
+
+t.test('pure inputs', async (t) => {
+  const plain = buildAcquireInput(shape, 'me', 1000, 31_000)
+  t.equal(plain.UpdateExpression, 'SET #owner = :me, #until = :until')
+  t.equal(plain.ConditionExpression, '(attribute_not_exists(#owner) OR #until < :now OR #owner = :me)')
+  t.same(plain.Key, { Sesion_Id: { S: LEASE_ID } })
+  t.same(plain.ExpressionAttributeValues, { ':me': { S: 'me' }, ':now': { N: '1000' }, ':until': { N: '31000' } })
+  const ticked = buildAcquireInput(shape, 'me', 1000, 31_000, 500)
+  t.equal(ticked.UpdateExpression, 'SET #owner = :me, #until = :until, #tick = :tick')
+  t.match(ticked.ConditionExpression, /AND \(attribute_not_exists\(#tick\) OR #tick < :tick\)$/)
+  t.equal(ticked.ExpressionAttributeNames?.['#tick'], LEASE_ATTRIBUTES.tick)
+  const renew = buildRenewInput(shape, 'me', 0, { lastSuccessAt: 5 })
+  t.equal(renew.ConditionExpression, '#owner = :me')
+  t.same(renew.ExpressionAttributeValues?.[':state'], { S: '{"lastSuccessAt":5}' })
+  for (const input of [plain, ticked, renew]) {
+    t.notOk(JSON.stringify(input).includes('Expire_Session'), 'the lease never carries the expiry attribute')
+  }
+})
+
+t.test('state round-trips, and anything malformed is dropped', async (t) => {
+  const state: LeaseState = {
+    lastSuccessAt: 100,
+    lastReport: { ...emptyReport('success', 2), deleted: 3, finishedAt: 100 },
+    table: { active: 1, expiredPending: 2, invalid: 3, maxLagSeconds: 4, completedAt: 100 },
+    sweep: { streams: 2, cursors: [{ done: true }, { done: false, start: { Sesion_Id: { S: 'x' } } }], startedAt: 90, active: 1, expired: 0, invalid: 0, maxLagSeconds: 0 }
+  }
+  t.same(decodeState(encodeState(state)), state)
+  t.same(decodeState(undefined), {})
+  t.same(decodeState('not json'), {})
+  t.same(decodeState('[1,2]'), {})
+  t.same(decodeState(JSON.stringify({ lastSuccessAt: 'yesterday', table: { active: 1 }, lastReport: { result: 'maybe' } })), {})
+  t.same(decodeState(JSON.stringify({ lastReport: { ...emptyReport('success'), finishedAt: 'x' } })), {})
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }] } })), {}, 'cursor count must match the streams')
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }, { done: 'no' }] } })), {})
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }, { done: false, start: 'x' }] } })), {})
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }, { done: false }] } })).sweep?.cursors[1], { done: false, start: undefined })
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }, 7] } })), {})
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, startedAt: null } })), {})
+  t.same(decodeState(JSON.stringify({ sweep: 'x' })), {})
+  t.same(tableStateOf(state), { lastSuccessAt: 100, sweep: state.table })
+  t.equal(parseLease(undefined), undefined)
+  t.same(parseLease({ Sesion_Id: { S: LEASE_ID } }), { owner: undefined, untilMs: 0, tickMs: undefined, state: {} })
+})
+
+t.test('against dynalite', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+
+  const setup = async (): Promise<{ time: ReturnType<typeof fakeTime>, lease: (owner: string) => Lease, calls: ReaperCalls, tableShape: ReturnType<typeof reaperOptions> }> => {
+    const table = await createTable(client)
+    const tableShape = reaperOptions(table)
+    const time = fakeTime()
+    const calls = new ReaperCalls(client, undefined)
+    return { time, calls, tableShape, lease: (owner) => new Lease(calls, tableShape, owner, 30_000, time.now) }
+  }
+
+  t.test('one holder at a time; an expired lease can be taken over', async (t) => {
+    const { time, lease, calls, tableShape } = await setup()
+    t.equal(await readLease(calls, tableShape), undefined, 'no lease before the first pass')
+    const a = lease('a')
+    const b = lease('b')
+    t.same(await a.acquire(), { acquired: true, state: {} })
+    const row = await getRow(client, tableShape.tableName, LEASE_ID)
+    t.equal(row?.[LEASE_ATTRIBUTES.owner]?.S, 'a')
+    t.equal(row?.[LEASE_ATTRIBUTES.until]?.N, String(time.now() + 30_000))
+    t.equal(row?.Expire_Session, undefined, 'no TTL attribute on the lease')
+    t.same(await b.acquire(), { acquired: false, reason: 'held', state: {} })
+    t.equal((await a.acquire()).acquired, true, 'the holder may take its own lease again')
+    time.advance(30_001)
+    t.equal((await b.acquire()).acquired, true, 'expired: taken over')
+    await t.rejects(a.renew({}), { code: 'FST_DYNAMO_SESSION_REAPER_LEASE_LOST' }, 'the old holder cannot renew')
+    t.equal(await a.release({}), false, 'nor release')
+    t.equal((await readLease(calls, tableShape))?.owner, 'b')
+  })
+
+  t.test('renewal extends the lease and saves the state; release frees it', async (t) => {
+    const { time, lease, calls, tableShape } = await setup()
+    const a = lease('a')
+    await a.acquire()
+    t.equal(a.renewDue, false)
+    time.advance(10_000)
+    t.equal(a.renewDue, true, 'a third of the lease has passed')
+    await a.renew({ lastSuccessAt: 1 })
+    t.equal(a.renewDue, false)
+    const renewed = await readLease(calls, tableShape)
+    t.equal(renewed?.untilMs, time.now() + 30_000)
+    t.same(renewed?.state, { lastSuccessAt: 1 })
+    time.advance(25_000)
+    t.same(await lease('b').acquire(), { acquired: false, reason: 'held', state: { lastSuccessAt: 1 } }, 'renewed past the first expiry')
+    t.equal(await a.release({ lastSuccessAt: 2 }), true)
+    const released = await readLease(calls, tableShape)
+    t.equal(released?.untilMs, 0)
+    t.equal(released?.owner, 'a', 'the last holder stays visible')
+    t.same((await lease('b').acquire()), { acquired: true, state: { lastSuccessAt: 2 } }, 'free at once after release')
+  })
+
+  t.test('one pass per scheduled tick across instances', async (t) => {
+    const { lease, calls, tableShape } = await setup()
+    const a = lease('a')
+    const b = lease('b')
+    t.equal((await a.acquire(60_000)).acquired, true)
+    await a.release({})
+    t.same(await b.acquire(60_000), { acquired: false, reason: 'tick-done', state: {} }, 'the lease is free, but the tick was taken')
+    t.same(await b.acquire(0), { acquired: false, reason: 'tick-done', state: {} }, 'an older tick too')
+    t.equal((await b.acquire(120_000)).acquired, true, 'the next tick')
+    t.equal((await readLease(calls, tableShape))?.tickMs, 120_000)
+    t.same(await a.acquire(), { acquired: false, reason: 'held', state: {} }, 'an unscheduled pass still respects the holder')
+  })
+
+  t.test('errors other than a lost condition propagate', async (t) => {
+    const { lease } = await setup()
+    const missing = new Lease(new ReaperCalls(client, undefined), reaperOptions('no_such_table'), 'a', 30_000, Date.now)
+    await t.rejects(missing.acquire(), { name: 'ResourceNotFoundException' })
+    await t.rejects(missing.renew({}), { name: 'ResourceNotFoundException' })
+    await t.rejects(missing.release({}), { name: 'ResourceNotFoundException' })
+    t.ok(lease('x'))
+  })
+})

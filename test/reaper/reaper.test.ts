@@ -1,0 +1,326 @@
+import t from 'tap'
+import { Registry } from 'prom-client'
+import type { FastifyInstance } from 'fastify'
+import { startDynalite, makeClient, createTable, getRow, countCalls } from '../helpers/dynamo.js'
+import { buildApp } from '../helpers/app.js'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions, takeOffline } from '../helpers/reaper.js'
+import { startEmbeddedDynamo } from '../../src/embedded.js'
+import { createMetrics, METRIC_NAMES } from '../../src/metrics.js'
+import { ReaperCalls } from '../../src/reaper/calls.js'
+import { LEASE_ID, LEASE_ATTRIBUTES, Lease, readLease } from '../../src/reaper/lease.js'
+import { ScanFinder } from '../../src/reaper/scan-finder.js'
+import { shortestInterval, type ReaperLogger } from '../../src/reaper/reaper.js'
+import type { ExpiryFinder } from '../../src/reaper/sweep.js'
+import type { ReapReport, TableState } from '../../src/reaper/report.js'
+
+const REPORT_KEYS = ['result', 'scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds']
+
+function captureLog (): ReaperLogger & { lines: Array<{ level: string, obj: object, msg: string }> } {
+  const lines: Array<{ level: string, obj: object, msg: string }> = []
+  const at = (level: string) => (obj: object, msg: string) => { lines.push({ level, obj, msg }) }
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+async function metricValue (registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name)
+  const value = metric?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+  return value?.value
+}
+
+async function until (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+t.test('shortestInterval', async (t) => {
+  const at = (...s: number[]): Date[] => s.map((x) => new Date(x * 1000))
+  t.equal(shortestInterval(at(0, 60, 120)), 60)
+  t.equal(shortestInterval(at(0, 3600, 3660, 7200)), 60, 'irregular schedules: the shortest gap')
+  t.equal(shortestInterval(at(0)), 0)
+})
+
+t.test('against dynalite', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+
+  t.test('one pass: report, lease item, observer', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    const ids = Array.from({ length: 6 }, (_, i) => sessionId(i))
+    await seedRows(client, table, [
+      { id: ids[0]!, expiresAt: time.seconds + 60 },
+      { id: ids[1]!, expiresAt: time.seconds - 30 },
+      { id: ids[2]!, expiresAt: time.seconds - 7200 },
+      { id: ids[3]!, expiresAt: 'never' }
+    ])
+    const states: TableState[] = []
+    const ended: ReapReport[] = []
+    const registry = new Registry()
+    const metrics = createMetrics(registry)
+    const log = captureLog()
+    const reaper = makeReaper(t, client, table, {}, {
+      now: time.now,
+      sleep: time.sleep,
+      log,
+      observer: { ...metrics, tableState: (s) => { states.push(s); metrics.tableState(s) }, passEnded: (r) => { ended.push(r); metrics.passEnded(r) } }
+    })
+    t.equal(reaper.intervalSeconds, 0, 'not scheduled')
+    const report = await reaper.runOnce()
+    t.same(Object.keys(report).sort(), [...REPORT_KEYS].sort(), 'exactly the documented fields')
+    t.match(report, { result: 'success', scanned: 4, active: 1, expired: 2, deleted: 2, conflicts: 0, invalid: 1, maxLagSeconds: 7200 })
+    t.ok(report.consumedReadUnits > 0, 'the scan cost')
+    t.ok(report.consumedWriteUnits >= 3, 'two deletes and the lease writes')
+    t.same(reaper.lastReport, report)
+    t.same(ended, [report])
+    t.same(await tableIds(client, table), [LEASE_ID, ids[0], ids[3]].sort())
+
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.equal(lease?.untilMs, 0, 'released')
+    t.equal(lease?.state.lastSuccessAt, time.seconds)
+    t.same(lease?.state.table, { active: 1, expiredPending: 2, invalid: 1, maxLagSeconds: 7200, completedAt: time.seconds })
+    t.equal(lease?.state.sweep, undefined, 'the sweep completed: no cursors left')
+    t.match(lease?.state.lastReport, { result: 'success', deleted: 2, finishedAt: time.seconds })
+    t.same(states.at(-1), { lastSuccessAt: time.seconds, sweep: lease?.state.table })
+    t.equal(await metricValue(registry, METRIC_NAMES.activeSessions), 1)
+    t.equal(await metricValue(registry, METRIC_NAMES.reaperLastSuccessTimestampSeconds), time.seconds)
+
+    const second = await reaper.runOnce()
+    t.match(second, { result: 'success', scanned: 2, active: 1, invalid: 1, expired: 0 }, 'the lease item is never counted')
+    const text = JSON.stringify(log.lines)
+    for (const id of ids) t.notOk(text.includes(id), 'no session id in the logs')
+    t.ok(log.lines.some((l) => l.level === 'info' && l.msg === 'reaper pass'))
+  })
+
+  t.test('one pass at a time in a process: runOnce during a pass is skipped', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: 1 }])
+    const reaper = makeReaper(t, client, table)
+    const [a, b] = await Promise.all([reaper.runOnce(), reaper.runOnce()])
+    t.equal(a.result, 'success')
+    t.same(b, { ...b, result: 'skipped', scanned: 0, deleted: 0, consumedReadUnits: 0, consumedWriteUnits: 0 })
+    t.equal(a.deleted, 1)
+  })
+
+  t.test('a pass longer than its time resumes from saved cursors; table figures come from complete sweeps only', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, [
+      ...Array.from({ length: 200 }, (_, i) => ({ id: sessionId(i, 'live'), expiresAt: time.seconds + 86_400, padding: 900 })),
+      ...Array.from({ length: 20 }, (_, i) => ({ id: sessionId(i, 'dead'), expiresAt: time.seconds - 100, padding: 900 }))
+    ])
+    const registry = new Registry()
+    const metrics = createMetrics(registry)
+    // About 27 read units for the table at 3 a second, and 2 seconds a pass: several passes.
+    const reaper = makeReaper(t, client, table, { maxReadUnitsPerSecond: 3, maxWriteUnitsPerSecond: 3, maxPassSeconds: 2 }, { now: time.now, sleep: time.sleep, observer: metrics })
+    const reports: ReapReport[] = []
+    for (let pass = 0; pass < 20; pass++) {
+      const calls = new ReaperCalls(client, undefined)
+      const state = (await readLease(calls, reaperOptions(table)))?.state
+      if (pass > 0 && state?.sweep === undefined) break
+      if (pass > 0) t.equal(await metricValue(registry, METRIC_NAMES.activeSessions), 0, 'no table figures from a partial sweep')
+      reports.push(await reaper.runOnce())
+    }
+    t.ok(reports.length >= 3, `several passes (${reports.length})`)
+    t.ok(reports.every((r) => r.result === 'success'), 'a partial pass is a successful one')
+    t.ok(reports[1]!.scanned < 220, 'the second pass did not start over')
+    const scanned = reports.reduce((sum, r) => sum + r.scanned, 0)
+    t.ok(scanned < 220 * 1.5, `the table was read about once in all (${scanned} rows)`)
+    t.equal(reports.reduce((sum, r) => sum + r.deleted, 0), 20)
+    t.equal((await tableIds(client, table)).length, 201)
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.match(lease?.state.table, { active: 200, expiredPending: 20, invalid: 0 }, 'each row counted once across the passes')
+    t.equal(await metricValue(registry, METRIC_NAMES.activeSessions), 200)
+    t.equal(await metricValue(registry, METRIC_NAMES.expiredPendingSessions), 20)
+  })
+
+  t.test('a lease taken over mid-pass stops the pass', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, Array.from({ length: 20 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 10 })))
+    const shape = reaperOptions(table)
+    const scan = new ScanFinder(shape, 1)
+    let pages = 0
+    const finder: ExpiryFinder = {
+      streams: 1,
+      seesLiveRows: true,
+      async page (calls, stream, start, limit) {
+        if (++pages === 2) {
+          // This instance stalled past its lease; another took it over.
+          time.advance(31_000)
+          t.equal((await new Lease(new ReaperCalls(client, undefined), shape, 'intruder', 30_000, time.now).acquire()).acquired, true)
+        }
+        return await scan.page(calls, stream, start, limit)
+      }
+    }
+    const log = captureLog()
+    const reaper = makeReaper(t, client, table, { maxReadUnitsPerSecond: 2, leaseSeconds: 30 }, { now: time.now, sleep: time.sleep, finder, log })
+    const report = await reaper.runOnce()
+    t.equal(report.result, 'failure')
+    t.ok(report.deleted > 0 && report.deleted < 20, `stopped part way (${report.deleted})`)
+    const error = log.lines.find((l) => l.level === 'error')
+    t.match(error?.obj, { err: { code: 'FST_DYNAMO_SESSION_REAPER_LEASE_LOST' } })
+    t.ok(log.lines.some((l) => l.level === 'warn' && /taken over/.test(l.msg)), 'it did not release a lease it no longer held')
+    t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.owner, 'intruder')
+  })
+
+  t.test('the lease cannot be taken: a failure, logged', async (t) => {
+    const log = captureLog()
+    const reaper = makeReaper(t, client, 'no_such_table', {}, { log })
+    const report = await reaper.runOnce()
+    t.equal(report.result, 'failure')
+    t.match(log.lines, [{ level: 'error', obj: { err: { name: 'ResourceNotFoundException' } } }])
+  })
+
+  t.test('close() during a pass: it stops, saves its cursors, frees the lease, and nothing is sent afterwards', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, Array.from({ length: 30 }, (_, i) => ({ id: sessionId(i), expiresAt: 1000 })))
+    const own = makeClient(t, dynamo.endpoint)
+    const calls = countCalls(own)
+    // Two write units a second on the real clock (the lease takes one): the pass would take a quarter of a minute.
+    const app = await buildApp(t, own, table, { reaper: { schedule: false, maxWriteUnitsPerSecond: 2 } })
+    const running = app.sessionReaper!.runOnce()
+    await until(() => calls.count('DeleteItem') >= 1, 'the first delete')
+    await app.close()
+    const report = await running
+    const sent = calls.calls.length
+    t.equal(report.result, 'success')
+    t.ok(report.deleted >= 1 && report.deleted < 30, `stopped early (${report.deleted})`)
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.equal(lease?.untilMs, 0, 'lease freed')
+    t.same(lease?.state.sweep?.cursors, [{ done: false, start: undefined }], 'the unfinished page is read again next time')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.equal(calls.calls.length, sent, 'no call after close()')
+    t.equal((await app.sessionReaper!.runOnce()).result, 'skipped', 'a closed reaper runs no more passes')
+  })
+
+  t.test('DynamoDB unreachable mid-pass: a failure is counted, the lease expires, the next pass succeeds', async (t) => {
+    const own = await startEmbeddedDynamo()
+    t.teardown(() => own.close())
+    const ownClient = makeClient(t, own.endpoint, { maxAttempts: 2 })
+    const table = await createTable(ownClient)
+    const time = fakeTime()
+    await seedRows(ownClient, table, Array.from({ length: 20 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 10 })))
+    const shape = reaperOptions(table)
+    const scan = new ScanFinder(shape, 1)
+    let pages = 0
+    let restore: (() => Promise<void>) | undefined
+    const outage: ExpiryFinder = {
+      streams: 1,
+      seesLiveRows: true,
+      async page (calls, stream, start, limit) {
+        const page = await scan.page(calls, stream, start, limit)
+        if (++pages === 2) {
+          // The server goes away (keeping its in-memory data) between reading a page and deleting its rows.
+          restore = await takeOffline(own)
+        }
+        return page
+      }
+    }
+    const registryA = new Registry()
+    const a = makeReaper(t, ownClient, table, { maxReadUnitsPerSecond: 2, leaseSeconds: 30 }, {
+      now: time.now, sleep: time.sleep, finder: outage, observer: createMetrics(registryA), owner: 'a', log: captureLog()
+    })
+    const b = makeReaper(t, ownClient, table, {}, { now: time.now, sleep: time.sleep, owner: 'b' })
+    const failed = await a.runOnce()
+    t.equal(failed.result, 'failure')
+    t.equal(await metricValue(registryA, METRIC_NAMES.reaperRunsTotal, { result: 'failure' }), 1)
+    t.ok(failed.expired >= 1, 'the failed delete is counted as expired')
+    t.equal(failed.expired, failed.deleted + failed.conflicts + 1, 'one failed delete')
+    await restore!()
+    t.equal((await b.runOnce()).result, 'skipped', 'the lease could not be released while DynamoDB was away')
+    const held = await readLease(new ReaperCalls(ownClient, undefined), shape)
+    t.equal(held?.owner, 'a')
+    t.ok(held!.untilMs <= time.now() + 30_000, 'but it is only held until its expiry')
+    time.advance(30_001)
+    const next = await b.runOnce()
+    t.equal(next.result, 'success', 'past the expiry another instance takes over')
+    t.equal(failed.deleted + next.deleted, 20)
+    t.same(await tableIds(ownClient, table), [LEASE_ID])
+    t.equal((await a.runOnce()).result, 'success', 'and the instance that failed runs again')
+  })
+
+  t.test('three app instances on one table', async (t) => {
+    const table = await createTable(client)
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const apps: FastifyInstance[] = []
+    const reaper = { schedule: false as const, maxWriteUnitsPerSecond: 1000 }
+    // Instance 0 reaches DynamoDB through a proxy that can slow its scans down.
+    apps.push(await buildApp(t, makeClient(t, proxy.endpoint), table, { reaper }))
+    for (let i = 1; i < 3; i++) apps.push(await buildApp(t, makeClient(t, dynamo.endpoint), table, { reaper }))
+    const reapers = apps.map((app) => app.sessionReaper!)
+    const time = fakeTime(Date.now())
+
+    t.test('every expired row deleted exactly once; one pass per tick', async (t) => {
+      for (let round = 0; round < 5; round++) {
+        const ids = Array.from({ length: 30 }, (_, i) => sessionId(i, `r${round}x`))
+        await seedRows(client, table, ids.map((id) => ({ id, expiresAt: time.seconds - 60 })))
+        const tick = Date.now() + round * 60_000
+        const reports = await Promise.all(reapers.map((r) => r.runOnce({ tick })))
+        t.equal(reports.filter((r) => r.result === 'success').length, 1, `round ${round}: one pass`)
+        t.equal(reports.filter((r) => r.result === 'skipped').length, 2)
+        t.equal(reports.reduce((sum, r) => sum + r.deleted, 0), 30, 'every expired row deleted once')
+        t.equal(reports.reduce((sum, r) => sum + r.conflicts, 0), 0, 'never twice')
+        t.same(await tableIds(client, table), [LEASE_ID])
+        const late = await reapers[round % 3]!.runOnce({ tick })
+        t.equal(late.result, 'skipped', 'a pass for a tick already taken is skipped, even with the lease free')
+      }
+    })
+
+    t.test('a pass in progress keeps the others out', async (t) => {
+      await seedRows(client, table, Array.from({ length: 10 }, (_, i) => ({ id: sessionId(i, 'slow'), expiresAt: 1000 })))
+      proxy.inject({ kind: 'delay', ms: 300 }, { operations: ['Scan'] })
+      t.teardown(() => proxy.heal())
+      const tick = Date.now() + 3_600_000
+      const first = reapers[0]!.runOnce({ tick })
+      await until(() => proxy.seen.includes('Scan'), 'the first pass to be scanning')
+      const others = await Promise.all([reapers[1]!.runOnce({ tick: tick + 60_000 }), reapers[2]!.runOnce()])
+      t.same(others.map((r) => r.result), ['skipped', 'skipped'], 'held by the running pass')
+      t.equal((await first).deleted, 10)
+      t.equal((await reapers[2]!.runOnce({ tick })).result, 'skipped', 'its tick is taken')
+      t.equal((await reapers[1]!.runOnce({ tick: tick + 60_000 })).result, 'success', 'the next tick runs once the lease is free')
+    })
+  })
+
+  t.test('the plugin', async (t) => {
+    t.test('reaper: false removes it; schedule: false keeps runOnce', async (t) => {
+      const table = await createTable(client)
+      const off = await buildApp(t, client, table, { reaper: false })
+      t.equal(off.sessionReaper, null)
+      const manual = await buildApp(t, client, table, { reaper: { schedule: false } })
+      t.equal(manual.sessionReaper?.intervalSeconds, 0)
+      t.equal((await manual.sessionReaper!.runOnce()).result, 'success')
+    })
+
+    t.test('the schedule fires (one tick a second, bounded)', async (t) => {
+      const table = await createTable(client)
+      await seedRows(client, table, [{ id: sessionId(1), expiresAt: 1000 }, { id: sessionId(2), expiresAt: Math.floor(Date.now() / 1000) + 3600 }])
+      const app = await buildApp(t, client, table, { reaper: { schedule: '* * * * * *' } })
+      t.equal(app.sessionReaper?.intervalSeconds, 1)
+      await until(async () => (await getRow(client, table, sessionId(1))) === undefined, 'a scheduled pass', 10_000)
+      t.equal(app.sessionReaper?.lastReport?.result, 'success')
+      t.ok(await getRow(client, table, sessionId(2)), 'the live session stays')
+      const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+      t.ok(lease?.tickMs !== undefined && lease.tickMs % 1000 === 0, 'the pass recorded its tick')
+      await app.close()
+    })
+
+    t.test('the interval and the default pass length follow the schedule', async (t) => {
+      const table = await createTable(client)
+      const every5 = makeReaper(t, client, table, { schedule: '*/5 * * * * *' })
+      t.equal(every5.intervalSeconds, 5)
+      const hourly = makeReaper(t, client, table, { schedule: '0 * * * *' })
+      t.equal(hourly.intervalSeconds, 3600)
+      const registry = new Registry()
+      makeReaper(t, client, table, { schedule: '* * * * *' }, { observer: createMetrics(registry) })
+      t.equal(await metricValue(registry, METRIC_NAMES.reaperIntervalSeconds), 60)
+    })
+  })
+
+  t.test('lease attributes are the documented ones', async (t) => {
+    t.same(Object.values(LEASE_ATTRIBUTES), ['Lease_Owner', 'Lease_Until_Ms', 'Lease_Tick_Ms', 'Reaper_State'])
+  })
+})
