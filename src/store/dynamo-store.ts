@@ -101,12 +101,10 @@ export class DynamoStore implements SessionStoreApi {
       if (await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, wholeData }))) return true
     }
     const entries = [...changes]
-    let first = true
     do {
       const chunk = new Map(entries.splice(0, KEYS_PER_UPDATE))
-      const ok = await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, changes: chunk }))
-      if (!ok && first) return false
-      first = false
+      // A row that ended between two writes of a large change did not get all of it: not saved.
+      if (!await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, changes: chunk }))) return false
     } while (entries.length > 0)
     return true
   }

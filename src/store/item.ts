@@ -15,8 +15,8 @@ export const MAX_ITEM_BYTES = 400 * 1024
 export const MAX_KEY_LENGTH = 255
 // DynamoDB allows 32 levels of nesting; the data map itself is one.
 const MAX_DEPTH = 30
-// DynamoDB numbers: magnitude between 1e-130 and 9.99…e125.
-const MAX_NUMBER = 9.999999999999999e125
+// DynamoDB numbers: magnitude from 1e-130 up to, not including, 1e126 (9.999999999999999e125 is 1e126 as a double).
+const NUMBER_LIMIT = 1e126
 const MIN_NUMBER = 1e-130
 // Session ids: 24 random bytes, base64url, 192 bits.
 const ID_BYTES = 24
@@ -42,7 +42,7 @@ export function computeExpiry (nowSec: number, ttlSeconds: number, createdAt: nu
 }
 
 export function validateKey (key: unknown): string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH || !key.isWellFormed()) {
     throw new InvalidKeyError(MAX_KEY_LENGTH, typeof key === 'string' ? `a string of ${key.length} characters` : typeof key)
   }
   return key
@@ -69,7 +69,7 @@ export function cloneJson (key: string, value: unknown): JsonValue {
       case 'number': {
         const abs = Math.abs(v)
         if (!Number.isFinite(v)) throw new NotSerializableError(key, `${path} is ${v}`)
-        if (abs > MAX_NUMBER || (abs !== 0 && abs < MIN_NUMBER)) {
+        if (abs >= NUMBER_LIMIT || (abs !== 0 && abs < MIN_NUMBER)) {
           throw new NotSerializableError(key, `${path} (${v}) is outside DynamoDB's number range`)
         }
         return Object.is(v, -0) ? 0 : v
@@ -80,7 +80,8 @@ export function cloneJson (key: string, value: unknown): JsonValue {
         if (depth > MAX_DEPTH) throw new NotSerializableError(key, `${path} is nested deeper than ${MAX_DEPTH} levels`)
         ancestors.add(v)
         try {
-          if (Array.isArray(v)) return v.map((item, i) => walk(item, `${path}[${i}]`, depth + 1))
+          // Index by index: map() would keep holes, which are undefined, not JSON.
+          if (Array.isArray(v)) return Array.from(v, (item, i) => walk(item, `${path}[${i}]`, depth + 1))
           if (!isPlainObject(v)) {
             const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object'
             throw new NotSerializableError(key, `${path} is a ${name}, only plain objects and arrays are stored`)
@@ -88,6 +89,7 @@ export function cloneJson (key: string, value: unknown): JsonValue {
           const out: Record<string, JsonValue> = {}
           for (const k of Object.keys(v)) {
             if (k === '') throw new NotSerializableError(key, `${path} has an empty key`)
+            if (!k.isWellFormed()) throw new NotSerializableError(key, `${path} has a key with a lone surrogate`)
             out[k] = walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1)
           }
           if (Object.getOwnPropertySymbols(v).length > 0) throw new NotSerializableError(key, `${path} has symbol keys`)
@@ -142,9 +144,11 @@ export function fromAttributeMap (map: Record<string, AttributeValue>): Record<s
   return out
 }
 
+// DynamoDB stores two digits per byte aligned on the decimal exponent (which can cost one byte more than "one byte
+// per two digits"), one byte of exponent and one more for negative numbers: this is that size's upper bound.
 function numberSize (n: number): number {
   const digits = String(Math.abs(n)).replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length
-  return Math.ceil(Math.max(digits, 1) / 2) + 1
+  return Math.floor(Math.max(digits, 1) / 2) + 2 + (n < 0 ? 1 : 0)
 }
 
 /** DynamoDB's size of a value in bytes, by its documented rules (rounded up where they are approximate). */

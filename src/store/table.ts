@@ -49,12 +49,19 @@ function errorName (err: unknown): string {
   return (err as { name?: string } | null)?.name ?? ''
 }
 
+/** Any failure of setup is a TableSetupError; the DynamoDB error is its cause. */
+function setupFailure (tableName: string, what: string, err: unknown): Error {
+  const wrapped = new TableSetupError(tableName, `${what}: ${errorName(err) || 'Error'}: ${(err as Error | null)?.message ?? String(err)}`)
+  wrapped.cause = err
+  return wrapped
+}
+
 async function describe (client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
   try {
     return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table
   } catch (err) {
     if (errorName(err) === 'ResourceNotFoundException') return undefined
-    throw err
+    throw setupFailure(tableName, 'DescribeTable failed', err)
   }
 }
 
@@ -103,7 +110,7 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
       say(`created table ${tableName} (${billing})`)
     } catch (err) {
       // Another instance created it at the same moment: fine.
-      if (errorName(err) !== 'ResourceInUseException') throw new TableSetupError(tableName, (err as Error).message)
+      if (errorName(err) !== 'ResourceInUseException') throw setupFailure(tableName, 'CreateTable failed', err)
     }
   } else {
     say(`table ${tableName} exists`)
@@ -120,7 +127,12 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
 
   let ttl: TtlState
   let ttlAttribute: string | undefined
-  const current = (await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }))).TimeToLiveDescription
+  let current
+  try {
+    current = (await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }))).TimeToLiveDescription
+  } catch (err) {
+    throw setupFailure(tableName, 'DescribeTimeToLive failed', err)
+  }
   ttlAttribute = current?.AttributeName
   const status = current?.TimeToLiveStatus ?? 'DISABLED'
   if ((status === 'ENABLED' || status === 'ENABLING') && ttlAttribute !== expiresAttribute) {

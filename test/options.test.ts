@@ -1,0 +1,344 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  DEFAULT_CONSISTENT_READ, DEFAULT_COOKIE_NAME, DEFAULT_COOKIE_PATH, DEFAULT_CREATED_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE,
+  DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_ON_STORE_ERROR, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SAME_SITE,
+  DEFAULT_TABLE_NAME, DEFAULT_TOUCH_FRACTION, DEFAULT_TOUCHED_ATTRIBUTE, DEFAULT_TTL_SECONDS, MIN_SECRET_LENGTH,
+  resolveOptions
+} from '../src/options.js'
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
+const OTHER = 'another-secret-that-is-long-enough-abcdefgh'
+const INVALID = 'FST_DYNAMO_SESSION_INVALID_OPTION'
+const UNKNOWN = 'FST_DYNAMO_SESSION_UNKNOWN_OPTION'
+const BAD_SECRET = 'FST_DYNAMO_SESSION_INVALID_SECRET'
+
+function errorOf (fn: () => unknown): Error & { code?: string } {
+  try {
+    fn()
+  } catch (err) {
+    return err as Error & { code?: string }
+  }
+  throw new Error('expected a throw')
+}
+
+t.test('defaults, each from its named constant', async (t) => {
+  const o = resolveOptions({ secret: SECRET })
+  t.same(o.secrets, [SECRET])
+  t.equal(o.client, undefined)
+  t.equal(o.tableName, DEFAULT_TABLE_NAME)
+  t.equal(o.idAttribute, DEFAULT_ID_ATTRIBUTE)
+  t.equal(o.expiresAttribute, DEFAULT_EXPIRES_ATTRIBUTE)
+  t.equal(o.dataAttribute, DEFAULT_DATA_ATTRIBUTE)
+  t.equal(o.createdAttribute, DEFAULT_CREATED_ATTRIBUTE)
+  t.equal(o.touchedAttribute, DEFAULT_TOUCHED_ATTRIBUTE)
+  t.equal(o.ttlSeconds, DEFAULT_TTL_SECONDS)
+  t.equal(o.touchAfterSeconds, Math.floor(DEFAULT_TTL_SECONDS / DEFAULT_TOUCH_FRACTION))
+  t.equal(o.absoluteTimeoutSeconds, undefined)
+  t.equal(o.consistentRead, DEFAULT_CONSISTENT_READ)
+  t.equal(o.onStoreError, DEFAULT_ON_STORE_ERROR)
+  t.equal(o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
+  t.equal(o.createTable, false)
+  t.equal(o.now, Date.now)
+  t.same(o.cookie, {
+    name: DEFAULT_COOKIE_NAME,
+    path: DEFAULT_COOKIE_PATH,
+    domain: undefined,
+    httpOnly: true,
+    sameSite: DEFAULT_SAME_SITE,
+    secure: 'auto',
+    partitioned: false
+  })
+  // The data model of the original tutorial.
+  t.same(
+    [DEFAULT_TABLE_NAME, DEFAULT_ID_ATTRIBUTE, DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE, DEFAULT_TTL_SECONDS],
+    ['ManejoSesion', 'Sesion_Id', 'Expire_Session', 'Data', 300]
+  )
+  t.equal(DEFAULT_COOKIE_NAME, 'sessionId')
+  t.equal(DEFAULT_SAME_SITE, 'lax')
+  t.equal(DEFAULT_CONSISTENT_READ, 'on-miss')
+  t.equal(DEFAULT_ON_STORE_ERROR, 'fail')
+  t.equal(MIN_SECRET_LENGTH, 32)
+})
+
+t.test('touchAfterSeconds defaults to a fifth of ttlSeconds, rounded down', async (t) => {
+  t.equal(resolveOptions({ secret: SECRET, ttlSeconds: 3600 }).touchAfterSeconds, 720)
+  t.equal(resolveOptions({ secret: SECRET, ttlSeconds: 7 }).touchAfterSeconds, 1)
+  t.equal(resolveOptions({ secret: SECRET, ttlSeconds: 4 }).touchAfterSeconds, 0)
+  t.equal(resolveOptions({ secret: SECRET, ttlSeconds: 1 }).touchAfterSeconds, 0)
+})
+
+// Every "Defaults to `X`" in the JSDoc of the option interfaces names the value resolveOptions() really applies.
+t.test('each JSDoc "Defaults to" matches the resolved default', async (t) => {
+  const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8')
+  const fieldsOf = (name: string): Array<{ field: string, doc: string }> => {
+    const start = source.indexOf(`export interface ${name} {`)
+    if (start < 0) return []
+    const text = source.slice(start, source.indexOf('\n}\n', start))
+    return [...text.matchAll(/\/\*\*([^]*?)\*\/\s*\n\s*(\w+)\??:/g)].map((m) => ({ field: m[2]!, doc: m[1]!.replace(/\s*\n\s*\*\s*/g, ' ') }))
+  }
+  const base = { secret: SECRET }
+  const resolved = resolveOptions(base) as unknown as Record<string, unknown>
+  const sections: Array<[string, string | undefined]> = [
+    ['DynamoSessionOptions', undefined], ['SessionCookieOptions', 'cookie'], ['ReaperOptions', 'reaper'], ['MetricsOptions', 'metrics']
+  ]
+  // Defaults that are not a literal: checked by hand.
+  const special: Record<string, (doc: string, actual: unknown) => void> = {
+    client: (doc, actual) => { t.match(doc, /Defaults to one built from the environment/); t.equal(actual, undefined) },
+    touchAfterSeconds: (doc) => t.match(doc, new RegExp(`Defaults to \`ttlSeconds / ${DEFAULT_TOUCH_FRACTION}\` rounded down`)),
+    absoluteTimeoutSeconds: (doc, actual) => { t.match(doc, /Defaults to none\./); t.equal(actual, undefined) },
+    'cookie.domain': (doc, actual) => { t.match(doc, /Defaults to none/); t.equal(actual, undefined) }
+  }
+  let checked = 0
+  for (const [iface, parent] of sections) {
+    const holder = (parent === undefined ? resolved : resolved[parent]) as Record<string, unknown>
+    for (const { field, doc } of fieldsOf(iface)) {
+      const name = parent === undefined ? field : `${parent}.${field}`
+      const actual = holder[field]
+      if (name === 'secret') { t.match(doc, /Required\./); continue }
+      if (name === 'cookie') continue
+      t.match(doc, /Defaults to /, `${name} documents its default`)
+      const handler = special[name]
+      if (handler !== undefined) { handler(doc, actual); checked++; continue }
+      const m = /Defaults to `([^`]+)`/.exec(doc)
+      if (m === null) continue
+      const literal = m[1]!
+      checked++
+      if (literal === 'Date.now') { t.equal(actual, Date.now, `${name} defaults to Date.now`); continue }
+      const expected: unknown = literal.startsWith("'") ? literal.slice(1, -1) : JSON.parse(literal)
+      if (typeof expected === 'object' && expected !== null) {
+        // `{}`: leaving the option out is the same as passing an empty object.
+        t.same(actual, (resolveOptions({ ...base, [field]: expected }) as unknown as Record<string, unknown>)[field], `${name} defaults to ${literal}`)
+      } else {
+        t.equal(actual, expected, `${name} defaults to ${literal}`)
+      }
+    }
+  }
+  t.ok(checked >= 22, `checked ${checked} documented defaults`)
+})
+
+t.test('explicit false and 0 are kept, not replaced by defaults', async (t) => {
+  const o = resolveOptions({
+    secret: SECRET,
+    touchAfterSeconds: 0,
+    createTable: false,
+    cookie: { httpOnly: false, secure: false, partitioned: false }
+  })
+  t.equal(o.touchAfterSeconds, 0)
+  t.equal(o.createTable, false)
+  t.equal(o.cookie.httpOnly, false)
+  t.equal(o.cookie.secure, false)
+  t.equal(o.cookie.partitioned, false)
+  const on = resolveOptions({ secret: SECRET, createTable: true, cookie: { secure: true, partitioned: true } })
+  t.equal(on.createTable, true)
+  t.equal(on.cookie.secure, true)
+  t.equal(on.cookie.partitioned, true)
+})
+
+t.test('explicit values are used', async (t) => {
+  const client = new DynamoDBClient({ region: 'us-east-1' })
+  t.teardown(() => client.destroy())
+  const now = (): number => 42
+  const o = resolveOptions({
+    secret: [SECRET, OTHER],
+    client,
+    tableName: 'my.table-1',
+    idAttribute: 'pk',
+    expiresAttribute: 'ttl',
+    dataAttribute: 'd',
+    createdAttribute: 'c',
+    touchedAttribute: 't',
+    ttlSeconds: 3600,
+    touchAfterSeconds: 10,
+    absoluteTimeoutSeconds: 86400,
+    consistentRead: 'always',
+    onStoreError: 'anonymous',
+    requestTimeoutMs: 250,
+    now,
+    cookie: { name: 'sid', path: '/app', domain: 'example.com', sameSite: 'strict' }
+  })
+  t.same(o.secrets, [SECRET, OTHER])
+  t.equal(o.client, client)
+  t.same(
+    [o.tableName, o.idAttribute, o.expiresAttribute, o.dataAttribute, o.createdAttribute, o.touchedAttribute],
+    ['my.table-1', 'pk', 'ttl', 'd', 'c', 't']
+  )
+  t.same([o.ttlSeconds, o.touchAfterSeconds, o.absoluteTimeoutSeconds, o.requestTimeoutMs], [3600, 10, 86400, 250])
+  t.equal(o.consistentRead, 'always')
+  t.equal(o.onStoreError, 'anonymous')
+  t.equal(o.now, now)
+  t.same(o.cookie, { name: 'sid', path: '/app', domain: 'example.com', httpOnly: true, sameSite: 'strict', secure: 'auto', partitioned: false })
+  t.equal(resolveOptions({ secret: SECRET, consistentRead: 'never' }).consistentRead, 'never')
+})
+
+t.test('the result is frozen, and so are its parts', async (t) => {
+  const input = { secret: [SECRET, OTHER], cookie: { name: 'sid' } }
+  const o = resolveOptions(input)
+  t.ok(Object.isFrozen(o))
+  t.ok(Object.isFrozen(o.cookie))
+  t.ok(Object.isFrozen(o.secrets))
+  t.throws(() => { (o as { ttlSeconds: number }).ttlSeconds = 1 }, TypeError)
+  // Later changes to the caller's objects do not leak in.
+  input.secret.push('x')
+  input.cookie.name = 'changed'
+  t.same(o.secrets, [SECRET, OTHER])
+  t.equal(o.cookie.name, 'sid')
+})
+
+t.test('unknown keys are rejected with a coded error naming them', async (t) => {
+  const top = errorOf(() => resolveOptions({ secret: SECRET, ttlSecond: 10 }))
+  t.equal(top.code, UNKNOWN)
+  t.match(top.message, /ttlSecond\b/)
+  const nested = errorOf(() => resolveOptions({ secret: SECRET, cookie: { sameSite: 'lax', maxAge: 10 } }))
+  t.equal(nested.code, UNKNOWN)
+  t.match(nested.message, /cookie\.maxAge/)
+  // Options Fastify itself hands to every plugin are not ours to reject.
+  t.doesNotThrow(() => resolveOptions({ secret: SECRET, prefix: '/api', logLevel: 'warn', logSerializers: {} }))
+  t.equal(errorOf(() => resolveOptions({ secret: SECRET, cookie: { prefix: '/x' } })).code, UNKNOWN)
+})
+
+t.test('wrong types and values are rejected with a message saying what was received', async (t) => {
+  const client = new DynamoDBClient({ region: 'us-east-1' })
+  t.teardown(() => client.destroy())
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['client', { client: {} }, /client: expected a DynamoDBClient, got a object/],
+    ['now', { now: 123 }, /now: .*got 123/],
+    ['tableName type', { tableName: 42 }, /tableName: .*got 42/],
+    ['tableName too short', { tableName: 'ab' }, /tableName: .*got 'ab'/],
+    ['tableName bad characters', { tableName: 'my table' }, /got 'my table'/],
+    ['idAttribute empty', { idAttribute: '' }, /idAttribute: .*got ''/],
+    ['expiresAttribute type', { expiresAttribute: 1 }, /expiresAttribute: .*got 1/],
+    ['dataAttribute null', { dataAttribute: null }, /dataAttribute: .*got null/],
+    ['createdAttribute type', { createdAttribute: true }, /createdAttribute: .*got true/],
+    ['touchedAttribute array', { touchedAttribute: ['x'] }, /touchedAttribute: .*got an array/],
+    ['ttlSeconds zero', { ttlSeconds: 0 }, /ttlSeconds: expected a positive integer, got 0/],
+    ['ttlSeconds negative', { ttlSeconds: -5 }, /got -5/],
+    ['ttlSeconds fraction', { ttlSeconds: 1.5 }, /got 1\.5/],
+    ['ttlSeconds string', { ttlSeconds: '300' }, /ttlSeconds: .*got '300'/],
+    ['ttlSeconds NaN', { ttlSeconds: Number.NaN }, /got NaN/],
+    ['ttlSeconds Infinity', { ttlSeconds: Infinity }, /got Infinity/],
+    ['ttlSeconds unsafe', { ttlSeconds: 2 ** 60 }, /ttlSeconds/],
+    ['touchAfterSeconds negative', { touchAfterSeconds: -1 }, /touchAfterSeconds: expected a non-negative integer, got -1/],
+    ['touchAfterSeconds == ttlSeconds', { ttlSeconds: 60, touchAfterSeconds: 60 }, /touchAfterSeconds: .*below ttlSeconds \(60\), got 60/],
+    ['touchAfterSeconds > ttlSeconds', { ttlSeconds: 60, touchAfterSeconds: 61 }, /got 61/],
+    ['absoluteTimeoutSeconds zero', { absoluteTimeoutSeconds: 0 }, /absoluteTimeoutSeconds: .*got 0/],
+    ['absoluteTimeoutSeconds null', { absoluteTimeoutSeconds: null }, /absoluteTimeoutSeconds: .*got null/],
+    ['consistentRead', { consistentRead: 'strong' }, /consistentRead: expected 'on-miss' or 'always' or 'never', got 'strong'/],
+    ['consistentRead boolean', { consistentRead: true }, /consistentRead: .*got true/],
+    ['onStoreError', { onStoreError: 'ignore' }, /onStoreError: .*got 'ignore'/],
+    ['requestTimeoutMs zero', { requestTimeoutMs: 0 }, /requestTimeoutMs: .*got 0/],
+    ['createTable string', { createTable: 'yes' }, /createTable: expected a boolean, got 'yes'/],
+    ['cookie not an object', { cookie: 'sid' }, /cookie: expected an object, got 'sid'/],
+    ['cookie null', { cookie: null }, /cookie: .*got null/],
+    ['cookie array', { cookie: [] }, /cookie: .*got an array/],
+    ['cookie.name with a space', { cookie: { name: 'my sid' } }, /cookie\.name: .*got 'my sid'/],
+    ['cookie.name with =', { cookie: { name: 'a=b' } }, /got 'a=b'/],
+    ['cookie.name empty', { cookie: { name: '' } }, /cookie\.name: .*got ''/],
+    ['cookie.path relative', { cookie: { path: 'app' } }, /cookie\.path: .*got 'app'/],
+    ['cookie.path with ;', { cookie: { path: '/a;b' } }, /got '\/a;b'/],
+    ['cookie.domain with a space', { cookie: { domain: 'exa mple.com' } }, /cookie\.domain: .*got 'exa mple\.com'/],
+    ['cookie.domain number', { cookie: { domain: 5 } }, /cookie\.domain: .*got 5/],
+    ['cookie.httpOnly string', { cookie: { httpOnly: 'true' } }, /cookie\.httpOnly: expected a boolean, got 'true'/],
+    ['cookie.sameSite capitalised', { cookie: { sameSite: 'Lax' } }, /cookie\.sameSite: .*got 'Lax'/],
+    ['cookie.secure string', { cookie: { secure: 'yes' } }, /cookie\.secure: .*got 'yes'/],
+    ['cookie.partitioned number', { cookie: { partitioned: 1 } }, /cookie\.partitioned: .*got 1/],
+    ['sameSite none without secure', { cookie: { sameSite: 'none', secure: false } }, /cookie\.secure: .*sameSite 'none', got false/],
+    ['partitioned without secure', { cookie: { partitioned: true, secure: false } }, /cookie\.secure: .*partitioned, got false/]
+  ]
+  for (const [name, extra, message] of cases) {
+    const err = errorOf(() => resolveOptions({ secret: SECRET, ...extra }))
+    t.equal(err.code, INVALID, name)
+    t.match(err.message, message, name)
+  }
+  for (const input of [undefined, null, 'secret', [SECRET]]) {
+    const err = errorOf(() => resolveOptions(input))
+    t.equal(err.code, INVALID, `options ${String(input)}`)
+    t.match(err.message, /options: expected an object, got (undefined|null|'secret'|an array)/)
+  }
+  // A long received string is shortened in the message.
+  const long = errorOf(() => resolveOptions({ secret: SECRET, tableName: 'x'.repeat(300) }))
+  t.equal(long.code, INVALID)
+  t.ok(long.message.length < 200)
+})
+
+t.test('duplicate attribute names are rejected', async (t) => {
+  const pairs: Array<Record<string, string>> = [
+    { idAttribute: 'Data' },
+    { expiresAttribute: 'Sesion_Id' },
+    { createdAttribute: 'x', touchedAttribute: 'x' },
+    { dataAttribute: 'Expire_Session' }
+  ]
+  for (const extra of pairs) {
+    const err = errorOf(() => resolveOptions({ secret: SECRET, ...extra }))
+    t.equal(err.code, INVALID, JSON.stringify(extra))
+  }
+})
+
+t.test('secret: missing, short, empty array or non-string entries are rejected without echoing it', async (t) => {
+  const short = 'short-secret-do-not-print'
+  const cases: Array<[string, unknown]> = [
+    ['missing', undefined],
+    ['too short', short],
+    ['one character short', 's'.repeat(MIN_SECRET_LENGTH - 1)],
+    ['empty string', ''],
+    ['empty array', []],
+    ['short entry in an array', [SECRET, short]],
+    ['non-string entry', [SECRET, 12345]],
+    ['a number', 1e40],
+    ['an object', { value: SECRET }],
+    ['null', null]
+  ]
+  for (const [name, secret] of cases) {
+    const err = errorOf(() => resolveOptions(secret === undefined ? {} : { secret }))
+    t.equal(err.code, BAD_SECRET, name)
+    t.notMatch(err.message, short, `${name}: message does not contain the secret`)
+    t.notMatch(err.message, SECRET, `${name}: message does not contain the other secret`)
+    t.notMatch(err.message, 'sssssss', `${name}: message does not contain the secret`)
+  }
+  t.same(resolveOptions({ secret: 's'.repeat(MIN_SECRET_LENGTH) }).secrets, ['s'.repeat(MIN_SECRET_LENGTH)])
+})
+
+t.test('cookie prefixes: __Host- and __Secure-', async (t) => {
+  const host = resolveOptions({ secret: SECRET, cookie: { name: '__Host-sid' } })
+  t.equal(host.cookie.secure, true, '__Host- forces Secure even under auto')
+  t.equal(host.cookie.path, '/')
+  t.equal(host.cookie.domain, undefined)
+  t.equal(resolveOptions({ secret: SECRET, cookie: { name: '__Host-sid', secure: true, path: '/' } }).cookie.secure, true)
+
+  const hostDomain = errorOf(() => resolveOptions({ secret: SECRET, cookie: { name: '__Host-sid', domain: 'example.com' } }))
+  t.equal(hostDomain.code, INVALID)
+  t.match(hostDomain.message, /cookie\.domain.*got 'example\.com'/)
+  const hostPath = errorOf(() => resolveOptions({ secret: SECRET, cookie: { name: '__Host-sid', path: '/app' } }))
+  t.equal(hostPath.code, INVALID)
+  t.match(hostPath.message, /cookie\.path.*got '\/app'/)
+  const hostInsecure = errorOf(() => resolveOptions({ secret: SECRET, cookie: { name: '__Host-sid', secure: false } }))
+  t.equal(hostInsecure.code, INVALID)
+  t.match(hostInsecure.message, /cookie\.secure.*got false/)
+
+  const sec = resolveOptions({ secret: SECRET, cookie: { name: '__Secure-sid', path: '/app', domain: 'example.com' } })
+  t.equal(sec.cookie.secure, true, '__Secure- forces Secure, and allows path and domain')
+  t.equal(sec.cookie.path, '/app')
+  t.equal(sec.cookie.domain, 'example.com')
+  t.equal(errorOf(() => resolveOptions({ secret: SECRET, cookie: { name: '__Secure-sid', secure: false } })).code, INVALID)
+
+  // sameSite 'none' needs Secure, which 'auto' and true give.
+  t.equal(resolveOptions({ secret: SECRET, cookie: { sameSite: 'none' } }).cookie.secure, 'auto')
+  t.equal(resolveOptions({ secret: SECRET, cookie: { sameSite: 'none', secure: true } }).cookie.sameSite, 'none')
+})
+
+// The README's options table lists every option with its default.
+t.test('README documents every option', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const start = readme.indexOf('<!-- SECTION: options -->')
+  const section = readme.slice(start, readme.indexOf('<!-- SECTION:', start + 10))
+  const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8')
+  for (const iface of ['DynamoSessionOptions', 'SessionCookieOptions']) {
+    const from = source.indexOf(`export interface ${iface} {`)
+    const text = source.slice(from, source.indexOf('\n}\n', from))
+    for (const m of text.matchAll(/^\s{2}(\w+)\??:/gm)) {
+      const name = iface === 'SessionCookieOptions' ? `cookie.${m[1]!}` : m[1]!
+      t.match(section, new RegExp('^\\| `' + name.replace('.', '\\.') + '` \\|', 'm'), `${name} has a row`)
+    }
+  }
+})
