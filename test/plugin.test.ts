@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb'
 import defaultExport, { dynamoSession } from '../src/index.js'
 import { startDynalite, makeClient, createTable, countCalls, getRow, putRow } from './helpers/dynamo.js'
-import { buildApp, closedEndpoint, cookieFrom, fakeClock, recordCommands, signedCookie, SECRET, OLD_SECRET } from './helpers/app.js'
+import { buildApp, closedEndpoint, cookieFrom, fakeClock, recordCommands, signedCookie, SECRET, OLD_SECRET, isClearingCookie, cookieMaxAge } from './helpers/app.js'
 
 // The plugin end to end against dynalite: exports, registration, options, cookies and the admin API.
 
@@ -12,17 +12,6 @@ function header (setCookie: string | string[] | undefined): string {
   const value = Array.isArray(setCookie) ? setCookie[0] : setCookie
   return value ?? ''
 }
-
-function isClearing (setCookie: string | string[] | undefined, name = 'sessionId'): boolean {
-  const h = header(setCookie)
-  return h.startsWith(`${name}=;`) && /Max-Age=0/i.test(h)
-}
-
-function maxAge (setCookie: string | string[] | undefined): number | undefined {
-  const m = /Max-Age=(\d+)/i.exec(header(setCookie))
-  return m === null ? undefined : Number(m[1])
-}
-
 
 t.test('exports and metadata', async (t) => {
   t.equal(defaultExport, dynamoSession, 'default export is the named export')
@@ -252,7 +241,7 @@ t.test('the plugin', async (t) => {
     const old = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: signedCookie(id, OLD_SECRET) } })
     t.equal(old.json().value, 1, 'an older secret still verifies')
     t.equal(cookieFrom(old.headers['set-cookie']), signedCookie(id, SECRET), 're-signed with the first secret')
-    t.equal(maxAge(old.headers['set-cookie']), 300)
+    t.equal(cookieMaxAge(old.headers['set-cookie']), 300)
     t.same(counter.calls, ['GetItem'], 're-signing costs no write')
 
     const retired = await buildApp(t, client, table, { secret: SECRET })
@@ -297,7 +286,7 @@ t.test('the plugin', async (t) => {
     const cookie = cookieFrom(res.headers['set-cookie'], '__Host-sid')!
     t.equal((await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })).json().value, 1)
     const gone = await app.inject({ method: 'POST', url: '/destroy', headers: { cookie } })
-    t.ok(isClearing(gone.headers['set-cookie'], '__Host-sid'))
+    t.ok(isClearingCookie(gone.headers['set-cookie'], '__Host-sid'))
     t.match(header(gone.headers['set-cookie']), /; Secure/, 'the clearing cookie is Secure too (browsers ignore it otherwise)')
   })
 
@@ -332,11 +321,11 @@ t.test('the plugin', async (t) => {
     const clock = fakeClock()
     const app = await buildApp(t, client, table, { now: clock.now, ttlSeconds: 300, touchAfterSeconds: 60, absoluteTimeoutSeconds: 400 })
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
-    t.equal(maxAge(res.headers['set-cookie']), 300)
+    t.equal(cookieMaxAge(res.headers['set-cookie']), 300)
     const cookie = cookieFrom(res.headers['set-cookie'])!
     clock.advance(200)
     const later = await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 1 } })
-    t.equal(maxAge(later.headers['set-cookie']), 200, 'capped by the absolute timeout: 400 - 200')
+    t.equal(cookieMaxAge(later.headers['set-cookie']), 200, 'capped by the absolute timeout: 400 - 200')
   })
 
   t.test('absoluteTimeoutSeconds caps the expiry at creation + cap, and ends sessions past it', async (t) => {
@@ -365,7 +354,7 @@ t.test('the plugin', async (t) => {
     clock.advance(20)
     const ended = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
     t.same(ended.json().value, null, 'absent at the cap')
-    t.ok(isClearing(ended.headers['set-cookie']))
+    t.ok(isClearingCookie(ended.headers['set-cookie']))
   })
 
   t.test('absoluteTimeoutSeconds: a row past the cap is absent even when its expiry says otherwise', async (t) => {

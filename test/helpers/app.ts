@@ -117,3 +117,20 @@ export async function closedEndpoint (): Promise<string> {
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return `http://127.0.0.1:${port}`
 }
+
+function firstSetCookie (setCookie: string | string[] | undefined, name: string): string | undefined {
+  const list = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie]
+  return list.find((c) => c.startsWith(name + '='))
+}
+
+/** True when the response removes the named cookie (empty value, Max-Age=0). */
+export function isClearingCookie (setCookie: string | string[] | undefined, name = 'sessionId'): boolean {
+  const found = firstSetCookie(setCookie, name)
+  return found !== undefined && found.startsWith(`${name}=;`) && /; Max-Age=0(;|$)/i.test(found)
+}
+
+/** The Max-Age of the named cookie in a Set-Cookie header, if any. */
+export function cookieMaxAge (setCookie: string | string[] | undefined, name = 'sessionId'): number | undefined {
+  const m = /; Max-Age=(\d+)/i.exec(firstSetCookie(setCookie, name) ?? '')
+  return m === null ? undefined : Number(m[1])
+}
