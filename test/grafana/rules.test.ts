@@ -19,19 +19,19 @@ const recordings = groups.flatMap((g) => g.rules).filter((r): r is Rule & { reco
 
 t.test('promtool check rules accepts the shipped rules', async (t) => {
   const out = await promtool(['check', 'rules', RULES_FILE])
-  t.equal(out.code, 0, out.stderr + out.stdout)
+  t.equal(out.code, 0, 'promtool check rules exits 0', { output: out.stderr + out.stdout })
   t.match(out.stdout, `SUCCESS: ${alerts.length + recordings.length} rules found`)
 })
 
 t.test('promtool test rules passes the shipped unit tests', async (t) => {
   const out = await promtool(['test', 'rules', RULES_TEST_FILE])
-  t.equal(out.code, 0, out.stderr + out.stdout)
+  t.equal(out.code, 0, 'promtool test rules exits 0', { output: out.stderr + out.stdout })
   t.match(out.stdout, 'SUCCESS')
 })
 
 t.test('promtool check config accepts the scrape example, which loads the rules', async (t) => {
   const out = await promtool(['check', 'config', SCRAPE_EXAMPLE])
-  t.equal(out.code, 0, out.stderr + out.stdout)
+  t.equal(out.code, 0, 'promtool check config exits 0', { output: out.stderr + out.stdout })
   const config = parseYaml(await readFile(SCRAPE_EXAMPLE, 'utf8')) as { rule_files: string[], scrape_configs: Array<{ metrics_path: string }> }
   t.same(config.rule_files, ['dynamo-session.rules.yml'])
   t.equal(config.scrape_configs[0]?.metrics_path, '/metrics')

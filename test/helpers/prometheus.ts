@@ -86,6 +86,24 @@ export function variableQuery (v: TemplateVariable): string | undefined {
   return undefined
 }
 
+export interface DashboardQuery { where: string, expr: string }
+
+/**
+ * Every PromQL expression of a dashboard: panel targets, and the series selectors inside the template variables'
+ * `label_values(selector, label)` queries.
+ */
+export function dashboardQueries (dashboard: Dashboard): DashboardQuery[] {
+  const variables = dashboard.templating.list.flatMap((v) => {
+    const selector = v.type === 'query' ? variableQuery(v)?.match(/^label_values\((.+),\s*\w+\)$/)?.[1] : undefined
+    return selector === undefined ? [] : [{ where: `${dashboard.uid} variable ${v.name}`, expr: selector }]
+  })
+  const panels = queryPanels(dashboard).flatMap((p) => (p.targets ?? []).map((target) => ({
+    where: `${dashboard.uid} "${p.title}" ${target.refId}`,
+    expr: target.expr
+  })))
+  return [...variables, ...panels]
+}
+
 /**
  * A panel expression as Prometheus itself would receive it from Grafana with "All" selected: job and instance
  * match anything, $__rate_interval becomes a fixed window.
