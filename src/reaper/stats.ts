@@ -1,0 +1,153 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { TableShape } from '../options.js'
+import { epochSeconds } from '../store/item.js'
+import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
+import { ReaperCalls } from './calls.js'
+import { LEASE_ID, readLease, type LeaseState } from './lease.js'
+import type { ReapReport } from './report.js'
+import { ScanFinder } from './scan-finder.js'
+import { Sweep, newProgress } from './sweep.js'
+
+/** What `dynamo-session stats` reports: a count of the table, without deleting, and the reaper's lease item. */
+export interface ReaperStats {
+  readonly tableName: string
+  readonly scanned: number
+  readonly active: number
+  readonly expired: number
+  readonly invalid: number
+  readonly maxLagSeconds: number
+  readonly consumedReadUnits: number
+  readonly durationSeconds: number
+  readonly lease: {
+    /** The holder, or the last one once released. */
+    readonly owner: string | undefined
+    /** Epoch ms until which it is held; undefined when free. */
+    readonly heldUntil: number | undefined
+    /** Epoch ms of the last scheduled tick a pass started for. */
+    readonly lastTick: number | undefined
+    readonly lastSuccessAt: number | undefined
+    readonly lastReport: (ReapReport & { finishedAt: number }) | undefined
+    /** A sweep spread over several passes, not finished yet. */
+    readonly sweep: { readonly streamsDone: number, readonly streams: number, readonly startedAt: number } | undefined
+  } | undefined
+}
+
+export interface StatsOptions {
+  readonly segments: number
+  readonly graceSeconds: number
+  readonly maxReadUnitsPerSecond: number
+  readonly now: () => number
+  readonly sleep?: Sleep
+}
+
+function leaseView (owner: string | undefined, untilMs: number, tickMs: number | undefined, state: LeaseState, nowMs: number): NonNullable<ReaperStats['lease']> {
+  const sweep = state.sweep
+  return {
+    owner,
+    heldUntil: untilMs > nowMs ? untilMs : undefined,
+    lastTick: tickMs,
+    lastSuccessAt: state.lastSuccessAt,
+    lastReport: state.lastReport,
+    sweep: sweep === undefined ? undefined : { streamsDone: sweep.cursors.filter((c) => c.done).length, streams: sweep.streams, startedAt: sweep.startedAt }
+  }
+}
+
+/** Counts the table's rows as the reaper classifies them (one full Scan within the read budget) and reads the lease. */
+export async function collectStats (client: DynamoDBClient, shape: TableShape, options: StatsOptions): Promise<ReaperStats> {
+  const sleep = options.sleep ?? defaultSleep
+  const budgets = {
+    read: new UnitBudget(options.maxReadUnitsPerSecond, options.now, sleep),
+    write: new UnitBudget(1, options.now, sleep)
+  }
+  const calls = new ReaperCalls(client, undefined, budgets)
+  const started = options.now()
+  const finder = new ScanFinder(shape, options.segments)
+  const sweep = new Sweep({
+    shape,
+    finder,
+    calls,
+    budgets,
+    now: options.now,
+    sleep,
+    graceSeconds: options.graceSeconds,
+    deadline: Number.POSITIVE_INFINITY,
+    signal: new AbortController().signal,
+    guard: async () => {},
+    observer: undefined,
+    deleteRows: false,
+    internalIds: new Set([LEASE_ID])
+  }, newProgress(finder.streams, epochSeconds(started)))
+  await sweep.run()
+  const lease = await readLease(calls, shape)
+  const c = sweep.counts
+  return {
+    tableName: shape.tableName,
+    scanned: c.scanned,
+    active: c.active,
+    expired: c.expired,
+    invalid: c.invalid,
+    maxLagSeconds: c.maxLagSeconds,
+    consumedReadUnits: calls.tally.read,
+    durationSeconds: (options.now() - started) / 1000,
+    lease: lease === undefined ? undefined : leaseView(lease.owner, lease.untilMs, lease.tickMs, lease.state, options.now())
+  }
+}
+
+/** `1h 2m 3s` */
+export function formatDuration (seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  const parts = [[Math.floor(s / 86_400), 'd'], [Math.floor(s / 3600) % 24, 'h'], [Math.floor(s / 60) % 60, 'm'], [s % 60, 's']] as const
+  const shown = parts.filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`)
+  return shown.length === 0 ? '0s' : shown.join(' ')
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+const units = (n: number): string => String(Math.round(n * 100) / 100)
+
+/** One line per figure of a pass report. */
+export function formatReport (report: ReapReport): string {
+  return [
+    `result:       ${report.result}`,
+    `scanned:      ${report.scanned} (active ${report.active}, expired ${report.expired}, invalid ${report.invalid})`,
+    `deleted:      ${report.deleted}`,
+    `conflicts:    ${report.conflicts} (refreshed or already gone)`,
+    `failed:       ${report.expired - report.deleted - report.conflicts}`,
+    `max lag:      ${formatDuration(report.maxLagSeconds)} past expiry`,
+    `capacity:     ${units(report.consumedReadUnits)} read units, ${units(report.consumedWriteUnits)} write units`,
+    `duration:     ${report.durationSeconds.toFixed(3)} s`,
+    ''
+  ].join('\n')
+}
+
+/** The human-readable form of `dynamo-session stats`. */
+export function formatStats (stats: ReaperStats, nowMs: number): string {
+  const lines = [
+    `table:        ${stats.tableName}`,
+    `rows:         ${stats.scanned} (the reaper's lease item not counted)`,
+    `  active:     ${stats.active}`,
+    `  expired:    ${stats.expired}${stats.expired > 0 ? ` (oldest ${formatDuration(stats.maxLagSeconds)} past expiry)` : ''}`,
+    `  invalid:    ${stats.invalid} (expiry missing or not a number: neither TTL nor the reaper deletes them)`,
+    `scan cost:    ${units(stats.consumedReadUnits)} read units in ${stats.durationSeconds.toFixed(1)} s`
+  ]
+  const lease = stats.lease
+  if (lease === undefined) {
+    lines.push('reaper:       no pass has run on this table')
+    return lines.join('\n') + '\n'
+  }
+  lines.push(lease.heldUntil !== undefined
+    ? `lease:        held by ${lease.owner ?? '?'} until ${iso(lease.heldUntil)}`
+    : `lease:        free${lease.owner !== undefined ? ` (last holder ${lease.owner})` : ''}`)
+  if (lease.lastTick !== undefined) lines.push(`last tick:    ${iso(lease.lastTick)}`)
+  lines.push(lease.lastSuccessAt !== undefined
+    ? `last success: ${iso(lease.lastSuccessAt * 1000)} (${formatDuration(nowMs / 1000 - lease.lastSuccessAt)} ago)`
+    : 'last success: never')
+  const r = lease.lastReport
+  if (r !== undefined) {
+    lines.push(`last pass:    ${r.result} at ${iso(r.finishedAt * 1000)}: scanned ${r.scanned}, deleted ${r.deleted}, ` +
+      `conflicts ${r.conflicts}, ${units(r.consumedReadUnits)} RCU, ${units(r.consumedWriteUnits)} WCU, ${r.durationSeconds.toFixed(1)} s`)
+  }
+  if (lease.sweep !== undefined) {
+    lines.push(`sweep:        in progress since ${iso(lease.sweep.startedAt * 1000)}, ${lease.sweep.streamsDone}/${lease.sweep.streams} segments done`)
+  }
+  return lines.join('\n') + '\n'
+}

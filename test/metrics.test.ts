@@ -1,0 +1,265 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import Fastify from 'fastify'
+import { Registry, register as globalRegistry } from 'prom-client'
+import { startDynalite, makeClient, createTable, countCalls } from './helpers/dynamo.js'
+import { buildApp, cookieFrom, fakeClock, signedCookie, SECRET } from './helpers/app.js'
+import { seedRows, sessionId } from './helpers/reaper.js'
+import { dynamoSession } from '../src/index.js'
+import {
+  createMetrics, METRIC_NAMES, LOAD_RESULTS, STORE_OPERATIONS, OPERATION_RESULTS, REAPER_RESULTS, TTL_LAG_BUCKETS
+} from '../src/metrics.js'
+import { REAPER_OPERATIONS, REAP_SKIP_REASONS, emptyReport } from '../src/reaper/report.js'
+import { ReaperCalls } from '../src/reaper/calls.js'
+import { Lease } from '../src/reaper/lease.js'
+import { reaperOptions } from './helpers/reaper.js'
+
+type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
+
+const TYPES: Record<keyof typeof METRIC_NAMES, string> = {
+  activeSessions: 'gauge',
+  expiredPendingSessions: 'gauge',
+  ttlLagSeconds: 'histogram',
+  ttlLagMaxSeconds: 'gauge',
+  reapedTotal: 'counter',
+  reapSkippedTotal: 'counter',
+  invalidExpirySessions: 'gauge',
+  reaperRunsTotal: 'counter',
+  reaperRunDurationSeconds: 'histogram',
+  reaperLastSuccessTimestampSeconds: 'gauge',
+  reaperIntervalSeconds: 'gauge',
+  consumedCapacityUnitsTotal: 'counter',
+  throttledRequestsTotal: 'counter',
+  storeOperationDurationSeconds: 'histogram',
+  loadsTotal: 'counter',
+  createdTotal: 'counter',
+  destroyedTotal: 'counter'
+}
+
+function find (json: Json, name: string): Json[number] {
+  const metric = json.find((m) => m.name === name)
+  if (metric === undefined) throw new Error(`${name} is not registered`)
+  return metric
+}
+
+/** The value of one series (for a histogram: `_count` by default, or `_sum`). */
+function value (json: Json, name: string, labels: Record<string, string> = {}, part: 'count' | 'sum' = 'count'): number | undefined {
+  const metric = find(json, name)
+  const wanted = String(metric.type) === 'histogram' ? `${name}_${part}` : name
+  const series = metric.values.find((v) => ((v as { metricName?: string }).metricName ?? name) === wanted &&
+    Object.entries(labels).every(([k, l]) => v.labels[k] === l) && Object.keys(v.labels).filter((k) => k !== 'le').length === Object.keys(labels).length)
+  return series?.value
+}
+
+function promtoolCheck (text: string): { status: number | null, output: string } {
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  return { status: run.status, output: `${run.stdout}${run.stderr}` }
+}
+
+t.test('the names, types and labels are public API', async (t) => {
+  const registry = new Registry()
+  createMetrics(registry)
+  const json = await registry.getMetricsAsJSON()
+  t.same(json.map((m) => m.name).sort(), Object.values(METRIC_NAMES).sort(), 'exactly the exported names are registered')
+  for (const [key, type] of Object.entries(TYPES)) {
+    const name = METRIC_NAMES[key as keyof typeof METRIC_NAMES]
+    t.equal(String(find(json, name).type), type, `${name} is a ${type}`)
+    t.match(name, /^dynamo_session_[a-z_]+$/)
+    t.equal(name.endsWith('_total'), type === 'counter', `${name}: _total exactly on counters`)
+  }
+  t.same(await globalRegistry.getMetricsAsJSON().then((all) => all.filter((m) => m.name.startsWith('dynamo_session_'))), [], 'nothing on the global registry')
+  t.equal(TTL_LAG_BUCKETS.at(-1)! >= 2 * 86_400, true, 'TTL lag buckets reach days')
+})
+
+t.test('known label combinations exist at 0 from the first scrape', async (t) => {
+  const registry = new Registry()
+  createMetrics(registry)
+  const json = await registry.getMetricsAsJSON()
+  for (const result of LOAD_RESULTS) t.equal(value(json, METRIC_NAMES.loadsTotal, { result }), 0)
+  for (const result of REAPER_RESULTS) t.equal(value(json, METRIC_NAMES.reaperRunsTotal, { result }), 0)
+  for (const reason of REAP_SKIP_REASONS) t.equal(value(json, METRIC_NAMES.reapSkippedTotal, { reason }), 0)
+  for (const operation of STORE_OPERATIONS) {
+    t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation, component: 'request' }), 0)
+    for (const result of OPERATION_RESULTS) t.equal(value(json, METRIC_NAMES.storeOperationDurationSeconds, { operation, result }), 0)
+  }
+  for (const operation of REAPER_OPERATIONS) {
+    t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation, component: 'reaper' }), 0)
+    t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { operation }), 0)
+  }
+  for (const name of [METRIC_NAMES.reapedTotal, METRIC_NAMES.createdTotal, METRIC_NAMES.destroyedTotal, METRIC_NAMES.activeSessions,
+    METRIC_NAMES.reaperLastSuccessTimestampSeconds, METRIC_NAMES.reaperIntervalSeconds, METRIC_NAMES.ttlLagSeconds, METRIC_NAMES.reaperRunDurationSeconds]) {
+    t.equal(value(json, name), 0, name)
+  }
+  const check = promtoolCheck(await registry.metrics())
+  t.equal(check.output, '', 'promtool has nothing to say')
+  t.equal(check.status, 0, 'promtool check metrics passes on a fresh registry')
+})
+
+t.test('the observer methods', async (t) => {
+  const registry = new Registry()
+  const m = createMetrics(registry)
+  m.throttled('Scan')
+  m.throttled('Scan')
+  m.skipped('error')
+  m.skipped('conflict')
+  m.consumed('Scan', 2.5)
+  m.consumed('UpdateItem', 0)
+  m.operation('UpdateItem', 'conflict', 0.01, undefined)
+  m.operation('GetItem', 'error', 0.5, undefined)
+  m.operation('PutItem', 'success', 0.002, { TableName: 'x', CapacityUnits: 1 })
+  m.passEnded(emptyReport('skipped', 0.1))
+  m.passEnded(emptyReport('failure', 3))
+  m.tableState({ lastSuccessAt: undefined, sweep: undefined })
+  const json = await registry.getMetricsAsJSON()
+  t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { operation: 'Scan' }), 2)
+  t.equal(value(json, METRIC_NAMES.reapSkippedTotal, { reason: 'error' }), 1)
+  t.equal(value(json, METRIC_NAMES.reapSkippedTotal, { reason: 'conflict' }), 1)
+  t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'Scan', component: 'reaper' }), 2.5)
+  t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'UpdateItem', component: 'reaper' }), 0)
+  t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'UpdateItem', component: 'request' }), 1, 'a failed conditional write counts one unit')
+  t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'GetItem', component: 'request' }), 0, 'an error costs nothing known')
+  t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'PutItem', component: 'request' }), 1)
+  t.equal(value(json, METRIC_NAMES.storeOperationDurationSeconds, { operation: 'GetItem', result: 'error' }, 'sum'), 0.5)
+  t.equal(value(json, METRIC_NAMES.reaperRunsTotal, { result: 'skipped' }), 1)
+  t.equal(value(json, METRIC_NAMES.reaperRunDurationSeconds), 1, 'skipped passes are not timed')
+  t.equal(value(json, METRIC_NAMES.reaperRunDurationSeconds, {}, 'sum'), 3)
+  t.equal(value(json, METRIC_NAMES.reaperLastSuccessTimestampSeconds), 0, 'untouched before any success')
+})
+
+t.test('a registry that already has the names is refused', async (t) => {
+  const registry = new Registry()
+  createMetrics(registry)
+  t.throws(() => createMetrics(registry), { code: 'FST_DYNAMO_SESSION_METRICS_CONFLICT' })
+})
+
+t.test('with the plugin, against dynalite', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+
+  t.test('every metric has the right value after a scripted scenario', async (t) => {
+    const table = await createTable(client)
+    const clock = fakeClock()
+    const registry = new Registry()
+    const app = await buildApp(t, client, table, { now: clock.now, ttlSeconds: 300, metrics: { registry }, reaper: { schedule: false } })
+
+    // Request path: 2 sessions created, found, not found, invalid cookie, expired, destroyed.
+    const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    const cookie = cookieFrom(created.headers['set-cookie'])!
+    const other = cookieFrom((await app.inject({ method: 'POST', url: '/set', payload: { b: 2 } })).headers['set-cookie'])!
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('N'.repeat(32)) } })
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie: 'sessionId=forged.signature' } })
+    await app.inject({ method: 'POST', url: '/destroy', headers: { cookie: other } })
+    clock.advance(301)
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
+
+    // Reaper: besides the expired session (1 s past), rows 100 s and 2 h past expiry, one live, one invalid.
+    await seedRows(client, table, [
+      { id: sessionId(1), expiresAt: clock.seconds - 100 },
+      { id: sessionId(2), expiresAt: clock.seconds - 7200 },
+      { id: sessionId(3), expiresAt: clock.seconds + 600 },
+      { id: sessionId(4), expiresAt: 'tomorrow' }
+    ])
+    const report = await app.sessionReaper!.runOnce()
+    t.match(report, { result: 'success', scanned: 5, active: 1, expired: 3, deleted: 3, invalid: 1, maxLagSeconds: 7200 })
+
+    const json = await registry.getMetricsAsJSON()
+    const N = METRIC_NAMES
+    t.equal(value(json, N.createdTotal), 2)
+    t.equal(value(json, N.destroyedTotal), 1)
+    t.equal(value(json, N.loadsTotal, { result: 'found' }), 2, 'the /destroy request loaded its session too')
+    t.equal(value(json, N.loadsTotal, { result: 'not_found' }), 1)
+    t.equal(value(json, N.loadsTotal, { result: 'invalid_cookie' }), 1)
+    t.equal(value(json, N.loadsTotal, { result: 'expired' }), 1)
+    t.equal(value(json, N.storeOperationDurationSeconds, { operation: 'PutItem', result: 'success' }), 2)
+    t.equal(value(json, N.storeOperationDurationSeconds, { operation: 'DeleteItem', result: 'success' }), 1)
+    t.ok(value(json, N.storeOperationDurationSeconds, { operation: 'GetItem', result: 'success' })! >= 4)
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'PutItem', component: 'request' })! >= 2)
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'GetItem', component: 'request' })! > 0)
+
+    t.equal(value(json, N.reaperRunsTotal, { result: 'success' }), 1)
+    t.equal(value(json, N.reaperRunsTotal, { result: 'failure' }), 0)
+    t.equal(value(json, N.reaperRunDurationSeconds), 1)
+    t.equal(value(json, N.reapedTotal), 3)
+    t.equal(value(json, N.ttlLagSeconds), 3, 'each deleted row observed once')
+    t.equal(value(json, N.ttlLagSeconds, {}, 'sum'), 1 + 100 + 7200)
+    const bucket = (le: number): number | undefined => find(json, N.ttlLagSeconds).values.find((v) => v.labels.le === le)?.value
+    t.equal(bucket(1), 1)
+    t.equal(bucket(300), 2)
+    t.equal(bucket(7200), 3)
+    t.equal(value(json, N.ttlLagMaxSeconds), 7200)
+    t.equal(value(json, N.activeSessions), 1)
+    t.equal(value(json, N.expiredPendingSessions), 3)
+    t.equal(value(json, N.invalidExpirySessions), 1)
+    t.equal(value(json, N.reaperLastSuccessTimestampSeconds), clock.seconds)
+    t.equal(value(json, N.reaperIntervalSeconds), 0, 'not scheduled')
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'Scan', component: 'reaper' })! > 0)
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'DeleteItem', component: 'reaper' })! >= 3)
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'UpdateItem', component: 'reaper' })! >= 2, 'the lease')
+    t.equal(value(json, N.throttledRequestsTotal, { operation: 'Scan' }), 0)
+    t.equal(value(json, N.reapSkippedTotal, { reason: 'conflict' }), 0)
+
+    const text = await registry.metrics()
+    const check = promtoolCheck(text)
+    t.equal(check.output, '', 'promtool has nothing to say')
+    t.equal(check.status, 0, 'promtool check metrics passes')
+    for (const id of [sessionId(1), cookie.split('=')[1]!.split('.')[0]!]) t.notOk(text.includes(id), 'no session id in the metrics')
+
+    t.test('an instance that loses the lease shows the leader\'s table figures', async (t) => {
+      const registry2 = new Registry()
+      const app2 = await buildApp(t, makeClient(t, dynamo.endpoint), table, { now: clock.now, metrics: { registry: registry2 }, reaper: { schedule: false } })
+      clock.advance(60)
+      const holder = new Lease(new ReaperCalls(client, undefined), reaperOptions(table), 'leader', 30_000, clock.now)
+      t.equal((await holder.acquire()).acquired, true)
+      t.equal((await app2.sessionReaper!.runOnce()).result, 'skipped')
+      const json2 = await registry2.getMetricsAsJSON()
+      t.equal(value(json2, N.reaperRunsTotal, { result: 'skipped' }), 1)
+      t.equal(value(json2, N.reaperLastSuccessTimestampSeconds), clock.seconds - 60, 'the last success by any instance')
+      t.equal(value(json2, N.activeSessions), 1)
+      t.equal(value(json2, N.expiredPendingSessions), 3)
+      t.equal(value(json2, N.invalidExpirySessions), 1)
+      t.equal(value(json2, N.ttlLagMaxSeconds), 7200)
+      t.equal(value(json2, N.reapedTotal), 0, 'counters count only what this instance did')
+    })
+  })
+
+  t.test('the route', async (t) => {
+    const table = await createTable(client)
+    const own = makeClient(t, dynamo.endpoint)
+    const calls = countCalls(own)
+    const served = await buildApp(t, own, table)
+    calls.reset()
+    const res = await served.inject({ method: 'GET', url: '/metrics', headers: { cookie: signedCookie('M'.repeat(32)) } })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+    t.match(res.body, /# TYPE dynamo_session_reaper_runs_total counter/)
+    t.equal(res.headers['set-cookie'], undefined, 'the metrics route never touches the session')
+    t.same(calls.calls, [], 'the cookie on the scrape was not even read')
+
+    const custom = await buildApp(t, client, table, { metrics: { route: '/internal/metrics' } })
+    t.equal((await custom.inject({ method: 'GET', url: '/internal/metrics' })).statusCode, 200)
+    t.equal((await custom.inject({ method: 'GET', url: '/metrics' })).statusCode, 404)
+
+    const registry = new Registry()
+    const unserved = await buildApp(t, client, table, { metrics: { route: false, registry } })
+    t.equal((await unserved.inject({ method: 'GET', url: '/metrics' })).statusCode, 404)
+    await unserved.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.match(await registry.metrics(), /dynamo_session_created_total 1/, 'still counted on the given registry')
+
+    const none = await buildApp(t, client, table, { metrics: false })
+    t.equal((await none.inject({ method: 'GET', url: '/metrics' })).statusCode, 404)
+    t.equal((await none.inject({ method: 'POST', url: '/set', payload: { a: 1 } })).statusCode, 200, 'sessions work without metrics')
+  })
+
+  t.test('two plugins on one registry: a coded error at registration', async (t) => {
+    const table = await createTable(client)
+    const registry = new Registry()
+    await buildApp(t, client, table, { metrics: { registry } })
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => {
+      await app.register(dynamoSession, { secret: SECRET, client, tableName: table, reaper: false, metrics: { registry } })
+      await app.ready()
+    }, { code: 'FST_DYNAMO_SESSION_METRICS_CONFLICT' })
+  })
+})
