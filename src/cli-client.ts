@@ -1,0 +1,92 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
+import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from './options.js'
+
+/** Region used for loopback endpoints (dynalite and similar) when none is configured: they accept any. */
+export const LOCAL_REGION = 'us-east-1'
+/** Credentials sent to loopback endpoints when none are in the environment: local servers do not check them. */
+export const LOCAL_ACCESS_KEY_ID = 'local'
+
+export interface ClientSettings {
+  /** Endpoint URL; defaults to AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then the SDK's (AWS itself). */
+  endpoint?: string | undefined
+  /** Region; defaults to AWS_REGION, then `LOCAL_REGION` for a loopback endpoint, then the SDK's config files. */
+  region?: string | undefined
+  /** Whole-request timeout per attempt, in milliseconds. */
+  requestTimeoutMs: number
+  /** Where AWS_* variables are read from. */
+  env: NodeJS.ProcessEnv
+}
+
+export interface ClientTarget {
+  readonly client: DynamoDBClient
+  /** The endpoint URL, or `undefined` for AWS's regional endpoint. */
+  readonly endpoint: string | undefined
+  /** True when the endpoint is on this machine. */
+  readonly local: boolean
+}
+
+/** True for http(s) URLs whose host is a loopback address. */
+export function isLoopbackUrl (url: string): boolean {
+  let host: string
+  try {
+    host = new URL(url).hostname
+  } catch {
+    return false
+  }
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/** An environment variable's value, with empty counted as unset. */
+function set (value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}
+
+function positiveInt (text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d+$/.test(text)) return undefined
+  const n = Number(text)
+  return n > 0 ? n : undefined
+}
+
+/**
+ * A DynamoDB client for the CLI and the demo, configured from explicit settings and the given environment (not
+ * only `process.env`, so commands can run in-process with their own). Loopback endpoints get a region and dummy
+ * credentials when none are configured; anything else uses the SDK's usual resolution (profiles, roles).
+ */
+export function buildClient (settings: ClientSettings): ClientTarget {
+  const env = settings.env
+  const endpoint = settings.endpoint ?? set(env.AWS_ENDPOINT_URL_DYNAMODB) ?? set(env.AWS_ENDPOINT_URL)
+  const local = endpoint !== undefined && isLoopbackUrl(endpoint)
+  const region = settings.region ?? set(env.AWS_REGION) ?? (local ? LOCAL_REGION : undefined)
+  const keyId = set(env.AWS_ACCESS_KEY_ID)
+  const secretKey = set(env.AWS_SECRET_ACCESS_KEY)
+  const config: DynamoDBClientConfig = {
+    requestHandler: {
+      requestTimeout: settings.requestTimeoutMs,
+      connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS,
+      // Without it the SDK only warns when requestTimeout passes and the call hangs on.
+      throwOnRequestTimeout: true
+    },
+    maxAttempts: positiveInt(env.AWS_MAX_ATTEMPTS) ?? DEFAULT_MAX_ATTEMPTS,
+    ...(set(env.AWS_RETRY_MODE) !== undefined ? { retryMode: env.AWS_RETRY_MODE } : {}),
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(region !== undefined ? { region } : {})
+  }
+  if (keyId !== undefined && secretKey !== undefined) {
+    const sessionToken = set(env.AWS_SESSION_TOKEN)
+    config.credentials = { accessKeyId: keyId, secretAccessKey: secretKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
+  } else if (local) {
+    // A fresh object: the SDK records where credentials came from on the object itself.
+    config.credentials = { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_ACCESS_KEY_ID }
+  }
+  return { client: new DynamoDBClient(config), endpoint, local }
+}
+
+/** The configured region, or `undefined` when the SDK cannot find one. */
+export async function resolvedRegion (client: DynamoDBClient): Promise<string | undefined> {
+  try {
+    const region = await client.config.region()
+    return typeof region === 'string' && region.length > 0 ? region : undefined
+  } catch {
+    return undefined
+  }
+}
