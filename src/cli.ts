@@ -260,13 +260,16 @@ const demo: Command = {
     const { tableName } = tableFlags(values)
     const app = await startDemo({ port, host, tableName, env: io.env, ...(dataDir !== undefined ? { dataDir } : {}) })
     if (values.json === true) {
-      io.stdout.write(JSON.stringify({ url: app.url, endpoint: app.endpoint, tableName: app.tableName, embedded: app.embedded, randomSecret: app.randomSecret }) + '\n')
+      io.stdout.write(JSON.stringify({
+        url: app.url, endpoint: app.endpoint, tableName: app.tableName, embedded: app.embedded, randomSecret: app.randomSecret, metricsUrl: app.metricsUrl ?? null
+      }) + '\n')
     } else {
       const store = app.embedded ? `embedded dynalite, ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}` : 'AWS_ENDPOINT_URL_DYNAMODB'
       io.stdout.write([
         `Demo app:  ${app.url}/`,
         `DynamoDB:  ${app.endpoint} (${store})`,
         `Table:     ${app.tableName} (TTL ${app.table.ttl})`,
+        ...(app.metricsUrl !== undefined ? [`Metrics:   ${app.metricsUrl}`] : []),
         app.randomSecret
           ? 'Secret:    random for this run: sessions do not survive a restart (set SESSION_SECRET to keep them)'
           : 'Secret:    SESSION_SECRET',

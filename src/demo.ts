@@ -5,7 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { buildClient } from './cli-client.js'
 import { startEmbeddedDynamo, type EmbeddedDynamo } from './embedded.js'
 import { InvalidSecretError } from './errors.js'
-import { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TABLE_NAME, MIN_SECRET_LENGTH } from './options.js'
+import { DEFAULT_METRICS_ROUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TABLE_NAME, MIN_SECRET_LENGTH } from './options.js'
 import { dynamoSession } from './plugin.js'
 import type { Session } from './session.js'
 import type { JsonValue } from './store/item.js'
@@ -44,6 +44,8 @@ export interface Demo {
   readonly randomSecret: boolean
   /** What table setup found and did. */
   readonly table: EnsureTableResult
+  /** Where the plugin serves its Prometheus metrics, when it does. */
+  readonly metricsUrl: string | undefined
   /** Stops the app, then the embedded dynalite. */
   close (): Promise<void>
 }
@@ -173,13 +175,15 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     await app.listen({ port: options.port ?? DEMO_PORT, host: options.host ?? DEMO_HOST })
     const address = app.server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    const url = `http://${host}:${address.port}`
     return {
-      url: `http://${host}:${address.port}`,
+      url,
       endpoint: target.endpoint ?? '',
       tableName,
       embedded: dynamo !== undefined,
       randomSecret: random,
       table,
+      metricsUrl: app.hasRoute({ method: 'GET', url: DEFAULT_METRICS_ROUTE }) ? url + DEFAULT_METRICS_ROUTE : undefined,
       close
     }
   } catch (err) {

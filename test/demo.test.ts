@@ -74,6 +74,13 @@ t.test('demo on its own embedded dynalite', async (t) => {
     t.same(icon.setCookie, [], 'no session for the favicon')
   })
 
+  t.test('the plugin\'s metrics are served where startDemo says', async (t) => {
+    t.equal(demo.metricsUrl, demo.url + '/metrics')
+    const response = await fetch(demo.metricsUrl!)
+    t.equal(response.status, 200)
+    t.match(await response.text(), /^dynamo_session_/m)
+  })
+
   t.test('POST /login regenerates the session id, keeps the data, sets the user', async (t) => {
     const start = await request(demo, 'GET', '/')
     const before = cookieOf(start)!
