@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { createTask } from 'node-cron'
+import { createTask, type Logger as CronLogger } from 'node-cron'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { ResolvedReaperOptions, TableShape } from '../options.js'
 import { epochSeconds } from '../store/item.js'
@@ -69,15 +69,19 @@ export function shortestInterval (ticks: readonly Date[]): number {
   return Number.isFinite(shortest) ? shortest : 0
 }
 
-/** The default scheduler: node-cron, in this process. */
-export const cronScheduler: Scheduler = (expression, onTick, log) => {
-  const logger = {
-    info: (message: string) => log.debug({}, message),
-    warn: (message: string) => log.warn({}, message),
-    error: (message: string | Error) => log.error({ err: message }, 'reaper schedule error'),
+/** node-cron's messages (missed ticks and the like) go to the reaper's log, not the console. */
+export function cronLogger (log: ReaperLogger): CronLogger {
+  return {
+    info: (message) => log.debug({}, message),
+    warn: (message) => log.warn({}, message),
+    error: (message) => log.error({ err: errorFields(message) }, 'reaper schedule error'),
     debug: () => {}
   }
-  const task = createTask(expression, (context) => onTick(context.date), { name: 'dynamo-session-reaper', logger })
+}
+
+/** The default scheduler: node-cron, in this process. */
+export const cronScheduler: Scheduler = (expression, onTick, log) => {
+  const task = createTask(expression, (context) => onTick(context.date), { name: 'dynamo-session-reaper', logger: cronLogger(log) })
   return {
     job: { start: () => { void task.start() }, stop: () => { void task.destroy() } },
     intervalSeconds: shortestInterval(task.getNextRuns(SAMPLED_TICKS))

@@ -10,7 +10,7 @@ import { createMetrics, METRIC_NAMES } from '../../src/metrics.js'
 import { ReaperCalls } from '../../src/reaper/calls.js'
 import { LEASE_ID, LEASE_ATTRIBUTES, Lease, readLease } from '../../src/reaper/lease.js'
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
-import { shortestInterval, type ReaperLogger } from '../../src/reaper/reaper.js'
+import { cronLogger, shortestInterval, type ReaperLogger } from '../../src/reaper/reaper.js'
 import type { ExpiryFinder } from '../../src/reaper/sweep.js'
 import type { ReapReport, TableState } from '../../src/reaper/report.js'
 
@@ -41,6 +41,22 @@ t.test('shortestInterval', async (t) => {
   t.equal(shortestInterval(at(0, 60, 120)), 60)
   t.equal(shortestInterval(at(0, 3600, 3660, 7200)), 60, 'irregular schedules: the shortest gap')
   t.equal(shortestInterval(at(0)), 0)
+})
+
+t.test('node-cron messages go to the reaper log', async (t) => {
+  const log = captureLog()
+  const logger = cronLogger(log)
+  logger.info('started')
+  logger.warn('missed execution')
+  logger.error(new TypeError('boom'))
+  logger.error('plain')
+  logger.debug('ignored')
+  t.same(log.lines, [
+    { level: 'debug', obj: {}, msg: 'started' },
+    { level: 'warn', obj: {}, msg: 'missed execution' },
+    { level: 'error', obj: { err: { name: 'TypeError', message: 'boom' } }, msg: 'reaper schedule error' },
+    { level: 'error', obj: { err: { name: 'Error', message: 'plain' } }, msg: 'reaper schedule error' }
+  ])
 })
 
 t.test('against dynalite', async (t) => {
