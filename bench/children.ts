@@ -1,0 +1,134 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Messages from parent to child: `{ id, call, args }`; replies `{ id, result }` or `{ id, error }`. */
+interface CallMessage { id: number, call: string, args?: unknown }
+interface ReplyMessage { id: number, result?: unknown, error?: string }
+interface ReadyMessage { ready: unknown }
+interface FailedMessage { failed: string }
+
+export type Handlers = Record<string, (args: unknown) => unknown>
+
+const live = new Set<ChildProcess>()
+
+/** Kills every child still running, by its PID. Safe to call more than once. */
+export function killAllChildren (): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try { process.kill(child.pid, 'SIGKILL') } catch { /* already gone */ }
+    }
+  }
+  live.clear()
+}
+
+process.once('exit', killAllChildren)
+
+/** A bench module run as a child: same extension as this file, so compiled and ts-node runs both work. */
+export function benchFile (name: string): string {
+  const ext = extname(fileURLToPath(import.meta.url))
+  return fileURLToPath(new URL(`./${name}${ext}`, import.meta.url))
+}
+
+export interface ChildOptions {
+  env?: NodeJS.ProcessEnv
+  execArgv?: string[]
+  args?: string[]
+  /** How long the child may take to report ready. Defaults to 60 s. */
+  readyTimeoutMs?: number
+}
+
+export interface Child<Info> {
+  readonly pid: number
+  readonly info: Info
+  call<T> (name: string, args?: unknown): Promise<T>
+  /** Asks the child to exit cleanly (so --cpu-prof writes its profile), then kills it after `graceMs`. */
+  stop (graceMs?: number): Promise<void>
+}
+
+/** Forks a bench module with IPC and waits for its ready message. */
+export async function startChild<Info> (file: string, options: ChildOptions = {}): Promise<Child<Info>> {
+  const child = fork(file, options.args ?? [], {
+    env: options.env ?? process.env,
+    execArgv: options.execArgv ?? process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  live.add(child)
+  const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  let nextId = 1
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    live.delete(child)
+    for (const p of pending.values()) p.reject(new Error(`${file} exited during a call`))
+    pending.clear()
+    resolve()
+  }))
+
+  const info = await new Promise<Info>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file} did not report ready within ${options.readyTimeoutMs ?? 60_000} ms`)), options.readyTimeoutMs ?? 60_000)
+    const onMessage = (msg: ReadyMessage | FailedMessage | ReplyMessage): void => {
+      if ('ready' in msg) { clearTimeout(timer); resolve(msg.ready as Info) }
+      if ('failed' in msg) { clearTimeout(timer); reject(new Error(`${file} failed to start: ${msg.failed}`)) }
+    }
+    child.on('message', onMessage)
+    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${file} exited before ready (code ${code}, signal ${signal})`)) })
+  }).catch((err: Error) => {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
+    throw err
+  })
+
+  child.on('message', (msg: ReplyMessage | ReadyMessage) => {
+    if (!('id' in msg)) return
+    const p = pending.get(msg.id)
+    if (p === undefined) return
+    pending.delete(msg.id)
+    if (msg.error !== undefined) p.reject(new Error(msg.error))
+    else p.resolve(msg.result)
+  })
+
+  return {
+    pid: child.pid as number,
+    info,
+    call: async <T>(name: string, args?: unknown): Promise<T> => {
+      const id = nextId++
+      const reply = new Promise<unknown>((resolve, reject) => pending.set(id, { resolve, reject }))
+      child.send({ id, call: name, args } satisfies CallMessage)
+      return await reply as T
+    },
+    stop: async (graceMs = 5000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      if (child.connected) child.send({ id: 0, call: 'shutdown' } satisfies CallMessage)
+      const timer = setTimeout(() => { if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL') }, graceMs)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+/**
+ * The child side: answers calls with `handlers`, reports `ready` once `start` resolves, and exits when the parent
+ * goes away or asks it to (`shutdown` runs `close` first).
+ */
+export function serveChild<Info> (start: () => Promise<{ info: Info, handlers: Handlers, close: () => Promise<void> }>): void {
+  if (process.send === undefined) throw new Error('this module runs as a child of the bench runner (bench/run.ts)')
+  const send = (msg: ReplyMessage | ReadyMessage | FailedMessage): void => { if (process.connected) process.send?.(msg) }
+  process.on('disconnect', () => process.exit(0))
+  start().then(({ info, handlers, close }) => {
+    process.on('message', (msg: CallMessage) => {
+      if (msg.call === 'shutdown') {
+        close().finally(() => process.exit(0))
+        return
+      }
+      const handler = handlers[msg.call]
+      Promise.resolve()
+        .then(() => {
+          if (handler === undefined) throw new Error(`unknown call ${msg.call}`)
+          return handler(msg.args)
+        })
+        .then((result) => send({ id: msg.id, result }), (err: Error) => send({ id: msg.id, error: err.message }))
+    })
+    send({ ready: info })
+  }, (err: Error) => {
+    send({ failed: err.stack ?? err.message })
+    process.exit(1)
+  })
+}

@@ -1,0 +1,59 @@
+import autocannon from 'autocannon'
+
+export interface LoadSpec {
+  port: number
+  method: 'GET' | 'POST'
+  path: string
+  /** Cookies sent in rotation, one per request; none for anonymous scenarios. */
+  cookies: readonly string[]
+  connections: number
+  durationSeconds: number
+}
+
+export interface LoadResult {
+  /** Requests that received a response. */
+  completed: number
+  /** Requests written to the socket (the app processed these, including the few in flight when the run stopped). */
+  sent: number
+  seconds: number
+  requestsPerSecond: number
+  latencyMs: { p50: number, p99: number, mean: number }
+  /** Responses other than 2xx, connection errors and timeouts: a correct run has none. */
+  failures: number
+  statusCodes: Record<string, number>
+}
+
+/** One autocannon run against 127.0.0.1. */
+export async function runLoad (spec: LoadSpec): Promise<LoadResult> {
+  let next = 0
+  const { cookies } = spec
+  const headers: Record<string, string> = spec.method === 'POST' ? { 'content-type': 'application/json' } : {}
+  const body = spec.method === 'POST' ? '{}' : undefined
+  const result = await autocannon({
+    url: `http://127.0.0.1:${spec.port}`,
+    connections: spec.connections,
+    duration: spec.durationSeconds,
+    timeout: 10,
+    requests: [{
+      method: spec.method,
+      path: spec.path,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      ...(cookies.length === 0
+        ? {}
+        : { setupRequest: (req) => ({ ...req, headers: { ...req.headers, cookie: cookies[next++ % cookies.length] as string } }) })
+    }]
+  })
+  const statusCodes: Record<string, number> = {}
+  for (const [code, s] of Object.entries(result.statusCodeStats)) statusCodes[code] = s.count
+  const completed = result.requests.total
+  return {
+    completed,
+    sent: result.requests.sent,
+    seconds: result.duration,
+    requestsPerSecond: result.duration > 0 ? completed / result.duration : 0,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean },
+    failures: result.non2xx + result.errors + result.timeouts,
+    statusCodes
+  }
+}

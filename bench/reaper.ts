@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto'
+import { BatchWriteItemCommand, DeleteTableCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb'
+import { ensureSessionTable } from '../src/store/table.js'
+import { benchFile, startChild, type Child } from './children.js'
+import type { ReaperCase, Settings } from './config.js'
+import type { DynamoInfo } from './dynamo-server.js'
+import { diffCounters, type Counters } from './proxy.js'
+import type { PassReport, ReaperInfo } from './reaper-server.js'
+import type { ReaperResult, ReaperSection } from './results.js'
+
+const BATCH = 25
+const LOAD_CONCURRENCY = 16
+
+function sessionRow (nowSec: number, expired: boolean, n: number): WriteRequest {
+  const expires = expired ? nowSec - 600 - (n % 3600) : nowSec + 3600
+  return {
+    PutRequest: {
+      Item: {
+        Sesion_Id: { S: randomBytes(24).toString('base64url') },
+        Expire_Session: { N: String(expires) },
+        Created_At: { N: String(expires - 300) },
+        Touched_At: { N: String(expires - 300) },
+        Data: { M: { user: { S: `user-${n}` }, roles: { L: [{ S: 'reader' }, { S: 'writer' }] }, n: { N: String(n % 100) } } }
+      }
+    }
+  }
+}
+
+/**
+ * Fills a table with `rows` session rows, `expired` of them past their expiry, spread evenly: BatchWriteItem, several
+ * batches in flight, unprocessed items resent.
+ */
+export async function loadRows (client: DynamoDBClient, tableName: string, rows: number, expired: number): Promise<void> {
+  const nowSec = Math.floor(Date.now() / 1000)
+  const every = expired > 0 ? rows / expired : Infinity
+  let next = 0
+  let expiredSoFar = 0
+  async function worker (): Promise<void> {
+    while (next < rows) {
+      const batch: WriteRequest[] = []
+      while (batch.length < BATCH && next < rows) {
+        const isExpired = expiredSoFar < expired && next >= expiredSoFar * every
+        if (isExpired) expiredSoFar++
+        batch.push(sessionRow(nowSec, isExpired, next++))
+      }
+      let pending: WriteRequest[] = batch
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 10) throw new Error(`bench: ${pending.length} rows stayed unprocessed while loading ${tableName}`)
+        const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }))
+        pending = out.UnprocessedItems?.[tableName] ?? []
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: LOAD_CONCURRENCY }, worker))
+  if (expiredSoFar !== expired) throw new Error(`bench: loaded ${expiredSoFar} expired rows into ${tableName}, wanted ${expired}`)
+}
+
+export function reaperCases (settings: Settings): ReaperCase[] {
+  const cases: ReaperCase[] = []
+  for (const rows of settings.reaper.rows) {
+    for (const expiredFraction of settings.reaper.expiredFractions) {
+      for (const segments of settings.reaper.segments) cases.push({ rows, expiredFraction, segments })
+    }
+  }
+  return cases
+}
+
+function operationCalls (counters: Counters): Record<string, number> {
+  return Object.fromEntries(Object.entries(counters).map(([op, c]) => [op, c.calls]))
+}
+
+/**
+ * For each case: a fresh table, loaded directly (not counted), then one `runOnce()` pass of the plugin's reaper in
+ * its own process through the counting proxy, then the table is dropped.
+ */
+export async function runReaperBench (
+  dynamo: Child<DynamoInfo>, settings: Settings, options: { execArgv: string[], env: NodeJS.ProcessEnv, log: (m: string) => void }
+): Promise<ReaperSection> {
+  const client = new DynamoDBClient({
+    endpoint: dynamo.info.direct, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, maxAttempts: 10
+  })
+  let reaper: Child<ReaperInfo> | undefined
+  try {
+    reaper = await startChild<ReaperInfo>(benchFile('reaper-server'), {
+      execArgv: options.execArgv, env: { ...options.env, BENCH_DYNAMO_ENDPOINT: dynamo.info.counted }
+    })
+    const results: ReaperResult[] = []
+    let n = 0
+    for (const c of reaperCases(settings)) {
+      const tableName = `BenchReap_${c.rows}_${Math.round(c.expiredFraction * 100)}_${c.segments}_${++n}`
+      const expiredRows = Math.round(c.rows * c.expiredFraction)
+      await ensureSessionTable(client, { tableName })
+      try {
+        const loadStarted = Date.now()
+        await loadRows(client, tableName, c.rows, expiredRows)
+        const loadSeconds = (Date.now() - loadStarted) / 1000
+        const before = await dynamo.call<Counters>('counters')
+        const report = await reaper.call<PassReport>('pass', { tableName, segments: c.segments })
+        const calls = operationCalls(diffCounters(await dynamo.call<Counters>('counters'), before))
+        if (report.result !== 'success') throw new Error(`bench: the reaper pass on ${tableName} ended with ${report.result}`)
+        const caps = reaper.info.defaultCaps
+        const r: ReaperResult = {
+          ...c,
+          expiredRows,
+          scanned: report.scanned,
+          deleted: report.deleted,
+          conflicts: report.conflicts,
+          seconds: report.wallSeconds,
+          rowsDeletedPerSecond: report.wallSeconds > 0 ? report.deleted / report.wallSeconds : 0,
+          readUnits: report.consumedReadUnits,
+          writeUnits: report.consumedWriteUnits,
+          dynamoCalls: calls,
+          secondsAtDefaultCaps: Math.max(report.consumedReadUnits / caps.maxReadUnitsPerSecond, report.consumedWriteUnits / caps.maxWriteUnitsPerSecond)
+        }
+        options.log(`  ${String(c.rows).padStart(7)} rows, ${String(c.expiredFraction * 100).padStart(2)}% expired, ${c.segments} segment(s): ` +
+          `${r.deleted} deleted in ${r.seconds.toFixed(2)} s (${r.rowsDeletedPerSecond.toFixed(0)}/s), ${r.readUnits} RU, ${r.writeUnits} WU ` +
+          `(loaded in ${loadSeconds.toFixed(1)} s)`)
+        results.push(r)
+      } finally {
+        await client.send(new DeleteTableCommand({ TableName: tableName }))
+      }
+    }
+    return { status: 'ok', defaultCaps: reaper.info.defaultCaps, results }
+  } finally {
+    await reaper?.stop()
+    client.destroy()
+  }
+}

@@ -1,0 +1,167 @@
+import os from 'node:os'
+import { ALTERNATIVE, BASELINE, type ContestantId, type Mode, type ReaperCase, type ScenarioId, type Settings } from './config.js'
+import type { Counters } from './proxy.js'
+
+/** bench/results/latest.json; documented in bench/README.md. Bump SCHEMA_VERSION on any incompatible change. */
+export const SCHEMA_VERSION = 1
+
+export interface Machine {
+  cpuModel: string
+  cores: number
+  node: string
+  platform: string
+  arch: string
+  totalMemoryMiB: number
+  /** 1-minute load average when the run started: a busy machine makes every figure worse. */
+  loadAverage1m: number
+}
+
+export interface DynamoPerRequest {
+  calls: number
+  readUnits: number
+  writeUnits: number
+  /** Calls per request by operation, e.g. { GetItem: 1 }. */
+  callsByOperation: Record<string, number>
+  /** Where the units come from: DynamoDB's ConsumedCapacity, the proxy's arithmetic, both, or no calls at all. */
+  unitsSource: 'reported' | 'estimated' | 'mixed' | 'none'
+}
+
+export interface RequestResult {
+  contestant: ContestantId
+  scenario: ScenarioId
+  /** Requests sent during the measured run (the denominator of every per-request figure). */
+  requests: number
+  /** Requests answered. */
+  completed: number
+  seconds: number
+  requestsPerSecond: number
+  latencyMs: { p50: number, p99: number, mean: number }
+  /** Non-2xx responses, errors and timeouts: a sound run has 0. */
+  failures: number
+  /** CPU time of the app process (user + system) per request, in microseconds. */
+  cpuMicrosPerRequest: number
+  dynamo: DynamoPerRequest
+  /** The proxy's raw counters for the measured run (totals, not per request). */
+  dynamoTotals: Counters
+}
+
+export interface Ratio {
+  requestsPerSecond: number | null
+  cpuMicrosPerRequest: number | null
+  latencyP99: number | null
+  dynamoCallsPerRequest: number | null
+  capacityUnitsPerRequest: number | null
+}
+
+export interface ScenarioRatios {
+  scenario: ScenarioId
+  /** plugin / limit. */
+  pluginVsLimit: Ratio
+  /** plugin / @fastify/session + connect-dynamodb. */
+  pluginVsAlternative: Ratio
+}
+
+export interface ReaperResult extends ReaperCase {
+  expiredRows: number
+  scanned: number
+  deleted: number
+  conflicts: number
+  seconds: number
+  rowsDeletedPerSecond: number
+  /** As the reaper reported them (ConsumedCapacity of its own calls). */
+  readUnits: number
+  writeUnits: number
+  /** What the counting proxy saw for the pass, as a cross-check. */
+  dynamoCalls: Record<string, number>
+  /** How long the same pass would take under the reaper's default capacity caps, in seconds. */
+  secondsAtDefaultCaps: number
+}
+
+export interface ReaperSection {
+  status: 'ok' | 'unavailable' | 'failed'
+  message?: string
+  defaultCaps?: { maxReadUnitsPerSecond: number, maxWriteUnitsPerSecond: number }
+  results: ReaperResult[]
+}
+
+export interface BenchResult {
+  schemaVersion: number
+  mode: Mode
+  startedAt: string
+  finishedAt: string
+  machine: Machine
+  settings: Settings
+  contestants: Array<{ id: ContestantId, label: string, description: string }>
+  scenarios: Array<{ id: ScenarioId, label: string, description: string }>
+  requests: RequestResult[]
+  ratios: ScenarioRatios[]
+  reaper: ReaperSection
+}
+
+export function machineInfo (): Machine {
+  const cpus = os.cpus()
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    platform: os.platform(),
+    arch: os.arch(),
+    totalMemoryMiB: Math.round(os.totalmem() / 1024 / 1024),
+    loadAverage1m: Math.round((os.loadavg()[0] ?? 0) * 100) / 100
+  }
+}
+
+/** Per-request DynamoDB figures from the proxy's counters for one run. */
+export function perRequest (counters: Counters, requests: number): DynamoPerRequest {
+  let calls = 0
+  let readUnits = 0
+  let writeUnits = 0
+  let reported = 0
+  let estimated = 0
+  const callsByOperation: Record<string, number> = {}
+  for (const [op, c] of Object.entries(counters)) {
+    calls += c.calls
+    readUnits += c.readUnits
+    writeUnits += c.writeUnits
+    reported += c.reportedCalls
+    estimated += c.estimatedCalls
+    callsByOperation[op] = requests > 0 ? c.calls / requests : 0
+  }
+  const per = (n: number): number => requests > 0 ? n / requests : 0
+  return {
+    calls: per(calls),
+    readUnits: per(readUnits),
+    writeUnits: per(writeUnits),
+    callsByOperation,
+    unitsSource: calls === 0 ? 'none' : estimated === 0 ? 'reported' : reported === 0 ? 'estimated' : 'mixed'
+  }
+}
+
+function ratio (a: number, b: number): number | null {
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return null
+  if (b === 0) return a === 0 ? 1 : null
+  return a / b
+}
+
+function compare (a: RequestResult | undefined, b: RequestResult | undefined): Ratio {
+  if (a === undefined || b === undefined) {
+    return { requestsPerSecond: null, cpuMicrosPerRequest: null, latencyP99: null, dynamoCallsPerRequest: null, capacityUnitsPerRequest: null }
+  }
+  return {
+    requestsPerSecond: ratio(a.requestsPerSecond, b.requestsPerSecond),
+    cpuMicrosPerRequest: ratio(a.cpuMicrosPerRequest, b.cpuMicrosPerRequest),
+    latencyP99: ratio(a.latencyMs.p99, b.latencyMs.p99),
+    dynamoCallsPerRequest: ratio(a.dynamo.calls, b.dynamo.calls),
+    capacityUnitsPerRequest: ratio(a.dynamo.readUnits + a.dynamo.writeUnits, b.dynamo.readUnits + b.dynamo.writeUnits)
+  }
+}
+
+/** plugin / limit and plugin / alternative for each scenario, from the results of one run. */
+export function computeRatios (results: readonly RequestResult[], scenarios: readonly ScenarioId[]): ScenarioRatios[] {
+  const find = (c: ContestantId, s: ScenarioId): RequestResult | undefined => results.find((r) => r.contestant === c && r.scenario === s)
+  return scenarios.map((scenario) => ({
+    scenario,
+    pluginVsLimit: compare(find('plugin', scenario), find(BASELINE, scenario)),
+    pluginVsAlternative: compare(find('plugin', scenario), find(ALTERNATIVE, scenario))
+  }))
+}

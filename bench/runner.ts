@@ -1,0 +1,230 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { ensureSessionTable } from '../src/store/table.js'
+import { benchFile, startChild, type Child } from './children.js'
+import { CONTESTANTS, SCENARIOS, SETTINGS, type Contestant, type ContestantId, type Mode, type Scenario, type ScenarioId, type Settings } from './config.js'
+import type { AppContext } from './contestants/context.js'
+import type { AppInfo } from './app-server.js'
+import type { DynamoInfo } from './dynamo-server.js'
+import { runLoad } from './load.js'
+import { renderMarkdown } from './markdown.js'
+import { diffCounters, type Counters } from './proxy.js'
+import { runReaperBench } from './reaper.js'
+import { SCHEMA_VERSION, computeRatios, machineInfo, perRequest, type BenchResult, type ReaperSection, type RequestResult } from './results.js'
+import { renderSvg } from './svg.js'
+
+export type Section = 'requests' | 'reaper'
+
+export interface BenchOptions {
+  mode: Mode
+  /** Where latest.json, latest.md and latest.svg go. Defaults to bench/results. */
+  outDir?: string
+  sections?: readonly Section[]
+  contestants?: readonly ContestantId[]
+  scenarios?: readonly ScenarioId[]
+  /** Changes to the mode's settings (the smoke test uses tiny durations). */
+  overrides?: Partial<Settings>
+  /** Contestants whose app runs with --cpu-prof; profiles go to PROFILE_DIR. */
+  profile?: readonly ContestantId[]
+  /** Node flags and environment of the child processes. Default to this process's. */
+  childExecArgv?: string[]
+  childEnv?: NodeJS.ProcessEnv
+  log?: (message: string) => void
+}
+
+/** Where --profile writes `<contestant>.cpuprofile` (open it in Chrome DevTools or speedscope). */
+export const PROFILE_DIR = join(tmpdir(), 'fastify-dynamo-session-bench-profiles')
+
+// Signs the contestants' cookies; long enough for every library's check.
+const SECRET = 'bench-secret-that-is-long-enough-for-every-library'
+
+/** The repository root: the nearest directory above this file whose package.json is this package's. */
+export function repoRoot (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const pkg = join(dir, 'package.json')
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'fastify-dynamo-session') return dir
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error('bench: cannot find the fastify-dynamo-session package root above ' + fileURLToPath(import.meta.url))
+    dir = parent
+  }
+}
+
+function directClient (endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } })
+}
+
+/** Logs in `count` times over HTTP and returns the session cookies (`name=value`). */
+async function createSessions (port: number, count: number): Promise<string[]> {
+  const cookies: string[] = []
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    const setCookie = res.headers.getSetCookie()[0]
+    await res.arrayBuffer()
+    if (res.status !== 200 || setCookie === undefined) throw new Error(`bench: login answered ${res.status} without a cookie`)
+    cookies.push(setCookie.slice(0, setCookie.indexOf(';') === -1 ? undefined : setCookie.indexOf(';')))
+  }
+  return cookies
+}
+
+interface CpuUsage { user: number, system: number }
+
+function totalCalls (counters: Counters): number {
+  return Object.values(counters).reduce((sum, c) => sum + c.calls, 0)
+}
+
+/**
+ * Waits until requests that were in flight when autocannon stopped have finished (the proxy's call count holds still
+ * for 200 ms, 5 s at most), so that their calls and CPU land with the requests sent.
+ */
+async function settle (dynamo: Child<DynamoInfo>): Promise<Counters> {
+  let last = await dynamo.call<Counters>('counters')
+  let still = 0
+  for (let i = 0; i < 50 && still < 2; i++) {
+    await sleep(100)
+    const now = await dynamo.call<Counters>('counters')
+    still = totalCalls(now) === totalCalls(last) ? still + 1 : 0
+    last = now
+  }
+  return last
+}
+
+async function measureScenario (
+  app: Child<AppInfo>, dynamo: Child<DynamoInfo>, contestant: Contestant, scenario: Scenario, settings: Settings
+): Promise<RequestResult> {
+  const cookies = scenario.withSession ? await createSessions(app.info.port, settings.sessionPool) : []
+  const spec = { port: app.info.port, method: scenario.method, path: scenario.path, cookies, connections: settings.connections }
+  if (settings.warmupSeconds > 0) await runLoad({ ...spec, durationSeconds: settings.warmupSeconds })
+  const cpuBefore = await app.call<CpuUsage>('cpu')
+  const countersBefore = await dynamo.call<Counters>('counters')
+  const load = await runLoad({ ...spec, durationSeconds: settings.durationSeconds })
+  const countersAfter = await settle(dynamo)
+  const cpuAfter = await app.call<CpuUsage>('cpu')
+  const totals = diffCounters(countersAfter, countersBefore)
+  const requests = load.sent
+  const cpu = (cpuAfter.user - cpuBefore.user) + (cpuAfter.system - cpuBefore.system)
+  return {
+    contestant: contestant.id,
+    scenario: scenario.id,
+    requests,
+    completed: load.completed,
+    seconds: load.seconds,
+    requestsPerSecond: load.requestsPerSecond,
+    latencyMs: load.latencyMs,
+    failures: load.failures,
+    cpuMicrosPerRequest: requests > 0 ? cpu / requests : 0,
+    dynamo: perRequest(totals, requests),
+    dynamoTotals: totals
+  }
+}
+
+async function runRequestSection (
+  dynamo: Child<DynamoInfo>, contestants: readonly Contestant[], scenarios: readonly Scenario[], settings: Settings, options: BenchOptions
+): Promise<RequestResult[]> {
+  const log = options.log ?? console.log
+  const client = directClient(dynamo.info.direct)
+  try {
+    for (const c of contestants) {
+      if (c.tableName !== undefined) await ensureSessionTable(client, { tableName: c.tableName })
+    }
+  } finally {
+    client.destroy()
+  }
+  const results: RequestResult[] = []
+  for (const c of contestants) {
+    const ctx: AppContext & { contestant: string } = {
+      contestant: c.id, endpoint: dynamo.info.counted, tableName: c.tableName ?? '', secret: SECRET, ttlSeconds: settings.ttlSeconds
+    }
+    const execArgv = [...(options.childExecArgv ?? process.execArgv)]
+    if (options.profile?.includes(c.id) === true) {
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${c.id}.cpuprofile`)
+      log(`  ${c.label}: CPU profile to ${join(PROFILE_DIR, `${c.id}.cpuprofile`)}`)
+    }
+    const app = await startChild<AppInfo>(benchFile('app-server'), {
+      execArgv, env: { ...(options.childEnv ?? process.env), BENCH_APP_CONTEXT: JSON.stringify(ctx) }
+    })
+    try {
+      for (const s of scenarios) {
+        const r = await measureScenario(app, dynamo, c, s, settings)
+        log(`  ${c.label.padEnd(38)} ${s.label.padEnd(15)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
+          `p99 ${r.latencyMs.p99.toFixed(1)} ms  ${r.cpuMicrosPerRequest.toFixed(0)} µs CPU/req  ${r.dynamo.calls.toFixed(2)} calls/req` +
+          (r.failures > 0 ? `  ${r.failures} FAILED` : ''))
+        results.push(r)
+      }
+    } finally {
+      await app.stop()
+    }
+  }
+  return results
+}
+
+function writeAtomic (path: string, content: string): void {
+  writeFileSync(path + '.tmp', content)
+  renameSync(path + '.tmp', path)
+}
+
+/** Writes latest.json, latest.md and latest.svg into `outDir`. */
+export function writeResults (result: BenchResult, outDir: string): { json: string, markdown: string, svg: string } {
+  mkdirSync(outDir, { recursive: true })
+  const paths = { json: join(outDir, 'latest.json'), markdown: join(outDir, 'latest.md'), svg: join(outDir, 'latest.svg') }
+  writeAtomic(paths.json, JSON.stringify(result, null, 2) + '\n')
+  writeAtomic(paths.markdown, renderMarkdown(result))
+  writeAtomic(paths.svg, renderSvg(result))
+  return paths
+}
+
+/** Runs the selected sections, writes the results and returns them. */
+export async function runBench (options: BenchOptions): Promise<BenchResult> {
+  const log = options.log ?? console.log
+  const settings: Settings = { ...SETTINGS[options.mode], ...options.overrides }
+  const outDir = options.outDir ?? join(repoRoot(), 'bench', 'results')
+  const sections = options.sections ?? ['requests', 'reaper']
+  const contestants = CONTESTANTS.filter((c) => options.contestants?.includes(c.id) ?? true)
+  const scenarios = SCENARIOS.filter((s) => options.scenarios?.includes(s.id) ?? true)
+  const startedAt = new Date().toISOString()
+  const machine = machineInfo()
+  log(`bench (${options.mode}): ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAverage1m}`)
+
+  const dynamo = await startChild<DynamoInfo>(benchFile('dynamo-server'), { execArgv: options.childExecArgv ?? process.execArgv, env: options.childEnv })
+  let requests: RequestResult[] = []
+  let reaper: ReaperSection = { status: 'unavailable', message: 'not selected in this run', results: [] }
+  try {
+    if (sections.includes('requests')) {
+      log('requests:')
+      requests = await runRequestSection(dynamo, contestants, scenarios, settings, options)
+    }
+    if (sections.includes('reaper')) {
+      log('reaper:')
+      try {
+        reaper = await runReaperBench(dynamo, settings, { execArgv: options.childExecArgv ?? process.execArgv, env: options.childEnv ?? process.env, log })
+      } catch (err) {
+        // The request results are still worth writing; the section records why it is empty.
+        reaper = { status: 'failed', message: (err as Error).message, results: [] }
+        log(`  reaper section failed: ${(err as Error).message}`)
+      }
+    }
+  } finally {
+    await dynamo.stop()
+  }
+
+  const result: BenchResult = {
+    schemaVersion: SCHEMA_VERSION,
+    mode: options.mode,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine,
+    settings,
+    contestants: contestants.map(({ id, label, description }) => ({ id, label, description })),
+    scenarios: scenarios.map(({ id, label, description }) => ({ id, label, description })),
+    requests,
+    ratios: computeRatios(requests, scenarios.map((s) => s.id)),
+    reaper
+  }
+  const paths = writeResults(result, outDir)
+  log(`results: ${paths.json}, ${paths.markdown}, ${paths.svg}`)
+  return result
+}

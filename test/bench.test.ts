@@ -1,0 +1,153 @@
+import t, { type Test } from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { runBench } from '../bench/runner.js'
+import { CONTESTANTS, SCENARIOS, type ContestantId, type ScenarioId } from '../bench/config.js'
+import type { BenchResult, RequestResult } from '../bench/results.js'
+import { replaceResults, START, END } from '../bench/readme.js'
+import { itemSize, readUnits, writeUnits } from '../bench/capacity.js'
+import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } from '../src/options.js'
+
+// The harness, not the figures: tiny runs, and assertions only on shape and on what each contestant must do per
+// request. No timing is asserted.
+
+// Children run TypeScript through tap's loader, without tap's coverage hooks.
+const childExecArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps')
+const childEnv = { ...process.env }
+delete childEnv.NODE_OPTIONS
+
+function find (result: BenchResult, contestant: ContestantId, scenario: ScenarioId): RequestResult {
+  const r = result.requests.find((x) => x.contestant === contestant && x.scenario === scenario)
+  if (r === undefined) throw new Error(`no result for ${contestant} / ${scenario}`)
+  return r
+}
+
+// Requests in flight when a run stops are counted as sent; calls per request are therefore close to, not exactly, whole.
+function near (t: Test, actual: number | undefined, expected: number, message: string): void {
+  t.ok(actual !== undefined && Math.abs(actual - expected) < 0.1, `${message}: expected about ${expected}, got ${actual}`)
+}
+
+t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same shape', async (t) => {
+  const outDir = t.testdir()
+  const logs: string[] = []
+  const result = await runBench({
+    mode: 'quick',
+    outDir,
+    overrides: { warmupSeconds: 0, durationSeconds: 1, sessionPool: 3, reaper: { rows: [200], expiredFractions: [0.5], segments: [1, 2] } },
+    childExecArgv,
+    childEnv,
+    log: (m) => logs.push(m)
+  })
+
+  const json = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as BenchResult
+  t.same(json, JSON.parse(JSON.stringify(result)), 'latest.json is the returned result')
+  t.equal(json.schemaVersion, 1)
+  t.equal(json.mode, 'quick')
+  t.equal(json.machine.node, process.version)
+  t.ok(json.machine.cores > 0 && json.machine.cpuModel.length > 0, 'machine recorded')
+  t.equal(json.settings.durationSeconds, 1, 'overrides recorded')
+  t.same(json.contestants.map((c) => c.id), CONTESTANTS.map((c) => c.id))
+  t.same(json.scenarios.map((s) => s.id), SCENARIOS.map((s) => s.id))
+  t.equal(json.requests.length, CONTESTANTS.length * SCENARIOS.length, 'one result per contestant and scenario')
+  for (const r of json.requests) {
+    t.equal(r.failures, 0, `${r.contestant}/${r.scenario}: every request answered 2xx`)
+    t.ok(r.requests > 0 && r.completed > 0 && r.requestsPerSecond > 0, `${r.contestant}/${r.scenario}: requests measured`)
+    t.ok(r.cpuMicrosPerRequest > 0, `${r.contestant}/${r.scenario}: app CPU measured`)
+    t.ok(r.latencyMs.p99 >= r.latencyMs.p50, `${r.contestant}/${r.scenario}: latency percentiles`)
+  }
+
+  t.test('DynamoDB calls per request, as counted by the proxy', async (t) => {
+    for (const c of CONTESTANTS) near(t, find(json, c.id, 'anonymous').dynamo.calls, 0, `${c.id} anonymous`)
+    for (const s of SCENARIOS) near(t, find(json, 'session-memory', s.id).dynamo.calls, 0, `memory store ${s.id}`)
+    for (const c of ['limit', 'plugin'] as const) {
+      near(t, find(json, c, 'read').dynamo.callsByOperation.GetItem, 1, `${c} read: one GetItem`)
+      near(t, find(json, c, 'read').dynamo.calls, 1, `${c} read: nothing else`)
+      near(t, find(json, c, 'change').dynamo.callsByOperation.UpdateItem, 1, `${c} change: one UpdateItem`)
+      near(t, find(json, c, 'login').dynamo.callsByOperation.PutItem, 1, `${c} login: one PutItem`)
+    }
+    // rolling: true rewrites the whole session on every response.
+    near(t, find(json, 'session-dynamodb', 'read').dynamo.callsByOperation.PutItem, 1, 'connect-dynamodb read: one PutItem')
+    near(t, find(json, 'session-dynamodb', 'read').dynamo.callsByOperation.GetItem, 1, 'connect-dynamodb read: one GetItem')
+  })
+
+  t.test('capacity units: reported where asked for, computed otherwise, and the computation agrees with DynamoDB', async (t) => {
+    const plugin = find(json, 'plugin', 'read')
+    t.equal(plugin.dynamo.unitsSource, 'reported')
+    near(t, plugin.dynamo.readUnits, 0.5, 'plugin read: eventually consistent, half a unit')
+    const alt = find(json, 'session-dynamodb', 'read')
+    t.equal(alt.dynamo.unitsSource, 'estimated')
+    near(t, alt.dynamo.readUnits, 1, 'connect-dynamodb reads strongly consistent')
+    near(t, alt.dynamo.writeUnits, 1, 'connect-dynamodb writes one unit per read request')
+    t.equal(find(json, 'session-memory', 'read').dynamo.unitsSource, 'none')
+    for (const r of json.requests.filter((x) => x.contestant === 'plugin' || x.contestant === 'limit')) {
+      for (const [op, c] of Object.entries(r.dynamoTotals)) {
+        t.equal(c.reportedCalls, c.calls, `${r.contestant}/${r.scenario} ${op}: units reported by DynamoDB`)
+        t.equal(c.shadowReadUnits, c.readUnits, `${r.contestant}/${r.scenario} ${op}: computed read units match`)
+        t.equal(c.shadowWriteUnits, c.writeUnits, `${r.contestant}/${r.scenario} ${op}: computed write units match`)
+      }
+    }
+  })
+
+  t.test('ratios come from the same run', async (t) => {
+    t.equal(json.ratios.length, SCENARIOS.length)
+    const read = json.ratios.find((r) => r.scenario === 'read')
+    const plugin = find(json, 'plugin', 'read')
+    t.equal(read?.pluginVsLimit.requestsPerSecond, plugin.requestsPerSecond / find(json, 'limit', 'read').requestsPerSecond)
+    t.equal(read?.pluginVsAlternative.requestsPerSecond, plugin.requestsPerSecond / find(json, 'session-dynamodb', 'read').requestsPerSecond)
+    t.equal(read?.pluginVsAlternative.cpuMicrosPerRequest, plugin.cpuMicrosPerRequest / find(json, 'session-dynamodb', 'read').cpuMicrosPerRequest)
+  })
+
+  t.test('reaper: one pass per case on a freshly loaded table', async (t) => {
+    t.equal(json.reaper.status, 'ok', json.reaper.message ?? '')
+    t.same(json.reaper.results.map((r) => [r.rows, r.expiredFraction, r.segments]), [[200, 0.5, 1], [200, 0.5, 2]])
+    for (const r of json.reaper.results) {
+      t.equal(r.expiredRows, 100)
+      t.equal(r.deleted, 100, `${r.segments} segment(s): every expired row deleted`)
+      t.equal(r.scanned, 200, `${r.segments} segment(s): every row examined once`)
+      t.equal(r.dynamoCalls.DeleteItem, 100, 'one conditional DeleteItem per expired row, seen by the proxy')
+      t.ok((r.dynamoCalls.Scan ?? 0) >= r.segments, 'at least one Scan page per segment')
+      t.ok(r.readUnits > 0 && r.writeUnits >= 100, 'units as the reaper reported them')
+      t.equal(r.secondsAtDefaultCaps, Math.max(r.readUnits / DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, r.writeUnits / DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND), 'time under the default caps')
+    }
+  })
+
+  t.test('Markdown table', async (t) => {
+    const md = readFileSync(join(outDir, 'latest.md'), 'utf8')
+    t.match(md, json.machine.cpuModel, 'header names the CPU')
+    t.match(md, `Node ${process.version}`, 'header names Node')
+    t.match(md, '| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | DynamoDB calls/req | read units/req | write units/req |')
+    for (const s of SCENARIOS) {
+      for (const c of CONTESTANTS) t.match(md, `| ${s.label} | ${c.label} |`, `row for ${c.id} / ${s.id}`)
+    }
+    t.match(md, '| read session | @fastify/session + connect-dynamodb |', 'ratio rows')
+    t.match(md, '| rows | expired | segments | rows deleted | pass s | rows deleted/s | read units | write units | s at default caps |')
+    t.match(md, '| 200 | 50% | 1 | 100 |', 'reaper row, one segment')
+    t.match(md, '| 200 | 50% | 2 | 100 |', 'reaper row, two segments')
+  })
+
+  t.test('SVG chart', async (t) => {
+    const svg = readFileSync(join(outDir, 'latest.svg'), 'utf8')
+    t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+    t.match(svg, /<\/svg>\n$/)
+    t.equal(svg.match(/<rect [^>]*><title>/g)?.length, 2 * CONTESTANTS.length * SCENARIOS.length, 'one bar per result in each panel')
+    for (const c of CONTESTANTS) t.match(svg, c.label.replace(/&/g, '&amp;'), `legend names ${c.id}`)
+  })
+
+  t.ok(logs.some((l) => l.includes('results:')), 'the runner reports where it wrote')
+})
+
+t.test('capacity arithmetic follows the documented rules', async (t) => {
+  t.equal(itemSize({ a: { S: 'xyz' } }), 4, 'name plus string bytes')
+  t.equal(itemSize({ n: { N: '12345' } }), 1 + 4, 'numbers: about one byte per two digits, plus one')
+  t.equal(itemSize({ m: { M: { k: { BOOL: true } } } }), 1 + 3 + 1 + 1 + 1, 'maps: 3 bytes plus 1 per element')
+  t.equal(readUnits(undefined, false), 0.5, 'a missing item still costs the minimum')
+  t.equal(readUnits(4097, true), 2)
+  t.equal(writeUnits(1025, 10), 2, 'the larger of old and new item')
+  t.equal(writeUnits(undefined), 1)
+})
+
+t.test('the README block is replaced between its markers only', async (t) => {
+  const readme = `before\n${START}\nold table\n${END}\nafter\n`
+  t.equal(replaceResults(readme, 'new table\n'), `before\n${START}\nnew table\n${END}\nafter\n`)
+  t.throws(() => replaceResults('no markers', 'x'))
+})
