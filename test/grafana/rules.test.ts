@@ -62,6 +62,17 @@ t.test('every alert has severity, summary, description and a runbook in the READ
   }
 })
 
+t.test('the README section on dashboards links only to headings that exist', async (t) => {
+  const readme = await readFile(README, 'utf8')
+  const anchors = new Set([...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => githubSlug(m[1] as string)))
+  const start = readme.indexOf('<!-- SECTION: dashboards -->')
+  const end = readme.indexOf('<!-- SECTION:', start + 1)
+  t.ok(start >= 0, 'the section marker is there')
+  const links = [...readme.slice(start, end < 0 ? undefined : end).matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1] as string)
+  t.ok(links.length > 0)
+  for (const link of links) t.ok(anchors.has(link), `#${link} is a heading`)
+})
+
 t.test('every alert has a promtool case that fires and one that does not', async (t) => {
   const tests = (parseYaml(await readFile(RULES_TEST_FILE, 'utf8')) as { tests: TestGroup[] }).tests
   const cases = tests.flatMap((g) => g.alert_rule_test ?? [])
