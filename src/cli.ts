@@ -4,7 +4,14 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildClient, resolvedRegion, type ClientTarget } from './cli-client.js'
 import { DEMO_HOST, DEMO_PORT, startDemo } from './demo.js'
-import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME, resolveOptions } from './options.js'
+import {
+  DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
+  DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SCHEDULE,
+  DEFAULT_REAPER_SEGMENTS, DEFAULT_TABLE_NAME, resolveOptions, type ReaperOptions, type ResolvedReaperOptions
+} from './options.js'
+import { Reaper } from './reaper/reaper.js'
+import { collectStats } from './reaper/stats.js'
+import { formatPassLine, formatReport, formatStats, textLogger } from './reaper/console.js'
 import { ensureSessionTable, type Billing } from './store/table.js'
 
 export const BIN = 'dynamo-session'
@@ -285,8 +292,116 @@ const demo: Command = {
   }
 }
 
+const SCAN_FLAGS: Record<string, FlagSpec> = {
+  segments: { type: 'string', arg: 'n', description: 'Parallel Scan segments (1 to 1000)', default: String(DEFAULT_REAPER_SEGMENTS) },
+  'grace-seconds': { type: 'string', arg: 'n', description: 'Seconds past its expiry before a row counts as expired', default: String(DEFAULT_REAPER_GRACE_SECONDS) },
+  'max-read-units': { type: 'string', arg: 'n', description: 'Read capacity units per second the scan may consume', default: String(DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND) }
+}
+
+/** The reaper options given by flags, validated like the plugin's `reaper` option. */
+function reaperFlags (values: FlagValues, schedule: string | false): ResolvedReaperOptions {
+  const given: ReaperOptions = {
+    schedule,
+    segments: intFlag(values, 'segments', 1, 1000),
+    graceSeconds: intFlag(values, 'grace-seconds', 0, Number.MAX_SAFE_INTEGER),
+    maxReadUnitsPerSecond: intFlag(values, 'max-read-units', 1, 1_000_000),
+    maxWriteUnitsPerSecond: intFlag(values, 'max-write-units', 1, 1_000_000),
+    leaseSeconds: intFlag(values, 'lease-seconds', 1, 86_400),
+    maxPassSeconds: intFlag(values, 'max-pass-seconds', 1, 86_400)
+  }
+  let reaper: ResolvedReaperOptions | false
+  try {
+    reaper = resolveOptions({ secret: VALIDATION_SECRET, reaper: given }).reaper
+  } catch (err) {
+    throw new UsageError(schedule !== false ? `--schedule: ${(err as Error).message}` : (err as Error).message)
+  }
+  return reaper as ResolvedReaperOptions
+}
+
+const reap: Command = {
+  summary: 'Delete expired sessions ahead of TTL: one pass with --once, else on a schedule until SIGINT/SIGTERM',
+  description: 'Takes the same lease item as the plugin\'s reaper, so it can run next to applications (one pass per tick\n' +
+    'across all of them). --once prints the pass report and exits 1 when the pass failed.',
+  flags: {
+    once: { type: 'boolean', description: 'Run one pass now and exit' },
+    schedule: { type: 'string', arg: 'cron', description: 'When passes run (node-cron; 6 fields for seconds), without --once', default: DEFAULT_REAPER_SCHEDULE },
+    ...TABLE_FLAGS,
+    ...CONNECTION_FLAGS,
+    ...SCAN_FLAGS,
+    'max-write-units': { type: 'string', arg: 'n', description: 'Write capacity units per second the deletes may consume', default: String(DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND) },
+    'lease-seconds': { type: 'string', arg: 'n', description: 'Length of the lease a pass holds', default: String(DEFAULT_REAPER_LEASE_SECONDS) },
+    'max-pass-seconds': { type: 'string', arg: 'n', description: 'A pass stops after this long; the next resumes (default: 80% of the schedule\'s period, 60 with --once)' },
+    json: { type: 'boolean', description: 'Print reports as JSON (one line per pass without --once)' }
+  },
+  async run ({ values, io }) {
+    const once = values.once === true
+    if (once && values.schedule !== DEFAULT_REAPER_SCHEDULE) throw new UsageError('--schedule applies only without --once')
+    const names = tableFlags(values)
+    const options = reaperFlags(values, once ? false : stringFlag(values, 'schedule') ?? DEFAULT_REAPER_SCHEDULE)
+    const json = values.json === true
+    const { client, endpoint } = await clientFlags(values, io.env)
+    const where = endpoint ?? `AWS (${await resolvedRegion(client) ?? '?'})`
+    const shape = resolveOptions({ secret: VALIDATION_SECRET, ...names })
+    const reaper = new Reaper({
+      client,
+      shape,
+      options,
+      now: Date.now,
+      log: textLogger(io.stderr),
+      observer: once
+        ? undefined
+        : {
+            passEnded: (report) => { io.stdout.write(json ? JSON.stringify({ at: new Date().toISOString(), ...report }) + '\n' : formatPassLine(report, Date.now())) },
+            tableState () {},
+            consumed () {},
+            throttled () {},
+            reaped () {},
+            skipped () {},
+            interval () {}
+          }
+    })
+    try {
+      if (once) {
+        const report = await reaper.runOnce()
+        io.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : `Reaper pass on ${names.tableName} at ${where}\n${formatReport(report)}`)
+        return report.result === 'failure' ? EXIT_FAILURE : EXIT_OK
+      }
+      if (!json) io.stdout.write(`Reaping ${names.tableName} at ${where} on '${options.schedule as string}' (every ${reaper.intervalSeconds} s at most); Ctrl-C stops\n`)
+      reaper.start()
+      const reason = await waitForStop(io.signal)
+      io.stderr.write(`Stopping (${reason})...\n`)
+      return EXIT_OK
+    } finally {
+      await reaper.close()
+      client.destroy()
+    }
+  }
+}
+
+const stats: Command = {
+  summary: 'Count live, expired and invalid sessions (one Scan, nothing deleted) and show the reaper\'s lease',
+  description: 'The scan costs read units like a reaper pass (about rows x item size / 8 KB), held to --max-read-units a second.',
+  flags: { ...TABLE_FLAGS, ...CONNECTION_FLAGS, ...SCAN_FLAGS, ...JSON_FLAG },
+  async run ({ values, io }) {
+    const names = tableFlags(values)
+    const options = reaperFlags(values, false)
+    const { client, endpoint } = await clientFlags(values, io.env)
+    const where = endpoint ?? `AWS (${await resolvedRegion(client) ?? '?'})`
+    const shape = resolveOptions({ secret: VALIDATION_SECRET, ...names })
+    try {
+      const result = await collectStats(client, shape, { ...options, now: Date.now })
+      io.stdout.write(values.json === true ? JSON.stringify({ ...result, endpoint: endpoint ?? null }, null, 2) + '\n' : `endpoint:     ${where}\n${formatStats(result, Date.now())}`)
+      return EXIT_OK
+    } catch (err) {
+      throw new CommandFailure(`counting ${names.tableName} at ${where} failed: ${describeError(err)}`, { cause: err })
+    } finally {
+      client.destroy()
+    }
+  }
+}
+
 /** The commands, by name. Help and parsing come from this table. */
-export const COMMANDS: Record<string, Command> = { init, demo }
+export const COMMANDS: Record<string, Command> = { init, demo, reap, stats }
 
 function flagLine (name: string, spec: FlagSpec): [string, string] {
   const left = `${spec.short !== undefined ? `-${spec.short}, ` : '    '}--${name}${spec.arg !== undefined ? ` <${spec.arg}>` : ''}`
