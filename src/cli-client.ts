@@ -64,7 +64,9 @@ export function buildClient (settings: ClientSettings): ClientTarget {
       requestTimeout: settings.requestTimeoutMs,
       connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS,
       // Without it the SDK only warns when requestTimeout passes and the call hangs on.
-      throwOnRequestTimeout: true
+      throwOnRequestTimeout: true,
+      // requestTimeout ends when the response headers arrive: this cuts a body that stalls after them.
+      socketTimeout: settings.requestTimeoutMs
     },
     maxAttempts: positiveInt(env.AWS_MAX_ATTEMPTS) ?? DEFAULT_MAX_ATTEMPTS,
     ...(set(env.AWS_RETRY_MODE) !== undefined ? { retryMode: env.AWS_RETRY_MODE } : {}),

@@ -46,7 +46,8 @@ export interface Instrumentation extends StoreObserver, SessionEvents {
 export function defaultClient (options: ResolvedOptions, env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
   return new DynamoDBClient({
     // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes, and the call hangs on.
-    requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS, throwOnRequestTimeout: true },
+    // requestTimeout ends when the response headers arrive: socketTimeout cuts a body that stalls after them.
+    requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS, socketTimeout: options.requestTimeoutMs, throwOnRequestTimeout: true },
     ...(env.AWS_MAX_ATTEMPTS === undefined ? { maxAttempts: DEFAULT_MAX_ATTEMPTS } : {})
   })
 }

@@ -1,12 +1,16 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
 /** What the proxy does with a request. */
 export type Fault =
   | { kind: 'pass' }
-  | { kind: 'delay', ms: number }
+  | { kind: 'delay', ms: number, /** Adds a random 0..jitter ms. */ jitter?: number }
   | { kind: 'reset' }
   | { kind: 'stall' }
+  /** Forwards the request, sends the response's status and headers, then never the body. */
+  | { kind: 'stallBody' }
+  /** Forwards the request (DynamoDB applies it), then resets the connection instead of answering. */
+  | { kind: 'dropResponse' }
   | { kind: 'throttle', type?: 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'RequestLimitExceeded' }
   | { kind: 'error5xx', status?: number }
 
@@ -14,14 +18,21 @@ export interface FaultProxy {
   readonly endpoint: string
   /** Operations seen (from X-Amz-Target, e.g. 'GetItem'), faulted or not. */
   readonly seen: string[]
-  /** Sets the fault for matching operations (all when `operations` is omitted), for the next `times` requests (all when omitted). */
-  inject (fault: Fault, options?: { operations?: string[], times?: number }): void
+  /** The request headers of each request in `seen`, in the same order. */
+  readonly headers: IncomingHttpHeaders[]
+  /**
+   * Sets the fault for matching operations (all when `operations` is omitted), for the next `times` requests (all
+   * when omitted), after letting the first `after` matching requests through (none when omitted).
+   */
+  inject (fault: Fault, options?: { operations?: string[], times?: number, after?: number }): void
+  /** Faulted requests so far, by fault kind. */
+  readonly faulted: Record<string, number>
   /** Back to passing everything through. */
   heal (): void
   close (): Promise<void>
 }
 
-interface Rule { fault: Fault, operations: string[] | undefined, remaining: number }
+interface Rule { fault: Fault, operations: string[] | undefined, remaining: number, skip: number }
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -32,17 +43,24 @@ interface Teardown { teardown (fn: () => unknown): void }
 export async function startFaultProxy (t: Teardown, target: string): Promise<FaultProxy> {
   const upstream = new URL(target)
   const seen: string[] = []
+  const headers: IncomingHttpHeaders[] = []
   const sockets = new Set<Socket>()
+  const faulted: Record<string, number> = {}
   let rules: Rule[] = []
 
   const pick = (operation: string): Fault => {
     const rule = rules.find((r) => r.remaining > 0 && (r.operations === undefined || r.operations.includes(operation)))
     if (rule === undefined) return { kind: 'pass' }
+    if (rule.skip > 0) {
+      rule.skip--
+      return { kind: 'pass' }
+    }
     rule.remaining--
+    faulted[rule.fault.kind] = (faulted[rule.fault.kind] ?? 0) + 1
     return rule.fault
   }
 
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, mode: 'pass' | 'stallBody' | 'dropResponse' = 'pass'): void => {
     const out = httpRequest({
       host: upstream.hostname,
       port: upstream.port,
@@ -50,7 +68,18 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
       path: req.url,
       headers: req.headers
     }, (up) => {
+      if (mode === 'dropResponse') {
+        up.resume()
+        up.on('end', () => req.socket.destroy())
+        return
+      }
       res.writeHead(up.statusCode ?? 502, up.headers)
+      if (mode === 'stallBody') {
+        // Headers out now; the body never follows (until the client gives up or close()).
+        res.flushHeaders()
+        up.resume()
+        return
+      }
       up.pipe(res)
     })
     out.on('error', () => res.destroy())
@@ -63,6 +92,7 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
     req.on('end', () => {
       const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? ''
       seen.push(operation)
+      headers.push(req.headers)
       const fault = pick(operation)
       const body = Buffer.concat(chunks)
       switch (fault.kind) {
@@ -70,7 +100,11 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
           forward(req, res, body)
           return
         case 'delay':
-          setTimeout(() => forward(req, res, body), fault.ms)
+          setTimeout(() => forward(req, res, body), fault.ms + Math.random() * (fault.jitter ?? 0))
+          return
+        case 'stallBody':
+        case 'dropResponse':
+          forward(req, res, body, fault.kind)
           return
         case 'reset':
           req.socket.destroy()
@@ -112,8 +146,10 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
   return {
     endpoint: `http://127.0.0.1:${port}`,
     seen,
+    headers,
+    faulted,
     inject (fault, options = {}) {
-      rules = [{ fault, operations: options.operations, remaining: options.times ?? Number.POSITIVE_INFINITY }, ...rules]
+      rules = [{ fault, operations: options.operations, remaining: options.times ?? Number.POSITIVE_INFINITY, skip: options.after ?? 0 }, ...rules]
     },
     heal () {
       rules = []

@@ -1,0 +1,73 @@
+import { Writable } from 'node:stream'
+import type { Registry } from 'prom-client'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { makeClient } from './dynamo.js'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+/**
+ * Records every unhandled rejection and uncaught exception from now until teardown. Listening also keeps one from
+ * ending the process before the test can report it.
+ */
+export function watchUnexpected (t: Teardown): { readonly events: string[] } {
+  const events: string[] = []
+  const onRejection = (reason: unknown): void => { events.push(`unhandledRejection: ${String((reason as Error)?.stack ?? reason)}`) }
+  const onException = (err: unknown): void => { events.push(`uncaughtException: ${String((err as Error)?.stack ?? err)}`) }
+  process.on('unhandledRejection', onRejection)
+  process.on('uncaughtException', onException)
+  t.teardown(() => {
+    process.off('unhandledRejection', onRejection)
+    process.off('uncaughtException', onException)
+  })
+  return { events }
+}
+
+/** A client with short timeouts and few attempts, so a fault costs a test well under a second per call. */
+export function impatientClient (t: Teardown, endpoint: string, maxAttempts = 2, timeoutMs = 250): DynamoDBClient {
+  return makeClient(t, endpoint, {
+    maxAttempts,
+    requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs, socketTimeout: timeoutMs, throwOnRequestTimeout: true }
+  })
+}
+
+/** The value of one series of a metric (for a histogram: its `_count`), or 0 when the series does not exist. */
+export async function metricValue (registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = registry.getSingleMetric(name)
+  if (metric === undefined) throw new Error(`${name} is not registered`)
+  const { values } = await metric.get()
+  const wanted = values.filter((v) => [undefined, name, `${name}_count`].includes((v as { metricName?: string }).metricName) &&
+    Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+  return wanted.reduce((sum, v) => sum + v.value, 0)
+}
+
+/** Resolves once `count` callers have arrived. */
+export function barrier (count: number): () => Promise<void> {
+  let arrived = 0
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  return async () => {
+    if (++arrived >= count) open()
+    await opened
+  }
+}
+
+/** A writable stream that keeps what a logger writes, for a logger's `stream` option. */
+export function logCapture (): { readonly stream: Writable, text (): string } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write (chunk: Buffer | string, _encoding, callback) {
+      chunks.push(chunk.toString())
+      callback()
+    }
+  })
+  return { stream, text: () => chunks.join('') }
+}
+
+/** Waits until `check()` holds, polling; fails after `timeoutMs`. */
+export async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
