@@ -71,12 +71,12 @@ export function formatPassLine (report: ReapReport, atMs: number): string {
     `${units(report.consumedReadUnits)} RCU, ${units(report.consumedWriteUnits)} WCU, ${report.durationSeconds.toFixed(1)} s\n`
 }
 
-/** The reaper's log as plain lines (`warn: message (name: detail)`); debug is dropped and info kept only when asked. */
-export function textLogger (output: TextOutput, info = false): ReaperLogger {
+/** The reaper's warnings and errors as plain lines (`warn: message (name: detail)`); pass reports are printed apart. */
+export function textLogger (output: TextOutput): ReaperLogger {
   const line = (level: string) => (obj: object, msg: string): void => {
     const err = (obj as { err?: { name?: string, code?: string, message?: string } }).err
     const detail = err === undefined ? '' : ` (${err.code ?? err.name ?? 'Error'}: ${err.message ?? ''})`
     output.write(`${level}: ${msg}${detail}\n`)
   }
-  return { debug () {}, info: info ? line('info') : () => {}, warn: line('warn'), error: line('error') }
+  return { debug () {}, info () {}, warn: line('warn'), error: line('error') }
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { startDynalite, makeClient, createTable, countCalls } from '../helpers/dynamo.js'
 import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions } from '../helpers/reaper.js'
 import { collectStats } from '../../src/reaper/stats.js'
-import { formatDuration, formatReport, formatStats } from '../../src/reaper/console.js'
+import { formatDuration, formatPassLine, formatReport, formatStats, textLogger } from '../../src/reaper/console.js'
 import { emptyReport } from '../../src/reaper/report.js'
 import { Lease } from '../../src/reaper/lease.js'
 import { ReaperCalls } from '../../src/reaper/calls.js'
@@ -22,6 +22,20 @@ t.test('formatReport', async (t) => {
   t.match(text, /^failed: +1$/m, 'expired - deleted - conflicts')
   t.match(text, /^max lag: +1m 30s past expiry$/m)
   t.match(text, /^capacity: +1\.25 read units, 4 write units$/m)
+})
+
+t.test('formatPassLine and textLogger', async (t) => {
+  const report = { ...emptyReport('success', 0.25), scanned: 5, active: 3, expired: 2, deleted: 2, maxLagSeconds: 3661, consumedReadUnits: 0.5, consumedWriteUnits: 4 }
+  t.equal(formatPassLine(report, Date.UTC(2026, 0, 1)),
+    '2026-01-01T00:00:00.000Z success: scanned 5, expired 2, deleted 2, conflicts 0, invalid 0, max lag 1h 1m 1s, 0.5 RCU, 4 WCU, 0.3 s\n')
+  let text = ''
+  const log = textLogger({ write: (s: string) => { text += s } })
+  log.debug({}, 'hidden')
+  log.info({ report }, 'hidden too')
+  log.warn({}, 'lease taken over')
+  log.error({ err: { name: 'Error', code: 'FST_X', message: 'boom' } }, 'pass failed')
+  log.error({ err: {} }, 'odd')
+  t.equal(text, 'warn: lease taken over\nerror: pass failed (FST_X: boom)\nerror: odd (Error: )\n')
 })
 
 t.test('against dynalite', async (t) => {
