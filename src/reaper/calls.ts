@@ -41,17 +41,20 @@ interface WithMiddleware {
 /**
  * The reaper's only door to DynamoDB: every call asks for its consumed capacity, which is tallied, reported to the
  * observer and charged to the budgets; every throttled attempt, including the SDK's own retries, is reported.
+ * Aborting `signal` aborts the calls in flight (close() must not wait on a stalled DynamoDB).
  */
 export class ReaperCalls {
   readonly tally: Tally = { read: 0, write: 0 }
   readonly #client: DynamoDBClient
   readonly #observer: ReaperObserver | undefined
   readonly #budgets: Budgets | undefined
+  readonly #signal: AbortSignal | undefined
 
-  constructor (client: DynamoDBClient, observer: ReaperObserver | undefined, budgets?: Budgets) {
+  constructor (client: DynamoDBClient, observer: ReaperObserver | undefined, budgets?: Budgets, signal?: AbortSignal) {
     this.#client = client
     this.#observer = observer
     this.#budgets = budgets
+    this.#signal = signal
   }
 
   // Runs inside the SDK's retry loop (after retryMiddleware), so it sees every attempt's error.
@@ -93,21 +96,22 @@ export class ReaperCalls {
 
   async scan (input: ScanCommandInput): Promise<ScanCommandOutput> {
     const command = new ScanCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('Scan', command as unknown as WithMiddleware, () => this.#client.send(command))
+    return await this.#send('Scan', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
   }
 
   async deleteItem (input: DeleteItemCommandInput): Promise<DeleteItemCommandOutput> {
     const command = new DeleteItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('DeleteItem', command as unknown as WithMiddleware, () => this.#client.send(command))
+    return await this.#send('DeleteItem', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
   }
 
   async getItem (input: GetItemCommandInput): Promise<GetItemCommandOutput> {
     const command = new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('GetItem', command as unknown as WithMiddleware, () => this.#client.send(command))
+    return await this.#send('GetItem', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
   }
 
-  async updateItem (input: UpdateItemCommandInput): Promise<UpdateItemCommandOutput> {
+  /** `signal` replaces the calls' own (a final write that must not be cut short by close(), but is bounded). */
+  async updateItem (input: UpdateItemCommandInput, signal = this.#signal): Promise<UpdateItemCommandOutput> {
     const command = new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('UpdateItem', command as unknown as WithMiddleware, () => this.#client.send(command))
+    return await this.#send('UpdateItem', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: signal }))
   }
 }

@@ -237,10 +237,10 @@ export class Lease {
     this.#extend(nowMs)
   }
 
-  /** Saves the state and frees the lease; false when it was no longer ours. */
-  async release (state: LeaseState): Promise<boolean> {
+  /** Saves the state and frees the lease; false when it was no longer ours. `signal` bounds the call. */
+  async release (state: LeaseState, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, 0, state))
+      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, 0, state), signal)
       return true
     } catch (err) {
       if (isConditionFailure(err)) return false

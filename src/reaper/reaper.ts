@@ -61,6 +61,8 @@ export const DEFAULT_UNSCHEDULED_PASS_SECONDS = 60
 /** Share of the schedule's period a pass may use by default. */
 export const PASS_SHARE_OF_INTERVAL = 0.8
 const SAMPLED_TICKS = 12
+/** The write that frees the lease gets this long, even during close(); after it the lease just expires. */
+export const RELEASE_TIMEOUT_MS = 5000
 
 /** The shortest period between the expression's next ticks, in seconds. */
 export function shortestInterval (ticks: readonly Date[]): number {
@@ -177,7 +179,7 @@ export class Reaper implements SessionReaper {
   async #pass (tick: number | undefined, signal: AbortSignal): Promise<ReapReport> {
     const { now, shape, observer } = this.#d
     const started = now()
-    const calls = new ReaperCalls(this.#d.client, observer, this.#budgets)
+    const calls = new ReaperCalls(this.#d.client, observer, this.#budgets, signal)
     const lease = new Lease(calls, shape, this.#owner, this.#d.options.leaseSeconds * 1000, now)
     const report = (result: ReapReport['result'], sweep?: Sweep): ReapReport => ({
       ...emptyReport(result),
@@ -197,6 +199,8 @@ export class Reaper implements SessionReaper {
       }
       state = got.state
     } catch (err) {
+      // close() during the attempt: no pass ran.
+      if (signal.aborted) return this.#ended(report('skipped'))
       this.#log.error({ err: errorFields(err) }, 'reaper pass failed: could not take the lease')
       return this.#ended(report('failure'))
     }
@@ -226,8 +230,13 @@ export class Reaper implements SessionReaper {
       complete = await sweep.run()
       result = report('success', sweep)
     } catch (err) {
-      result = report('failure', sweep)
-      this.#log.error({ err: errorFields(err), report: result }, 'reaper pass failed')
+      if (signal.aborted) {
+        // close() cut a call short: the pass stopped, as it does between calls.
+        result = report('success', sweep)
+      } else {
+        result = report('failure', sweep)
+        this.#log.error({ err: errorFields(err), report: result }, 'reaper pass failed')
+      }
     }
 
     const endedAt = epochSeconds(now())
@@ -243,7 +252,7 @@ export class Reaper implements SessionReaper {
       }
     }
     try {
-      if (!await lease.release(next)) this.#log.warn({}, 'reaper lease was taken over before release')
+      if (!await lease.release(next, AbortSignal.timeout(RELEASE_TIMEOUT_MS))) this.#log.warn({}, 'reaper lease was taken over before release')
     } catch (err) {
       // It expires by itself; the next pass resumes from the last saved cursors.
       this.#log.warn({ err: errorFields(err) }, 'reaper could not release its lease')

@@ -178,7 +178,14 @@ export class Sweep {
       const reserved = limit * this.#unitsPerItem
       if (!await o.budgets.read.take(reserved, signal)) return
       const before = o.calls.tally.read
-      const page = await this.#page(stream, cursor.start, limit, signal)
+      let page: FinderPage | undefined
+      try {
+        page = await this.#page(stream, cursor.start, limit, signal)
+      } catch (err) {
+        // The call was aborted by close(): a stop, not a failure.
+        if (signal.aborted) return
+        throw err
+      }
       // The call charged what it really cost; give the reservation back.
       o.budgets.read.charge(-reserved)
       if (page === undefined) return
@@ -259,7 +266,8 @@ export class Sweep {
         await o.sleep(backoffMs(0), signal)
       } else {
         o.observer?.skipped('error')
-        throw err
+        // Aborted by close(): the row is left for the next pass.
+        if (!signal.aborted) throw err
       }
     } finally {
       o.budgets.write.charge(-reserved)

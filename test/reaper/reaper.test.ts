@@ -213,6 +213,37 @@ t.test('against dynalite', async (t) => {
     t.equal((await app.sessionReaper!.runOnce()).result, 'skipped', 'a closed reaper runs no more passes')
   })
 
+  t.test('close() does not wait on a stalled DynamoDB: the call in flight is aborted', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, Array.from({ length: 5 }, (_, i) => ({ id: sessionId(i), expiresAt: 1000 })))
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    // No request timeout on this client: without the abort, close() would wait for ever.
+    proxy.inject({ kind: 'stall' }, { operations: ['DeleteItem'] })
+    const reaper = makeReaper(t, makeClient(t, proxy.endpoint), table, {}, { log: captureLog() })
+    const running = reaper.runOnce()
+    await until(() => proxy.seen.includes('DeleteItem'), 'the stalled delete')
+    await reaper.close()
+    const report = await running
+    t.equal(report.result, 'success', 'stopped, not failed')
+    t.equal(report.deleted, 0)
+    t.equal(report.expired, 1, 'the aborted delete is counted as a failed one')
+    t.equal((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.untilMs, 0, 'the lease was still freed')
+    t.equal((await tableIds(client, table)).length, 6, 'the rows are left for the next pass (and the lease item)')
+  })
+
+  t.test('close() while the lease is being taken: skipped', async (t) => {
+    const table = await createTable(client)
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    proxy.inject({ kind: 'stall' }, { operations: ['UpdateItem'] })
+    const log = captureLog()
+    const reaper = makeReaper(t, makeClient(t, proxy.endpoint), table, {}, { log })
+    const running = reaper.runOnce()
+    await until(() => proxy.seen.includes('UpdateItem'), 'the stalled lease write')
+    await reaper.close()
+    t.equal((await running).result, 'skipped')
+    t.same(log.lines.filter((l) => l.level === 'error'), [], 'nothing to report as an error')
+  })
+
   t.test('DynamoDB unreachable mid-pass: a failure is counted, the lease expires, the next pass succeeds', async (t) => {
     const own = await startEmbeddedDynamo()
     t.teardown(() => own.close())
