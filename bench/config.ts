@@ -65,8 +65,14 @@ export interface ReaperCase {
 export interface Settings {
   /** autocannon connections. */
   readonly connections: number
-  /** Unmeasured run before each measured one (JIT, connection pools); 0 for none. */
+  /**
+   * Each round runs every scenario for every contestant once, contestants back to back within a scenario (their
+   * order rotating by round), so that a change in the machine's background load hits them alike.
+   */
+  readonly rounds: number
+  /** Unmeasured run before the first measured one of each contestant × scenario (JIT, connection pools); 0 for none. */
   readonly warmupSeconds: number
+  /** Length of each measured run. */
   readonly durationSeconds: number
   /** Sessions created before the read and change scenarios; requests rotate through their cookies. */
   readonly sessionPool: number
@@ -81,8 +87,9 @@ export interface Settings {
 export const SETTINGS: Readonly<Record<Mode, Settings>> = {
   full: {
     connections: 10,
+    rounds: 3,
     warmupSeconds: 3,
-    durationSeconds: 15,
+    durationSeconds: 5,
     sessionPool: 100,
     ttlSeconds: 300,
     reaper: { rows: [10_000, 100_000], expiredFractions: [0.01, 0.5], segments: [1, 4] }
@@ -90,7 +97,8 @@ export const SETTINGS: Readonly<Record<Mode, Settings>> = {
   // Checks the harness and gives a first idea in under two minutes; the figures are noisier than a full run's.
   quick: {
     connections: 10,
-    warmupSeconds: 1,
+    rounds: 1,
+    warmupSeconds: 2,
     durationSeconds: 2,
     sessionPool: 20,
     ttlSeconds: 300,

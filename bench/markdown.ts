@@ -34,7 +34,8 @@ export function machineLine (result: BenchResult): string {
   const s = result.settings
   return `${result.mode === 'full' ? 'Full' : 'Quick'} run of ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpuModel} ` +
     `(${m.cores} cores, ${m.platform} ${m.arch}, ${num(m.totalMemoryMiB)} MiB), Node ${m.node}; load average ${m.loadAverage1m} at start. ` +
-    `autocannon: ${s.connections} connections, ${s.durationSeconds} s per run after ${s.warmupSeconds} s of warm-up; ` +
+    `autocannon: ${s.connections} connections; ${s.rounds === 1 ? 'one run' : `${s.rounds} rounds`} of ${s.durationSeconds} s per contestant and scenario ` +
+    `after ${s.warmupSeconds} s of warm-up${s.rounds === 1 ? '' : ' (req/s and latency: median of the rounds)'}; ` +
     'app, dynalite (behind a counting proxy) and autocannon each in their own process on 127.0.0.1.'
 }
 
@@ -43,15 +44,15 @@ export function renderMarkdown (result: BenchResult): string {
   const lines: string[] = []
   const label = (id: string): string => result.contestants.find((c) => c.id === id)?.label ?? id
   lines.push(machineLine(result), '')
-  lines.push('| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | DynamoDB calls/req | read units/req | write units/req |')
-  lines.push('| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
+  lines.push('| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | dynalite CPU µs/req | DynamoDB calls/req | read units/req | write units/req |')
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
   for (const s of result.scenarios) {
     for (const c of result.contestants) {
       const r = result.requests.find((x) => x.scenario === s.id && x.contestant === c.id)
       if (r === undefined) continue
       const failed = r.failures > 0 ? ` (${num(r.failures)} failed)` : ''
       lines.push(`| ${s.label} | ${c.label} | ${num(r.requestsPerSecond)}${failed} | ${ms(r.latencyMs.p50)} | ${ms(r.latencyMs.p99)} | ` +
-        `${num(r.cpuMicrosPerRequest)} | ${calls(r)} | ${units(r.dynamo.readUnits, r.dynamo.unitsSource)} | ${units(r.dynamo.writeUnits, r.dynamo.unitsSource)} |`)
+        `${num(r.cpuMicrosPerRequest)} | ${num(r.databaseCpuMicrosPerRequest)} | ${calls(r)} | ${units(r.dynamo.readUnits, r.dynamo.unitsSource)} | ${units(r.dynamo.writeUnits, r.dynamo.unitsSource)} |`)
     }
   }
   lines.push('')

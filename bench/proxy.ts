@@ -254,3 +254,15 @@ export function diffCounters (after: Counters, before: Counters): Counters {
   }
   return out
 }
+
+/** The sum of several runs' counters. */
+export function sumCounters (list: readonly Counters[]): Counters {
+  const out: Counters = {}
+  for (const counters of list) {
+    for (const [op, c] of Object.entries(counters)) {
+      const sum = out[op] ??= emptyCount()
+      for (const k of Object.keys(sum) as Array<keyof OperationCount>) sum[k] += c[k]
+    }
+  }
+  return out
+}

@@ -1,6 +1,6 @@
 import os from 'node:os'
 import { ALTERNATIVE, BASELINE, type ContestantId, type Mode, type ReaperCase, type ScenarioId, type Settings } from './config.js'
-import type { Counters } from './proxy.js'
+import { sumCounters, type Counters } from './proxy.js'
 
 /** bench/results/latest.json; documented in bench/README.md. Bump SCHEMA_VERSION on any incompatible change. */
 export const SCHEMA_VERSION = 1
@@ -26,23 +26,55 @@ export interface DynamoPerRequest {
   unitsSource: 'reported' | 'estimated' | 'mixed' | 'none'
 }
 
-export interface RequestResult {
-  contestant: ContestantId
-  scenario: ScenarioId
-  /** Requests sent during the measured run (the denominator of every per-request figure). */
+/** One measured autocannon run of one contestant in one scenario. */
+export interface Round {
+  /** Requests sent (the app processed them all, including the few in flight when the run stopped). */
   requests: number
-  /** Requests answered. */
+  /** Responses received. */
   completed: number
   seconds: number
   requestsPerSecond: number
+  latencyMs: { p50: number, p99: number, mean: number }
+  /** Non-2xx responses, errors and timeouts. */
+  failures: number
+  /** App process CPU (user + system) over the run, in microseconds. */
+  cpuMicros: number
+  /** CPU of the process running dynalite and the counting proxy over the run, in microseconds. */
+  databaseCpuMicros: number
+  /** CPU of the runner (autocannon) over the run, in microseconds. */
+  loadGeneratorCpuMicros: number
+  /** The proxy's counters for the run. */
+  counters: Counters
+}
+
+export interface RequestResult {
+  contestant: ContestantId
+  scenario: ScenarioId
+  /** Requests sent over all rounds (the denominator of every per-request figure). */
+  requests: number
+  /** Requests answered over all rounds. */
+  completed: number
+  /** Measured seconds over all rounds. */
+  seconds: number
+  /** Median of the rounds' requests per second. */
+  requestsPerSecond: number
+  /** p50 and p99: medians of the rounds' percentiles; mean: over all requests. */
   latencyMs: { p50: number, p99: number, mean: number }
   /** Non-2xx responses, errors and timeouts: a sound run has 0. */
   failures: number
   /** CPU time of the app process (user + system) per request, in microseconds. */
   cpuMicrosPerRequest: number
+  /**
+   * The same for the dynalite + proxy process and for the load generator: on one machine the three share the cores,
+   * so their sum is what bounds throughput there.
+   */
+  databaseCpuMicrosPerRequest: number
+  loadGeneratorCpuMicrosPerRequest: number
   dynamo: DynamoPerRequest
-  /** The proxy's raw counters for the measured run (totals, not per request). */
+  /** The proxy's raw counters over all rounds (totals, not per request). */
   dynamoTotals: Counters
+  /** Each round's own figures, in the order they ran. */
+  rounds: Array<Omit<Round, 'counters' | 'cpuMicros' | 'databaseCpuMicros' | 'loadGeneratorCpuMicros'> & { cpuMicrosPerRequest: number }>
 }
 
 export interface Ratio {
@@ -134,6 +166,45 @@ export function perRequest (counters: Counters, requests: number): DynamoPerRequ
     writeUnits: per(writeUnits),
     callsByOperation,
     unitsSource: calls === 0 ? 'none' : estimated === 0 ? 'reported' : reported === 0 ? 'estimated' : 'mixed'
+  }
+}
+
+export function median (values: readonly number[]): number {
+  if (values.length === 0) return 0
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/**
+ * One contestant × scenario over its rounds: throughput and latency percentiles are medians of the rounds (robust
+ * to one disturbed round on a shared machine); per-request costs are totals over all rounds divided by all requests.
+ */
+export function combineRounds (contestant: ContestantId, scenario: ScenarioId, rounds: readonly Round[]): RequestResult {
+  const sum = (f: (r: Round) => number): number => rounds.reduce((acc, r) => acc + f(r), 0)
+  const requests = sum((r) => r.requests)
+  const completed = sum((r) => r.completed)
+  const totals = sumCounters(rounds.map((r) => r.counters))
+  return {
+    contestant,
+    scenario,
+    requests,
+    completed,
+    seconds: sum((r) => r.seconds),
+    requestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
+    latencyMs: {
+      p50: median(rounds.map((r) => r.latencyMs.p50)),
+      p99: median(rounds.map((r) => r.latencyMs.p99)),
+      mean: completed > 0 ? sum((r) => r.latencyMs.mean * r.completed) / completed : 0
+    },
+    failures: sum((r) => r.failures),
+    cpuMicrosPerRequest: requests > 0 ? sum((r) => r.cpuMicros) / requests : 0,
+    databaseCpuMicrosPerRequest: requests > 0 ? sum((r) => r.databaseCpuMicros) / requests : 0,
+    loadGeneratorCpuMicrosPerRequest: requests > 0 ? sum((r) => r.loadGeneratorCpuMicros) / requests : 0,
+    dynamo: perRequest(totals, requests),
+    dynamoTotals: totals,
+    rounds: rounds.map(({ counters: _c, cpuMicros, databaseCpuMicros: _d, loadGeneratorCpuMicros: _l, ...r }) =>
+      ({ ...r, cpuMicrosPerRequest: r.requests > 0 ? cpuMicros / r.requests : 0 }))
   }
 }
 

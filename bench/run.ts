@@ -15,7 +15,8 @@ const USAGE = `usage: npm run bench [-- options]
   --contestants <a,b>      ${CONTESTANTS.map((c) => c.id).join(', ')}
   --scenarios <a,b>        ${SCENARIOS.map((s) => s.id).join(', ')}
   --duration <s>           seconds per measured run (overrides the mode)
-  --warmup <s>             seconds of warm-up before each run (overrides the mode)
+  --warmup <s>             seconds of warm-up before the first run (overrides the mode)
+  --rounds <n>             measured runs per contestant and scenario (overrides the mode)
   --profile <a,b>          run these contestants' apps with --cpu-prof (profiles in the temp directory)
   --out <dir>              where latest.json/.md/.svg go (default bench/results)
   --readme                 copy the Markdown tables into README.md's benchmark section
@@ -46,6 +47,7 @@ async function main (): Promise<number> {
       scenarios: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       profile: { type: 'string' },
       out: { type: 'string' },
       readme: { type: 'boolean', default: false },
@@ -68,6 +70,8 @@ async function main (): Promise<number> {
   const ids = CONTESTANTS.map((c) => c.id)
   const duration = seconds(values.duration, 'duration')
   const warmup = seconds(values.warmup, 'warmup')
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds)
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`)
   const result = await runBench({
     mode: values.quick === true ? 'quick' : 'full',
     ...(values.out === undefined ? {} : { outDir: values.out }),
@@ -77,7 +81,8 @@ async function main (): Promise<number> {
     profile: list<ContestantId>(values.profile, ids, 'profile'),
     overrides: {
       ...(duration === undefined ? {} : { durationSeconds: duration }),
-      ...(warmup === undefined ? {} : { warmupSeconds: warmup })
+      ...(warmup === undefined ? {} : { warmupSeconds: warmup }),
+      ...(rounds === undefined ? {} : { rounds })
     }
   })
   if (values.readme === true) {

@@ -10,11 +10,11 @@ import { CONTESTANTS, SCENARIOS, SETTINGS, type Contestant, type ContestantId, t
 import type { AppContext } from './contestants/context.js'
 import type { AppInfo } from './app-server.js'
 import type { DynamoInfo } from './dynamo-server.js'
-import { runLoad } from './load.js'
+import { runLoad, type LoadSpec } from './load.js'
 import { renderMarkdown } from './markdown.js'
 import { diffCounters, type Counters } from './proxy.js'
 import { runReaperBench } from './reaper.js'
-import { SCHEMA_VERSION, computeRatios, machineInfo, perRequest, type BenchResult, type ReaperSection, type RequestResult } from './results.js'
+import { SCHEMA_VERSION, combineRounds, computeRatios, machineInfo, type BenchResult, type ReaperSection, type RequestResult, type Round } from './results.js'
 import { renderSvg } from './svg.js'
 
 export type Section = 'requests' | 'reaper'
@@ -73,13 +73,17 @@ async function createSessions (port: number, count: number): Promise<string[]> {
 
 interface CpuUsage { user: number, system: number }
 
+function cpuDelta (after: CpuUsage, before: CpuUsage): number {
+  return (after.user - before.user) + (after.system - before.system)
+}
+
 function totalCalls (counters: Counters): number {
   return Object.values(counters).reduce((sum, c) => sum + c.calls, 0)
 }
 
 /**
  * Waits until requests that were in flight when autocannon stopped have finished (the proxy's call count holds still
- * for 200 ms, 5 s at most), so that their calls and CPU land with the requests sent.
+ * for 200 ms, 5 s at most), so that their calls and CPU land with the run that sent them.
  */
 async function settle (dynamo: Child<DynamoInfo>): Promise<Counters> {
   let last = await dynamo.call<Counters>('counters')
@@ -93,33 +97,34 @@ async function settle (dynamo: Child<DynamoInfo>): Promise<Counters> {
   return last
 }
 
-async function measureScenario (
-  app: Child<AppInfo>, dynamo: Child<DynamoInfo>, contestant: Contestant, scenario: Scenario, settings: Settings
-): Promise<RequestResult> {
-  const cookies = scenario.withSession ? await createSessions(app.info.port, settings.sessionPool) : []
-  const spec = { port: app.info.port, method: scenario.method, path: scenario.path, cookies, connections: settings.connections }
-  if (settings.warmupSeconds > 0) await runLoad({ ...spec, durationSeconds: settings.warmupSeconds })
+async function measureOnce (app: Child<AppInfo>, dynamo: Child<DynamoInfo>, spec: Omit<LoadSpec, 'durationSeconds'>, seconds: number): Promise<Round> {
+  // Requests left in flight by the warm-up or the previous run must not land in this one.
+  const countersBefore = await settle(dynamo)
   const cpuBefore = await app.call<CpuUsage>('cpu')
-  const countersBefore = await dynamo.call<Counters>('counters')
-  const load = await runLoad({ ...spec, durationSeconds: settings.durationSeconds })
+  const dbBefore = await dynamo.call<CpuUsage>('cpu')
+  const runnerBefore = process.cpuUsage()
+  const load = await runLoad({ ...spec, durationSeconds: seconds })
   const countersAfter = await settle(dynamo)
   const cpuAfter = await app.call<CpuUsage>('cpu')
-  const totals = diffCounters(countersAfter, countersBefore)
-  const requests = load.sent
-  const cpu = (cpuAfter.user - cpuBefore.user) + (cpuAfter.system - cpuBefore.system)
+  const dbAfter = await dynamo.call<CpuUsage>('cpu')
+  const runner = process.cpuUsage(runnerBefore)
   return {
-    contestant: contestant.id,
-    scenario: scenario.id,
-    requests,
+    requests: load.sent,
     completed: load.completed,
     seconds: load.seconds,
     requestsPerSecond: load.requestsPerSecond,
     latencyMs: load.latencyMs,
     failures: load.failures,
-    cpuMicrosPerRequest: requests > 0 ? cpu / requests : 0,
-    dynamo: perRequest(totals, requests),
-    dynamoTotals: totals
+    cpuMicros: cpuDelta(cpuAfter, cpuBefore),
+    databaseCpuMicros: cpuDelta(dbAfter, dbBefore),
+    loadGeneratorCpuMicros: runner.user + runner.system,
+    counters: diffCounters(countersAfter, countersBefore)
   }
+}
+
+function rotate<T> (list: readonly T[], by: number): T[] {
+  const k = list.length === 0 ? 0 : by % list.length
+  return [...list.slice(k), ...list.slice(0, k)]
 }
 
 async function runRequestSection (
@@ -134,30 +139,52 @@ async function runRequestSection (
   } finally {
     client.destroy()
   }
-  const results: RequestResult[] = []
-  for (const c of contestants) {
-    const ctx: AppContext & { contestant: string } = {
-      contestant: c.id, endpoint: dynamo.info.counted, tableName: c.tableName ?? '', secret: SECRET, ttlSeconds: settings.ttlSeconds
-    }
-    const execArgv = [...(options.childExecArgv ?? process.execArgv)]
-    if (options.profile?.includes(c.id) === true) {
-      execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${c.id}.cpuprofile`)
-      log(`  ${c.label}: CPU profile to ${join(PROFILE_DIR, `${c.id}.cpuprofile`)}`)
-    }
-    const app = await startChild<AppInfo>(benchFile('app-server'), {
-      execArgv, env: { ...(options.childEnv ?? process.env), BENCH_APP_CONTEXT: JSON.stringify(ctx) }
-    })
-    try {
-      for (const s of scenarios) {
-        const r = await measureScenario(app, dynamo, c, s, settings)
-        log(`  ${c.label.padEnd(38)} ${s.label.padEnd(15)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
-          `p99 ${r.latencyMs.p99.toFixed(1)} ms  ${r.cpuMicrosPerRequest.toFixed(0)} µs CPU/req  ${r.dynamo.calls.toFixed(2)} calls/req` +
-          (r.failures > 0 ? `  ${r.failures} FAILED` : ''))
-        results.push(r)
+  // Every app runs from the start (idle ones cost nothing), so contestants can take turns within a scenario.
+  const apps = new Map<ContestantId, Child<AppInfo>>()
+  const pools = new Map<ContestantId, string[]>()
+  const rounds = new Map<string, Round[]>()
+  try {
+    for (const c of contestants) {
+      const ctx: AppContext & { contestant: string } = {
+        contestant: c.id, endpoint: dynamo.info.counted, tableName: c.tableName ?? '', secret: SECRET, ttlSeconds: settings.ttlSeconds
       }
-    } finally {
-      await app.stop()
+      const execArgv = [...(options.childExecArgv ?? process.execArgv)]
+      if (options.profile?.includes(c.id) === true) {
+        execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${c.id}.cpuprofile`)
+        log(`  ${c.label}: CPU profile to ${join(PROFILE_DIR, `${c.id}.cpuprofile`)}`)
+      }
+      apps.set(c.id, await startChild<AppInfo>(benchFile('app-server'), {
+        execArgv, env: { ...(options.childEnv ?? process.env), BENCH_APP_CONTEXT: JSON.stringify(ctx) }
+      }))
     }
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const s of scenarios) {
+        for (const c of rotate(contestants, round)) {
+          const app = apps.get(c.id) as Child<AppInfo>
+          let cookies: string[] = []
+          if (s.withSession) {
+            cookies = pools.get(c.id) ?? await createSessions(app.info.port, settings.sessionPool)
+            pools.set(c.id, cookies)
+          }
+          const spec = { port: app.info.port, method: s.method, path: s.path, cookies, connections: settings.connections }
+          if (round === 0 && settings.warmupSeconds > 0) await runLoad({ ...spec, durationSeconds: settings.warmupSeconds })
+          const r = await measureOnce(app, dynamo, spec, settings.durationSeconds)
+          const key = `${c.id}/${s.id}`
+          rounds.set(key, [...(rounds.get(key) ?? []), r])
+          const calls = Object.values(r.counters).reduce((sum, x) => sum + x.calls, 0)
+          log(`  ${settings.rounds > 1 ? `round ${round + 1}  ` : ''}${s.label.padEnd(15)} ${c.label.padEnd(38)} ` +
+            `${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${r.latencyMs.p99} ms  ` +
+            `${(r.requests > 0 ? r.cpuMicros / r.requests : 0).toFixed(0)} µs CPU/req  ${(r.requests > 0 ? calls / r.requests : 0).toFixed(2)} calls/req` +
+            (r.failures > 0 ? `  ${r.failures} FAILED` : ''))
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...apps.values()].map(async (app) => await app.stop()))
+  }
+  const results: RequestResult[] = []
+  for (const s of scenarios) {
+    for (const c of contestants) results.push(combineRounds(c.id, s.id, rounds.get(`${c.id}/${s.id}`) ?? []))
   }
   return results
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runBench } from '../bench/runner.js'
 import { CONTESTANTS, SCENARIOS, type ContestantId, type ScenarioId } from '../bench/config.js'
-import type { BenchResult, RequestResult } from '../bench/results.js'
+import { combineRounds, type BenchResult, type RequestResult, type Round } from '../bench/results.js'
 import { replaceResults, START, END } from '../bench/readme.js'
 import { itemSize, readUnits, writeUnits } from '../bench/capacity.js'
 import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } from '../src/options.js'
@@ -52,7 +52,8 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
   for (const r of json.requests) {
     t.equal(r.failures, 0, `${r.contestant}/${r.scenario}: every request answered 2xx`)
     t.ok(r.requests > 0 && r.completed > 0 && r.requestsPerSecond > 0, `${r.contestant}/${r.scenario}: requests measured`)
-    t.ok(r.cpuMicrosPerRequest > 0, `${r.contestant}/${r.scenario}: app CPU measured`)
+    t.ok(r.cpuMicrosPerRequest > 0 && r.loadGeneratorCpuMicrosPerRequest > 0, `${r.contestant}/${r.scenario}: app and load generator CPU measured`)
+    if (r.dynamo.calls > 0) t.ok(r.databaseCpuMicrosPerRequest > 0, `${r.contestant}/${r.scenario}: dynalite CPU measured`)
     t.ok(r.latencyMs.p99 >= r.latencyMs.p50, `${r.contestant}/${r.scenario}: latency percentiles`)
   }
 
@@ -115,7 +116,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
     const md = readFileSync(join(outDir, 'latest.md'), 'utf8')
     t.match(md, json.machine.cpuModel, 'header names the CPU')
     t.match(md, `Node ${process.version}`, 'header names Node')
-    t.match(md, '| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | DynamoDB calls/req | read units/req | write units/req |')
+    t.match(md, '| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | dynalite CPU µs/req | DynamoDB calls/req | read units/req | write units/req |')
     for (const s of SCENARIOS) {
       for (const c of CONTESTANTS) t.match(md, `| ${s.label} | ${c.label} |`, `row for ${c.id} / ${s.id}`)
     }
@@ -144,6 +145,32 @@ t.test('capacity arithmetic follows the documented rules', async (t) => {
   t.equal(readUnits(4097, true), 2)
   t.equal(writeUnits(1025, 10), 2, 'the larger of old and new item')
   t.equal(writeUnits(undefined), 1)
+})
+
+t.test('rounds combine: medians for throughput and latency, totals for per-request costs', async (t) => {
+  const round = (rps: number, p99: number, requests: number, cpuMicros: number, gets: number): Round => ({
+    requests,
+    completed: requests - 1,
+    seconds: 1,
+    requestsPerSecond: rps,
+    latencyMs: { p50: 1, p99, mean: 2 },
+    failures: 0,
+    cpuMicros,
+    databaseCpuMicros: 2 * cpuMicros,
+    loadGeneratorCpuMicros: cpuMicros / 2,
+    counters: { GetItem: { calls: gets, errors: 0, readUnits: gets / 2, writeUnits: 0, reportedCalls: gets, estimatedCalls: 0, shadowReadUnits: gets / 2, shadowWriteUnits: 0 } }
+  })
+  const r = combineRounds('plugin', 'read', [round(100, 9, 101, 1000, 101), round(300, 3, 301, 3000, 301), round(200, 5, 198, 2000, 198)])
+  t.equal(r.requestsPerSecond, 200, 'median throughput, not the mean of a disturbed round')
+  t.equal(r.latencyMs.p99, 5)
+  t.equal(r.requests, 600)
+  t.equal(r.cpuMicrosPerRequest, 10)
+  t.equal(r.databaseCpuMicrosPerRequest, 20)
+  t.equal(r.loadGeneratorCpuMicrosPerRequest, 5)
+  t.equal(r.dynamo.calls, 1)
+  t.equal(r.dynamo.readUnits, 0.5)
+  t.equal(r.dynamoTotals.GetItem?.calls, 600)
+  t.same(r.rounds.map((x) => x.cpuMicrosPerRequest), [1000 / 101, 3000 / 301, 2000 / 198])
 })
 
 t.test('the README block is replaced between its markers only', async (t) => {
