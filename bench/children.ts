@@ -41,7 +41,8 @@ export interface ChildOptions {
 export interface Child<Info> {
   readonly pid: number
   readonly info: Info
-  call<T> (name: string, args?: unknown): Promise<T>
+  /** Rejects when the child has not answered within `timeoutMs` (default 60 s). */
+  call<T> (name: string, args?: unknown, timeoutMs?: number): Promise<T>
   /** Asks the child to exit cleanly (so --cpu-prof writes its profile), then kills it after `graceMs`. */
   stop (graceMs?: number): Promise<void>
 }
@@ -88,11 +89,22 @@ export async function startChild<Info> (file: string, options: ChildOptions = {}
   return {
     pid: child.pid as number,
     info,
-    call: async <T>(name: string, args?: unknown): Promise<T> => {
+    call: async <T>(name: string, args?: unknown, timeoutMs = 60_000): Promise<T> => {
       const id = nextId++
-      const reply = new Promise<unknown>((resolve, reject) => pending.set(id, { resolve, reject }))
+      let timer: NodeJS.Timeout | undefined
+      const reply = new Promise<unknown>((resolve, reject) => {
+        pending.set(id, { resolve, reject })
+        timer = setTimeout(() => {
+          pending.delete(id)
+          reject(new Error(`${file}: no answer to ${name} within ${timeoutMs} ms`))
+        }, timeoutMs)
+      })
       child.send({ id, call: name, args } satisfies CallMessage)
-      return await reply as T
+      try {
+        return await reply as T
+      } finally {
+        clearTimeout(timer)
+      }
     },
     stop: async (graceMs = 5000) => {
       if (child.exitCode !== null || child.signalCode !== null) return

@@ -106,6 +106,9 @@ export const SETTINGS: Readonly<Record<Mode, Settings>> = {
   }
 }
 
+/** A reaper pass stops after this long whatever it has left (the runner then reports the shortfall). */
+export const PASS_LIMIT_SECONDS = 900
+
 /** The contestants the ratios compare the plugin with. */
 export const BASELINE: ContestantId = 'limit'
 export const ALTERNATIVE: ContestantId = 'session-dynamodb'

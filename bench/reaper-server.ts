@@ -5,6 +5,7 @@ import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNIT
 import type { ReapReport } from '../src/reaper/report.js'
 import { serveChild } from './children.js'
 import { benchClient } from './contestants/context.js'
+import { PASS_LIMIT_SECONDS } from './config.js'
 
 export interface ReaperInfo {
   defaultCaps: { maxReadUnitsPerSecond: number, maxWriteUnitsPerSecond: number }
@@ -18,7 +19,6 @@ export interface PassReport extends ReapReport {
 const SECRET = 'bench-secret-that-is-long-enough-for-every-library'
 // Caps high enough that the pass runs as fast as the server answers: the bench measures the pass, not the caps.
 const UNCAPPED = 1e9
-const PASS_LIMIT_SECONDS = 3600
 
 serveChild<ReaperInfo>(async () => {
   const endpoint = process.env.BENCH_DYNAMO_ENDPOINT

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { BatchWriteItemCommand, DeleteTableCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb'
 import { ensureSessionTable } from '../src/store/table.js'
 import { benchFile, startChild, type Child } from './children.js'
-import type { ReaperCase, Settings } from './config.js'
+import { PASS_LIMIT_SECONDS, type ReaperCase, type Settings } from './config.js'
 import type { DynamoInfo } from './dynamo-server.js'
 import { diffCounters, type Counters } from './proxy.js'
 import type { PassReport, ReaperInfo } from './reaper-server.js'
@@ -95,9 +95,10 @@ export async function runReaperBench (
         await loadRows(client, tableName, c.rows, expiredRows)
         const loadSeconds = (Date.now() - loadStarted) / 1000
         const before = await dynamo.call<Counters>('counters')
-        const report = await reaper.call<PassReport>('pass', { tableName, segments: c.segments })
+        const report = await reaper.call<PassReport>('pass', { tableName, segments: c.segments }, (PASS_LIMIT_SECONDS + 60) * 1000)
         const calls = operationCalls(diffCounters(await dynamo.call<Counters>('counters'), before))
         if (report.result !== 'success') throw new Error(`bench: the reaper pass on ${tableName} ended with ${report.result}`)
+        if (report.deleted !== expiredRows) throw new Error(`bench: the reaper pass on ${tableName} deleted ${report.deleted} of ${expiredRows} expired rows`)
         const caps = reaper.info.defaultCaps
         const r: ReaperResult = {
           ...c,
