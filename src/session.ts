@@ -1,7 +1,7 @@
 import type { ResolvedOptions } from './options.js'
 import type { DynamoStore } from './store/dynamo-store.js'
 import {
-  MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, itemOverhead, newSessionId, validateKey,
+  MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, itemOverhead, newSessionId, setOwn, validateKey,
   type JsonValue, type SessionRecord, type StoredSession
 } from './store/item.js'
 import { SaveFailedError, SessionDestroyedError, SessionGoneError, SessionTooLargeError } from './errors.js'
@@ -115,7 +115,8 @@ export class Session {
   }
 
   get<K extends SessionKey> (key: K): SessionValue<K> | undefined {
-    return this.#data[key] as SessionValue<K> | undefined
+    // Own keys only: a key such as 'constructor' is absent until set.
+    return (Object.hasOwn(this.#data, key) ? this.#data[key] : undefined) as SessionValue<K> | undefined
   }
 
   /** Stores a JSON-compatible value (a deep copy is kept). `undefined` deletes the key. */
@@ -132,14 +133,14 @@ export class Session {
     const total = this.#dataBytes - (this.#sizes.get(key) ?? 0) + size + itemOverhead(this.#env.options, this.id)
     if (total > MAX_ITEM_BYTES) throw new SessionTooLargeError(total, MAX_ITEM_BYTES)
     this.#addSize(key, size)
-    this.#data[key] = copy
+    setOwn(this.#data, key, copy)
     this.#changes.set(key, copy)
   }
 
   delete<K extends SessionKey> (key: K): void {
     this.#assertUsable()
     validateKey(key)
-    if (!(key in this.#data)) return
+    if (!Object.hasOwn(this.#data, key)) return
     this.#knowSizes()
     this.#addSize(key, 0)
     delete this.#data[key]

@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import {
-  buildCreateInput, buildDeleteInput, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem,
+  buildCreateInput, buildDeleteInput, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem, setOwn,
   type CreateSpec, type JsonValue, type SessionRecord, type StoredSession
 } from './item.js'
 
@@ -97,7 +97,7 @@ export class DynamoStore implements SessionStoreApi {
   async update (id: string, nowSec: number, expiresAt: number, changes: ReadonlyMap<string, JsonValue | undefined>, createMap: boolean): Promise<boolean> {
     if (createMap && changes.size > 0) {
       const wholeData: SessionRecord = {}
-      for (const [key, value] of changes) if (value !== undefined) wholeData[key] = value
+      for (const [key, value] of changes) if (value !== undefined) setOwn(wholeData, key, value)
       if (await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, wholeData }))) return true
     }
     const entries = [...changes]

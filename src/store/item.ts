@@ -23,6 +23,11 @@ const ID_BYTES = 24
 // What a cookie may name: ours (32 characters) and other software's (UUIDs and the like), never an internal row.
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
 
+/** Sets an own property, even for keys such as `__proto__`, which an assignment would take as a prototype change. */
+export function setOwn<T> (record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
 export function newSessionId (): string {
   return randomBytes(ID_BYTES).toString('base64url')
 }
@@ -90,7 +95,7 @@ export function cloneJson (key: string, value: unknown): JsonValue {
           for (const k of Object.keys(v)) {
             if (k === '') throw new NotSerializableError(key, `${path} has an empty key`)
             if (!k.isWellFormed()) throw new NotSerializableError(key, `${path} has a key with a lone surrogate`)
-            out[k] = walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1)
+            setOwn(out, k, walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1))
           }
           if (Object.getOwnPropertySymbols(v).length > 0) throw new NotSerializableError(key, `${path} has symbol keys`)
           return out
@@ -119,7 +124,7 @@ export function toAttributeValue (value: JsonValue): AttributeValue {
 
 export function toAttributeMap (record: Record<string, JsonValue>): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {}
-  for (const [k, v] of Object.entries(record)) out[k] = toAttributeValue(v)
+  for (const [k, v] of Object.entries(record)) setOwn(out, k, toAttributeValue(v))
   return out
 }
 
@@ -140,7 +145,7 @@ export function fromAttributeValue (av: AttributeValue): JsonValue {
 
 export function fromAttributeMap (map: Record<string, AttributeValue>): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {}
-  for (const [k, v] of Object.entries(map)) out[k] = fromAttributeValue(v)
+  for (const [k, v] of Object.entries(map)) setOwn(out, k, fromAttributeValue(v))
   return out
 }
 
