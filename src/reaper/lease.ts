@@ -152,15 +152,25 @@ export function buildAcquireInput (shape: TableShape, owner: string, nowMs: numb
   }
 }
 
-/** Pure: extends the lease (to `untilMs`; 0 releases it) and stores the state, only while we still own it. */
-export function buildRenewInput (shape: TableShape, owner: string, untilMs: number, state: LeaseState): UpdateItemCommandInput {
-  return {
+/**
+ * Pure: extends the lease (to `untilMs`; 0 releases it) and stores the state (unless undefined), only while we still
+ * own it.
+ */
+export function buildRenewInput (shape: TableShape, owner: string, untilMs: number, state: LeaseState | undefined): UpdateItemCommandInput {
+  const input: UpdateItemCommandInput = {
     TableName: shape.tableName,
     Key: leaseKey(shape),
-    UpdateExpression: 'SET #until = :until, #state = :state',
+    UpdateExpression: 'SET #until = :until',
     ConditionExpression: '#owner = :me',
-    ExpressionAttributeNames: { '#owner': A.owner, '#until': A.until, '#state': A.state },
-    ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':state': { S: encodeState(state) } }
+    ExpressionAttributeNames: { '#owner': A.owner, '#until': A.until },
+    ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) } }
+  }
+  if (state === undefined) return input
+  return {
+    ...input,
+    UpdateExpression: 'SET #until = :until, #state = :state',
+    ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#state': A.state },
+    ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ':state': { S: encodeState(state) } }
   }
 }
 
@@ -237,8 +247,10 @@ export class Lease {
     this.#extend(nowMs)
   }
 
-  /** Saves the state and frees the lease; false when it was no longer ours. `signal` bounds the call. */
-  async release (state: LeaseState, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Saves the state (unless undefined) and frees the lease; false when it was not ours. `signal` bounds the call.
+   */
+  async release (state: LeaseState | undefined, signal?: AbortSignal): Promise<boolean> {
     try {
       await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, 0, state), signal)
       return true

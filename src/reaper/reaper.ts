@@ -199,8 +199,11 @@ export class Reaper implements SessionReaper {
       }
       state = got.state
     } catch (err) {
-      // close() during the attempt: no pass ran.
-      if (signal.aborted) return this.#ended(report('skipped'))
+      if (signal.aborted) {
+        // close() during the attempt: no pass ran. The write may have landed; free the lease if it is ours.
+        await lease.release(undefined, AbortSignal.timeout(RELEASE_TIMEOUT_MS)).catch(() => false)
+        return this.#ended(report('skipped'))
+      }
       this.#log.error({ err: errorFields(err) }, 'reaper pass failed: could not take the lease')
       return this.#ended(report('failure'))
     }

@@ -28,6 +28,9 @@ t.test('pure inputs', async (t) => {
   const renew = buildRenewInput(shape, 'me', 0, { lastSuccessAt: 5 })
   t.equal(renew.ConditionExpression, '#owner = :me')
   t.same(renew.ExpressionAttributeValues?.[':state'], { S: '{"lastSuccessAt":5}' })
+  const bare = buildRenewInput(shape, 'me', 0, undefined)
+  t.equal(bare.UpdateExpression, 'SET #until = :until', 'without a state, the stored one is kept')
+  t.same(Object.keys(bare.ExpressionAttributeValues ?? {}), [':me', ':until'])
   for (const input of [plain, ticked, renew]) {
     t.notOk(JSON.stringify(input).includes('Expire_Session'), 'the lease never carries the expiry attribute')
   }
@@ -108,6 +111,8 @@ t.test('against dynalite', async (t) => {
     t.equal(released?.untilMs, 0)
     t.equal(released?.owner, 'a', 'the last holder stays visible')
     t.same((await lease('b').acquire()), { acquired: true, state: { lastSuccessAt: 2 } }, 'free at once after release')
+    t.equal(await lease('b').release(undefined), true)
+    t.same(await readLease(calls, tableShape), { owner: 'b', untilMs: 0, tickMs: undefined, state: { lastSuccessAt: 2 } }, 'a bare release keeps the state')
   })
 
   t.test('one pass per scheduled tick across instances', async (t) => {

@@ -199,7 +199,11 @@ t.test('against dynalite', async (t) => {
     // Two write units a second on the real clock (the lease takes one): the pass would take a quarter of a minute.
     const app = await buildApp(t, own, table, { reaper: { schedule: false, maxWriteUnitsPerSecond: 2 } })
     const running = app.sessionReaper!.runOnce()
-    await until(() => calls.count('DeleteItem') >= 1, 'the first delete')
+    // 30 rows and the lease item: wait for the first delete to have happened.
+    await until(async () => {
+      const ids = await tableIds(client, table)
+      return ids.includes(LEASE_ID) && ids.length < 31
+    }, 'the first delete')
     await app.close()
     const report = await running
     const sent = calls.calls.length
@@ -239,9 +243,12 @@ t.test('against dynalite', async (t) => {
     const reaper = makeReaper(t, makeClient(t, proxy.endpoint), table, {}, { log })
     const running = reaper.runOnce()
     await until(() => proxy.seen.includes('UpdateItem'), 'the stalled lease write')
+    proxy.heal()
     await reaper.close()
     t.equal((await running).result, 'skipped')
     t.same(log.lines.filter((l) => l.level === 'error'), [], 'nothing to report as an error')
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.ok(lease === undefined || lease.untilMs === 0, 'no lease left held')
   })
 
   t.test('DynamoDB unreachable mid-pass: a failure is counted, the lease expires, the next pass succeeds', async (t) => {
