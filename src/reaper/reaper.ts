@@ -208,6 +208,7 @@ export class Reaper implements SessionReaper {
       return this.#ended(report('failure'))
     }
 
+    let renewing: Promise<void> | undefined
     const sweep = new Sweep({
       shape,
       finder: this.#finder,
@@ -225,7 +226,6 @@ export class Reaper implements SessionReaper {
       deleteRows: true,
       internalIds: new Set([LEASE_ID])
     }, this.#resumable(state) ?? newProgress(this.#finder.streams, epochSeconds(started)))
-    let renewing: Promise<void> | undefined
 
     let result: ReapReport
     let complete = false
