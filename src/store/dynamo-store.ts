@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import {
-  buildCreateInput, buildDeleteInput, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem, setOwn,
+  buildCreateInput, buildDeleteInput, isInternalId, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem, setOwn,
   type CreateSpec, type JsonValue, type SessionRecord, type StoredSession
 } from './item.js'
 
@@ -127,7 +127,7 @@ export class DynamoStore implements SessionStoreApi {
   }
 
   async get (id: string): Promise<SessionSnapshot | undefined> {
-    if (typeof id !== 'string' || id.length === 0) return undefined
+    if (typeof id !== 'string' || id.length === 0 || isInternalId(id)) return undefined
     const stored = await this.load(id, true)
     if (stored === undefined || !isLive(stored, epochSeconds(this.#now()), this.#shape.absoluteTimeoutSeconds)) return undefined
     return {
@@ -139,7 +139,7 @@ export class DynamoStore implements SessionStoreApi {
   }
 
   async destroy (id: string): Promise<void> {
-    if (typeof id !== 'string' || id.length === 0) return
+    if (typeof id !== 'string' || id.length === 0 || isInternalId(id)) return
     await this.delete(id)
   }
 }

@@ -28,6 +28,13 @@ export function setOwn<T> (record: Record<string, T>, key: string, value: T): vo
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
+/** Ids of the library's internal rows (the reaper's lease) start with this; no cookie and no admin call can name them. */
+export const INTERNAL_ID_PREFIX = '#'
+
+export function isInternalId (id: string): boolean {
+  return id.startsWith(INTERNAL_ID_PREFIX)
+}
+
 export function newSessionId (): string {
   return randomBytes(ID_BYTES).toString('base64url')
 }

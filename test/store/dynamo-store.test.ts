@@ -258,6 +258,17 @@ t.test('DynamoStore against dynalite', async (t) => {
     t.equal(calls.count(), 0, 'no call for an empty id')
   })
 
+  t.test('regression: get() and destroy() cannot reach internal rows such as the reaper lease', async (t) => {
+    const internal = '#reaper-lease'
+    await putRow(client, tableName, { Sesion_Id: { S: internal }, Expire_Session: { N: String(NOW + TTL) } })
+    const calls = countCalls(client)
+    t.teardown(() => client.middlewareStack.remove('countCalls'))
+    t.equal(await store.get(internal), undefined)
+    await store.destroy(internal)
+    t.equal(calls.count(), 0, 'no call for an internal id')
+    t.ok(await row(internal), 'the internal row is untouched')
+  })
+
   t.test('get() honours an absolute timeout', async (t) => {
     const capped = new DynamoStore(client, { ...shape, absoluteTimeoutSeconds: 60 }, () => NOW * 1000)
     const young = newSessionId()
