@@ -1,0 +1,180 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { Registry } from 'prom-client'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { startDynalite, makeClient, createTable } from './helpers/dynamo.js'
+import { startFaultProxy } from './helpers/fault-proxy.js'
+import { buildApp, cookieFrom, fakeClock, isClearingCookie, signedCookie, SECRET, OLD_SECRET } from './helpers/app.js'
+import { seedRows } from './helpers/reaper.js'
+import { impatientClient, logCapture, watchUnexpected } from './helpers/reliability.js'
+import { dynamoSession } from '../src/index.js'
+import { LOAD_RESULTS, OPERATION_RESULTS, REAPER_RESULTS, STORE_OPERATIONS } from '../src/metrics.js'
+import { REAPER_OPERATIONS, REAP_SKIP_REASONS } from '../src/reaper/report.js'
+
+// The security defaults: what the cookie carries on every response that sets or clears it, and what never leaves
+// the process: secrets and session ids stay out of logs (at trace level, through errors and failures) and out of
+// the metrics.
+
+const unexpected = watchUnexpected(t)
+
+function setCookies (res: LightMyRequestResponse): string[] {
+  const header = res.headers['set-cookie']
+  return header === undefined ? [] : Array.isArray(header) ? header : [header]
+}
+
+function attributes (setCookie: string): Map<string, string> {
+  return new Map(setCookie.split(';').slice(1).map((a) => a.trim()).map((a) => {
+    const eq = a.indexOf('=')
+    return eq < 0 ? [a.toLowerCase(), ''] : [a.slice(0, eq).toLowerCase(), a.slice(eq + 1)]
+  }))
+}
+
+t.test('every Set-Cookie the plugin sends: HttpOnly, SameSite=Lax, Path=/, Secure exactly when https, Max-Age tracking the expiry', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const table = await createTable(client)
+  const clock = fakeClock()
+  const ttlSeconds = 600
+  const app = await buildApp(t, client, table, { secret: [SECRET, OLD_SECRET], now: clock.now, ttlSeconds, touchAfterSeconds: 60 }, {
+    fastify: { logger: false, trustProxy: '127.0.0.1' }
+  })
+
+  for (const https of [false, true]) {
+    const proto = https ? { 'x-forwarded-proto': 'https' } : {}
+    const seen: Array<{ step: string, res: LightMyRequestResponse, live: boolean }> = []
+    const step = async (name: string, live: boolean, opts: { method?: 'GET' | 'POST', url: string, cookie?: string, payload?: object }): Promise<LightMyRequestResponse> => {
+      const res = await app.inject({ method: opts.method ?? 'GET', url: opts.url, payload: opts.payload, headers: { ...proto, ...(opts.cookie === undefined ? {} : { cookie: opts.cookie }) } })
+      seen.push({ step: name, res, live })
+      return res
+    }
+    const created = await step('create', true, { method: 'POST', url: '/set', payload: { a: 1 } })
+    const cookie = cookieFrom(created.headers['set-cookie'])!
+    clock.advance(30)
+    await step('change', true, { method: 'POST', url: '/set', cookie, payload: { b: 2 } })
+    clock.advance(90)
+    await step('refresh after touchAfterSeconds', true, { url: '/get', cookie })
+    await step('explicit touch', true, { url: '/touch', cookie })
+    const id = (await app.inject({ url: '/get', headers: { cookie } })).json().id as string
+    await step('re-signed after rotation', true, { url: '/get', cookie: signedCookie(id, OLD_SECRET) })
+    const regenerated = await step('regenerate', true, { method: 'POST', url: '/regenerate', cookie })
+    await step('stale cookie', false, { url: '/get', cookie })
+    await step('destroy', false, { method: 'POST', url: '/destroy', cookie: cookieFrom(regenerated.headers['set-cookie'])! })
+
+    for (const { step: name, res, live } of seen) {
+      const list = setCookies(res)
+      t.equal(list.length, 1, `${name}: one Set-Cookie`)
+      const attrs = attributes(list[0]!)
+      const label = `${https ? 'https' : 'http'}, ${name}`
+      t.ok(attrs.has('httponly'), `${label}: HttpOnly`)
+      t.equal(attrs.get('samesite'), 'Lax', `${label}: SameSite=Lax`)
+      t.equal(attrs.get('path'), '/', `${label}: Path=/`)
+      t.equal(attrs.has('secure'), https, `${label}: Secure ${https ? 'over https' : 'not over plain http'}`)
+      t.notOk(attrs.has('domain'), `${label}: host-only`)
+      if (live) {
+        t.equal(Number(attrs.get('max-age')), ttlSeconds, `${label}: Max-Age is the time left until the expiry just written`)
+      } else {
+        t.ok(isClearingCookie(list[0]), `${label}: cleared`)
+      }
+    }
+  }
+})
+
+t.test('secrets and session ids never reach the logs or the metrics', async (t) => {
+  const dynamo = await startDynalite(t)
+  const admin = makeClient(t, dynamo.endpoint)
+  const table = await createTable(admin)
+  const proxy = await startFaultProxy(t, dynamo.endpoint)
+  const logs = logCapture()
+  const registry = new Registry()
+  const routes = (app: FastifyInstance): void => {
+    app.post('/too-large', async (request) => { request.session.set('big', 'x'.repeat(500 * 1024)); return {} })
+    app.post('/not-json', async (request) => { request.session.set('f', (() => 1) as never); return {} })
+  }
+  const options = { secret: [SECRET, OLD_SECRET], metrics: { registry }, reaper: { schedule: false as const } }
+  const app = await buildApp(t, impatientClient(t, proxy.endpoint), table, options, { fastify: { logger: { level: 'trace', stream: logs.stream } }, routes })
+  const anonymous = await buildApp(t, impatientClient(t, proxy.endpoint), table, { ...options, onStoreError: 'anonymous', metrics: false },
+    { fastify: { logger: { level: 'trace', stream: logs.stream } } })
+
+  const issued = new Set<string>()
+  const cookies = new Set<string>()
+  const track = (res: LightMyRequestResponse): LightMyRequestResponse => {
+    const body = String(res.headers['content-type'] ?? '').includes('json') ? res.json() : {}
+    for (const id of [body.id, body.before, body.after]) if (typeof id === 'string') issued.add(id)
+    const c = cookieFrom(res.headers['set-cookie'])
+    if (c !== undefined && c !== 'sessionId=') cookies.add(c.slice('sessionId='.length))
+    return res
+  }
+  interface Req { method?: 'GET' | 'POST', url: string, headers?: Record<string, string>, payload?: object }
+  const inject = async (opts: Req, on = app): Promise<LightMyRequestResponse> => track(await on.inject(opts))
+
+  // The ordinary life of sessions.
+  const a = await inject({ method: 'POST', url: '/set', payload: { user: 'alice' } })
+  const cookieA = cookieFrom(a.headers['set-cookie'])!
+  const b = await inject({ method: 'POST', url: '/set', payload: { user: 'bob' } })
+  const cookieB = cookieFrom(b.headers['set-cookie'])!
+  await inject({ url: '/get', headers: { cookie: cookieA } })
+  await inject({ url: '/get', headers: { cookie: signedCookie(a.json().id, OLD_SECRET) } })
+  await inject({ url: '/get', headers: { cookie: `sessionId=${a.json().id}` } })
+  await inject({ url: '/get', headers: { cookie: signedCookie(b.json().id, 'f'.repeat(40)) } })
+  const regenerated = await inject({ method: 'POST', url: '/regenerate', headers: { cookie: cookieB } })
+  await inject({ url: '/get', headers: { cookie: cookieB } })
+  await inject({ method: 'POST', url: '/too-large', headers: { cookie: cookieA } })
+  await inject({ method: 'POST', url: '/not-json', headers: { cookie: cookieA } })
+
+  // Failures: the store unavailable at load (both policies), at save, at destroy; a change to a destroyed session.
+  proxy.inject({ kind: 'error5xx' }, { operations: ['GetItem'] })
+  t.equal((await inject({ url: '/get', headers: { cookie: cookieA } })).statusCode, 503)
+  t.equal((await inject({ url: '/get', headers: { cookie: cookieA } }, anonymous)).statusCode, 200)
+  proxy.heal()
+  proxy.inject({ kind: 'stall' }, { operations: ['UpdateItem'] })
+  t.equal((await inject({ method: 'POST', url: '/set', headers: { cookie: cookieA }, payload: { x: 1 } })).statusCode, 503)
+  proxy.heal()
+  proxy.inject({ kind: 'throttle' }, { operations: ['DeleteItem'] })
+  t.equal((await inject({ method: 'POST', url: '/destroy', headers: { cookie: cookieA } })).statusCode, 503)
+  proxy.heal()
+  await inject({ method: 'POST', url: '/destroy', headers: { cookie: cookieFrom(regenerated.headers['set-cookie'])! } })
+  await inject({ method: 'POST', url: '/set', headers: { cookie: cookieFrom(regenerated.headers['set-cookie'])! }, payload: { y: 1 } })
+
+  // The reaper: a failed pass and a successful one, over rows it deletes.
+  await seedRows(admin, table, [{ id: 'expired-row-0000000000000001', expiresAt: 1000 }])
+  issued.add('expired-row-0000000000000001')
+  proxy.inject({ kind: 'reset' }, { operations: ['Scan'] })
+  t.equal((await app.sessionReaper!.runOnce()).result, 'failure')
+  proxy.heal()
+  t.equal((await app.sessionReaper!.runOnce()).result, 'success')
+
+  // A registration refused for its secret.
+  const weak = 'w'.repeat(31)
+  const refused = Fastify({ logger: { level: 'trace', stream: logs.stream } })
+  const error = await refused.register(dynamoSession, { secret: [SECRET, weak], client: admin, tableName: table }).ready().then(() => undefined, (err: Error) => err)
+  t.equal((error as { code?: string } | undefined)?.code, 'FST_DYNAMO_SESSION_INVALID_SECRET')
+  t.notOk(String(error?.message).includes(weak), 'the refusal does not echo the secret')
+  await refused.close()
+
+  const metrics = await (await app.inject({ url: '/metrics' })).body
+  const logText = logs.text()
+  t.ok(issued.size >= 5 && cookies.size >= 4, `${issued.size} ids and ${cookies.size} signed cookies issued`)
+  t.ok(logText.split('\n').length > 30, 'the logs were captured')
+  t.match(logText, /session store unavailable/, 'including the failures')
+  t.match(logText, /reaper pass failed/)
+  for (const secret of [SECRET, OLD_SECRET, weak]) {
+    t.notOk(logText.includes(secret), 'no secret in the logs')
+    t.notOk(metrics.includes(secret), 'no secret in the metrics')
+  }
+  for (const id of issued) {
+    t.notOk(logText.includes(id), `id ${id.slice(0, 4)}… not in the logs`)
+    t.notOk(metrics.includes(id), `id ${id.slice(0, 4)}… not in the metrics`)
+  }
+  for (const signed of cookies) {
+    const signature = signed.slice(signed.lastIndexOf('.') + 1)
+    t.notOk(logText.includes(signature), 'no cookie signature in the logs')
+  }
+
+  // Every label value is one of a known, bounded set.
+  const allowed = new Set<string>([...LOAD_RESULTS, ...STORE_OPERATIONS, ...OPERATION_RESULTS, ...REAPER_RESULTS, ...REAPER_OPERATIONS,
+    ...REAP_SKIP_REASONS, 'request', 'reaper'])
+  const labels = [...metrics.matchAll(/(\w+)="([^"]*)"/g)].filter(([, name]) => name !== 'le')
+  t.ok(labels.length > 20)
+  for (const [, name, value] of labels) t.ok(allowed.has(value!), `label ${name}="${value}" is from a fixed set`)
+  t.same(unexpected.events, [])
+})
