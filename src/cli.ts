@@ -2,7 +2,7 @@
 import { readFileSync, realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { buildClient, resolvedRegion, type ClientTarget } from './cli-client.js'
+import { buildClient, resolvedRegion, type ClientTarget } from './client.js'
 import { DEMO_HOST, DEMO_PORT, startDemo } from './demo.js'
 import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,

@@ -1,5 +1,30 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
 import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from './options.js'
+import { MissingRegionError } from './errors.js'
+
+/** The HTTP settings of every client the library builds. */
+function requestHandler (requestTimeoutMs: number): NonNullable<DynamoDBClientConfig['requestHandler']> {
+  return {
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS,
+    // Without it the SDK only warns when requestTimeout passes, and the call hangs on.
+    throwOnRequestTimeout: true,
+    // requestTimeout ends when the response headers arrive: this cuts a body that stalls after them.
+    socketTimeout: requestTimeoutMs
+  }
+}
+
+/**
+ * The plugin's client when none is given: region, endpoint and credentials from the environment as the AWS SDK
+ * documents; a whole-request timeout so a stalled DynamoDB cannot hang requests; DEFAULT_MAX_ATTEMPTS attempts unless
+ * AWS_MAX_ATTEMPTS says otherwise (the SDK reads it, and AWS_RETRY_MODE, itself).
+ */
+export function defaultClient (requestTimeoutMs: number, env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
+  return new DynamoDBClient({
+    requestHandler: requestHandler(requestTimeoutMs),
+    ...(set(env.AWS_MAX_ATTEMPTS) === undefined ? { maxAttempts: DEFAULT_MAX_ATTEMPTS } : {})
+  })
+}
 
 /** Region used for loopback endpoints (dynalite and similar) when none is configured: they accept any. */
 export const LOCAL_REGION = 'us-east-1'
@@ -60,14 +85,7 @@ export function buildClient (settings: ClientSettings): ClientTarget {
   const keyId = set(env.AWS_ACCESS_KEY_ID)
   const secretKey = set(env.AWS_SECRET_ACCESS_KEY)
   const config: DynamoDBClientConfig = {
-    requestHandler: {
-      requestTimeout: settings.requestTimeoutMs,
-      connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS,
-      // Without it the SDK only warns when requestTimeout passes and the call hangs on.
-      throwOnRequestTimeout: true,
-      // requestTimeout ends when the response headers arrive: this cuts a body that stalls after them.
-      socketTimeout: settings.requestTimeoutMs
-    },
+    requestHandler: requestHandler(settings.requestTimeoutMs),
     maxAttempts: positiveInt(env.AWS_MAX_ATTEMPTS) ?? DEFAULT_MAX_ATTEMPTS,
     ...(set(env.AWS_RETRY_MODE) !== undefined ? { retryMode: env.AWS_RETRY_MODE } : {}),
     ...(endpoint !== undefined ? { endpoint } : {}),
@@ -81,6 +99,11 @@ export function buildClient (settings: ClientSettings): ClientTarget {
     config.credentials = { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_ACCESS_KEY_ID }
   }
   return { client: new DynamoDBClient(config), endpoint, local }
+}
+
+/** Fails with a coded error when the client has no region (the SDK would only fail at the first call). */
+export async function assertRegion (client: DynamoDBClient): Promise<void> {
+  if (await resolvedRegion(client) === undefined) throw new MissingRegionError()
 }
 
 /** The configured region, or `undefined` when the SDK cannot find one. */

@@ -1,5 +1,5 @@
 export { dynamoSession, dynamoSession as default } from './plugin.js'
-export type { Instrumentation, LoadResult } from './plugin.js'
+export type { Instrumentation, LoadResult } from './hooks.js'
 export { Session } from './session.js'
 export type { SessionData, SessionKey, SessionValue } from './session.js'
 export type { DynamoSessionOptions, SessionCookieOptions, ConsistentRead, OnStoreError, SameSite, ReaperOptions, MetricsOptions } from './options.js'

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb'
-import type { Instrumentation, LoadResult } from './plugin.js'
+import type { Instrumentation, LoadResult } from './hooks.js'
 import type { OperationResult, StoreOperation } from './store/dynamo-store.js'
 import {
   REAP_SKIP_REASONS, REAPER_OPERATIONS,

@@ -4,6 +4,7 @@ import {
   MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, itemOverhead, newSessionId, setOwn, validateKey,
   type JsonValue, type SessionRecord, type StoredSession
 } from './store/item.js'
+import { errorName, withCause } from './aws-errors.js'
 import { SaveFailedError, SessionDestroyedError, SessionGoneError, SessionTooLargeError } from './errors.js'
 
 /**
@@ -41,9 +42,7 @@ export interface SessionEnv {
 }
 
 function storeFailure (err: unknown): Error {
-  const wrapped = new SaveFailedError((err as Error | undefined)?.name ?? 'unknown error')
-  wrapped.cause = err
-  return wrapped
+  return withCause(new SaveFailedError(errorName(err) || 'unknown error'), err)
 }
 
 /** The per-request session: `request.session`. */
@@ -64,6 +63,7 @@ export class Session {
   #changes = new Map<string, JsonValue | undefined>()
   #touchRequested = false
   #destroyed = false
+  #persisting: Promise<void> | undefined
   #cookie: CookieAction
   readonly #readOnly: boolean
 
@@ -114,9 +114,11 @@ export class Session {
     return this.#destroyed
   }
 
+  /** A copy of the value: change it, then set() it to store the change. */
   get<K extends SessionKey> (key: K): SessionValue<K> | undefined {
     // Own keys only: a key such as 'constructor' is absent until set.
-    return (Object.hasOwn(this.#data, key) ? this.#data[key] : undefined) as SessionValue<K> | undefined
+    const value = Object.hasOwn(this.#data, key) ? this.#data[key] : undefined
+    return (typeof value === 'object' && value !== null ? structuredClone(value) : value) as SessionValue<K> | undefined
   }
 
   /** Stores a JSON-compatible value (a deep copy is kept). `undefined` deletes the key. */
@@ -175,7 +177,6 @@ export class Session {
     }
     // The new row exists before the old one goes, so a concurrent read of the old id sees it whole or not at all.
     this.#rowExists = false
-    this.#changes.clear()
     await this.#create()
     let oldWasLive: boolean
     try {
@@ -184,8 +185,15 @@ export class Session {
       throw storeFailure(err)
     }
     if (!oldWasLive) {
-      // Destroyed or expired meanwhile: its copy must not live on under the new id.
-      await this.destroy()
+      // Destroyed or expired meanwhile: its copy must not live on under the new id, nor reach the client, even if
+      // deleting the copy fails.
+      const copyId = this.id
+      this.#markDestroyed(true)
+      try {
+        await this.#env.store.delete(copyId)
+      } catch (err) {
+        throw storeFailure(err)
+      }
       throw new SessionGoneError()
     }
     this.#env.events?.destroyed()
@@ -203,6 +211,11 @@ export class Session {
       }
       this.#env.events?.destroyed()
     }
+    this.#markDestroyed(hadRow)
+  }
+
+  #markDestroyed (hadRow: boolean): void {
+    this.#cookie = hadRow || !this.#isNew || this.#cookie !== 'none' ? 'clear' : 'none'
     this.#destroyed = true
     this.#rowExists = false
     this.#data = {}
@@ -210,7 +223,6 @@ export class Session {
     this.#dataBytes = 0
     this.#changes.clear()
     this.#touchRequested = false
-    this.#cookie = hadRow || !this.#isNew || this.#cookie !== 'none' ? 'clear' : 'none'
   }
 
   /** Writes pending changes now (otherwise they are written once, before the response is sent). */
@@ -225,6 +237,14 @@ export class Session {
    * due expiry refresh.
    */
   async persist (): Promise<void> {
+    // One write at a time: a save() left unawaited, or two in parallel, must not write twice (or fail the second
+    // create on its own condition).
+    while (this.#persisting !== undefined) await this.#persisting.catch(() => {})
+    this.#persisting = this.#persistNow().finally(() => { this.#persisting = undefined })
+    await this.#persisting
+  }
+
+  async #persistNow (): Promise<void> {
     if (this.#readOnly || this.#destroyed) return
     const nowSec = epochSeconds(this.#env.now())
     if (!this.#rowExists) {
@@ -236,25 +256,23 @@ export class Session {
 
     const createdAt = this.#createdAt ?? nowSec
     const expiresAt = computeExpiry(nowSec, this.#env.options.ttlSeconds, createdAt, this.#env.options.absoluteTimeoutSeconds)
-    const hadChanges = this.#changes.size > 0
+    // Changes made while the write is in flight belong to the next write.
+    const changes = this.#takeChanges()
     let written: boolean
     try {
-      written = await this.#env.store.update(this.id, nowSec, expiresAt, this.#changes, !this.#hasDataMap)
+      written = await this.#env.store.update(this.id, nowSec, expiresAt, changes, !this.#hasDataMap)
     } catch (err) {
+      this.#restoreChanges(changes)
       throw storeFailure(err)
     }
     this.#touchRequested = false
     if (!written) {
       // Destroyed or expired meanwhile: never resurrect it. A lost change is an error; a lost refresh is not.
-      this.#rowExists = false
-      this.#destroyed = true
-      this.#changes.clear()
-      this.#cookie = 'clear'
-      if (hadChanges) throw new SessionGoneError()
+      this.#markDestroyed(true)
+      if (changes.size > 0) throw new SessionGoneError()
       return
     }
-    this.#changes = new Map()
-    this.#hasDataMap ||= hadChanges
+    this.#hasDataMap ||= changes.size > 0
     this.#createdAt = createdAt
     this.#touchedAt = nowSec
     this.#expiresAt = expiresAt
@@ -270,9 +288,11 @@ export class Session {
     const nowSec = epochSeconds(this.#env.now())
     const createdAt = nowSec
     const expiresAt = this.#freshExpiry(nowSec)
+    const changes = this.#takeChanges()
     try {
       await this.#env.store.create({ id: this.id, data: this.#data, nowSec, createdAt, expiresAt })
     } catch (err) {
+      this.#restoreChanges(changes)
       throw storeFailure(err)
     }
     this.#env.events?.created()
@@ -281,9 +301,19 @@ export class Session {
     this.#createdAt = createdAt
     this.#touchedAt = nowSec
     this.#expiresAt = expiresAt
-    this.#changes = new Map()
     this.#touchRequested = false
     this.#cookie = 'set'
+  }
+
+  #takeChanges (): Map<string, JsonValue | undefined> {
+    const changes = this.#changes
+    this.#changes = new Map()
+    return changes
+  }
+
+  /** After a failed write: its changes are pending again, unless changed since. */
+  #restoreChanges (changes: Map<string, JsonValue | undefined>): void {
+    for (const [key, value] of changes) if (!this.#changes.has(key)) this.#changes.set(key, value)
   }
 
   #freshExpiry (nowSec: number): number {

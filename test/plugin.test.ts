@@ -425,4 +425,12 @@ t.test('the plugin', async (t) => {
     t.equal(await app.sessionStore.get(id), undefined)
     await t.resolves(app.sessionStore.destroy(id), 'destroying an absent session resolves')
   })
+
+  t.test('regression: fastify.sessionStore exposes only get and destroy, frozen', async (t) => {
+    const table = await createTable(client)
+    const app = await buildApp(t, client, table)
+    t.same(Object.keys(app.sessionStore).sort(), ['destroy', 'get'])
+    t.notOk('delete' in app.sessionStore, 'the store\'s unguarded delete is not reachable')
+    t.ok(Object.isFrozen(app.sessionStore))
+  })
 })

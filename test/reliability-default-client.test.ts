@@ -7,7 +7,7 @@ import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom } from './helpers/app.js'
 import { impatientClient, watchUnexpected } from './helpers/reliability.js'
 import { DEFAULT_MAX_ATTEMPTS } from '../src/options.js'
-import { buildClient } from '../src/cli-client.js'
+import { buildClient } from '../src/client.js'
 
 // The client the plugin builds when none is passed, under a stalled DynamoDB: its own timeouts cut every stall, it
 // retries as documented, and AWS_MAX_ATTEMPTS / AWS_RETRY_MODE win when set. This file changes process.env and

@@ -510,4 +510,50 @@ t.test('request.session', async (t) => {
     t.equal(r2.statusCode, 200)
     t.same((await getRow(client, table, id))?.Data, { M: { left: { N: '1' }, right: { N: '2' } } })
   })
+  t.test('regression: a save() left unawaited and the automatic save write once, and the request succeeds', async (t) => {
+    const table = await createTable(client)
+    const app = await buildApp(t, client, table, {}, {
+      routes: (app) => {
+        app.post('/unawaited', async (request) => {
+          request.session.set('a', 1)
+          void request.session.save()
+          return { ok: true }
+        })
+        app.post('/parallel', async (request) => {
+          request.session.set('b', 2)
+          await Promise.all([request.session.save(), request.session.save()])
+          return { ok: true }
+        })
+      }
+    })
+    counter.reset()
+    const first = await app.inject({ method: 'POST', url: '/unawaited' })
+    t.equal(first.statusCode, 200)
+    t.same(counter.calls, ['PutItem'], 'one create, not a second one failing its condition')
+    const cookie = cookieFrom(first.headers['set-cookie'])!
+    counter.reset()
+    const second = await app.inject({ method: 'POST', url: '/parallel', headers: { cookie } })
+    t.equal(second.statusCode, 200)
+    t.same(counter.calls, ['GetItem', 'UpdateItem'], 'two parallel saves, one write')
+    const read = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
+    t.same(read.json().value, { a: 1, b: 2 })
+  })
+
+  t.test('regression: get() returns a copy, so an unsaved mutation cannot diverge from what is stored', async (t) => {
+    const table = await createTable(client)
+    const app = await buildApp(t, client, table, {}, {
+      routes: (app) => {
+        app.post('/mutate', async (request) => {
+          const cart = request.session.get('cart') as string[]
+          cart.push('mutated without set')
+          return { again: request.session.get('cart') }
+        })
+      }
+    })
+    const { cookie } = await withSession(app, { cart: ['apple'] })
+    counter.reset()
+    const res = await app.inject({ method: 'POST', url: '/mutate', headers: { cookie } })
+    t.same(res.json().again, ['apple'])
+    t.same(counter.calls, ['GetItem'], 'nothing to write')
+  })
 })

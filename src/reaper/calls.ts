@@ -7,19 +7,7 @@ import {
 import type { UnitBudget } from './budget.js'
 import type { ReaperObserver, ReaperOperation } from './report.js'
 
-const THROTTLING_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])
-
-function errorName (err: unknown): string {
-  return (err as { name?: string } | null)?.name ?? ''
-}
-
-export function isThrottle (err: unknown): boolean {
-  return THROTTLING_ERRORS.has(errorName(err))
-}
-
-export function isConditionFailure (err: unknown): boolean {
-  return errorName(err) === 'ConditionalCheckFailedException'
-}
+import { isConditionFailure, isThrottle } from '../aws-errors.js'
 
 /** Units consumed so far, split as DynamoDB bills them. */
 export interface Tally {

@@ -2,7 +2,8 @@ import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dyn
 import type { TableShape } from '../options.js'
 import { ReaperLeaseLostError } from '../errors.js'
 import { INTERNAL_ID_PREFIX } from '../store/item.js'
-import { isConditionFailure, type ReaperCalls } from './calls.js'
+import { isConditionFailure } from '../aws-errors.js'
+import type { ReaperCalls } from './calls.js'
 import type { ReapReport, TableState } from './report.js'
 import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
 

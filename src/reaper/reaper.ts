@@ -1,3 +1,4 @@
+import { errorFields } from '../aws-errors.js'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { createTask, type Logger as CronLogger } from 'node-cron'
@@ -92,10 +93,6 @@ export const cronScheduler: Scheduler = (expression, onTick, log) => {
 
 const SILENT: ReaperLogger = { debug () {}, info () {}, warn () {}, error () {} }
 
-function errorFields (err: unknown): { name: string, code?: string, message: string } {
-  const e = err as { name?: string, code?: string, message?: string } | null
-  return { name: e?.name ?? 'Error', ...(e?.code === undefined ? {} : { code: e.code }), message: e?.message ?? String(err) }
-}
 
 /**
  * Deletes expired sessions ahead of DynamoDB's TTL: on a schedule and on demand, one pass at a time in this process

@@ -2,7 +2,8 @@ import type { AttributeValue, DeleteItemCommandInput } from '@aws-sdk/client-dyn
 import type { TableShape } from '../options.js'
 import { epochSeconds } from '../store/item.js'
 import type { Sleep } from './budget.js'
-import { isConditionFailure, isThrottle, type Budgets, type ReaperCalls } from './calls.js'
+import { isConditionFailure, isThrottle } from '../aws-errors.js'
+import type { Budgets, ReaperCalls } from './calls.js'
 import type { ReaperObserver } from './report.js'
 
 /** Where a stream (a Scan segment, an index shard) continues: DynamoDB's ExclusiveStartKey. */

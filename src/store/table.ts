@@ -4,6 +4,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME } from '../options.js'
 import { TableSetupError } from '../errors.js'
+import { errorName } from '../aws-errors.js'
 
 export type Billing = 'on-demand' | 'provisioned'
 
@@ -45,9 +46,6 @@ export interface EnsureTableResult {
 
 const POLL_MS = 250
 
-function errorName (err: unknown): string {
-  return (err as { name?: string } | null)?.name ?? ''
-}
 
 /** Any failure of setup is a TableSetupError; the DynamoDB error is its cause. */
 function setupFailure (tableName: string, what: string, err: unknown): Error {
@@ -157,7 +155,7 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
       ttlAttribute = expiresAttribute
       say(`enabled TTL on ${expiresAttribute}`)
     } catch (err) {
-      if (errorName(err) !== 'UnknownOperationException') throw new TableSetupError(tableName, `enabling TTL failed: ${(err as Error).message}`)
+      if (errorName(err) !== 'UnknownOperationException') throw setupFailure(tableName, 'enabling TTL failed', err)
       ttl = 'unsupported'
       ttlAttribute = undefined
       say('this endpoint does not implement TTL (e.g. dynalite): expired sessions are removed only by the reaper')
