@@ -135,6 +135,19 @@ t.test('request path under faults', async (t) => {
         } else t.same(again.value, bob.data)
       })
 
+      t.test('expiry refresh: 503 FST_DYNAMO_SESSION_SAVE_FAILED, the session still usable', async (t) => {
+        const failed = await errors('UpdateItem')
+        proxy.inject(fault, { operations: ['UpdateItem'] })
+        const res = await app.inject({ method: 'GET', url: '/touch', headers: { cookie: bob.cookie } })
+        proxy.heal()
+        t.equal(res.statusCode, 503)
+        t.equal(res.json().code, 'FST_DYNAMO_SESSION_SAVE_FAILED')
+        t.equal(res.headers['set-cookie'], undefined)
+        t.equal(await errors('UpdateItem') - failed, 1)
+        const again = await app.inject({ method: 'GET', url: '/get', headers: { cookie: bob.cookie } })
+        t.same(again.json(), { id: bob.id, isNew: false, value: bob.data })
+      })
+
       t.test('destroy: 503 FST_DYNAMO_SESSION_SAVE_FAILED, the session is not half-destroyed; destroy after healing works', async (t) => {
         const dave = await write(app, { user: 'dave' })
         const failed = await errors('DeleteItem')
@@ -207,7 +220,7 @@ t.test('request path under faults', async (t) => {
 
   t.test('a lost response (applied by DynamoDB, then the connection reset) is retried safely', async (t) => {
     const client = impatientClient(t, proxy.endpoint, ATTEMPTS)
-    const app = await buildApp(t, client, table)
+    const app = await buildApp(t, client, table, {}, { routes: loginRoute })
     t.teardown(() => proxy.heal())
     const s = await write(app, { a: 1 })
 
@@ -225,6 +238,18 @@ t.test('request path under faults', async (t) => {
     t.equal(destroyed.statusCode, 200, 'an unconditional delete retried is still a delete')
     t.ok(isClearingCookie(destroyed.headers['set-cookie']))
     t.equal(await getRow(admin, table, s.id), undefined)
+
+    // regenerate(): the old row's conditional delete went through but its answer was lost; the retry finds the row
+    // gone and cannot tell that from a concurrent logout, so it ends both sessions rather than keep two.
+    const visitor = await write(app, { cart: [1] })
+    const rowsBefore = await tableIds(admin, table)
+    proxy.inject({ kind: 'dropResponse' }, { operations: ['DeleteItem'], times: 1 })
+    const login = await app.inject({ method: 'POST', url: '/login', headers: { cookie: visitor.cookie } })
+    t.equal(login.statusCode, 409)
+    t.equal(login.json().code, 'FST_DYNAMO_SESSION_GONE')
+    t.ok(isClearingCookie(login.headers['set-cookie']), 'told to drop its cookie')
+    t.equal(await getRow(admin, table, visitor.id), undefined, 'the old id is dead')
+    t.same(await tableIds(admin, table), rowsBefore.filter((id) => id !== visitor.id), 'and no new session was left behind')
 
     proxy.inject({ kind: 'dropResponse' }, { operations: ['PutItem'], times: 1 })
     const created = await app.inject({ method: 'POST', url: '/set', payload: { fresh: true } })

@@ -46,6 +46,10 @@ t.test('races on one session', async (t) => {
         request.session.delete(request.query.key)
         return { ok: true }
       })
+      app.post('/set-many', async (request) => {
+        for (let i = 0; i < 120; i++) request.session.set(`n${i}`, i)
+        return { ok: true }
+      })
       app.post('/login', async (request) => {
         request.session.set('role', 'admin')
         await request.session.regenerate()
@@ -96,6 +100,28 @@ t.test('races on one session', async (t) => {
     t.same(results.map((r) => r.statusCode), Array(50).fill(200))
     const data = (await getRow(admin, table, id))?.Data?.M ?? {}
     t.same(Object.keys(data).sort(), Array.from({ length: 50 }, (_, i) => `k${i}`).sort())
+  })
+
+  t.test('a change of more than 50 keys is written in steps of 50: a concurrent read sees whole steps, never a torn one', async (t) => {
+    const seen = new Set<number>()
+    for (let round = 0; round < 10; round++) {
+      const s = await create(app, { base: round })
+      const reads = Array.from({ length: 10 }, async () => {
+        await stagger(30)
+        return await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })
+      })
+      const [changed, ...results] = await Promise.all([app.inject({ method: 'POST', url: '/set-many', headers: { cookie: s.cookie } }), ...reads])
+      t.equal(changed!.statusCode, 200)
+      for (const res of results) {
+        const value = res.json().value as Record<string, number>
+        const written = Object.keys(value).filter((k) => k !== 'base').length
+        seen.add(written)
+        t.ok([0, 50, 100, 120].includes(written), `round ${round}: ${written} of 120 keys visible`)
+        // Each step is the next 50 keys in the order they were set.
+        t.same(Object.keys(value).filter((k) => k !== 'base').sort(), Array.from({ length: written }, (_, i) => `n${i}`).sort())
+      }
+    }
+    t.comment(`keys visible to concurrent reads: ${[...seen].sort((a, b) => a - b).join(', ')}`)
   })
 
   t.test('destroy racing with changes and refreshes, repeatedly: the session stays destroyed', async (t) => {
