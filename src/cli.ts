@@ -356,6 +356,7 @@ const reap: Command = {
             consumed () {},
             throttled () {},
             reaped () {},
+            ttlLag () {},
             skipped () {},
             interval () {}
           }

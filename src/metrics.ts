@@ -82,14 +82,14 @@ export function createMetrics (registry: Registry): SessionMetrics {
   const i: Instruments = {
     activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
     expiredPendingSessions: new Gauge({ name: N.expiredPendingSessions, help: 'Rows past expiry (and grace) still present when the last complete reaper sweep saw them', registers }),
-    ttlLagSeconds: new Histogram({ name: N.ttlLagSeconds, help: 'For each expired row the reaper deleted, how long past its expiry it still existed', buckets: TTL_LAG_BUCKETS, registers }),
+    ttlLagSeconds: new Histogram({ name: N.ttlLagSeconds, help: 'For each expired row the reaper found, how long past its expiry it still existed (observed once, when deleted or found refreshed or gone)', buckets: TTL_LAG_BUCKETS, registers }),
     ttlLagMaxSeconds: new Gauge({ name: N.ttlLagMaxSeconds, help: 'Longest time past expiry of a row found by the last complete reaper sweep', registers }),
     reapedTotal: new Counter({ name: N.reapedTotal, help: 'Expired session rows deleted by this instance\'s reaper', registers }),
     reapSkippedTotal: new Counter({ name: N.reapSkippedTotal, help: 'Expired rows this instance\'s reaper did not delete, by reason (conflict: refreshed or already gone; error: the delete failed)', labelNames: ['reason'], registers }),
     invalidExpirySessions: new Gauge({ name: N.invalidExpirySessions, help: 'Rows whose expiry is missing or not a number (never deleted by TTL nor the reaper), as of the last complete sweep', registers }),
     reaperRunsTotal: new Counter({ name: N.reaperRunsTotal, help: 'Reaper passes started by this instance, by result', labelNames: ['result'], registers }),
     reaperRunDurationSeconds: new Histogram({ name: N.reaperRunDurationSeconds, help: 'Duration of reaper passes that ran (success or failure)', buckets: RUN_DURATION_BUCKETS, registers }),
-    reaperLastSuccessTimestampSeconds: new Gauge({ name: N.reaperLastSuccessTimestampSeconds, help: 'Unix time of the last successful reaper pass by any instance (0 before the first)', registers }),
+    reaperLastSuccessTimestampSeconds: new Gauge({ name: N.reaperLastSuccessTimestampSeconds, help: 'Unix time of the last successful reaper pass by any instance, passes cut short by shutdown excluded (0 before the first)', registers }),
     reaperIntervalSeconds: new Gauge({ name: N.reaperIntervalSeconds, help: 'Seconds between scheduled reaper passes (0 when not scheduled)', registers }),
     consumedCapacityUnitsTotal: new Counter({ name: N.consumedCapacityUnitsTotal, help: 'DynamoDB capacity units consumed by this instance, by operation and component (failed conditional writes count 1)', labelNames: ['operation', 'component'], registers }),
     throttledRequestsTotal: new Counter({ name: N.throttledRequestsTotal, help: 'Throttled reaper request attempts (each SDK retry counts), by operation', labelNames: ['operation'], registers }),
@@ -153,8 +153,10 @@ export function createMetrics (registry: Registry): SessionMetrics {
     throttled (operation: ReaperOperation) {
       i.throttledRequestsTotal.inc({ operation })
     },
-    reaped (lagSeconds: number) {
+    reaped () {
       i.reapedTotal.inc()
+    },
+    ttlLag (lagSeconds: number) {
       i.ttlLagSeconds.observe(lagSeconds)
     },
     skipped (reason: ReapSkipReason) {

@@ -17,7 +17,8 @@ export interface Tally {
 
 export interface Budgets {
   readonly read: UnitBudget
-  readonly write: UnitBudget
+  /** Undefined where nothing is written but the lease (stats). */
+  readonly write?: UnitBudget
 }
 
 const READS = new Set<ReaperOperation>(['Scan', 'Query', 'GetItem'])
@@ -66,7 +67,7 @@ export class ReaperCalls {
     else this.tally.write += units
     this.#observer?.consumed(operation, units)
     if (read) this.#budgets?.read.charge(units)
-    else this.#budgets?.write.charge(units)
+    else this.#budgets?.write?.charge(units)
   }
 
   async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: ReaperOperation, command: WithMiddleware, run: () => Promise<T>): Promise<T> {

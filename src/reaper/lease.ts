@@ -213,7 +213,11 @@ export class Lease {
     this.#now = now
   }
 
-  /** True once a third of the lease has passed since it was taken or last renewed. */
+  /** When a third of the lease has passed since it was taken or last renewed, on the `now()` clock. */
+  get renewAt (): number {
+    return this.#renewAt
+  }
+
   get renewDue (): boolean {
     return this.#now() >= this.#renewAt
   }

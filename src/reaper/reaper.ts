@@ -5,10 +5,10 @@ import { createTask, type Logger as CronLogger } from 'node-cron'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { ResolvedReaperOptions, TableShape } from '../options.js'
 import { epochSeconds } from '../store/item.js'
-import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
+import { UnitBudget, defaultSleep, type Sleep, type WaitGuard } from './budget.js'
 import { ReaperCalls, type Budgets } from './calls.js'
-import { LEASE_ID, Lease, tableStateOf, type LeaseState } from './lease.js'
-import { emptyReport, type ReapReport, type ReaperObserver } from './report.js'
+import { Lease, tableStateOf, type LeaseState } from './lease.js'
+import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
 import { ScanFinder } from './scan-finder.js'
 import { Sweep, newProgress, type ExpiryFinder, type SweepProgress } from './sweep.js'
 
@@ -178,7 +178,7 @@ export class Reaper implements SessionReaper {
     const started = now()
     const calls = new ReaperCalls(this.#d.client, observer, this.#budgets, signal)
     const lease = new Lease(calls, shape, this.#owner, this.#d.options.leaseSeconds * 1000, now)
-    const report = (result: ReapReport['result'], sweep?: Sweep): ReapReport => ({
+    const report = (result: ReapResult, sweep?: Sweep): ReapReport => ({
       ...emptyReport(result),
       ...sweep?.counts,
       consumedReadUnits: calls.tally.read,
@@ -206,6 +206,14 @@ export class Reaper implements SessionReaper {
     }
 
     let renewing: Promise<void> | undefined
+    // Segments share one renewal; the sweep checks it right before each call and while it waits.
+    const guard: WaitGuard = {
+      get dueAt () { return lease.renewAt },
+      check: async () => {
+        if (lease.renewDue) await (renewing ??= lease.renew({ ...state, sweep: sweep.progress }).finally(() => { renewing = undefined }))
+        return true
+      }
+    }
     const sweep = new Sweep({
       shape,
       finder: this.#finder,
@@ -216,33 +224,34 @@ export class Reaper implements SessionReaper {
       graceSeconds: this.#d.options.graceSeconds,
       deadline: started + this.#maxPassMs,
       signal,
-      guard: async () => {
-        if (lease.renewDue) await (renewing ??= lease.renew({ ...state, sweep: sweep.progress }).finally(() => { renewing = undefined }))
-      },
-      observer,
-      deleteRows: true,
-      internalIds: new Set([LEASE_ID])
+      guard,
+      observer
     }, this.#resumable(state) ?? newProgress(this.#finder.streams, epochSeconds(started)))
 
-    let result: ReapReport
+    let outcome: ReapResult = 'success'
+    let failure: unknown
     let complete = false
     try {
       complete = await sweep.run()
-      result = report('success', sweep)
     } catch (err) {
-      if (signal.aborted) {
-        // close() cut a call short: the pass stopped, as it does between calls.
-        result = report('success', sweep)
-      } else {
-        result = report('failure', sweep)
-        this.#log.error({ err: errorFields(err), report: result }, 'reaper pass failed')
+      // Aborted: close() cut a call short, and the pass stopped as it does between calls.
+      if (!signal.aborted) {
+        outcome = 'failure'
+        failure = err
       }
     }
+    // Stopped by close() before the end of the table: what it did stands, but it is no sign that reaping keeps up,
+    // so it does not count as the last success (a reaper always shut down mid-pass must still look stalled).
+    const interrupted = signal.aborted && !complete
+    // Built once: the report stored in the lease is the one runOnce() resolves to (it cannot include the cost of
+    // the write that stores it).
+    const result = report(outcome, sweep)
+    if (outcome === 'failure') this.#log.error({ err: errorFields(failure), report: result }, 'reaper pass failed')
 
     const endedAt = epochSeconds(now())
     const next: LeaseState = { ...state, lastReport: { ...result, finishedAt: endedAt }, sweep: sweep.progress }
-    if (result.result === 'success') {
-      next.lastSuccessAt = endedAt
+    if (outcome === 'success') {
+      if (!interrupted) next.lastSuccessAt = endedAt
       if (complete) {
         const p = sweep.progress
         if (this.#finder.seesLiveRows) {
@@ -258,7 +267,7 @@ export class Reaper implements SessionReaper {
       this.#log.warn({ err: errorFields(err) }, 'reaper could not release its lease')
     }
     observer?.tableState(tableStateOf(next))
-    if (result.result === 'success') this.#log.info({ report: result, complete }, 'reaper pass')
-    return this.#ended(report(result.result, sweep))
+    if (outcome === 'success') this.#log.info({ report: result, complete, interrupted }, 'reaper pass')
+    return this.#ended(result)
   }
 }

@@ -58,8 +58,13 @@ export interface ReaperObserver {
   consumed (operation: ReaperOperation, units: number): void
   /** A reaper call attempt was throttled (each SDK retry counts). */
   throttled (operation: ReaperOperation): void
-  /** A row was deleted `lagSeconds` after its expiry. */
-  reaped (lagSeconds: number): void
+  /** An expired row was deleted. */
+  reaped (): void
+  /**
+   * An expired row the pass settled (deleted, or found refreshed or gone at delete time) had existed `lagSeconds`
+   * past its expiry when found. Each row once: a row whose delete failed is observed by the pass that settles it.
+   */
+  ttlLag (lagSeconds: number): void
   /** An expired row was not deleted. */
   skipped (reason: ReapSkipReason): void
   /** The schedule's period in seconds (0 when not scheduled). */

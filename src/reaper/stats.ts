@@ -1,9 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { epochSeconds } from '../store/item.js'
-import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
+import { NO_GUARD, UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperCalls } from './calls.js'
-import { LEASE_ID, readLease, type LeaseState } from './lease.js'
+import { readLease, type LeaseState } from './lease.js'
 import type { ReapReport } from './report.js'
 import { ScanFinder } from './scan-finder.js'
 import { Sweep, newProgress } from './sweep.js'
@@ -55,10 +55,8 @@ function leaseView (owner: string | undefined, untilMs: number, tickMs: number |
 /** Counts the table's rows as the reaper classifies them (one full Scan within the read budget) and reads the lease. */
 export async function collectStats (client: DynamoDBClient, shape: TableShape, options: StatsOptions): Promise<ReaperStats> {
   const sleep = options.sleep ?? defaultSleep
-  const budgets = {
-    read: new UnitBudget(options.maxReadUnitsPerSecond, options.now, sleep),
-    write: new UnitBudget(1, options.now, sleep)
-  }
+  // No write budget: the sweep only counts.
+  const budgets = { read: new UnitBudget(options.maxReadUnitsPerSecond, options.now, sleep) }
   const calls = new ReaperCalls(client, undefined, budgets)
   const started = options.now()
   const finder = new ScanFinder(shape, options.segments)
@@ -72,10 +70,8 @@ export async function collectStats (client: DynamoDBClient, shape: TableShape, o
     graceSeconds: options.graceSeconds,
     deadline: Number.POSITIVE_INFINITY,
     signal: new AbortController().signal,
-    guard: async () => {},
-    observer: undefined,
-    deleteRows: false,
-    internalIds: new Set([LEASE_ID])
+    guard: NO_GUARD,
+    observer: undefined
   }, newProgress(finder.streams, epochSeconds(started)))
   await sweep.run()
   const lease = await readLease(calls, shape)

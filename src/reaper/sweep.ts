@@ -1,7 +1,7 @@
 import type { AttributeValue, DeleteItemCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { epochSeconds } from '../store/item.js'
-import type { Sleep } from './budget.js'
+import { epochSeconds, isInternalId } from '../store/item.js'
+import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
 import type { ReaperObserver } from './report.js'
@@ -67,6 +67,7 @@ export interface SweepOptions {
   readonly shape: TableShape
   readonly finder: ExpiryFinder
   readonly calls: ReaperCalls
+  /** Without a `write` budget the sweep only counts, deleting nothing (stats). */
   readonly budgets: Budgets
   readonly now: () => number
   readonly sleep: Sleep
@@ -75,13 +76,12 @@ export interface SweepOptions {
   readonly deadline: number
   /** Aborting stops the sweep after the call in flight (close()). */
   readonly signal: AbortSignal
-  /** Called before every page and delete; throws when the pass must stop (the lease could not be renewed). */
-  readonly guard: () => Promise<void>
+  /**
+   * Checked right before every page and delete, and at its due times while the sweep waits on a budget or backs
+   * off; throws when the pass must stop (the lease could not be renewed).
+   */
+  readonly guard: WaitGuard
   readonly observer: ReaperObserver | undefined
-  /** False: count only (stats). */
-  readonly deleteRows: boolean
-  /** Ids that are never sessions (the lease item). */
-  readonly internalIds: ReadonlySet<string>
 }
 
 /** Throttled pages are retried this many times (after the SDK's own retries), backing off, before the pass fails. */
@@ -139,6 +139,8 @@ export class Sweep {
   readonly counts: SweepCounts = { scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }
   readonly progress: SweepProgress
   readonly #o: SweepOptions
+  // The caller's guard, and the deadline: a wait stops there.
+  readonly #guard: WaitGuard
   #unitsPerItem = INITIAL_UNITS_PER_ITEM
   // Write units of the last delete (rows over 1 KB cost more than one).
   #unitsPerDelete = 1
@@ -146,6 +148,11 @@ export class Sweep {
   constructor (options: SweepOptions, progress: SweepProgress) {
     this.#o = options
     this.progress = progress
+    const { guard, deadline, now } = options
+    this.#guard = {
+      get dueAt () { return Math.min(guard.dueAt, deadline) },
+      check: async () => await guard.check() && now() < deadline
+    }
   }
 
   /** Resolves true when every stream is exhausted. */
@@ -174,10 +181,9 @@ export class Sweep {
     for (;;) {
       const cursor = this.progress.cursors[stream]
       if (cursor === undefined || cursor.done || this.#stopping(signal)) return
-      await o.guard()
-      const limit = pageLimit(o.budgets.read.capacity, this.progress.streams, this.#unitsPerItem)
+      const limit = pageLimit(o.budgets.read.ratePerSecond, this.progress.streams, this.#unitsPerItem)
       const reserved = limit * this.#unitsPerItem
-      if (!await o.budgets.read.take(reserved, signal)) return
+      if (!await o.budgets.read.take(reserved, signal, this.#guard)) return
       const before = o.calls.tally.read
       let page: FinderPage | undefined
       try {
@@ -186,9 +192,11 @@ export class Sweep {
         // The call was aborted by close(): a stop, not a failure.
         if (signal.aborted) return
         throw err
+      } finally {
+        // The call charged what it really cost, if anything: the reservation goes back whatever happened, or the
+        // budget, which outlives the pass, would start the next one in debt.
+        o.budgets.read.charge(-reserved)
       }
-      // The call charged what it really cost; give the reservation back.
-      o.budgets.read.charge(-reserved)
       if (page === undefined) return
       if (page.evaluated > 0) this.#unitsPerItem = Math.max(MIN_UNITS_PER_ITEM, (o.calls.tally.read - before) / page.evaluated)
       if (!await this.#rows(page.rows, signal)) return
@@ -202,25 +210,37 @@ export class Sweep {
         return await this.#o.finder.page(this.#o.calls, stream, start, limit)
       } catch (err) {
         if (!isThrottle(err) || attempt >= MAX_THROTTLED_PAGE_RETRIES) throw err
-        await this.#o.sleep(backoffMs(attempt), signal)
-        if (signal.aborted) return undefined
-        await this.#o.guard()
+        if (!await this.#pause(backoffMs(attempt), signal)) return undefined
       }
+    }
+  }
+
+  /** Sleeps `ms`, checking the guard at its due times and at the end; false when the sweep must stop. */
+  async #pause (ms: number, signal: AbortSignal): Promise<boolean> {
+    const o = this.#o
+    const until = o.now() + ms
+    for (;;) {
+      const left = until - o.now()
+      if (signal.aborted) return false
+      if (left <= 0) return true
+      await o.sleep(Math.max(1, Math.min(left, Math.ceil(this.#guard.dueAt - o.now()))), signal)
+      if (!signal.aborted && !await this.#guard.check()) return false
     }
   }
 
   /** Handles a page's rows; false when the pass stopped before the end of the page (it is read again next time). */
   async #rows (rows: readonly FoundRow[], signal: AbortSignal): Promise<boolean> {
     const o = this.#o
+    const write = o.budgets.write
     const page = { active: 0, expired: 0, invalid: 0, maxLagSeconds: 0 }
     for (const row of rows) {
-      if (o.internalIds.has(row.id)) continue
+      // The lease item, and any other row of the library's own: never a session.
+      if (isInternalId(row.id)) continue
       const nowSec = epochSeconds(o.now())
       const due = row.expiresAt !== undefined && row.expiresAt < nowSec - o.graceSeconds
-      if (due && o.deleteRows) {
-        if (this.#stopping(signal)) return false
-        await o.guard()
-        if (!await o.budgets.write.take(this.#unitsPerDelete, signal)) return false
+      const reserved = this.#unitsPerDelete
+      if (due && write !== undefined) {
+        if (this.#stopping(signal) || !await write.take(reserved, signal, this.#guard)) return false
       }
       this.counts.scanned++
       if (row.expiresAt === undefined) {
@@ -238,7 +258,7 @@ export class Sweep {
       page.expired++
       this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, lag)
       page.maxLagSeconds = Math.max(page.maxLagSeconds, lag)
-      if (o.deleteRows) await this.#delete(row.id, lag, signal)
+      if (write !== undefined) await this.#delete(write, reserved, row.id, lag, signal)
     }
     const p = this.progress
     p.active += page.active
@@ -248,30 +268,36 @@ export class Sweep {
     return true
   }
 
-  async #delete (id: string, lag: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Deletes one expired row (`reserved` units were taken from `write` for it). A row settled here, deleted or found
+   * refreshed or gone, has its lag observed; one left for a later pass is observed by the pass that settles it, so
+   * each row is observed once.
+   */
+  async #delete (write: UnitBudget, reserved: number, id: string, lag: number, signal: AbortSignal): Promise<void> {
     const o = this.#o
-    const reserved = this.#unitsPerDelete
     try {
       const before = o.calls.tally.write
       await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, epochSeconds(o.now()) - o.graceSeconds))
       this.#unitsPerDelete = Math.max(1, o.calls.tally.write - before)
       this.counts.deleted++
-      o.observer?.reaped(lag)
+      o.observer?.reaped()
+      o.observer?.ttlLag(lag)
     } catch (err) {
       if (isConditionFailure(err)) {
         this.counts.conflicts++
         o.observer?.skipped('conflict')
+        o.observer?.ttlLag(lag)
       } else if (isThrottle(err)) {
         // Left for a later pass; slow down meanwhile.
         o.observer?.skipped('error')
-        await o.sleep(backoffMs(0), signal)
+        await this.#pause(backoffMs(0), signal)
       } else {
         o.observer?.skipped('error')
         // Aborted by close(): the row is left for the next pass.
         if (!signal.aborted) throw err
       }
     } finally {
-      o.budgets.write.charge(-reserved)
+      write.charge(-reserved)
     }
   }
 }

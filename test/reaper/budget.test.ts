@@ -5,7 +5,7 @@ import { fakeTime } from '../helpers/reaper.js'
 t.test('starts with one second of units and takes them without waiting', async (t) => {
   const time = fakeTime()
   const budget = new UnitBudget(10, time.now, time.sleep)
-  t.equal(budget.capacity, 10)
+  t.equal(budget.ratePerSecond, 10)
   t.equal(await budget.take(4), true)
   t.equal(await budget.take(6), true)
   t.same(time.slept, [], 'no wait while units remain')
@@ -74,6 +74,40 @@ t.test('an aborted wait resolves false and takes nothing', async (t) => {
   abort.abort()
   t.equal(await budget.take(1, abort.signal), false)
   t.equal(await budget.take(1), true, 'the unit is still there')
+})
+
+t.test('a guard: sleeps are cut at its due time, and it runs after each sleep and before the units are taken', async (t) => {
+  const time = fakeTime()
+  const budget = new UnitBudget(1, time.now, time.sleep)
+  // A page that cost ten units more than the bucket held.
+  budget.charge(10)
+  let dueAt = time.now() + 3000
+  const checks: number[] = []
+  const guard = {
+    get dueAt () { return dueAt },
+    check: async () => {
+      checks.push(time.now())
+      if (time.now() >= dueAt) dueAt = time.now() + 3000
+      return true
+    }
+  }
+  const start = time.now()
+  t.equal(await budget.take(1, undefined, guard), true)
+  t.same(time.slept, [3000, 3000, 3000, 1000], 'ten seconds to repay the debt, in sleeps no longer than the guard allows')
+  t.same(checks.map((at) => at - start), [0, 3000, 6000, 9000, 10000], 'checked each time, last right before taking')
+})
+
+t.test('a guard that says stop ends the wait, taking nothing', async (t) => {
+  const time = fakeTime()
+  const budget = new UnitBudget(1, time.now, time.sleep)
+  await budget.take(1)
+  const deadline = time.now() + 500
+  const guard = { dueAt: deadline, check: async () => time.now() < deadline }
+  t.equal(await budget.take(1, undefined, guard), false)
+  t.same(time.slept, [500])
+  time.advance(500)
+  t.equal(await budget.take(1), true, 'the unit is still there')
+  t.same(time.slept, [500])
 })
 
 t.test('defaultSleep waits, and returns early on abort', async (t) => {

@@ -11,6 +11,7 @@ import { ReaperCalls } from '../../src/reaper/calls.js'
 import { LEASE_ID, LEASE_ATTRIBUTES, Lease, readLease } from '../../src/reaper/lease.js'
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
 import { cronLogger, shortestInterval, type ReaperLogger } from '../../src/reaper/reaper.js'
+import type { Sleep } from '../../src/reaper/budget.js'
 import type { ExpiryFinder } from '../../src/reaper/sweep.js'
 import type { ReapReport, TableState } from '../../src/reaper/report.js'
 
@@ -181,6 +182,76 @@ t.test('against dynalite', async (t) => {
     t.match(error?.obj, { err: { code: 'FST_DYNAMO_SESSION_REAPER_LEASE_LOST' } })
     t.ok(log.lines.some((l) => l.level === 'warn' && /taken over/.test(l.msg)), 'it did not release a lease it no longer held')
     t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.owner, 'intruder')
+  })
+
+  t.test('regression: the lease is renewed while a pass waits on its budget, so no other instance can take it', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    // 40 KB rows: a page sized by the first estimate (half a unit per item) costs ten seconds of this budget.
+    await seedRows(client, table, Array.from({ length: 6 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds + 3600, padding: 40_000 })))
+    const intruder = new Lease(new ReaperCalls(client, undefined), reaperOptions(table), 'intruder', 3000, time.now)
+    let waited = 0
+    let takeovers = 0
+    // Another instance tries to take the lease whenever this one has been waiting.
+    const sleep: Sleep = async (ms, signal) => {
+      await time.sleep(ms, signal)
+      waited += ms
+      if ((await intruder.acquire()).acquired) takeovers++
+    }
+    const reaper = makeReaper(t, client, table, { maxReadUnitsPerSecond: 1, leaseSeconds: 3, maxPassSeconds: 600 }, { now: time.now, sleep, log: captureLog() })
+    const report = await reaper.runOnce()
+    t.ok(waited > 3 * 3000, `the pass waited on its budget for several lease lengths (${waited} ms)`)
+    t.equal(takeovers, 0, 'no other instance took the lease meanwhile')
+    t.match(report, { result: 'success', scanned: 6 })
+    t.ok(report.consumedReadUnits > 20, `the pages cost what they cost (${report.consumedReadUnits} RCU)`)
+  })
+
+  t.test('regression: the report stored in the lease item is the one runOnce() returns', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, Array.from({ length: 3 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 10 })))
+    const reaper = makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep })
+    const report = await reaper.runOnce()
+    const stored = (await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.lastReport
+    t.same(stored, { ...report, finishedAt: time.seconds })
+    t.same(reaper.lastReport, report)
+  })
+
+  t.test('regression: a pass cut short by close() reports success but does not move the last success time', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    const scan = new ScanFinder(reaperOptions(table), 1)
+    let closing: Promise<void> | undefined
+    let shutDown = false
+    const finder: ExpiryFinder = {
+      streams: 1,
+      seesLiveRows: true,
+      async page (calls, stream, start, limit) {
+        const page = await scan.page(calls, stream, start, limit)
+        // The application shuts down while the page is being read.
+        if (shutDown) closing = reaper.close()
+        return page
+      }
+    }
+    const registry = new Registry()
+    const log = captureLog()
+    const reaper = makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep, finder, observer: createMetrics(registry), log })
+    t.equal((await reaper.runOnce()).result, 'success')
+    const firstSuccess = time.seconds
+
+    time.advance(60_000)
+    await seedRows(client, table, Array.from({ length: 10 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 10 })))
+    shutDown = true
+    const cut = await reaper.runOnce()
+    await closing
+    t.match(cut, { result: 'success', expired: 0, deleted: 0 }, 'stopped, not failed')
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.equal(lease?.state.lastSuccessAt, firstSuccess, 'the interrupted pass is not the last success')
+    t.equal(await metricValue(registry, METRIC_NAMES.reaperLastSuccessTimestampSeconds), firstSuccess, 'nor does the metric say so')
+    t.match(lease?.state.lastReport, { result: 'success', finishedAt: time.seconds }, 'its report is stored')
+    t.same(lease?.state.sweep?.cursors, [{ done: false, start: undefined }], 'with its cursors, for the next pass')
+    t.ok(log.lines.some((l) => l.msg === 'reaper pass' && (l.obj as { interrupted?: boolean }).interrupted === true), 'logged as interrupted')
+    t.equal(await metricValue(registry, METRIC_NAMES.reaperRunsTotal, { result: 'success' }), 2)
   })
 
   t.test('the lease cannot be taken: a failure, logged', async (t) => {

@@ -3,8 +3,8 @@ import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb
 import { startDynalite, makeClient, createTable, getRow, countCalls } from '../helpers/dynamo.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { fakeTime, seedRows, sessionId, tableIds, reaperOptions, type FakeTime } from '../helpers/reaper.js'
-import { UnitBudget } from '../../src/reaper/budget.js'
-import { ReaperCalls } from '../../src/reaper/calls.js'
+import { NO_GUARD, UnitBudget, type WaitGuard } from '../../src/reaper/budget.js'
+import { ReaperCalls, type Budgets } from '../../src/reaper/calls.js'
 import { LEASE_ID } from '../../src/reaper/lease.js'
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
 import {
@@ -14,14 +14,15 @@ import {
 import type { ReaperObserver, ReapSkipReason, ReaperOperation } from '../../src/reaper/report.js'
 
 interface Recorded {
-  reaped: number[]
+  reaped: number
+  lags: number[]
   skipped: ReapSkipReason[]
   throttled: ReaperOperation[]
   consumed: Array<{ operation: ReaperOperation, units: number, at: number }>
 }
 
 function recorder (time: FakeTime): ReaperObserver & { log: Recorded } {
-  const r: Recorded = { reaped: [], skipped: [], throttled: [], consumed: [] }
+  const r: Recorded = { reaped: 0, lags: [], skipped: [], throttled: [], consumed: [] }
   return {
     log: r,
     passEnded () {},
@@ -29,7 +30,8 @@ function recorder (time: FakeTime): ReaperObserver & { log: Recorded } {
     interval () {},
     consumed (operation, units) { r.consumed.push({ operation, units, at: time.now() }) },
     throttled (operation) { r.throttled.push(operation) },
-    reaped (lag) { r.reaped.push(lag) },
+    reaped () { r.reaped++ },
+    ttlLag (lag) { r.lags.push(lag) },
     skipped (reason) { r.skipped.push(reason) }
   }
 }
@@ -43,29 +45,31 @@ interface SweepSetup {
   segments?: number
   read?: number
   write?: number
-  guard?: () => Promise<void>
+  guard?: WaitGuard
   observer?: ReaperObserver
+  /** False: no write budget, the sweep only counts. */
   deleteRows?: boolean
+  budgets?: Budgets
 }
 
 function makeSweep (client: DynamoDBClient, tableName: string, s: SweepSetup): Sweep {
   const shape = reaperOptions(tableName)
-  const budgets = { read: new UnitBudget(s.read ?? 1000, s.time.now, s.time.sleep), write: new UnitBudget(s.write ?? 1000, s.time.now, s.time.sleep) }
+  const read = new UnitBudget(s.read ?? 1000, s.time.now, s.time.sleep)
+  const budgets = s.budgets ?? (s.deleteRows === false ? { read } : { read, write: new UnitBudget(s.write ?? 1000, s.time.now, s.time.sleep) })
   const finder = s.finder ?? new ScanFinder(shape, s.segments ?? 1)
   return new Sweep({
     shape,
     finder,
-    calls: new ReaperCalls(client, s.observer, budgets),
+    // As in a pass: aborting the signal also aborts the call in flight.
+    calls: new ReaperCalls(client, s.observer, budgets, s.signal),
     budgets,
     now: s.time.now,
     sleep: s.time.sleep,
     graceSeconds: s.graceSeconds ?? 0,
     deadline: s.deadline ?? Number.POSITIVE_INFINITY,
     signal: s.signal ?? new AbortController().signal,
-    guard: s.guard ?? (async () => {}),
-    observer: s.observer,
-    deleteRows: s.deleteRows ?? true,
-    internalIds: new Set([LEASE_ID])
+    guard: s.guard ?? NO_GUARD,
+    observer: s.observer
   }, newProgress(finder.streams, s.time.seconds))
 }
 
@@ -111,7 +115,8 @@ t.test('against dynalite', async (t) => {
     t.equal(await sweep.run(), true, 'complete')
     t.same(sweep.counts, { scanned: 7, active: 2, expired: 2, deleted: 2, conflicts: 0, invalid: 3, maxLagSeconds: 3600 })
     t.same(await tableIds(client, table), [LEASE_ID, sessionId(1), sessionId(2), sessionId(5), sessionId(6), sessionId(7)])
-    t.same(observer.log.reaped.sort((a, b) => a - b), [1, 3600], 'each deleted row observed once, with its lag')
+    t.equal(observer.log.reaped, 2)
+    t.same(observer.log.lags.sort((a, b) => a - b), [1, 3600], 'each deleted row observed once, with its lag')
     t.same(sweep.progress, { ...sweep.progress, active: 2, expired: 2, invalid: 3, maxLagSeconds: 3600 })
     t.ok(isComplete(sweep.progress))
   })
@@ -143,7 +148,7 @@ t.test('against dynalite', async (t) => {
     t.equal((await tableIds(client, table)).length, 2)
   })
 
-  t.test('a row refreshed between the scan and the delete survives; the conflict is counted', async (t) => {
+  t.test('regression: a row refreshed between the scan and the delete survives; the conflict is counted and its lag observed', async (t) => {
     const table = await createTable(client)
     const time = fakeTime()
     const refreshed = sessionId(1)
@@ -173,7 +178,8 @@ t.test('against dynalite', async (t) => {
     t.equal((await getRow(client, table, refreshed))?.Expire_Session?.N, String(time.seconds + 300), 'the refreshed session is intact')
     t.equal(await getRow(client, table, sessionId(2)), undefined)
     t.same(observer.log.skipped, ['conflict'])
-    t.same(observer.log.reaped, [5], 'the conflict is not observed as reaped')
+    t.equal(observer.log.reaped, 1, 'the conflict is not counted as reaped')
+    t.same(observer.log.lags, [5, 5], 'the refreshed row was found expired too: its lag is observed')
     const deleteUnits = observer.log.consumed.filter((c) => c.operation === 'DeleteItem').reduce((sum, c) => sum + c.units, 0)
     t.equal(deleteUnits, 2, 'the failed conditional delete is accounted one write unit')
   })
@@ -212,6 +218,62 @@ t.test('against dynalite', async (t) => {
     t.same(await tableIds(client, table), [])
   })
 
+  t.test('regression: every internal row (id starting with #) is skipped, not only the lease item', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, [
+      { id: sessionId(1), expiresAt: time.seconds + 60 },
+      { id: LEASE_ID },
+      { id: '#future-expired', expiresAt: time.seconds - 60 },
+      { id: '#future-invalid', expiresAt: 'n/a' }
+    ])
+    const sweep = makeSweep(client, table, { time })
+    t.equal(await sweep.run(), true)
+    t.same(sweep.counts, { scanned: 1, active: 1, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }, 'neither a session nor invalid')
+    t.same(await tableIds(client, table), ['#future-expired', '#future-invalid', LEASE_ID, sessionId(1)].sort(), 'and never deleted')
+  })
+
+  t.test('regression: a page that fails or is aborted gives its read reservation back', async (t) => {
+    const time = fakeTime()
+    // A page reserves one second of the budget; the budget outlives the sweep, as it outlives a pass.
+    const read = new UnitBudget(10, time.now, time.sleep)
+    const budgets = { read, write: new UnitBudget(10, time.now, time.sleep) }
+
+    await t.rejects(makeSweep(client, 'no_such_table', { time, budgets }).run(), { name: 'ResourceNotFoundException' })
+    t.equal(await read.take(10), true)
+    t.same(time.slept, [], 'after a failed page, the next one does not start in debt')
+
+    time.advance(1000)
+    const table = await createTable(client)
+    const abort = new AbortController()
+    const scan = new ScanFinder(reaperOptions(table), 1)
+    const aborting: ExpiryFinder = {
+      streams: 1,
+      seesLiveRows: true,
+      async page (calls, stream, start, limit) {
+        abort.abort()
+        return await scan.page(calls, stream, start, limit)
+      }
+    }
+    t.equal(await makeSweep(client, table, { time, budgets, finder: aborting, signal: abort.signal }).run(), false, 'stopped, not failed')
+    t.equal(await read.take(10), true)
+    t.same(time.slept, [], 'after an aborted page, neither')
+  })
+
+  t.test('a wait on the budget ends at the deadline: no delete after it', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, Array.from({ length: 10 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 10 })))
+    const observer = recorder(time)
+    const deadline = time.now() + 2500
+    const sweep = makeSweep(client, table, { time, write: 1, deadline, observer })
+    t.equal(await sweep.run(), false)
+    const deletes = observer.log.consumed.filter((c) => c.operation === 'DeleteItem')
+    t.ok(deletes.length >= 2, `some deletes (${deletes.length})`)
+    t.ok(deletes.every((c) => c.at < deadline), 'each before the deadline')
+    t.ok(time.now() <= deadline, 'the wait stopped there')
+  })
+
   t.test('close: an aborted sweep stops after the call in flight', async (t) => {
     const table = await createTable(client)
     const time = fakeTime()
@@ -232,7 +294,7 @@ t.test('against dynalite', async (t) => {
     let guards = 0
     const sweep = makeSweep(client, table, {
       time,
-      guard: async () => { if (++guards > 4) throw new Error('lease lost') }
+      guard: { dueAt: Number.POSITIVE_INFINITY, check: async () => { if (++guards > 4) throw new Error('lease lost'); return true } }
     })
     await t.rejects(sweep.run(), { message: 'lease lost' })
     t.equal(sweep.counts.deleted, 3, 'the guard runs before the page and before each delete')
@@ -309,6 +371,23 @@ t.test('against dynalite', async (t) => {
       t.same(observer.log.skipped, ['error'])
       t.same(observer.log.throttled, ['DeleteItem', 'DeleteItem'])
       t.equal((await tableIds(client, table)).length, 1, 'the throttled row is still there for the next pass')
+    })
+
+    t.test('a row whose delete failed has its lag observed once, by the sweep that settles it', async (t) => {
+      proxy.heal()
+      const time = fakeTime()
+      const own = await createTable(client)
+      await seedRows(client, own, [{ id: sessionId(5), expiresAt: time.seconds - 10 }])
+      proxy.inject({ kind: 'throttle' }, { operations: ['DeleteItem'], times: 2 })
+      const observer = recorder(time)
+      const first = makeSweep(throttled, own, { time, observer })
+      await first.run()
+      t.same({ expired: first.counts.expired, deleted: first.counts.deleted }, { expired: 1, deleted: 0 })
+      t.same(observer.log.lags, [], 'not settled: not observed yet')
+      const second = makeSweep(throttled, own, { time, observer })
+      await second.run()
+      t.equal(second.counts.deleted, 1)
+      t.same(observer.log.lags, [11], 'observed once, when deleted (a second later, after the back-off)')
     })
 
     t.test('another delete error fails the sweep and is counted', async (t) => {
