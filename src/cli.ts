@@ -7,7 +7,8 @@ import { DEMO_HOST, DEMO_PORT, startDemo } from './demo.js'
 import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
   DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SCHEDULE,
-  DEFAULT_REAPER_SEGMENTS, DEFAULT_TABLE_NAME, resolveOptions, type ReaperOptions, type ResolvedReaperOptions
+  DEFAULT_REAPER_SEGMENTS, DEFAULT_TABLE_NAME, resolveReaperOptions, resolveTableShape, type ReaperOptions,
+  type ResolvedReaperOptions, type TableShape
 } from './options.js'
 import { Reaper } from './reaper/reaper.js'
 import { collectStats } from './reaper/stats.js'
@@ -121,29 +122,27 @@ export function oneOfFlag<T extends string> (values: FlagValues, name: string, a
   return text as T
 }
 
-// resolveOptions validates table and attribute names; the CLI reuses it with a placeholder secret.
-const VALIDATION_SECRET = 'x'.repeat(64)
 const OPTION_FOR_FLAG = { table: 'tableName', 'id-attribute': 'idAttribute', 'expires-attribute': 'expiresAttribute' } as const
 
-function validateNames (options: Record<string, string>, flags: string): ReturnType<typeof resolveOptions> {
+/** The plugin's resolver applied to flags: its coded error becomes a usage error naming `flags`. */
+function validated<T> (flags: string, resolve: () => T): T {
   try {
-    return resolveOptions({ secret: VALIDATION_SECRET, ...options })
+    return resolve()
   } catch (err) {
     throw new UsageError(`${flags}: ${(err as Error).message}`)
   }
 }
 
 /** The table name and attribute flags (absent ones take the plugin's defaults), validated like the plugin's options. */
-export function tableFlags (values: FlagValues): { tableName: string, idAttribute: string, expiresAttribute: string } {
+export function tableFlags (values: FlagValues): TableShape {
   const given: Record<string, string> = {}
   for (const [flag, option] of Object.entries(OPTION_FOR_FLAG)) {
     const value = stringFlag(values, flag)
     if (value === undefined) continue
-    validateNames({ [option]: value }, `--${flag}`)
+    validated(`--${flag}`, () => resolveTableShape({ [option]: value }))
     given[option] = value
   }
-  const { tableName, idAttribute, expiresAttribute } = validateNames(given, '--id-attribute/--expires-attribute')
-  return { tableName, idAttribute, expiresAttribute }
+  return validated('--id-attribute/--expires-attribute', () => resolveTableShape(given))
 }
 
 /** A client from --endpoint/--region and the environment; fails when no region can be found. */
@@ -187,7 +186,8 @@ const init: Command = {
     ...JSON_FLAG
   },
   async run ({ values, io }) {
-    const names = tableFlags(values)
+    const { tableName, idAttribute, expiresAttribute } = tableFlags(values)
+    const names = { tableName, idAttribute, expiresAttribute }
     const billing = oneOfFlag<Billing>(values, 'billing', ['on-demand', 'provisioned']) ?? 'on-demand'
     const readCapacity = intFlag(values, 'read-capacity', 1, 40_000)
     const writeCapacity = intFlag(values, 'write-capacity', 1, 40_000)
@@ -309,13 +309,12 @@ function reaperFlags (values: FlagValues, schedule: string | false): ResolvedRea
     leaseSeconds: intFlag(values, 'lease-seconds', 1, 86_400),
     maxPassSeconds: intFlag(values, 'max-pass-seconds', 1, 86_400)
   }
-  let reaper: ResolvedReaperOptions | false
   try {
-    reaper = resolveOptions({ secret: VALIDATION_SECRET, reaper: given }).reaper
+    // An object always resolves to options, never to false.
+    return resolveReaperOptions(given) as ResolvedReaperOptions
   } catch (err) {
     throw new UsageError(schedule !== false ? `--schedule: ${(err as Error).message}` : (err as Error).message)
   }
-  return reaper as ResolvedReaperOptions
 }
 
 const reap: Command = {
@@ -336,12 +335,11 @@ const reap: Command = {
   async run ({ values, io }) {
     const once = values.once === true
     if (once && values.schedule !== DEFAULT_REAPER_SCHEDULE) throw new UsageError('--schedule applies only without --once')
-    const names = tableFlags(values)
+    const shape = tableFlags(values)
     const options = reaperFlags(values, once ? false : stringFlag(values, 'schedule') ?? DEFAULT_REAPER_SCHEDULE)
     const json = values.json === true
     const { client, endpoint } = await clientFlags(values, io.env)
     const where = endpoint ?? `AWS (${await resolvedRegion(client) ?? '?'})`
-    const shape = resolveOptions({ secret: VALIDATION_SECRET, ...names })
     const reaper = new Reaper({
       client,
       shape,
@@ -364,10 +362,10 @@ const reap: Command = {
     try {
       if (once) {
         const report = await reaper.runOnce()
-        io.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : `Reaper pass on ${names.tableName} at ${where}\n${formatReport(report)}`)
+        io.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : `Reaper pass on ${shape.tableName} at ${where}\n${formatReport(report)}`)
         return report.result === 'failure' ? EXIT_FAILURE : EXIT_OK
       }
-      if (!json) io.stdout.write(`Reaping ${names.tableName} at ${where} on '${options.schedule as string}' (every ${reaper.intervalSeconds} s at most); Ctrl-C stops\n`)
+      if (!json) io.stdout.write(`Reaping ${shape.tableName} at ${where} on '${options.schedule as string}' (every ${reaper.intervalSeconds} s at most); Ctrl-C stops\n`)
       reaper.start()
       const reason = await waitForStop(io.signal)
       io.stderr.write(`Stopping (${reason})...\n`)
@@ -384,17 +382,16 @@ const stats: Command = {
   description: 'The scan costs read units like a reaper pass (about rows x item size / 8 KB), held to --max-read-units a second.',
   flags: { ...TABLE_FLAGS, ...CONNECTION_FLAGS, ...SCAN_FLAGS, ...JSON_FLAG },
   async run ({ values, io }) {
-    const names = tableFlags(values)
+    const shape = tableFlags(values)
     const options = reaperFlags(values, false)
     const { client, endpoint } = await clientFlags(values, io.env)
     const where = endpoint ?? `AWS (${await resolvedRegion(client) ?? '?'})`
-    const shape = resolveOptions({ secret: VALIDATION_SECRET, ...names })
     try {
       const result = await collectStats(client, shape, { ...options, now: Date.now })
       io.stdout.write(values.json === true ? JSON.stringify({ ...result, endpoint: endpoint ?? null }, null, 2) + '\n' : `endpoint:     ${where}\n${formatStats(result, Date.now())}`)
       return EXIT_OK
     } catch (err) {
-      throw new CommandFailure(`counting ${names.tableName} at ${where} failed: ${describeError(err)}`, { cause: err })
+      throw new CommandFailure(`counting ${shape.tableName} at ${where} failed: ${describeError(err)}`, { cause: err })
     } finally {
       client.destroy()
     }

@@ -300,7 +300,8 @@ function section (name: string, value: unknown, keys: readonly string[]): Record
   return value as Record<string, unknown>
 }
 
-function resolveReaper (value: unknown): ResolvedReaperOptions | false {
+/** Validates, then defaults, the `reaper` option as resolveOptions() does (also used by the CLI's reaper flags). */
+export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | false {
   const r = section('reaper', value, REAPER_KEYS)
   if (r === false) return false
   let schedule: string | false = DEFAULT_REAPER_SCHEDULE
@@ -342,6 +343,30 @@ function resolveMetrics (value: unknown): ResolvedMetricsOptions | false {
   return Object.freeze({ registry: m.registry as Registry | undefined, route })
 }
 
+type TableShapeInput = { readonly [K in keyof TableShape]?: unknown }
+
+/**
+ * Validates, then defaults, the table name and attribute names as resolveOptions() does (also used by the CLI's
+ * table flags). Other keys of `input` are ignored.
+ */
+export function resolveTableShape (input: TableShapeInput): TableShape {
+  const tableName = str('tableName', input.tableName, DEFAULT_TABLE_NAME, TABLE_NAME, '3 to 255 characters of A-Z a-z 0-9 _ . -')
+  const attributes = {
+    idAttribute: str('idAttribute', input.idAttribute, DEFAULT_ID_ATTRIBUTE),
+    expiresAttribute: str('expiresAttribute', input.expiresAttribute, DEFAULT_EXPIRES_ATTRIBUTE),
+    dataAttribute: str('dataAttribute', input.dataAttribute, DEFAULT_DATA_ATTRIBUTE),
+    createdAttribute: str('createdAttribute', input.createdAttribute, DEFAULT_CREATED_ATTRIBUTE),
+    touchedAttribute: str('touchedAttribute', input.touchedAttribute, DEFAULT_TOUCHED_ATTRIBUTE)
+  }
+  const seen = new Map<string, string>()
+  for (const [key, attr] of Object.entries(attributes)) {
+    const other = seen.get(attr)
+    if (other !== undefined) fail(key, `an attribute name different from ${other}`, attr)
+    seen.set(attr, key)
+  }
+  return Object.freeze({ tableName, ...attributes })
+}
+
 /** Validates user options, then applies defaults, once. Throws a coded error on the first problem. */
 export function resolveOptions (input: unknown): ResolvedOptions {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) fail('options', 'an object', input)
@@ -351,20 +376,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const secrets = resolveSecrets(o.secret)
   if (o.client !== undefined && !(o.client instanceof DynamoDBClient)) fail('client', 'a DynamoDBClient', o.client)
   if (o.now !== undefined && typeof o.now !== 'function') fail('now', 'a function returning milliseconds', o.now)
-  const tableName = str('tableName', o.tableName, DEFAULT_TABLE_NAME, TABLE_NAME, '3 to 255 characters of A-Z a-z 0-9 _ . -')
-  const attributes = {
-    idAttribute: str('idAttribute', o.idAttribute, DEFAULT_ID_ATTRIBUTE),
-    expiresAttribute: str('expiresAttribute', o.expiresAttribute, DEFAULT_EXPIRES_ATTRIBUTE),
-    dataAttribute: str('dataAttribute', o.dataAttribute, DEFAULT_DATA_ATTRIBUTE),
-    createdAttribute: str('createdAttribute', o.createdAttribute, DEFAULT_CREATED_ATTRIBUTE),
-    touchedAttribute: str('touchedAttribute', o.touchedAttribute, DEFAULT_TOUCHED_ATTRIBUTE)
-  }
-  const seen = new Map<string, string>()
-  for (const [key, attr] of Object.entries(attributes)) {
-    const other = seen.get(attr)
-    if (other !== undefined) fail(key, `an attribute name different from ${other}`, attr)
-    seen.set(attr, key)
-  }
+  const shape = resolveTableShape(o)
   const ttlSeconds = int('ttlSeconds', o.ttlSeconds, DEFAULT_TTL_SECONDS, 1)
   const touchAfterSeconds = int('touchAfterSeconds', o.touchAfterSeconds, Math.floor(ttlSeconds / DEFAULT_TOUCH_FRACTION), 0)
   if (touchAfterSeconds >= ttlSeconds) fail('touchAfterSeconds', `an integer below ttlSeconds (${ttlSeconds})`, touchAfterSeconds)
@@ -373,8 +385,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   return Object.freeze({
     secrets: Object.freeze(secrets),
     client: o.client as DynamoDBClient | undefined,
-    tableName,
-    ...attributes,
+    ...shape,
     ttlSeconds,
     touchAfterSeconds,
     absoluteTimeoutSeconds,
@@ -384,7 +395,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
     createTable: bool('createTable', o.createTable, false),
     now: (o.now as (() => number) | undefined) ?? Date.now,
-    reaper: resolveReaper(o.reaper),
+    reaper: resolveReaperOptions(o.reaper),
     metrics: resolveMetrics(o.metrics)
   })
 }

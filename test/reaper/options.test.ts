@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
-import { resolveOptions } from '../../src/options.js'
+import { resolveOptions, resolveReaperOptions, resolveTableShape } from '../../src/options.js'
 import {
   DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
   DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS, DEFAULT_METRICS_ROUTE
@@ -76,4 +76,17 @@ t.test('wrong values: coded errors naming the option and what was received', asy
   for (const [options, code, message] of cases) {
     t.throws(() => resolve(options), { code, message }, JSON.stringify(options))
   }
+})
+
+t.test('regression: the table shape and the reaper options resolve on their own, without a secret (the CLI uses them)', async (t) => {
+  const full = resolve({ tableName: 'sessions_x', idAttribute: 'pk', reaper: { segments: 4 } })
+  const { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute } = full
+  t.same(resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }), { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute })
+  t.ok(Object.isFrozen(resolveTableShape({})))
+  t.same(resolveReaperOptions({ segments: 4 }), full.reaper)
+  t.equal(resolveReaperOptions(false), false)
+  t.throws(() => resolveTableShape({ tableName: 'ab' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /tableName/ })
+  t.throws(() => resolveTableShape({ idAttribute: 'k', expiresAttribute: 'k' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /expiresAttribute/ })
+  t.throws(() => resolveReaperOptions({ segments: 0 }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /reaper\.segments/ })
+  t.throws(() => resolveReaperOptions({ schedual: '* * * * *' }), { code: 'FST_DYNAMO_SESSION_UNKNOWN_OPTION' })
 })
