@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import type { Registry } from 'prom-client'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
 import { makeClient } from './dynamo.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -22,10 +22,30 @@ export function watchUnexpected (t: Teardown): { readonly events: string[] } {
   return { events }
 }
 
+type RetryStrategy = NonNullable<DynamoDBClientConfig['retryStrategy']>
+
+/**
+ * Retries like the SDK's standard mode (anything but a client error, up to `maxAttempts` attempts) without its
+ * back-off, which for throttling waits up to seconds of real time per retry: the tests are about what the plugin
+ * does with the outcome, not about the SDK's delays.
+ */
+export function quickRetries (maxAttempts: number): RetryStrategy {
+  const token = (count: number): { getRetryCount: () => number, getRetryDelay: () => number } => ({ getRetryCount: () => count, getRetryDelay: () => 5 })
+  return {
+    acquireInitialRetryToken: async () => token(0),
+    refreshRetryTokenForRetry: async (previous: ReturnType<typeof token>, info: { errorType: string }) => {
+      if (previous.getRetryCount() + 1 >= maxAttempts || info.errorType === 'CLIENT_ERROR') throw new Error('No retry token available')
+      return token(previous.getRetryCount() + 1)
+    },
+    recordSuccess: () => {}
+  } as unknown as RetryStrategy
+}
+
 /** A client with short timeouts and few attempts, so a fault costs a test well under a second per call. */
 export function impatientClient (t: Teardown, endpoint: string, maxAttempts = 2, timeoutMs = 250): DynamoDBClient {
   return makeClient(t, endpoint, {
     maxAttempts,
+    retryStrategy: quickRetries(maxAttempts),
     requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs, socketTimeout: timeoutMs, throwOnRequestTimeout: true }
   })
 }
