@@ -26,6 +26,9 @@ async function create (app: FastifyInstance, data: Record<string, unknown>): Pro
 /** A random pause of up to `ms`, so that concurrent requests start in a random order. */
 const stagger = async (ms: number): Promise<void> => { await sleep(Math.random() * ms) }
 
+/** More changed keys than one UpdateItem carries (an UpdateExpression is capped at 4 KB). */
+const MANY_KEYS = 400
+
 t.test('races on one session', async (t) => {
   const dynamo = await startDynalite(t)
   const admin = makeClient(t, dynamo.endpoint)
@@ -47,7 +50,7 @@ t.test('races on one session', async (t) => {
         return { ok: true }
       })
       app.post('/set-many', async (request) => {
-        for (let i = 0; i < 120; i++) request.session.set(`n${i}`, i)
+        for (let i = 0; i < MANY_KEYS; i++) request.session.set(`n${i}`, i)
         return { ok: true }
       })
       app.post('/login', async (request) => {
@@ -102,7 +105,7 @@ t.test('races on one session', async (t) => {
     t.same(Object.keys(data).sort(), Array.from({ length: 50 }, (_, i) => `k${i}`).sort())
   })
 
-  t.test('a change of more than 50 keys is written in steps of 50: a concurrent read sees whole steps, never a torn one', async (t) => {
+  t.test('a change too large for one write is written in steps: a concurrent read sees the first steps whole, in order', async (t) => {
     const seen = new Set<number>()
     for (let round = 0; round < 10; round++) {
       const s = await create(app, { base: round })
@@ -116,9 +119,8 @@ t.test('races on one session', async (t) => {
         const value = res.json().value as Record<string, number>
         const written = Object.keys(value).filter((k) => k !== 'base').length
         seen.add(written)
-        t.ok([0, 50, 100, 120].includes(written), `round ${round}: ${written} of 120 keys visible`)
-        // Each step is the next 50 keys in the order they were set.
-        t.same(Object.keys(value).filter((k) => k !== 'base').sort(), Array.from({ length: written }, (_, i) => `n${i}`).sort())
+        // Each step is the next keys in the order they were set: what a read sees is a prefix of them.
+        t.same(Object.keys(value).filter((k) => k !== 'base').sort(), Array.from({ length: written }, (_, i) => `n${i}`).sort(), `round ${round}: ${written} of ${MANY_KEYS} keys, the first ones`)
       }
     }
     t.comment(`keys visible to concurrent reads: ${[...seen].sort((a, b) => a - b).join(', ')}`)
