@@ -3,34 +3,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { startDynalite, makeClient, createTable, getRow } from './helpers/dynamo.js'
 import { startFaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom, signedCookie } from './helpers/app.js'
+import { controlAwsEnv } from './helpers/aws-env.js'
 
 // The default client (no `client` option) is configured from the environment, as the AWS SDK documents.
 // This file changes process.env and restores it at teardown.
 
-const VARS = [
-  'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
-  'AWS_MAX_ATTEMPTS', 'AWS_RETRY_MODE', 'AWS_EC2_METADATA_DISABLED'
-] as const
-const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]))
-t.teardown(() => {
-  for (const v of VARS) {
-    if (saved[v] === undefined) delete process.env[v]
-    else process.env[v] = saved[v]
-  }
-})
-
-/** A clean AWS environment: static test credentials, no shared config files, nothing else. */
-function resetEnv (vars: Partial<Record<(typeof VARS)[number], string>>): void {
-  for (const v of VARS) delete process.env[v]
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_CONFIG_FILE: '/nonexistent/aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-    AWS_EC2_METADATA_DISABLED: 'true'
-  }, vars)
-}
+const resetEnv = controlAwsEnv(t)
 
 const noClient = undefined as unknown as DynamoDBClient
 

@@ -5,6 +5,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { startDynalite, makeClient, createTable } from './helpers/dynamo.js'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom } from './helpers/app.js'
+import { controlAwsEnv, type AwsVar } from './helpers/aws-env.js'
 import { impatientClient, watchUnexpected } from './helpers/reliability.js'
 import { DEFAULT_MAX_ATTEMPTS } from '../src/options.js'
 import { buildClient } from '../src/client.js'
@@ -13,30 +14,9 @@ import { buildClient } from '../src/client.js'
 // retries as documented, and AWS_MAX_ATTEMPTS / AWS_RETRY_MODE win when set. This file changes process.env and
 // restores it at teardown.
 
-const VARS = [
-  'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
-  'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
-  'AWS_MAX_ATTEMPTS', 'AWS_RETRY_MODE', 'AWS_EC2_METADATA_DISABLED'
-] as const
-const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]))
-t.teardown(() => {
-  for (const v of VARS) {
-    if (saved[v] === undefined) delete process.env[v]
-    else process.env[v] = saved[v]
-  }
-})
-
-function useEnv (endpoint: string, vars: Partial<Record<(typeof VARS)[number], string>> = {}): void {
-  for (const v of VARS) delete process.env[v]
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_CONFIG_FILE: '/nonexistent/aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-    AWS_EC2_METADATA_DISABLED: 'true'
-  }, vars)
+const resetEnv = controlAwsEnv(t)
+function useEnv (endpoint: string, vars: Partial<Record<AwsVar, string>> = {}): void {
+  resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'us-east-1', ...vars })
 }
 
 const noClient = undefined as unknown as DynamoDBClient
