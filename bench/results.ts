@@ -28,7 +28,7 @@ export interface DynamoPerRequest {
 
 /** One measured autocannon run of one contestant in one scenario. */
 export interface Round {
-  /** Requests sent (the app processed them all, including the few in flight when the run stopped). */
+  /** Requests sent (one in flight when the run stopped may not have reached the app). */
   requests: number
   /** Responses received. */
   completed: number
