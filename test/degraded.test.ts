@@ -9,6 +9,8 @@ import { impatientClient, watchUnexpected } from './helpers/reliability.js'
 // degraded stand-in session, and nothing done to it may look like a logout, a login or a save that worked.
 
 const unexpected = watchUnexpected(t)
+// The faults here fail at once (resets, 5xx): a generous timeout keeps the calls that pass from timing out on a loaded machine.
+const PATIENT_MS = 5000
 
 const OUTAGES: ReadonlyArray<readonly [string, Fault]> = [
   ['connection resets', { kind: 'reset' }],
@@ -32,7 +34,7 @@ t.test('a degraded session during an outage', async (t) => {
 
   for (const [name, fault] of OUTAGES) {
     t.test(name, async (t) => {
-      const app = await buildApp(t, impatientClient(t, proxy.endpoint), table, { onStoreError: 'anonymous', metrics: false }, { routes })
+      const app = await buildApp(t, impatientClient(t, proxy.endpoint, 2, PATIENT_MS), table, { onStoreError: 'anonymous', metrics: false }, { routes })
       t.teardown(() => proxy.heal())
       const login = await app.inject({ method: 'POST', url: '/set', payload: { user: 'alice' } })
       const cookie = cookieFrom(login.headers['set-cookie'])!

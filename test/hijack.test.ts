@@ -11,6 +11,8 @@ import { METRIC_NAMES } from '../src/metrics.js'
 // in onResponse, and whatever needs a Set-Cookie goes through session.cookieHeader() or fails with a code.
 
 const unexpected = watchUnexpected(t)
+// The faults here fail at once (resets, 5xx): a generous timeout keeps the calls that pass from timing out on a loaded machine.
+const PATIENT_MS = 5000
 
 /**
  * `next(url)` resolves once the onResponse hooks of the next request to `url` have run: `register` adds a hook after
@@ -71,6 +73,11 @@ function routes (app: FastifyInstance, latch: ReturnType<typeof responses>): voi
     reply.raw.writeHead(200, { 'content-type': 'text/plain', ...(setCookie === undefined ? {} : { 'set-cookie': setCookie }) })
     reply.raw.end(request.session.id)
   })
+  app.post('/hijack/cookie-then-regenerate', hijacked(async (request, reply) => {
+    await request.session.cookieHeader()
+    await request.session.regenerate()
+    reply.raw.setHeader('set-cookie', (await request.session.cookieHeader())!)
+  }))
   app.post('/logout-then-hijack', async (request, reply) => {
     await request.session.destroy()
     reply.hijack()
@@ -165,9 +172,17 @@ t.test('reply.hijack()', async (t) => {
     t.strictSame(await read(fresh!), { id: login.body, isNew: false, value: { cart: [1], role: 'admin' } })
     t.equal(await getRow(admin, table, visitor.id), undefined, 'the old id is gone')
 
-    const logout = await app.inject({ method: 'POST', url: '/logout-then-hijack', headers: { cookie: fresh! } })
-    t.match(String(logout.headers['set-cookie']), /^sessionId=; .*Max-Age=0/, 'destroy() before the hijack, clearing cookie delivered by the app')
+    const again = await app.inject({ method: 'POST', url: '/hijack/cookie-then-regenerate', headers: { cookie: fresh! } })
+    t.equal(again.body, 'ok', 'after cookieHeader(), regenerate() is allowed while the headers are unsent')
+    const third = cookieFrom(again.headers['set-cookie'])!
+    const moved = await read(third) as { id: string, value: unknown }
+    t.strictSame(moved.value, { cart: [1], role: 'admin' })
+    t.not(moved.id, login.body)
     t.equal(await getRow(admin, table, login.body), undefined)
+
+    const logout = await app.inject({ method: 'POST', url: '/logout-then-hijack', headers: { cookie: third } })
+    t.match(String(logout.headers['set-cookie']), /^sessionId=; .*Max-Age=0/, 'destroy() before the hijack, clearing cookie delivered by the app')
+    t.equal(await getRow(admin, table, moved.id), undefined)
   })
 
   t.test('no unhandled rejection, no uncaught exception', async (t) => {
@@ -182,7 +197,7 @@ t.test('a save after reply.hijack() that DynamoDB fails is logged without the se
   const registry = new Registry()
   const logs = logCapture()
   const latch = responses()
-  const app = await buildApp(t, impatientClient(t, proxy.endpoint), table, { metrics: { registry } }, { routes: (app) => routes(app, latch), fastify: { logger: { level: 'error', stream: logs.stream } } })
+  const app = await buildApp(t, impatientClient(t, proxy.endpoint, 2, PATIENT_MS), table, { metrics: { registry } }, { routes: (app) => routes(app, latch), fastify: { logger: { level: 'error', stream: logs.stream } } })
   const responded = latch.next
   const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
   const cookie = cookieFrom(created.headers['set-cookie'])!
