@@ -81,6 +81,17 @@ export const StoreUnavailableError = createError(
   503
 )
 
+/**
+ * The reply was hijacked (or answered through `reply.raw`), so the plugin can no longer set the cookie that storing a
+ * new session, `regenerate()` or `destroy()` needs; nothing was changed. Deliver the cookie with
+ * `session.cookieHeader()` before writing the headers.
+ */
+export const SessionHijackedError = createError(
+  'FST_DYNAMO_SESSION_HIJACKED',
+  'The reply was hijacked: the session cookie cannot be set (%s); call session.cookieHeader() and set it on reply.raw before writing the headers',
+  500
+)
+
 /** DynamoDB failed while saving a session; the change may not have been stored. */
 export const SaveFailedError = createError(
   'FST_DYNAMO_SESSION_SAVE_FAILED',

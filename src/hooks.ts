@@ -1,11 +1,11 @@
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
-import { Session, type SessionEnv, type SessionEvents } from './session.js'
+import { Session, type CookieChannel, type SessionEnv, type SessionEvents } from './session.js'
 import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
 import { epochSeconds, isLive, type StoredSession } from './store/item.js'
 import { errorFields, errorName, withCause } from './aws-errors.js'
-import { StoreUnavailableError } from './errors.js'
+import { SessionHijackedError, StoreUnavailableError } from './errors.js'
 
 /** Load outcomes, as counted by `dynamo_session_loads_total{result}`. */
 export type LoadResult = 'found' | 'not_found' | 'expired' | 'invalid_cookie'
@@ -22,8 +22,8 @@ export interface HookDeps {
   readonly instrumentation: Instrumentation | undefined
 }
 
-/** The two request hooks: load the session (onRequest) and save it once before the response goes out (onSend). */
-export function sessionHooks ({ options, cookie, store, instrumentation }: HookDeps): { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler } {
+/** The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a hijacked one (onResponse). */
+export function sessionHooks ({ options, cookie, store, instrumentation }: HookDeps): { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler } {
   const { now } = options
   const env: SessionEnv = { options, store, now, events: instrumentation }
   const autosaved = new WeakSet<FastifyRequest>()
@@ -35,12 +35,26 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     return await store.load(id, true)
   }
 
-  const onRequest: onRequestAsyncHookHandler = async function loadSession (request) {
+  function cookieValue (request: FastifyRequest, session: Session, action: 'set' | 'clear'): string {
+    const https = request.protocol === 'https'
+    return action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https)
+  }
+
+  function cookieChannel (request: FastifyRequest, reply: FastifyReply): CookieChannel {
+    return {
+      pluginCanSet: () => !reply.sent,
+      headersSent: () => reply.raw.headersSent,
+      serialize: (action) => cookieValue(request, request.session, action)
+    }
+  }
+
+  const onRequest: onRequestAsyncHookHandler = async function loadSession (request, reply) {
     if (request.routeOptions.config.session === false) return
     const read = cookie.read(request.headers.cookie)
+    const channel = cookieChannel(request, reply)
     if (read.kind !== 'valid') {
       if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
-      request.session = new Session(env, undefined)
+      request.session = new Session(env, undefined, { cookie: channel })
       return
     }
     let stored: StoredSession | undefined
@@ -49,7 +63,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     } catch (err) {
       if (options.onStoreError === 'anonymous') {
         request.log.warn({ err: errorFields(err) }, 'session store unavailable, continuing without a session')
-        request.session = new Session(env, undefined, { readOnly: true })
+        request.session = new Session(env, undefined, { readOnly: true, cookie: channel })
         return
       }
       throw withCause(new StoreUnavailableError(errorName(err) || 'unknown error'), err)
@@ -57,18 +71,17 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     if (stored === undefined || !isLive(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)) {
       instrumentation?.load(stored === undefined ? 'not_found' : 'expired')
       // The signed id is dead: clear the cookie so the client stops paying a read for it on every request.
-      request.session = new Session(env, undefined, { clearCookie: true })
+      request.session = new Session(env, undefined, { clearCookie: true, cookie: channel })
       return
     }
     instrumentation?.load('found')
-    request.session = new Session(env, stored, { renewCookie: read.renew })
+    request.session = new Session(env, stored, { renewCookie: read.renew, cookie: channel })
   }
 
   function applyCookie (request: FastifyRequest, reply: FastifyReply, session: Session): void {
     const action = session.takeCookieAction()
     if (action === 'none') return
-    const https = request.protocol === 'https'
-    reply.header('set-cookie', action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https))
+    reply.header('set-cookie', cookieValue(request, session, action))
   }
 
   const onSend: onSendAsyncHookHandler = async function saveSession (request, reply, payload) {
@@ -84,5 +97,23 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     return payload
   }
 
-  return { onRequest, onSend }
+  // A route that answered through reply.raw (reply.hijack()) skipped onSend: what it changed in an existing session is
+  // saved here, once. Nothing reaches the client any more, so failures are logged (store failures are also counted).
+  const onResponse: onResponseAsyncHookHandler = async function saveAfterHijack (request, reply) {
+    const session = request.session
+    if (session === null || autosaved.has(request) || !reply.sent) return
+    autosaved.add(request)
+    try {
+      await session.persist()
+    } catch (err) {
+      request.log.error({ err: errorFields(err) }, 'session changes made after reply.hijack() were not saved')
+      return
+    }
+    if (session.takeCookieAction() === 'set' && session.isNew) {
+      const err = new SessionHijackedError('a new session id was stored but its cookie never reached the client')
+      request.log.error({ err: errorFields(err) }, 'session cookie not delivered after reply.hijack()')
+    }
+  }
+
+  return { onRequest, onSend, onResponse }
 }

@@ -70,6 +70,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   }
   fastify.addHook('onRequest', hooks.onRequest)
   fastify.addHook('onSend', hooks.onSend)
+  fastify.addHook('onResponse', hooks.onResponse)
 }
 
 /** The plugin: `fastify.register(dynamoSession, { secret })`. */

@@ -5,7 +5,9 @@ import {
   type JsonValue, type SessionRecord, type StoredSession
 } from './store/item.js'
 import { errorName, withCause } from './aws-errors.js'
-import { SaveFailedError, SessionDestroyedError, SessionGoneError, SessionTooLargeError } from './errors.js'
+import {
+  SaveFailedError, SessionDestroyedError, SessionGoneError, SessionHijackedError, SessionTooLargeError, StoreUnavailableError
+} from './errors.js'
 
 /**
  * Session data, typed by augmentation:
@@ -41,6 +43,16 @@ export interface SessionEnv {
   readonly events: SessionEvents | undefined
 }
 
+/** @internal How a Session reaches its response's `Set-Cookie` header: one per request, from the plugin. */
+export interface CookieChannel {
+  /** False once the reply was hijacked or answered through `reply.raw`: the plugin's onSend will not run. */
+  readonly pluginCanSet: () => boolean
+  /** True once the raw response's headers are out: no `Set-Cookie` can be added any more. */
+  readonly headersSent: () => boolean
+  /** The `Set-Cookie` value that carries out an action. */
+  readonly serialize: (action: 'set' | 'clear') => string
+}
+
 function storeFailure (err: unknown): Error {
   return withCause(new SaveFailedError(errorName(err) || 'unknown error'), err)
 }
@@ -66,11 +78,15 @@ export class Session {
   #persisting: Promise<void> | undefined
   #cookie: CookieAction
   readonly #readOnly: boolean
+  readonly #channel: CookieChannel | undefined
+  // Set by cookieHeader(): the app delivers the cookie itself (after reply.hijack()).
+  #appCookie = false
 
   /** @internal Built by the plugin; use `request.session`. */
-  constructor (env: SessionEnv, stored: StoredSession | undefined, opts: { renewCookie?: boolean, clearCookie?: boolean, readOnly?: boolean } = {}) {
+  constructor (env: SessionEnv, stored: StoredSession | undefined, opts: { renewCookie?: boolean, clearCookie?: boolean, readOnly?: boolean, cookie?: CookieChannel } = {}) {
     this.#env = env
     this.#readOnly = opts.readOnly === true
+    this.#channel = opts.cookie
     if (stored === undefined) {
       this.#id = undefined
       this.#isNew = true
@@ -112,6 +128,15 @@ export class Session {
   /** True after destroy() in this request (until regenerate()). */
   get destroyed (): boolean {
     return this.#destroyed
+  }
+
+  /**
+   * True when DynamoDB failed while loading and `onStoreError: 'anonymous'` gave the request this empty stand-in
+   * (also `isNew`). Its changes are never stored; `save()`, `regenerate()` and `destroy()` reject with
+   * FST_DYNAMO_SESSION_STORE_UNAVAILABLE rather than pretend to succeed. False otherwise.
+   */
+  get degraded (): boolean {
+    return this.#readOnly
   }
 
   /** A copy of the value: change it, then set() it to store the change. */
@@ -162,6 +187,8 @@ export class Session {
 
   /** Replaces the id (keeping the data) and deletes the old row: call it when privileges change, e.g. at login. */
   async regenerate (): Promise<void> {
+    this.#assertStoreReachable()
+    this.#assertCookieSettable('regenerate()')
     const oldId = this.#rowExists ? this.#id : undefined
     // After destroy() the cookie stays cleared unless the new session gets stored.
     this.#destroyed = false
@@ -202,6 +229,8 @@ export class Session {
   /** Deletes the session row now; the response clears the cookie. */
   async destroy (): Promise<void> {
     if (this.#destroyed) return
+    this.#assertStoreReachable()
+    this.#assertCookieSettable('destroy()')
     const hadRow = this.#rowExists
     if (hadRow && this.#id !== undefined) {
       try {
@@ -228,6 +257,7 @@ export class Session {
   /** Writes pending changes now (otherwise they are written once, before the response is sent). */
   async save (): Promise<void> {
     this.#assertUsable()
+    this.#assertStoreReachable()
     this.#touchRequested = true
     await this.persist()
   }
@@ -279,12 +309,28 @@ export class Session {
     this.#cookie = 'set'
   }
 
+  /**
+   * For routes that answer through `reply.raw` (after `reply.hijack()`): writes pending changes now (storing a new
+   * session too) and returns the `Set-Cookie` value the response must carry, or `undefined` when the cookie does not
+   * change. Call it after the route's last session call and pass the value to `reply.raw.setHeader('set-cookie', …)`
+   * before writing the headers: the session counts that cookie as delivered.
+   */
+  async cookieHeader (): Promise<string | undefined> {
+    const channel = this.#channel
+    if (channel === undefined || channel.headersSent()) throw new SessionHijackedError('the headers were already sent')
+    this.#appCookie = true
+    await this.persist()
+    const action = this.takeCookieAction()
+    return action === 'none' ? undefined : channel.serialize(action)
+  }
+
   /** @internal Seconds the cookie should live. */
   maxAgeSeconds (): number {
     return this.#expiresAt - epochSeconds(this.#env.now())
   }
 
   async #create (): Promise<void> {
+    this.#assertCookieSettable('storing a new session')
     const nowSec = epochSeconds(this.#env.now())
     const createdAt = nowSec
     const expiresAt = this.#freshExpiry(nowSec)
@@ -341,5 +387,18 @@ export class Session {
 
   #assertUsable (): void {
     if (this.#destroyed) throw new SessionDestroyedError()
+  }
+
+  /** A degraded session's store failed at load: ending or replacing it must not look like it worked. */
+  #assertStoreReachable (): void {
+    if (this.#readOnly) throw new StoreUnavailableError('the session could not be loaded')
+  }
+
+  /** After reply.hijack() only the app can deliver a cookie, through cookieHeader() while the headers are unsent. */
+  #assertCookieSettable (what: string): void {
+    const channel = this.#channel
+    if (channel === undefined || channel.pluginCanSet()) return
+    if (this.#appCookie && !channel.headersSent()) return
+    throw new SessionHijackedError(what)
   }
 }

@@ -192,7 +192,7 @@ t.test('the plugin', async (t) => {
     t.equal(noCookie.statusCode, 200, 'requests without a cookie need no DynamoDB')
   })
 
-  t.test("onStoreError 'anonymous': an empty session that is never saved, cookie left alone", async (t) => {
+  t.test("onStoreError 'anonymous': an empty, degraded session that is never saved, cookie left alone", async (t) => {
     const deadClient = makeClient(t, await closedEndpoint(), { maxAttempts: 1, requestHandler: { requestTimeout: 500, connectionTimeout: 200, throwOnRequestTimeout: true } })
     const deadCounter = countCalls(deadClient)
     const app = await buildApp(t, deadClient, 'ManejoSesion', { onStoreError: 'anonymous' }, {
@@ -200,9 +200,11 @@ t.test('the plugin', async (t) => {
         app.post('/everything', async (request) => {
           request.session.set('a', 1)
           request.session.touch()
+          return { value: request.session.get('a') ?? null, degraded: request.session.degraded }
+        })
+        app.post('/save', async (request) => {
           await request.session.save()
-          await request.session.regenerate()
-          return { value: request.session.get('a') ?? null }
+          return {}
         })
       }
     })
@@ -216,14 +218,18 @@ t.test('the plugin', async (t) => {
     deadCounter.reset()
     res = await app.inject({ method: 'POST', url: '/everything', headers: { cookie } })
     t.equal(res.statusCode, 200)
+    t.strictSame(res.json(), { value: 1, degraded: true })
     t.same(deadCounter.calls, ['GetItem'], 'only the failed load: nothing is ever saved')
     t.equal(res.headers['set-cookie'], undefined)
 
-    deadCounter.reset()
-    res = await app.inject({ method: 'POST', url: '/destroy', headers: { cookie } })
-    t.equal(res.statusCode, 200)
-    t.same(deadCounter.calls, ['GetItem'])
-    t.equal(res.headers['set-cookie'], undefined, 'not even destroy() clears it')
+    for (const url of ['/save', '/regenerate', '/destroy']) {
+      deadCounter.reset()
+      res = await app.inject({ method: 'POST', url, headers: { cookie } })
+      t.equal(res.statusCode, 503, `${url}: no fake success`)
+      t.equal(res.json().code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
+      t.same(deadCounter.calls, ['GetItem'])
+      t.equal(res.headers['set-cookie'], undefined, `${url}: the cookie is left alone`)
+    }
   })
 
   t.test('secret rotation: the first secret signs, all verify', async (t) => {
