@@ -27,6 +27,8 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
   const { now } = options
   const env: SessionEnv = { options, store, now, events: instrumentation }
   const autosaved = new WeakSet<FastifyRequest>()
+  // Requests whose session came from the legacy cookie name: that cookie is cleared whenever a cookie is written.
+  const legacyCookie = new WeakSet<FastifyRequest>()
 
   async function readStored (id: string): Promise<StoredSession | undefined> {
     const first = await store.load(id, options.consistentRead === 'always')
@@ -37,12 +39,13 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
 
   const onRequest: onRequestAsyncHookHandler = async function loadSession (request) {
     if (request.routeOptions.config.session === false) return
-    const read = cookie.read(request.headers.cookie)
+    const read = cookie.read(request.headers.cookie, request.protocol === 'https')
     if (read.kind !== 'valid') {
       if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
       request.session = new Session(env, undefined)
       return
     }
+    if (read.legacy === true) legacyCookie.add(request)
     let stored: StoredSession | undefined
     try {
       stored = await readStored(read.id)
@@ -69,6 +72,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     if (action === 'none') return
     const https = request.protocol === 'https'
     reply.header('set-cookie', action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https))
+    if (legacyCookie.has(request)) reply.header('set-cookie', cookie.clearLegacy(https))
   }
 
   const onSend: onSendAsyncHookHandler = async function saveSession (request, reply, payload) {

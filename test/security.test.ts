@@ -47,24 +47,26 @@ t.test('every Set-Cookie the plugin sends: HttpOnly, SameSite=Lax, Path=/, Secur
       seen.push({ step: name, res, live })
       return res
     }
+    const name = https ? '__Host-sessionId' : 'sessionId'
     const created = await step('create', true, { method: 'POST', url: '/set', payload: { a: 1 } })
-    const cookie = cookieFrom(created.headers['set-cookie'])!
+    const cookie = cookieFrom(created.headers['set-cookie'], name)!
     clock.advance(30)
     await step('change', true, { method: 'POST', url: '/set', cookie, payload: { b: 2 } })
     clock.advance(90)
     await step('refresh after touchAfterSeconds', true, { url: '/get', cookie })
     await step('explicit touch', true, { url: '/touch', cookie })
-    const id = (await app.inject({ url: '/get', headers: { cookie } })).json().id as string
-    await step('re-signed after rotation', true, { url: '/get', cookie: signedCookie(id, OLD_SECRET) })
+    const id = (await app.inject({ url: '/get', headers: { ...proto, cookie } })).json().id as string
+    await step('re-signed after rotation', true, { url: '/get', cookie: signedCookie(id, OLD_SECRET, name) })
     const regenerated = await step('regenerate', true, { method: 'POST', url: '/regenerate', cookie })
     await step('stale cookie', false, { url: '/get', cookie })
-    await step('destroy', false, { method: 'POST', url: '/destroy', cookie: cookieFrom(regenerated.headers['set-cookie'])! })
+    await step('destroy', false, { method: 'POST', url: '/destroy', cookie: cookieFrom(regenerated.headers['set-cookie'], name)! })
 
-    for (const { step: name, res, live } of seen) {
+    for (const { step: stepName, res, live } of seen) {
       const list = setCookies(res)
-      t.equal(list.length, 1, `${name}: one Set-Cookie`)
+      const label = `${https ? 'https' : 'http'}, ${stepName}`
+      t.equal(list.length, 1, `${label}: one Set-Cookie`)
+      t.ok(list[0]!.startsWith(name + '='), `${label}: named ${name}`)
       const attrs = attributes(list[0]!)
-      const label = `${https ? 'https' : 'http'}, ${name}`
       t.ok(attrs.has('httponly'), `${label}: HttpOnly`)
       t.equal(attrs.get('samesite'), 'Lax', `${label}: SameSite=Lax`)
       t.equal(attrs.get('path'), '/', `${label}: Path=/`)
@@ -73,7 +75,7 @@ t.test('every Set-Cookie the plugin sends: HttpOnly, SameSite=Lax, Path=/, Secur
       if (live) {
         t.equal(Number(attrs.get('max-age')), ttlSeconds, `${label}: Max-Age is the time left until the expiry just written`)
       } else {
-        t.ok(isClearingCookie(list[0]), `${label}: cleared`)
+        t.ok(isClearingCookie(list[0], name), `${label}: cleared`)
       }
     }
   }
