@@ -312,6 +312,14 @@ function resolveCookie (value: unknown): ResolvedCookieOptions {
   return Object.freeze({ name, httpsName, legacyName, path, domain, httpOnly, sameSite, secure, partitioned })
 }
 
+/** An ISO 8601 date (with a time, an offset too) naming a real calendar day: Date.parse takes '2027-02-30' as 2 March. */
+function isIsoDate (text: string): boolean {
+  if (!ISO_DATE.test(text)) return false
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
 function resolveLegacyName (value: unknown, httpsName: string): ResolvedCookieOptions['legacyName'] {
   if (value === undefined) return undefined
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('cookie.legacyName', 'an object { name, until }', value)
@@ -320,7 +328,7 @@ function resolveLegacyName (value: unknown, httpsName: string): ResolvedCookieOp
   if (l.name === undefined) fail('cookie.legacyName.name', 'a cookie-name token', undefined)
   const name = str('cookie.legacyName.name', l.name, '', COOKIE_NAME, 'a cookie-name token')
   if (name === httpsName) fail('cookie.legacyName.name', `a name other than the cookie's own (${httpsName})`, name)
-  const until = l.until instanceof Date ? l.until.getTime() : typeof l.until === 'string' && ISO_DATE.test(l.until) ? Date.parse(l.until) : NaN
+  const until = l.until instanceof Date ? l.until.getTime() : typeof l.until === 'string' && isIsoDate(l.until) ? Date.parse(l.until) : NaN
   if (!Number.isFinite(until)) fail('cookie.legacyName.until', "a Date or an ISO 8601 date such as '2027-06-30'", l.until)
   return Object.freeze({ name, until })
 }

@@ -368,6 +368,7 @@ t.test('cookie.legacyName: validated at registration', async (t) => {
     ['a local time', { name: 'sessionId', until: '2027-06-30T12:00' }, {}, INVALID],
     ['not a date', { name: 'sessionId', until: 'next summer' }, {}, INVALID],
     ['an impossible date', { name: 'sessionId', until: '2027-13-40' }, {}, INVALID],
+    ['a day the month does not have', { name: 'sessionId', until: '2027-02-30' }, {}, INVALID],
     ['an invalid Date', { name: 'sessionId', until: new Date(NaN) }, {}, INVALID],
     ['a number', { name: 'sessionId', until: 1_800_000_000_000 }, {}, INVALID],
     ['an unknown key', { name: 'sessionId', until: '2027-06-30', path: '/' }, {}, UNKNOWN]
