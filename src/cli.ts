@@ -180,7 +180,8 @@ const init: Command = {
   flags: {
     ...TABLE_FLAGS,
     ...CONNECTION_FLAGS,
-    billing: { type: 'string', arg: 'mode', description: 'on-demand or provisioned (applies when creating)', default: 'on-demand' },
+    // No parse default: whether --billing was given decides the note about an existing table.
+    billing: { type: 'string', arg: 'mode', description: 'on-demand or provisioned, applies when creating (default: on-demand)' },
     'read-capacity': { type: 'string', arg: 'n', description: 'Read capacity units with --billing provisioned (default 5)' },
     'write-capacity': { type: 'string', arg: 'n', description: 'Write capacity units with --billing provisioned (default 5)' },
     ...JSON_FLAG

@@ -5,11 +5,22 @@ import { isSessionId } from './store/item.js'
 /** Browsers keep at most 4096 bytes per cookie; anything longer was not set by us. */
 export const MAX_COOKIE_HEADER_BYTES = 16 * 1024
 const MAX_COOKIE_VALUE_BYTES = 4096
+/**
+ * Same-name cookies verified per name and request. Each verification costs one HMAC per secret; a forged header can
+ * repeat the name hundreds of times. A browser sends more than one only when another (sub)domain or path set it.
+ */
+export const MAX_SESSION_COOKIE_CANDIDATES = 4
 
 export type CookieRead =
   | { readonly kind: 'none' }
   | { readonly kind: 'invalid' }
-  | { readonly kind: 'valid', readonly id: string, readonly renew: boolean }
+  | { readonly kind: 'valid', readonly id: string, readonly renew: boolean, readonly legacy?: true }
+
+/** What the cookie needs of @fastify/cookie's Signer (tests wrap it to count verifications). */
+export interface CookieSigner {
+  sign (value: string): string
+  unsign (signedValue: string): { valid: boolean, renew: boolean, value: string | null }
+}
 
 const { serialize } = fastifyCookie.fastifyCookie
 
@@ -35,36 +46,56 @@ const INVALID: CookieRead = Object.freeze({ kind: 'invalid' })
  */
 export class SessionCookie {
   readonly #options: ResolvedCookieOptions
-  readonly #signer: InstanceType<typeof fastifyCookie.Signer>
-  readonly #prefix: string
+  readonly #signer: CookieSigner
+  readonly #now: () => number
 
-  constructor (options: ResolvedCookieOptions, secrets: readonly string[]) {
+  constructor (options: ResolvedCookieOptions, secrets: readonly string[], now: () => number = Date.now, signer: CookieSigner = new fastifyCookie.Signer([...secrets])) {
     this.#options = options
-    this.#signer = new fastifyCookie.Signer([...secrets])
-    this.#prefix = options.name + '='
+    this.#signer = signer
+    this.#now = now
   }
 
-  get name (): string {
-    return this.#options.name
+  /** The cookie's name for a request over https or http. */
+  nameFor (https: boolean): string {
+    return https ? this.#options.httpsName : this.#options.name
   }
 
   /**
    * Finds the session cookie in a Cookie header. Where the header holds several cookies of that name (a sibling
-   * subdomain can add one), the first validly signed one wins. Never throws.
+   * subdomain can add one to a name without the `__Host-` prefix), the first validly signed one among the first
+   * MAX_SESSION_COOKIE_CANDIDATES wins. The legacy name is read only while it is enabled and only when no cookie of
+   * the current name is present: a `__Host-` cookie is never overridden by a planted one. Never throws.
    */
-  read (header: string | string[] | undefined): CookieRead {
+  read (header: string | string[] | undefined, https = false): CookieRead {
     if (header === undefined) return NONE
     const text = Array.isArray(header) ? header.join('; ') : header
     if (text.length > MAX_COOKIE_HEADER_BYTES) return INVALID
-    let found = false
+    const current = this.#find(text, this.nameFor(https))
+    const legacy = this.#legacyName(https)
+    if (current !== NONE || legacy === undefined) return current
+    const old = this.#find(text, legacy)
+    // A session found under the old name is re-issued under the current one.
+    return old.kind === 'valid' ? { kind: 'valid', id: old.id, renew: true, legacy: true } : old
+  }
+
+  #find (text: string, name: string): CookieRead {
+    const prefix = name + '='
+    let candidates = 0
     for (const part of text.split(';')) {
       const trimmed = part.trimStart()
-      if (!trimmed.startsWith(this.#prefix)) continue
-      found = true
-      const result = this.#verify(trimmed.slice(this.#prefix.length).trimEnd())
+      if (!trimmed.startsWith(prefix)) continue
+      if (++candidates > MAX_SESSION_COOKIE_CANDIDATES) break
+      const result = this.#verify(trimmed.slice(prefix.length).trimEnd())
       if (result !== INVALID) return result
     }
-    return found ? INVALID : NONE
+    return candidates > 0 ? INVALID : NONE
+  }
+
+  /** The older name to read for this request, if enabled, still before its end and not the current name. */
+  #legacyName (https: boolean): string | undefined {
+    const legacy = this.#options.legacyName
+    if (legacy === undefined || legacy.name === this.nameFor(https) || this.#now() >= legacy.until) return undefined
+    return legacy.name
   }
 
   #verify (raw: string): CookieRead {
@@ -84,7 +115,7 @@ export class SessionCookie {
 
   /** A Set-Cookie value carrying the signed id, living as long as the session. */
   serialize (id: string, maxAgeSeconds: number, https: boolean): string {
-    return serialize(this.#options.name, this.#signer.sign(id), {
+    return serialize(this.nameFor(https), this.#signer.sign(id), {
       ...this.#attributes(https),
       maxAge: Math.max(0, maxAgeSeconds)
     })
@@ -92,7 +123,16 @@ export class SessionCookie {
 
   /** A Set-Cookie value that removes the cookie. */
   clear (https: boolean): string {
-    return serialize(this.#options.name, '', {
+    return this.#clearing(this.nameFor(https), https)
+  }
+
+  /** A Set-Cookie value that removes the cookie of the legacy name (sent with the path and domain configured now). */
+  clearLegacy (https: boolean): string {
+    return this.#clearing(this.#options.legacyName?.name ?? this.nameFor(https), https)
+  }
+
+  #clearing (name: string, https: boolean): string {
+    return serialize(name, '', {
       ...this.#attributes(https),
       maxAge: 0,
       expires: new Date(0)

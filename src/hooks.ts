@@ -27,6 +27,8 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
   const { now } = options
   const env: SessionEnv = { options, store, now, events: instrumentation }
   const autosaved = new WeakSet<FastifyRequest>()
+  // Requests whose session came from the legacy cookie name: that cookie is cleared whenever a cookie is written.
+  const legacyCookie = new WeakSet<FastifyRequest>()
 
   async function readStored (id: string): Promise<StoredSession | undefined> {
     const first = await store.load(id, options.consistentRead === 'always')
@@ -50,13 +52,14 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
 
   const onRequest: onRequestAsyncHookHandler = async function loadSession (request, reply) {
     if (request.routeOptions.config.session === false) return
-    const read = cookie.read(request.headers.cookie)
+    const read = cookie.read(request.headers.cookie, request.protocol === 'https')
     const channel = cookieChannel(request, reply)
     if (read.kind !== 'valid') {
       if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
       request.session = new Session(env, undefined, { cookie: channel })
       return
     }
+    if (read.legacy === true) legacyCookie.add(request)
     let stored: StoredSession | undefined
     try {
       stored = await readStored(read.id)
@@ -82,6 +85,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     const action = session.takeCookieAction()
     if (action === 'none') return
     reply.header('set-cookie', cookieValue(request, session, action))
+    if (legacyCookie.has(request)) reply.header('set-cookie', cookie.clearLegacy(request.protocol === 'https'))
   }
 
   const onSend: onSendAsyncHookHandler = async function saveSession (request, reply, payload) {

@@ -15,6 +15,8 @@ export const DEFAULT_TOUCH_FRACTION = 5
 export const DEFAULT_CONSISTENT_READ = 'on-miss'
 export const DEFAULT_ON_STORE_ERROR = 'fail'
 export const DEFAULT_COOKIE_NAME = 'sessionId'
+/** The default name on https requests: browsers accept a `__Host-` cookie only from the host itself, over https. */
+export const DEFAULT_HTTPS_COOKIE_NAME = '__Host-' + DEFAULT_COOKIE_NAME
 export const DEFAULT_COOKIE_PATH = '/'
 export const DEFAULT_SAME_SITE = 'lax'
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000
@@ -38,8 +40,20 @@ export type OnStoreError = 'fail' | 'anonymous'
 export type SameSite = 'lax' | 'strict' | 'none'
 
 export interface SessionCookieOptions {
-  /** Cookie name. `__Host-` and `__Secure-` prefixes are honoured (they force `Secure`). Defaults to `'sessionId'`. */
+  /**
+   * Cookie name. `__Host-` and `__Secure-` prefixes are honoured (they force `Secure`). Defaults to
+   * `'__Host-sessionId'` on https requests and `'sessionId'` on http; to `'sessionId'` everywhere when `domain`, a
+   * `path` other than `'/'` or `secure: false` is set (such a cookie can be planted by a sibling subdomain).
+   */
   name?: string
+  /**
+   * An older cookie name still read until a date, to move existing sessions to a new name (or to the https default)
+   * without logging anyone out: a session found under it is re-issued under the current name and the old cookie
+   * cleared. A cookie under the current name always wins. `until`: a `Date` or an ISO 8601 date (a date alone means
+   * midnight UTC); from then on the old name is ignored. Opt-in, because a sibling subdomain can plant a cookie
+   * under the old name. Defaults to none.
+   */
+  legacyName?: { name: string, until: Date | string }
   /** Cookie path. Defaults to `'/'`. */
   path?: string
   /** Cookie domain. Defaults to none (host-only cookie). */
@@ -120,7 +134,12 @@ export interface DynamoSessionOptions {
 }
 
 export interface ResolvedCookieOptions {
+  /** The name on http requests. */
   readonly name: string
+  /** The name on https requests. */
+  readonly httpsName: string
+  /** The older name and the epoch millisecond from which it is ignored. */
+  readonly legacyName: { readonly name: string, readonly until: number } | undefined
   readonly path: string
   readonly domain: string | undefined
   readonly httpOnly: boolean
@@ -176,13 +195,16 @@ const TOP_LEVEL_KEYS = [
   'touchedAttribute', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'consistentRead',
   'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now', 'reaper', 'metrics'
 ] as const
-const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned'] as const
+const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
+const LEGACY_NAME_KEYS = ['name', 'until'] as const
 const REAPER_KEYS = ['schedule', 'segments', 'graceSeconds', 'maxReadUnitsPerSecond', 'maxWriteUnitsPerSecond', 'leaseSeconds', 'maxPassSeconds'] as const
 const METRICS_KEYS = ['registry', 'route'] as const
 
 // RFC 6265 cookie-name token characters.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
+// A date, or a date and time with its offset: never a local time.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/
 const COOKIE_DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
 // Plugin options Fastify itself passes through to every plugin.
@@ -283,7 +305,32 @@ function resolveCookie (value: unknown): ResolvedCookieOptions {
   if (hostPrefix && path !== '/') fail('cookie.path', "'/' for a __Host- cookie", path)
   if (sameSite === 'none' && secure === false) fail('cookie.secure', "true or 'auto' with sameSite 'none'", false)
   if (partitioned && secure === false) fail('cookie.secure', "true or 'auto' with partitioned", false)
-  return Object.freeze({ name, path, domain, httpOnly, sameSite, secure, partitioned })
+  // The default name takes the __Host- prefix wherever the browser would accept it.
+  const hostable = c.name === undefined && domain === undefined && path === '/' && secure !== false
+  const httpsName = hostable ? DEFAULT_HTTPS_COOKIE_NAME : name
+  const legacyName = resolveLegacyName(c.legacyName, httpsName)
+  return Object.freeze({ name, httpsName, legacyName, path, domain, httpOnly, sameSite, secure, partitioned })
+}
+
+/** An ISO 8601 date (with a time, an offset too) naming a real calendar day: Date.parse takes '2027-02-30' as 2 March. */
+function isIsoDate (text: string): boolean {
+  if (!ISO_DATE.test(text)) return false
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
+function resolveLegacyName (value: unknown, httpsName: string): ResolvedCookieOptions['legacyName'] {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('cookie.legacyName', 'an object { name, until }', value)
+  rejectUnknown(value, LEGACY_NAME_KEYS, 'cookie.legacyName.')
+  const l = value as Record<string, unknown>
+  if (l.name === undefined) fail('cookie.legacyName.name', 'a cookie-name token', undefined)
+  const name = str('cookie.legacyName.name', l.name, '', COOKIE_NAME, 'a cookie-name token')
+  if (name === httpsName) fail('cookie.legacyName.name', `a name other than the cookie's own (${httpsName})`, name)
+  const until = l.until instanceof Date ? l.until.getTime() : typeof l.until === 'string' && isIsoDate(l.until) ? Date.parse(l.until) : NaN
+  if (!Number.isFinite(until)) fail('cookie.legacyName.until', "a Date or an ISO 8601 date such as '2027-06-30'", l.until)
+  return Object.freeze({ name, until })
 }
 
 function positiveNumber (name: string, value: unknown, fallback: number): number {

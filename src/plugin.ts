@@ -43,7 +43,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   // its decorators and hooks away from the app, which may register it after us or not at all.
   if (!serializerReady()) await fastify.register(async (child) => { await child.register(fastifyCookie, { hook: false }) })
 
-  const cookie = new SessionCookie(options.cookie, options.secrets)
+  const cookie = new SessionCookie(options.cookie, options.secrets, options.now)
   const store = new DynamoStore(client, options, options.now, metrics)
   const hooks = sessionHooks({ options, cookie, store, instrumentation: metrics })
 

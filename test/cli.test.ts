@@ -134,6 +134,18 @@ t.test('init against dynalite', async (t) => {
     t.match(r.stdout, 'the table is on-demand')
   })
 
+  t.test('regression: init without --billing on a provisioned table prints no note about --billing', async (t) => {
+    const table = uniqueTable()
+    const created = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'provisioned'])
+    t.equal(created.code, EXIT_OK, created.stderr)
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.match(r.stdout, 'provisioned', 'the table is reported as found')
+    t.notMatch(r.stdout, '--billing')
+    const given = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'on-demand'])
+    t.match(given.stdout, 'the table is provisioned; --billing applies only when creating', 'a --billing that was given is still answered')
+  })
+
   t.test('attribute-name flags shape the key schema', async (t) => {
     const table = uniqueTable()
     const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--id-attribute', 'pk', '--expires-attribute', 'exp'])

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import fastifyCookie from '@fastify/cookie'
-import { MAX_COOKIE_HEADER_BYTES, SessionCookie } from '../src/cookie.js'
+import { MAX_COOKIE_HEADER_BYTES, MAX_SESSION_COOKIE_CANDIDATES, SessionCookie, type CookieSigner } from '../src/cookie.js'
 import { resolveOptions, type SessionCookieOptions } from '../src/options.js'
 import { newSessionId } from '../src/store/item.js'
 
@@ -17,9 +17,9 @@ t.before(async () => {
   await app.close()
 })
 
-function cookieFor (cookie: SessionCookieOptions = {}, secret: string | string[] = SECRET): SessionCookie {
+function cookieFor (cookie: SessionCookieOptions = {}, secret: string | string[] = SECRET, now?: () => number, signer?: CookieSigner): SessionCookie {
   const o = resolveOptions({ secret, cookie })
-  return new SessionCookie(o.cookie, o.secrets)
+  return new SessionCookie(o.cookie, o.secrets, now, signer)
 }
 
 /** The `name=value` pair of a Set-Cookie value. */
@@ -38,7 +38,7 @@ function signed (id: string, secret = SECRET): string {
 
 t.test('serialize then read: the same id, no renewal', async (t) => {
   const c = cookieFor()
-  t.equal(c.name, 'sessionId')
+  t.equal(c.nameFor(false), 'sessionId')
   for (let i = 0; i < 20; i++) {
     const id = newSessionId()
     t.same(c.read(pair(c.serialize(id, 300, false))), { kind: 'valid', id, renew: false })
@@ -197,4 +197,79 @@ t.test('clear: empty value, Max-Age=0 and an Expires in 1970, same scope attribu
   t.ok(attrs.includes('HttpOnly'))
   t.ok(attributes(cookieFor({ name: '__Host-sid' }).clear(false)).includes('Secure'), 'a __Host- cookie is cleared with Secure')
   t.same(cookieFor().read(pair(cleared)), { kind: 'invalid' }, 'a cleared cookie reads as invalid, not as a session')
+})
+
+t.test('the default name: __Host-sessionId over https, sessionId over http and wherever __Host- cannot apply', async (t) => {
+  const id = newSessionId()
+  const c = cookieFor()
+  t.equal(c.nameFor(true), '__Host-sessionId')
+  t.equal(c.nameFor(false), 'sessionId')
+  t.match(c.serialize(id, 300, true), /^__Host-sessionId=/)
+  t.equal(pair(c.clear(true)), '__Host-sessionId=')
+  t.strictSame(c.read(`__Host-sessionId=${signed(id)}`, true), { kind: 'valid', id, renew: false })
+  t.strictSame(c.read(`__Host-sessionId=${signed(id)}`, false), { kind: 'none' }, 'http reads the unprefixed name only')
+  for (const cookie of [{ domain: 'example.com' }, { path: '/app' }, { secure: false }, { name: 'sessionId' }, { name: 'sid' }]) {
+    const other = cookieFor(cookie)
+    const expected = cookie.name ?? 'sessionId'
+    t.equal(other.nameFor(true), expected, `${JSON.stringify(cookie)}: ${expected} over https`)
+    t.equal(other.nameFor(false), expected, `${JSON.stringify(cookie)}: ${expected} over http`)
+  }
+})
+
+t.test('regression: a planted unprefixed cookie is ignored over https by default (cookie tossing)', async (t) => {
+  const c = cookieFor()
+  const victim = newSessionId()
+  const attacker = newSessionId()
+  // A sibling subdomain can set `sessionId` for the parent domain, never `__Host-sessionId`.
+  t.strictSame(c.read(`sessionId=${signed(attacker)}; __Host-sessionId=${signed(victim)}`, true), { kind: 'valid', id: victim, renew: false })
+  t.strictSame(c.read(`sessionId=${signed(attacker)}`, true), { kind: 'none' })
+})
+
+t.test('legacyName: read only before its end, only without a current cookie, and marked for re-issue', async (t) => {
+  let ms = Date.parse('2027-06-29T12:00:00Z')
+  const c = cookieFor({ legacyName: { name: 'sessionId', until: '2027-06-30' } }, SECRET, () => ms)
+  const old = newSessionId()
+  const current = newSessionId()
+  t.strictSame(c.read(`sessionId=${signed(old)}`, true), { kind: 'valid', id: old, renew: true, legacy: true })
+  t.strictSame(c.read(`sessionId=${signed(old)}; __Host-sessionId=${signed(current)}`, true), { kind: 'valid', id: current, renew: false },
+    'a __Host- cookie wins')
+  t.strictSame(c.read(`sessionId=${signed(old)}; __Host-sessionId=forged`, true), { kind: 'invalid' },
+    'an invalid __Host- cookie does not fall back to the legacy name')
+  t.strictSame(c.read(`sessionId=forged`, true), { kind: 'invalid' })
+  t.strictSame(c.read(`sessionId=${signed(old)}`, false), { kind: 'valid', id: old, renew: false }, 'over http sessionId is the current name')
+  t.equal(pair(c.clearLegacy(true)), 'sessionId=')
+  t.ok(attributes(c.clearLegacy(true)).includes('Max-Age=0'))
+  ms = Date.parse('2027-06-30T00:00:00Z')
+  t.strictSame(c.read(`sessionId=${signed(old)}`, true), { kind: 'none' }, 'ignored from its end on')
+
+  const renamed = cookieFor({ name: 'sid', legacyName: { name: 'sessionId', until: new Date(ms + 1000) } }, SECRET, () => ms)
+  t.strictSame(renamed.read(`sessionId=${signed(old)}`, false), { kind: 'valid', id: old, renew: true, legacy: true }, 'a renamed cookie migrates over http too')
+})
+
+function countingSigner (secrets: string[]): { signer: CookieSigner, readonly verified: number } {
+  const inner = new fastifyCookie.Signer(secrets)
+  let verified = 0
+  return {
+    signer: { sign: (value) => inner.sign(value), unsign: (value) => { verified++; return inner.unsign(value) } },
+    get verified () { return verified }
+  }
+}
+
+t.test('regression: a header of many forged same-name cookies verifies at most MAX_SESSION_COOKIE_CANDIDATES of them', async (t) => {
+  const secrets = [SECRET, OLD_SECRET, STRANGER.replace('nobody', 'someone')]
+  const counter = countingSigner(secrets)
+  const c = cookieFor({}, secrets, undefined, counter.signer)
+  const forged = Array.from({ length: 180 }, () => `sessionId=${newSessionId()}.${'A'.repeat(43)}`)
+  const header = forged.join('; ')
+  t.ok(header.length <= MAX_COOKIE_HEADER_BYTES, 'the header is within the accepted size')
+  t.strictSame(c.read(header, false), { kind: 'invalid' })
+  t.equal(counter.verified, MAX_SESSION_COOKIE_CANDIDATES)
+
+  const id = newSessionId()
+  const before = counter.verified
+  t.strictSame(c.read([...forged.slice(0, MAX_SESSION_COOKIE_CANDIDATES - 1), `sessionId=${signed(id)}`].join('; '), false), { kind: 'valid', id, renew: false },
+    'a valid cookie among the first candidates is found')
+  t.equal(counter.verified - before, MAX_SESSION_COOKIE_CANDIDATES)
+  t.strictSame(c.read([...forged.slice(0, MAX_SESSION_COOKIE_CANDIDATES), `sessionId=${signed(id)}`].join('; '), false), { kind: 'invalid' },
+    'one past the candidates is not verified')
 })

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
-  DEFAULT_CONSISTENT_READ, DEFAULT_COOKIE_NAME, DEFAULT_COOKIE_PATH, DEFAULT_CREATED_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE,
+  DEFAULT_CONSISTENT_READ, DEFAULT_COOKIE_NAME, DEFAULT_COOKIE_PATH, DEFAULT_HTTPS_COOKIE_NAME, DEFAULT_CREATED_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE,
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_ON_STORE_ERROR, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SAME_SITE,
   DEFAULT_TABLE_NAME, DEFAULT_TOUCH_FRACTION, DEFAULT_TOUCHED_ATTRIBUTE, DEFAULT_TTL_SECONDS, MIN_SECRET_LENGTH,
   resolveOptions
@@ -43,6 +43,8 @@ t.test('defaults, each from its named constant', async (t) => {
   t.equal(o.now, Date.now)
   t.same(o.cookie, {
     name: DEFAULT_COOKIE_NAME,
+    httpsName: DEFAULT_HTTPS_COOKIE_NAME,
+    legacyName: undefined,
     path: DEFAULT_COOKIE_PATH,
     domain: undefined,
     httpOnly: true,
@@ -56,6 +58,7 @@ t.test('defaults, each from its named constant', async (t) => {
     ['ManejoSesion', 'Sesion_Id', 'Expire_Session', 'Data', 300]
   )
   t.equal(DEFAULT_COOKIE_NAME, 'sessionId')
+  t.equal(DEFAULT_HTTPS_COOKIE_NAME, '__Host-sessionId')
   t.equal(DEFAULT_SAME_SITE, 'lax')
   t.equal(DEFAULT_CONSISTENT_READ, 'on-miss')
   t.equal(DEFAULT_ON_STORE_ERROR, 'fail')
@@ -88,7 +91,13 @@ t.test('each JSDoc "Defaults to" matches the resolved default', async (t) => {
     client: (doc, actual) => { t.match(doc, /Defaults to one built from the environment/); t.equal(actual, undefined) },
     touchAfterSeconds: (doc) => t.match(doc, new RegExp(`Defaults to \`ttlSeconds / ${DEFAULT_TOUCH_FRACTION}\` rounded down`)),
     absoluteTimeoutSeconds: (doc, actual) => { t.match(doc, /Defaults to none\./); t.equal(actual, undefined) },
-    'cookie.domain': (doc, actual) => { t.match(doc, /Defaults to none/); t.equal(actual, undefined) }
+    'cookie.domain': (doc, actual) => { t.match(doc, /Defaults to none/); t.equal(actual, undefined) },
+    'cookie.name': (doc, actual) => {
+      t.match(doc, `Defaults to \`'${DEFAULT_HTTPS_COOKIE_NAME}'\` on https requests and \`'${DEFAULT_COOKIE_NAME}'\` on http`)
+      t.equal(actual, DEFAULT_COOKIE_NAME)
+      t.equal((resolved.cookie as Record<string, unknown>).httpsName, DEFAULT_HTTPS_COOKIE_NAME)
+    },
+    'cookie.legacyName': (doc, actual) => { t.match(doc, /Defaults to none\./); t.equal(actual, undefined) }
   }
   let checked = 0
   for (const [iface, parent] of sections) {
@@ -168,7 +177,7 @@ t.test('explicit values are used', async (t) => {
   t.equal(o.consistentRead, 'always')
   t.equal(o.onStoreError, 'anonymous')
   t.equal(o.now, now)
-  t.same(o.cookie, { name: 'sid', path: '/app', domain: 'example.com', httpOnly: true, sameSite: 'strict', secure: 'auto', partitioned: false })
+  t.same(o.cookie, { name: 'sid', httpsName: 'sid', legacyName: undefined, path: '/app', domain: 'example.com', httpOnly: true, sameSite: 'strict', secure: 'auto', partitioned: false })
   t.equal(resolveOptions({ secret: SECRET, consistentRead: 'never' }).consistentRead, 'never')
 })
 
@@ -325,6 +334,54 @@ t.test('cookie prefixes: __Host- and __Secure-', async (t) => {
   // sameSite 'none' needs Secure, which 'auto' and true give.
   t.equal(resolveOptions({ secret: SECRET, cookie: { sameSite: 'none' } }).cookie.secure, 'auto')
   t.equal(resolveOptions({ secret: SECRET, cookie: { sameSite: 'none', secure: true } }).cookie.sameSite, 'none')
+})
+
+t.test('the https default name takes __Host- only where the browser accepts it', async (t) => {
+  const names = (cookie: Record<string, unknown>): [string, string] => {
+    const o = resolveOptions({ secret: SECRET, cookie })
+    return [o.cookie.name, o.cookie.httpsName]
+  }
+  t.strictSame(names({}), ['sessionId', '__Host-sessionId'])
+  t.strictSame(names({ secure: true }), ['sessionId', '__Host-sessionId'])
+  t.strictSame(names({ path: '/' }), ['sessionId', '__Host-sessionId'])
+  t.strictSame(names({ domain: 'example.com' }), ['sessionId', 'sessionId'], 'a domain: exposed to tossing, no prefix possible')
+  t.strictSame(names({ path: '/app' }), ['sessionId', 'sessionId'], 'a path: no prefix possible')
+  t.strictSame(names({ secure: false }), ['sessionId', 'sessionId'], 'never Secure: no prefix possible')
+  t.strictSame(names({ name: 'sessionId' }), ['sessionId', 'sessionId'], 'an explicit name is used as given')
+  t.strictSame(names({ name: '__Host-sid' }), ['__Host-sid', '__Host-sid'])
+})
+
+t.test('cookie.legacyName: validated at registration', async (t) => {
+  const legacy = (legacyName: unknown, cookie: Record<string, unknown> = {}): unknown =>
+    resolveOptions({ secret: SECRET, cookie: { ...cookie, legacyName } } as never).cookie.legacyName
+  t.strictSame(legacy({ name: 'sessionId', until: '2027-06-30' }), { name: 'sessionId', until: Date.UTC(2027, 5, 30) })
+  t.strictSame(legacy({ name: 'sessionId', until: '2027-06-30T12:30:00+02:00' }), { name: 'sessionId', until: Date.UTC(2027, 5, 30, 10, 30) })
+  t.strictSame(legacy({ name: 'sid', until: new Date(Date.UTC(2027, 0, 1)) }, { name: '__Host-sid' }), { name: 'sid', until: Date.UTC(2027, 0, 1) })
+  t.ok(Object.isFrozen(legacy({ name: 'sessionId', until: '2027-06-30' })))
+  const cases: Array<[string, unknown, Record<string, unknown>, string]> = [
+    ['a string', 'sessionId', {}, INVALID],
+    ['no name', { until: '2027-06-30' }, {}, INVALID],
+    ['a name that is no token', { name: 'a b', until: '2027-06-30' }, {}, INVALID],
+    ["the cookie's own https name", { name: '__Host-sessionId', until: '2027-06-30' }, {}, INVALID],
+    ["the cookie's own explicit name", { name: 'sid', until: '2027-06-30' }, { name: 'sid' }, INVALID],
+    ['no until', { name: 'sessionId' }, {}, INVALID],
+    ['a local time', { name: 'sessionId', until: '2027-06-30T12:00' }, {}, INVALID],
+    ['not a date', { name: 'sessionId', until: 'next summer' }, {}, INVALID],
+    ['an impossible date', { name: 'sessionId', until: '2027-13-40' }, {}, INVALID],
+    ['a day the month does not have', { name: 'sessionId', until: '2027-02-30' }, {}, INVALID],
+    ['an invalid Date', { name: 'sessionId', until: new Date(NaN) }, {}, INVALID],
+    ['a number', { name: 'sessionId', until: 1_800_000_000_000 }, {}, INVALID],
+    ['an unknown key', { name: 'sessionId', until: '2027-06-30', path: '/' }, {}, UNKNOWN]
+  ]
+  for (const [label, value, cookie, code] of cases) {
+    t.equal(errorOf(() => legacy(value, cookie)).code, code, label)
+  }
+})
+
+t.test('an explicit __Host- name with a domain, another path or secure: false is rejected at registration', async (t) => {
+  for (const cookie of [{ domain: 'example.com' }, { path: '/app' }, { secure: false }]) {
+    t.equal(errorOf(() => resolveOptions({ secret: SECRET, cookie: { name: '__Host-sessionId', ...cookie } })).code, INVALID, JSON.stringify(cookie))
+  }
 })
 
 // The README's options table lists every option with its default.

@@ -47,24 +47,26 @@ t.test('every Set-Cookie the plugin sends: HttpOnly, SameSite=Lax, Path=/, Secur
       seen.push({ step: name, res, live })
       return res
     }
+    const name = https ? '__Host-sessionId' : 'sessionId'
     const created = await step('create', true, { method: 'POST', url: '/set', payload: { a: 1 } })
-    const cookie = cookieFrom(created.headers['set-cookie'])!
+    const cookie = cookieFrom(created.headers['set-cookie'], name)!
     clock.advance(30)
     await step('change', true, { method: 'POST', url: '/set', cookie, payload: { b: 2 } })
     clock.advance(90)
     await step('refresh after touchAfterSeconds', true, { url: '/get', cookie })
     await step('explicit touch', true, { url: '/touch', cookie })
-    const id = (await app.inject({ url: '/get', headers: { cookie } })).json().id as string
-    await step('re-signed after rotation', true, { url: '/get', cookie: signedCookie(id, OLD_SECRET) })
+    const id = (await app.inject({ url: '/get', headers: { ...proto, cookie } })).json().id as string
+    await step('re-signed after rotation', true, { url: '/get', cookie: signedCookie(id, OLD_SECRET, name) })
     const regenerated = await step('regenerate', true, { method: 'POST', url: '/regenerate', cookie })
     await step('stale cookie', false, { url: '/get', cookie })
-    await step('destroy', false, { method: 'POST', url: '/destroy', cookie: cookieFrom(regenerated.headers['set-cookie'])! })
+    await step('destroy', false, { method: 'POST', url: '/destroy', cookie: cookieFrom(regenerated.headers['set-cookie'], name)! })
 
-    for (const { step: name, res, live } of seen) {
+    for (const { step: stepName, res, live } of seen) {
       const list = setCookies(res)
-      t.equal(list.length, 1, `${name}: one Set-Cookie`)
+      const label = `${https ? 'https' : 'http'}, ${stepName}`
+      t.equal(list.length, 1, `${label}: one Set-Cookie`)
+      t.ok(list[0]!.startsWith(name + '='), `${label}: named ${name}`)
       const attrs = attributes(list[0]!)
-      const label = `${https ? 'https' : 'http'}, ${name}`
       t.ok(attrs.has('httponly'), `${label}: HttpOnly`)
       t.equal(attrs.get('samesite'), 'Lax', `${label}: SameSite=Lax`)
       t.equal(attrs.get('path'), '/', `${label}: Path=/`)
@@ -73,7 +75,7 @@ t.test('every Set-Cookie the plugin sends: HttpOnly, SameSite=Lax, Path=/, Secur
       if (live) {
         t.equal(Number(attrs.get('max-age')), ttlSeconds, `${label}: Max-Age is the time left until the expiry just written`)
       } else {
-        t.ok(isClearingCookie(list[0]), `${label}: cleared`)
+        t.ok(isClearingCookie(list[0], name), `${label}: cleared`)
       }
     }
   }
@@ -177,4 +179,74 @@ t.test('secrets and session ids never reach the logs or the metrics', async (t) 
   t.ok(labels.length > 20)
   for (const [, name, value] of labels) t.ok(allowed.has(value!), `label ${name}="${value}" is from a fixed set`)
   t.same(unexpected.events, [])
+})
+
+t.test('cookie tossing: the default name over https is __Host-sessionId', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const table = await createTable(client)
+  const fastify = { logger: false, trustProxy: '127.0.0.1' }
+  const https = { 'x-forwarded-proto': 'https' }
+  const app = await buildApp(t, client, table, {}, { fastify })
+
+  t.test('https: __Host-sessionId; http: sessionId', async (t) => {
+    const secure = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 }, headers: https })
+    t.strictSame(setCookies(secure).map((c) => c.slice(0, c.indexOf('='))), ['__Host-sessionId'])
+    const cookie = cookieFrom(secure.headers['set-cookie'], '__Host-sessionId')!
+    t.equal((await app.inject({ url: '/get?key=a', headers: { ...https, cookie } })).json().value, 1, 'read back over https')
+    const plain = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.strictSame(setCookies(plain).map((c) => c.slice(0, c.indexOf('='))), ['sessionId'])
+  })
+
+  t.test('a domain or a path keeps sessionId over https', async (t) => {
+    for (const cookie of [{ domain: 'example.com' }, { path: '/app' }]) {
+      const other = await buildApp(t, client, table, { cookie }, { fastify, routes: (a) => a.post('/app/set', async (request) => { request.session.set('a', 1); return {} }) })
+      const res = await other.inject({ method: 'POST', url: cookie.path === undefined ? '/set' : '/app/set', payload: { a: 1 }, headers: https })
+      t.strictSame(setCookies(res).map((c) => c.slice(0, c.indexOf('='))), ['sessionId'], JSON.stringify(cookie))
+    }
+  })
+
+  t.test('regression: a planted sessionId cookie neither swaps nor clears the session over https', async (t) => {
+    const victim = await app.inject({ method: 'POST', url: '/set', payload: { user: 'victim' }, headers: https })
+    const victimCookie = cookieFrom(victim.headers['set-cookie'], '__Host-sessionId')!
+    // The attacker's own live session, and a dead one, signed by the server, planted by a sibling subdomain ahead of ours.
+    const attacker = await app.inject({ method: 'POST', url: '/set', payload: { user: 'attacker' } })
+    const attackerCookie = cookieFrom(attacker.headers['set-cookie'], 'sessionId')!
+    const dead = signedCookie('d'.repeat(32))
+    for (const planted of [attackerCookie, dead]) {
+      const res = await app.inject({ url: '/get?key=user', headers: { ...https, cookie: `${planted}; ${victimCookie}` } })
+      t.equal(res.json().value, 'victim', 'the victim keeps its own session')
+      t.equal(res.headers['set-cookie'], undefined, 'and its cookie')
+    }
+    const alone = await app.inject({ method: 'POST', url: '/set', payload: { x: 1 }, headers: { ...https, cookie: attackerCookie } })
+    t.not(alone.json().id, attacker.json().id, 'a planted cookie alone is not adopted either')
+  })
+
+  t.test('legacyName: a session under the old name is re-issued under the new one, until the end date', async (t) => {
+    const clock = fakeClock(Date.parse('2027-06-29T00:00:00Z'))
+    // Sessions outlive the end date here, so only the end date can make the old name unreadable.
+    const migrating = await buildApp(t, client, table, { now: clock.now, ttlSeconds: 7 * 24 * 3600, cookie: { legacyName: { name: 'sessionId', until: '2027-06-30' } } }, { fastify })
+    const before = await migrating.inject({ method: 'POST', url: '/set', payload: { user: 'old' } })
+    const oldCookie = cookieFrom(before.headers['set-cookie'], 'sessionId')!
+
+    const moved = await migrating.inject({ url: '/get?key=user', headers: { ...https, cookie: oldCookie } })
+    t.equal(moved.json().value, 'old', 'read under the old name')
+    t.equal(moved.json().id, before.json().id, 'the same session')
+    t.strictSame(setCookies(moved).map((c) => c.slice(0, c.indexOf('='))), ['__Host-sessionId', 'sessionId'], 'two Set-Cookie headers')
+    t.ok(isClearingCookie(moved.headers['set-cookie'], 'sessionId'), 'the old cookie is cleared')
+    const newCookie = cookieFrom(moved.headers['set-cookie'], '__Host-sessionId')!
+    const again = await migrating.inject({ url: '/get?key=user', headers: { ...https, cookie: `${oldCookie}; ${newCookie}` } })
+    t.equal(again.json().value, 'old', 'the new cookie serves the session')
+    t.equal(again.headers['set-cookie'], undefined, 'with the new cookie present the old one is not read')
+
+    const deadOld = await migrating.inject({ url: '/get', headers: { ...https, cookie: signedCookie('d'.repeat(32)) } })
+    t.ok(isClearingCookie(deadOld.headers['set-cookie'], 'sessionId'), 'a dead old cookie is cleared')
+
+    clock.advance(24 * 3600)
+    const late = await migrating.inject({ url: '/get?key=user', headers: { ...https, cookie: oldCookie } })
+    t.equal(late.json().value, null, 'from the end date on the old name is ignored')
+    t.not(late.json().id, before.json().id)
+    t.equal(late.headers['set-cookie'], undefined)
+    t.equal((await migrating.inject({ url: '/get?key=user', headers: { ...https, cookie: newCookie } })).json().value, 'old', 'the session itself is still live')
+  })
 })

@@ -80,7 +80,8 @@ function checkKeySchema (table: TableDescription, tableName: string, idAttribute
   const hash = keys.find((k) => k.KeyType === 'HASH')
   const type = table.AttributeDefinitions?.find((a) => a.AttributeName === idAttribute)?.AttributeType
   if (hash?.AttributeName !== idAttribute || keys.length !== 1 || type !== 'S') {
-    const found = keys.map((k) => `${k.AttributeName ?? '?'} (${k.KeyType ?? '?'})`).join(', ')
+    const typeOf = (name: string | undefined): string => table.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType ?? '?'
+    const found = keys.map((k) => `${k.AttributeName ?? '?'} (${k.KeyType ?? '?'}, ${typeOf(k.AttributeName)})`).join(', ')
     throw new TableSetupError(tableName, `expected a single String partition key ${idAttribute}, found ${found || 'no key'}`)
   }
 }

@@ -135,6 +135,18 @@ t.test('against dynalite', async (t) => {
     t.equal((await ensureSessionTable(client, { tableName: otherName, idAttribute: 'id' })).created, false)
   })
 
+  t.test('regression: the key-schema error shows the type of the key it found', async (t) => {
+    const tableName = unique('number_key_type')
+    await createRaw(client, {
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: DEFAULT_ID_ATTRIBUTE, AttributeType: 'N' }],
+      KeySchema: [{ AttributeName: DEFAULT_ID_ATTRIBUTE, KeyType: 'HASH' }]
+    })
+    const err = await setupError(() => ensureSessionTable(client, { tableName }))
+    t.equal(err.code, TABLE_SETUP)
+    t.match(err.message, `found ${DEFAULT_ID_ATTRIBUTE} (HASH, N)`)
+  })
+
   t.test('a table that cannot be created is a coded error', async (t) => {
     // DynamoDB refuses the name (at DescribeTable already): the coded error carries DynamoDB's as its cause.
     const err = await setupError(() => ensureSessionTable(client, { tableName: 'x' }))
