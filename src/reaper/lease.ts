@@ -30,7 +30,7 @@ export const LEASE_ATTRIBUTES = Object.freeze({
   tick: 'Lease_Tick_Ms',
   /** S: JSON of LeaseState (last report, table figures, sweep cursors). */
   state: 'Reaper_State',
-  /** N: bumped by every acquisition and renewal: a holder that stops renewing leaves it unchanged. */
+  /** N: bumped by every acquisition, renewal and release: a holder that stops renewing leaves it unchanged. */
   version: 'Lease_Version'
 })
 
