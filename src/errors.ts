@@ -113,6 +113,17 @@ export const ReaperLeaseLostError = createError(
   500
 )
 
+/**
+ * `runOnce({ tick })` got a tick more than an hour from the reaper's clock (epoch microseconds or seconds instead of
+ * milliseconds, or a clock far off): the pass did not run and reports `failure`; this error is logged.
+ */
+export const ReaperTickOutOfRangeError = createError(
+  'FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE',
+  'Reaper tick %s is more than %s ms from now (%s): expected epoch milliseconds near now; the pass did not run',
+  500,
+  RangeError
+)
+
 /** The metrics registry already holds a metric of this name (two plugins registered on one registry?). */
 export const MetricsConflictError = createError(
   'FST_DYNAMO_SESSION_METRICS_CONFLICT',

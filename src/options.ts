@@ -27,7 +27,11 @@ export const MIN_SECRET_LENGTH = 32
 /** The reaper runs every minute. */
 export const DEFAULT_REAPER_SCHEDULE = '* * * * *'
 export const DEFAULT_REAPER_SEGMENTS = 1
-export const DEFAULT_REAPER_GRACE_SECONDS = 0
+/**
+ * Clock skew the reaper tolerates: an instance whose clock runs up to this far ahead deletes no row that the others
+ * still treat as live.
+ */
+export const DEFAULT_REAPER_GRACE_SECONDS = 60
 export const DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND = 20
 export const DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND = 10
 export const DEFAULT_REAPER_LEASE_SECONDS = 30
@@ -73,7 +77,7 @@ export interface ReaperOptions {
   schedule?: string | false
   /** Parallel Scan segments of a pass (they share the budget). Defaults to `1`. */
   segments?: number
-  /** Seconds past its expiry before a row is deleted. Defaults to `0`. */
+  /** Seconds past its expiry before a row is deleted: the clock skew between instances tolerated. Defaults to `60`. */
   graceSeconds?: number
   /** Read capacity units per second a pass may consume. Defaults to `20`. */
   maxReadUnitsPerSecond?: number

@@ -146,7 +146,7 @@ t.test('with the plugin, against dynalite', async (t) => {
     const table = await createTable(client)
     const clock = fakeClock()
     const registry = new Registry()
-    const app = await buildApp(t, client, table, { now: clock.now, ttlSeconds: 300, metrics: { registry }, reaper: { schedule: false } })
+    const app = await buildApp(t, client, table, { now: clock.now, ttlSeconds: 300, metrics: { registry }, reaper: { schedule: false, graceSeconds: 0 } })
 
     // Request path: 2 sessions created, found, not found, invalid cookie, expired, destroyed.
     const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })

@@ -1,4 +1,5 @@
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb'
+import { performance } from 'node:perf_hooks'
 import type { TableShape } from '../options.js'
 import { ReaperLeaseLostError } from '../errors.js'
 import { INTERNAL_ID_PREFIX } from '../store/item.js'
@@ -20,13 +21,24 @@ export const LEASE_ID = `${INTERNAL_ID_PREFIX}reaper-lease`
 export const LEASE_ATTRIBUTES = Object.freeze({
   /** S: the holder's token (host:pid:random). */
   owner: 'Lease_Owner',
-  /** N: epoch milliseconds until which the holder owns the lease (0 once released). */
+  /**
+   * N: epoch milliseconds, on the holder's clock, until which it means to hold the lease; 0 once released. Only 0 is
+   * read by other instances: takeover never compares it with their clocks.
+   */
   until: 'Lease_Until_Ms',
   /** N: epoch milliseconds of the last scheduled tick a pass was started for. */
   tick: 'Lease_Tick_Ms',
   /** S: JSON of LeaseState (last report, table figures, sweep cursors). */
-  state: 'Reaper_State'
+  state: 'Reaper_State',
+  /** N: bumped by every acquisition, renewal and release: a holder that stops renewing leaves it unchanged. */
+  version: 'Lease_Version'
 })
+
+/**
+ * A tick further than this from the reaper's clock is refused by runOnce(); a stored tick further than this ahead of
+ * a taker's clock no longer blocks it (a clock that was far ahead, or a tick given in the wrong unit).
+ */
+export const MAX_TICK_DISTANCE_MS = 3_600_000
 
 /** What the reaper keeps in the lease item between passes. */
 export interface LeaseState {
@@ -43,6 +55,8 @@ export interface LeaseState {
 export interface LeaseRecord {
   readonly owner: string | undefined
   readonly untilMs: number
+  /** Undefined on an item written by a version without it. */
+  readonly version: number | undefined
   readonly tickMs: number | undefined
   readonly state: LeaseState
 }
@@ -128,21 +142,43 @@ function leaseKey (shape: TableShape): Record<string, AttributeValue> {
 
 const A = LEASE_ATTRIBUTES
 
+/** A holder as another instance saw it: who, and the version its last renewal left. */
+export interface LeaseHolder {
+  readonly owner: string
+  readonly version: number | undefined
+}
+
 /**
- * Pure: takes the lease when it is free, expired, or already ours. With a tick (the scheduled time, epoch ms) it
- * also requires that no pass was started for this tick or a later one, and records the tick.
+ * Pure: takes the lease when it is free (never taken, or released) or already ours; with `takeover`, instead, only
+ * from that holder at that version (one that stopped renewing). With a tick (the scheduled time, epoch ms) it also
+ * requires that no pass was started for this tick or a later one, unless the stored tick is more than
+ * MAX_TICK_DISTANCE_MS ahead of `nowMs`, and records the tick. Every acquisition bumps the version.
  */
-export function buildAcquireInput (shape: TableShape, owner: string, nowMs: number, untilMs: number, tickMs?: number): UpdateItemCommandInput {
-  const names: Record<string, string> = { '#owner': A.owner, '#until': A.until }
-  const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':now': { N: String(nowMs) }, ':until': { N: String(untilMs) } }
+export function buildAcquireInput (shape: TableShape, owner: string, nowMs: number, untilMs: number, tickMs?: number, takeover?: LeaseHolder): UpdateItemCommandInput {
+  const names: Record<string, string> = { '#owner': A.owner, '#until': A.until, '#version': A.version }
+  const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   let update = 'SET #owner = :me, #until = :until'
-  let condition = '(attribute_not_exists(#owner) OR #until < :now OR #owner = :me)'
+  let condition: string
+  if (takeover === undefined) {
+    values[':free'] = { N: '0' }
+    condition = '(attribute_not_exists(#owner) OR #until = :free OR #owner = :me)'
+  } else {
+    values[':holder'] = { S: takeover.owner }
+    if (takeover.version === undefined) {
+      condition = '(#owner = :holder AND attribute_not_exists(#version))'
+    } else {
+      values[':seen'] = { N: String(takeover.version) }
+      condition = '(#owner = :holder AND #version = :seen)'
+    }
+  }
   if (tickMs !== undefined) {
     names['#tick'] = A.tick
     values[':tick'] = { N: String(tickMs) }
+    values[':horizon'] = { N: String(nowMs + MAX_TICK_DISTANCE_MS) }
     update += ', #tick = :tick'
-    condition += ' AND (attribute_not_exists(#tick) OR #tick < :tick)'
+    condition += ' AND (attribute_not_exists(#tick) OR #tick < :tick OR #tick > :horizon)'
   }
+  update += ' ADD #version :one'
   return {
     TableName: shape.tableName,
     Key: leaseKey(shape),
@@ -155,22 +191,22 @@ export function buildAcquireInput (shape: TableShape, owner: string, nowMs: numb
 }
 
 /**
- * Pure: extends the lease (to `untilMs`; 0 releases it) and stores the state (unless undefined), only while we still
- * own it.
+ * Pure: extends the lease (to `untilMs`; 0 releases it), bumps its version and stores the state (unless undefined),
+ * only while we still own it.
  */
 export function buildRenewInput (shape: TableShape, owner: string, untilMs: number, state: LeaseState | undefined): UpdateItemCommandInput {
   const input: UpdateItemCommandInput = {
     TableName: shape.tableName,
     Key: leaseKey(shape),
-    UpdateExpression: 'SET #until = :until',
+    UpdateExpression: 'SET #until = :until ADD #version :one',
     ConditionExpression: '#owner = :me',
-    ExpressionAttributeNames: { '#owner': A.owner, '#until': A.until },
-    ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) } }
+    ExpressionAttributeNames: { '#owner': A.owner, '#until': A.until, '#version': A.version },
+    ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   }
   if (state === undefined) return input
   return {
     ...input,
-    UpdateExpression: 'SET #until = :until, #state = :state',
+    UpdateExpression: 'SET #until = :until, #state = :state ADD #version :one',
     ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#state': A.state },
     ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ':state': { S: encodeState(state) } }
   }
@@ -185,6 +221,7 @@ export function parseLease (item: Record<string, AttributeValue> | undefined): L
   return {
     owner: item[A.owner]?.S,
     untilMs: num(A.until) ?? 0,
+    version: num(A.version),
     tickMs: num(A.tick),
     state: decodeState(item[A.state]?.S)
   }
@@ -196,6 +233,32 @@ export async function readLease (calls: ReaperCalls, shape: TableShape): Promise
   return parseLease(out.Item)
 }
 
+/** Milliseconds on a clock that only moves forward at a steady rate, whatever the wall clock does. */
+export const monotonicNow = (): number => performance.now()
+
+/**
+ * What one instance last saw of a lease held by another (holder, version, and when, on its own monotonic clock),
+ * kept across passes: a holder is presumed gone once its version has stayed unchanged for a whole lease length on
+ * this clock, which no other clock's offset can shorten.
+ */
+export class LeaseWatch {
+  readonly #monotonic: () => number
+  #last: { readonly holder: LeaseHolder, readonly atMs: number } | undefined
+
+  constructor (monotonic: () => number = monotonicNow) {
+    this.#monotonic = monotonic
+  }
+
+  /** Records the sighting; true when the same holder at the same version was first seen `ms` ago or earlier. */
+  unchangedFor (holder: LeaseHolder, ms: number): boolean {
+    const atMs = this.#monotonic()
+    const last = this.#last
+    if (last !== undefined && last.holder.owner === holder.owner && last.holder.version === holder.version) return atMs - last.atMs >= ms
+    this.#last = { holder, atMs }
+    return false
+  }
+}
+
 /** One holder's view of the lease for the length of a pass. */
 export class Lease {
   readonly #calls: ReaperCalls
@@ -203,14 +266,17 @@ export class Lease {
   readonly #owner: string
   readonly #leaseMs: number
   readonly #now: () => number
+  readonly #watch: LeaseWatch
   #renewAt = 0
 
-  constructor (calls: ReaperCalls, shape: TableShape, owner: string, leaseMs: number, now: () => number) {
+  /** `watch` is the instance's memory of other holders (a new one: no held lease is taken over on first sight). */
+  constructor (calls: ReaperCalls, shape: TableShape, owner: string, leaseMs: number, now: () => number, watch = new LeaseWatch()) {
     this.#calls = calls
     this.#shape = shape
     this.#owner = owner
     this.#leaseMs = leaseMs
     this.#now = now
+    this.#watch = watch
   }
 
   /** When a third of the lease has passed since it was taken or last renewed, on the `now()` clock. */
@@ -227,18 +293,39 @@ export class Lease {
     return nowMs + this.#leaseMs
   }
 
+  /**
+   * Takes the lease if it is free or ours; otherwise takes it over from a holder whose version this instance has
+   * seen unchanged for a lease length (on its monotonic clock), naming that version in the condition.
+   */
   async acquire (tickMs?: number): Promise<AcquireResult> {
+    const taken = await this.#take(tickMs, undefined)
+    if (taken !== undefined) return { acquired: true, state: taken }
+    const current = await readLease(this.#calls, this.#shape)
+    const horizon = this.#now() + MAX_TICK_DISTANCE_MS
+    const tickDone = tickMs !== undefined && current?.tickMs !== undefined && current.tickMs >= tickMs && current.tickMs <= horizon
+    if (tickDone) return { acquired: false, reason: 'tick-done', state: current.state }
+    const owner = current?.owner
+    if (current !== undefined && owner !== undefined && owner !== this.#owner && current.untilMs !== 0) {
+      const holder = { owner, version: current.version }
+      if (this.#watch.unchangedFor(holder, this.#leaseMs)) {
+        const state = await this.#take(tickMs, holder)
+        if (state !== undefined) return { acquired: true, state }
+      }
+    }
+    return { acquired: false, reason: 'held', state: current?.state ?? {} }
+  }
+
+  /** The stored state once the conditional write took the lease; undefined when its condition failed. */
+  async #take (tickMs: number | undefined, takeover: LeaseHolder | undefined): Promise<LeaseState | undefined> {
     const nowMs = this.#now()
     try {
-      const out = await this.#calls.updateItem(buildAcquireInput(this.#shape, this.#owner, nowMs, nowMs + this.#leaseMs, tickMs))
+      const out = await this.#calls.updateItem(buildAcquireInput(this.#shape, this.#owner, nowMs, nowMs + this.#leaseMs, tickMs, takeover))
       this.#extend(nowMs)
-      return { acquired: true, state: parseLease(out.Attributes)?.state ?? {} }
+      return parseLease(out.Attributes)?.state ?? {}
     } catch (err) {
-      if (!isConditionFailure(err)) throw err
+      if (isConditionFailure(err)) return undefined
+      throw err
     }
-    const current = await readLease(this.#calls, this.#shape)
-    const tickDone = tickMs !== undefined && current?.tickMs !== undefined && current.tickMs >= tickMs
-    return { acquired: false, reason: tickDone ? 'tick-done' : 'held', state: current?.state ?? {} }
   }
 
   /** Extends the lease and saves the state; throws ReaperLeaseLostError when another holder took it over. */

@@ -7,7 +7,8 @@ import type { ResolvedReaperOptions, TableShape } from '../options.js'
 import { epochSeconds } from '../store/item.js'
 import { UnitBudget, defaultSleep, type Sleep, type WaitGuard } from './budget.js'
 import { ReaperCalls, type Budgets } from './calls.js'
-import { Lease, tableStateOf, type LeaseState } from './lease.js'
+import { ReaperTickOutOfRangeError } from '../errors.js'
+import { Lease, LeaseWatch, MAX_TICK_DISTANCE_MS, monotonicNow, tableStateOf, type LeaseState } from './lease.js'
 import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
 import { ScanFinder } from './scan-finder.js'
 import { Sweep, newProgress, type ExpiryFinder, type SweepProgress } from './sweep.js'
@@ -16,8 +17,9 @@ import { Sweep, newProgress, type ExpiryFinder, type SweepProgress } from './swe
 export interface SessionReaper {
   /**
    * Runs one pass now (or reports `skipped` when a pass is running in this process or another instance holds the
-   * lease). Never rejects: failures are logged, counted and reported. `tick`, the scheduled time a pass belongs to,
-   * makes every instance skip a tick that any instance already started.
+   * lease). Never rejects: failures are logged, counted and reported. `tick`, the scheduled time a pass belongs to
+   * (epoch ms), makes every instance skip a tick that any instance already started; a tick more than an hour from
+   * `now()` runs no pass and reports `failure` (FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE in the log).
    */
   runOnce (options?: { tick?: Date | number }): Promise<ReapReport>
   /** The last report this instance produced. */
@@ -48,6 +50,8 @@ export interface ReaperDeps {
   readonly options: ResolvedReaperOptions
   /** Milliseconds since the epoch. */
   readonly now: () => number
+  /** Milliseconds on a monotonic clock: how long another holder's lease stayed unrenewed. Defaults to performance.now(). */
+  readonly monotonic?: () => number
   readonly observer?: ReaperObserver
   readonly log?: ReaperLogger
   readonly sleep?: Sleep
@@ -109,6 +113,7 @@ export class Reaper implements SessionReaper {
   readonly #budgets: Budgets
   readonly #maxPassMs: number
   readonly #job: ScheduledJob | undefined
+  readonly #watch: LeaseWatch
   #active: Promise<ReapReport> | undefined
   #abort: AbortController | undefined
   #closed = false
@@ -119,6 +124,7 @@ export class Reaper implements SessionReaper {
     this.#sleep = deps.sleep ?? defaultSleep
     this.#finder = deps.finder ?? new ScanFinder(deps.shape, deps.options.segments)
     this.#owner = deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+    this.#watch = new LeaseWatch(deps.monotonic ?? monotonicNow)
     this.#budgets = {
       read: new UnitBudget(deps.options.maxReadUnitsPerSecond, deps.now, this.#sleep),
       write: new UnitBudget(deps.options.maxWriteUnitsPerSecond, deps.now, this.#sleep)
@@ -152,6 +158,13 @@ export class Reaper implements SessionReaper {
   async runOnce (options: { tick?: Date | number } = {}): Promise<ReapReport> {
     if (this.#closed || this.#active !== undefined) return this.#ended(emptyReport('skipped'))
     const tick = options.tick instanceof Date ? options.tick.getTime() : options.tick
+    const nowMs = this.#d.now()
+    if (tick !== undefined && !(Math.abs(tick - nowMs) <= MAX_TICK_DISTANCE_MS)) {
+      // Stored, such a tick would make every instance skip its scheduled passes until then.
+      const err = new ReaperTickOutOfRangeError(tick, MAX_TICK_DISTANCE_MS, nowMs)
+      this.#log.error({ err: errorFields(err) }, 'reaper pass failed: tick too far from now')
+      return this.#ended(emptyReport('failure'))
+    }
     this.#abort = new AbortController()
     this.#active = this.#pass(tick, this.#abort.signal)
     try {
@@ -177,7 +190,7 @@ export class Reaper implements SessionReaper {
     const { now, shape, observer } = this.#d
     const started = now()
     const calls = new ReaperCalls(this.#d.client, observer, this.#budgets, signal)
-    const lease = new Lease(calls, shape, this.#owner, this.#d.options.leaseSeconds * 1000, now)
+    const lease = new Lease(calls, shape, this.#owner, this.#d.options.leaseSeconds * 1000, now, this.#watch)
     const report = (result: ReapResult, sweep?: Sweep): ReapReport => ({
       ...emptyReport(result),
       ...sweep?.counts,

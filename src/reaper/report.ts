@@ -4,9 +4,9 @@ export type ReapResult = 'success' | 'skipped' | 'failure'
 /** What `runOnce()` resolves to. Counts cover the rows this pass examined. */
 export interface ReapReport {
   readonly result: ReapResult
-  /** Rows examined (the lease item excluded). */
+  /** Rows examined (the lease item excluded): active + expired + invalid + rows past expiry within the grace. */
   readonly scanned: number
-  /** Rows not yet due: expiry at or after now − graceSeconds. */
+  /** Live rows: expiry at or after now. */
   readonly active: number
   /** Rows due for deletion: `deleted + conflicts + failed deletes`. */
   readonly expired: number
@@ -15,7 +15,7 @@ export interface ReapReport {
   readonly conflicts: number
   /** Rows whose expiry is missing or not a number: left alone, as DynamoDB's TTL leaves them. */
   readonly invalid: number
-  /** The longest time an expired row had been past its expiry when found, in seconds (0 when none). */
+  /** The longest time an expired row had been past its expiry (grace included) when found, in seconds (0 when none). */
   readonly maxLagSeconds: number
   readonly consumedReadUnits: number
   readonly consumedWriteUnits: number

@@ -249,6 +249,8 @@ export class Sweep {
         continue
       }
       if (!due) {
+        // Past its expiry but within the grace: not live any more, not yet due; counted in `scanned` only.
+        if (row.expiresAt < nowSec) continue
         this.counts.active++
         page.active++
         continue

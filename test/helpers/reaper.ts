@@ -80,9 +80,12 @@ export async function tableIds (client: DynamoDBClient, tableName: string): Prom
   return ids.sort()
 }
 
-/** Resolved options for a table, with reaper options (not scheduled unless given). */
+/**
+ * Resolved options for a table, with reaper options (not scheduled unless given; no grace unless given, since tests
+ * seed rows seconds past their expiry: the default grace is tested by name).
+ */
 export function reaperOptions (tableName: string, reaper: ReaperOptions = {}): ResolvedOptions {
-  return resolveOptions({ secret: SECRET, tableName, reaper: { schedule: false, ...reaper } })
+  return resolveOptions({ secret: SECRET, tableName, reaper: { schedule: false, graceSeconds: 0, ...reaper } })
 }
 
 /** A Reaper on `client`/`tableName`, closed at teardown. */

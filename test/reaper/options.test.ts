@@ -21,7 +21,7 @@ t.test('defaults', async (t) => {
     maxPassSeconds: undefined
   })
   t.same([DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
-    DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS], ['* * * * *', 1, 0, 20, 10, 30], 'the documented values')
+    DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS], ['* * * * *', 1, 60, 20, 10, 30], 'the documented values')
   t.same(o.metrics, { registry: undefined, route: DEFAULT_METRICS_ROUTE })
   t.equal(DEFAULT_METRICS_ROUTE, '/metrics')
   t.ok(Object.isFrozen(o.reaper) && Object.isFrozen(o.metrics))

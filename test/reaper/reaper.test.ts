@@ -2,13 +2,13 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import { startDynalite, makeClient, createTable, getRow, countCalls } from '../helpers/dynamo.js'
-import { buildApp } from '../helpers/app.js'
+import { buildApp, cookieFrom, fakeClock } from '../helpers/app.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions, takeOffline } from '../helpers/reaper.js'
 import { startEmbeddedDynamo } from '../../src/embedded.js'
 import { createMetrics, METRIC_NAMES } from '../../src/metrics.js'
 import { ReaperCalls } from '../../src/reaper/calls.js'
-import { LEASE_ID, LEASE_ATTRIBUTES, Lease, readLease } from '../../src/reaper/lease.js'
+import { LEASE_ID, LEASE_ATTRIBUTES, Lease, LeaseWatch, MAX_TICK_DISTANCE_MS, readLease } from '../../src/reaper/lease.js'
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
 import { cronLogger, shortestInterval, type ReaperLogger } from '../../src/reaper/reaper.js'
 import type { Sleep } from '../../src/reaper/budget.js'
@@ -166,9 +166,11 @@ t.test('against dynalite', async (t) => {
       seesLiveRows: true,
       async page (calls, stream, start, limit) {
         if (++pages === 2) {
-          // This instance stalled past its lease; another took it over.
+          // This instance stalled past its lease; another saw it unrenewed for a lease length and took it over.
+          const intruder = new Lease(new ReaperCalls(client, undefined), shape, 'intruder', 30_000, time.now, new LeaseWatch(time.now))
+          t.equal((await intruder.acquire()).acquired, false, 'first sight of the holder')
           time.advance(31_000)
-          t.equal((await new Lease(new ReaperCalls(client, undefined), shape, 'intruder', 30_000, time.now).acquire()).acquired, true)
+          t.equal((await intruder.acquire()).acquired, true)
         }
         return await scan.page(calls, stream, start, limit)
       }
@@ -189,7 +191,7 @@ t.test('against dynalite', async (t) => {
     const time = fakeTime()
     // 40 KB rows: a page sized by the first estimate (half a unit per item) costs ten seconds of this budget.
     await seedRows(client, table, Array.from({ length: 6 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds + 3600, padding: 40_000 })))
-    const intruder = new Lease(new ReaperCalls(client, undefined), reaperOptions(table), 'intruder', 3000, time.now)
+    const intruder = new Lease(new ReaperCalls(client, undefined), reaperOptions(table), 'intruder', 3000, time.now, new LeaseWatch(time.now))
     let waited = 0
     let takeovers = 0
     // Another instance tries to take the lease whenever this one has been waiting.
@@ -349,7 +351,7 @@ t.test('against dynalite', async (t) => {
     const a = makeReaper(t, ownClient, table, { maxReadUnitsPerSecond: 2, leaseSeconds: 30 }, {
       now: time.now, sleep: time.sleep, finder: outage, observer: createMetrics(registryA), owner: 'a', log: captureLog()
     })
-    const b = makeReaper(t, ownClient, table, {}, { now: time.now, sleep: time.sleep, owner: 'b' })
+    const b = makeReaper(t, ownClient, table, {}, { now: time.now, monotonic: time.now, sleep: time.sleep, owner: 'b' })
     const failed = await a.runOnce()
     t.equal(failed.result, 'failure')
     t.equal(await metricValue(registryA, METRIC_NAMES.reaperRunsTotal, { result: 'failure' }), 1)
@@ -359,20 +361,106 @@ t.test('against dynalite', async (t) => {
     t.equal((await b.runOnce()).result, 'skipped', 'the lease could not be released while DynamoDB was away')
     const held = await readLease(new ReaperCalls(ownClient, undefined), shape)
     t.equal(held?.owner, 'a')
-    t.ok(held!.untilMs <= time.now() + 30_000, 'but it is only held until its expiry')
-    time.advance(30_001)
+    time.advance(30_000)
     const next = await b.runOnce()
-    t.equal(next.result, 'success', 'past the expiry another instance takes over')
+    t.equal(next.result, 'success', 'left unrenewed for a lease length, another instance takes it over')
     t.equal(failed.deleted + next.deleted, 20)
     t.same(await tableIds(ownClient, table), [LEASE_ID])
     t.equal((await a.runOnce()).result, 'success', 'and the instance that failed runs again')
+  })
+
+  t.test('regression: a reaper 120 s fast does not delete a session another instance refreshed 1 s earlier (default grace)', async (t) => {
+    const table = await createTable(client)
+    const clock = fakeClock()
+    const app = await buildApp(t, client, table, { ttlSeconds: 120, now: clock.now })
+    const created = await app.inject({ method: 'POST', url: '/set', payload: { user: 'u1' } })
+    const cookie = cookieFrom(created.headers['set-cookie'])
+    t.ok(cookie, 'a session was created')
+    clock.advance(1)
+    // Another instance with the plugin's default reaper options, its clock 120 s ahead.
+    const fast = await buildApp(t, client, table, { ttlSeconds: 120, now: () => clock.now() + 120_000 })
+    const report = await fast.sessionReaper!.runOnce()
+    t.match(report, { result: 'success', scanned: 1, active: 0, expired: 0, deleted: 0 }, 'past its expiry on the fast clock, but within the grace')
+    const read = await app.inject({ method: 'GET', url: '/get?key=user', headers: { cookie: cookie! } })
+    t.strictSame(read.json(), { id: JSON.parse(created.body).id, isNew: false, value: 'u1' }, 'still live where the clock is right')
+  })
+
+  t.test('regression: two reapers whose clocks differ by more than leaseSeconds never run passes at once', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    // 4 KB rows: pages of two at one read unit a second.
+    await seedRows(client, table, Array.from({ length: 10 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 600, padding: 4000 })))
+    const shape = reaperOptions(table)
+    const scan = new ScanFinder(shape, 1)
+    let mono = 0
+    // B's wall clock is two minutes ahead of A's, four lease lengths; its monotonic clock is its own.
+    const b = makeReaper(t, client, table, { leaseSeconds: 30 }, { now: () => time.now() + 120_000, monotonic: () => mono, sleep: time.sleep, owner: 'b' })
+    const during: string[] = []
+    const finder: ExpiryFinder = {
+      streams: 1,
+      seesLiveRows: true,
+      async page (calls, stream, start, limit) {
+        // A's pass goes on for minutes: 11 s between pages, so it renews before each page's deletes.
+        time.advance(11_000)
+        mono += 11_000
+        during.push((await b.runOnce()).result)
+        return await scan.page(calls, stream, start, limit)
+      }
+    }
+    const a = makeReaper(t, client, table, { leaseSeconds: 30, maxReadUnitsPerSecond: 1, maxPassSeconds: 3600 }, { now: time.now, sleep: time.sleep, finder, owner: 'a', log: captureLog() })
+    const report = await a.runOnce()
+    t.match(report, { result: 'success', deleted: 10 }, 'A kept its lease to the end')
+    t.ok(during.length >= 4, `B tried during more than a lease length of A's pass (${during.length} times)`)
+    t.strictSame(during, during.map(() => 'skipped'), 'B never took the held, renewing lease')
+    t.equal((await b.runOnce()).result, 'success', 'released: B takes it at once')
+  })
+
+  t.test('regression: a holder that stopped renewing is taken over after leaseSeconds on the taker\'s monotonic clock, whatever its wall clock', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    const shape = reaperOptions(table)
+    // A pass that died holding the lease, on an instance whose clock was right.
+    t.equal((await new Lease(new ReaperCalls(client, undefined), shape, 'dead', 30_000, time.now).acquire()).acquired, true)
+    let mono = 0
+    // The taker's wall clock is two minutes behind: the dead holder's Lease_Until_Ms stays in its future.
+    const slow = makeReaper(t, client, table, { leaseSeconds: 30 }, { now: () => time.now() - 120_000, monotonic: () => mono, sleep: time.sleep, owner: 'slow' })
+    t.equal((await slow.runOnce()).result, 'skipped', 'first sight of the holder')
+    mono += 29_999
+    t.equal((await slow.runOnce()).result, 'skipped', 'not yet a lease length')
+    mono += 1
+    t.equal((await slow.runOnce()).result, 'success', 'unchanged for a lease length: taken over')
+    t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.owner, 'slow')
+  })
+
+  t.test('regression: a tick far from now is refused; a stored far-future tick does not block later passes', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    const shape = reaperOptions(table)
+    const log = captureLog()
+    const reaper = makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep, log, owner: 'right' })
+    const micro = await reaper.runOnce({ tick: time.now() * 1000 })
+    t.equal(micro.result, 'failure', 'epoch microseconds: no pass')
+    t.match(log.lines, [{ level: 'error', obj: { err: { code: 'FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE' } } }])
+    t.equal(await readLease(new ReaperCalls(client, undefined), shape), undefined, 'nothing written')
+    t.equal((await reaper.runOnce({ tick: time.now() - MAX_TICK_DISTANCE_MS - 1 })).result, 'failure', 'too far back as well')
+    t.equal((await reaper.runOnce({ tick: time.now() + MAX_TICK_DISTANCE_MS })).result, 'success', 'within the bound')
+
+    // An instance whose clock was a day ahead ran a pass for its tick.
+    const day = 86_400_000
+    const ahead = makeReaper(t, client, table, {}, { now: () => time.now() + day, sleep: time.sleep, owner: 'ahead' })
+    t.equal((await ahead.runOnce({ tick: time.now() + day })).result, 'success')
+    t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.tickMs, time.now() + day)
+    time.advance(60_000)
+    t.equal((await reaper.runOnce({ tick: time.now() })).result, 'success', 'the next scheduled pass runs')
+    t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.tickMs, time.now(), 'and its tick replaces the far one')
+    t.equal((await reaper.runOnce({ tick: time.now() })).result, 'skipped', 'still one pass per tick')
   })
 
   t.test('three app instances on one table', async (t) => {
     const table = await createTable(client)
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     const apps: FastifyInstance[] = []
-    const reaper = { schedule: false as const, maxWriteUnitsPerSecond: 1000 }
+    const reaper = { schedule: false as const, maxWriteUnitsPerSecond: 1000, graceSeconds: 0 }
     // Instance 0 reaches DynamoDB through a proxy that can slow its scans down.
     apps.push(await buildApp(t, makeClient(t, proxy.endpoint), table, { reaper }))
     for (let i = 1; i < 3; i++) apps.push(await buildApp(t, makeClient(t, dynamo.endpoint), table, { reaper }))
@@ -399,7 +487,8 @@ t.test('against dynalite', async (t) => {
       await seedRows(client, table, Array.from({ length: 10 }, (_, i) => ({ id: sessionId(i, 'slow'), expiresAt: 1000 })))
       proxy.inject({ kind: 'delay', ms: 300 }, { operations: ['Scan'] })
       t.teardown(() => proxy.heal())
-      const tick = Date.now() + 3_600_000
+      // Later than every tick of the previous test, within MAX_TICK_DISTANCE_MS of now.
+      const tick = Date.now() + 600_000
       const first = reapers[0]!.runOnce({ tick })
       await until(() => proxy.seen.includes('Scan'), 'the first pass to be scanning')
       const others = await Promise.all([reapers[1]!.runOnce({ tick: tick + 60_000 }), reapers[2]!.runOnce()])
@@ -423,10 +512,21 @@ t.test('against dynalite', async (t) => {
     t.test('the schedule fires (one tick a second, bounded)', async (t) => {
       const table = await createTable(client)
       await seedRows(client, table, [{ id: sessionId(1), expiresAt: 1000 }, { id: sessionId(2), expiresAt: Math.floor(Date.now() / 1000) + 3600 }])
-      const app = await buildApp(t, client, table, { reaper: { schedule: '* * * * * *' } })
+      // The end of the first successful pass, from its log line: lastReport is set in the same turn, after the
+      // pass's final lease write (waiting for the row to disappear would read it too early on a slow endpoint).
+      let passEnded: (report: unknown) => void = () => {}
+      const firstPass = new Promise<unknown>((resolve) => { passEnded = resolve })
+      const stream = {
+        write (line: string) {
+          const entry = JSON.parse(line) as { msg?: string, report?: { result?: string } }
+          if (entry.msg === 'reaper pass' && entry.report?.result === 'success') passEnded(entry.report)
+        }
+      }
+      const app = await buildApp(t, client, table, { reaper: { schedule: '* * * * * *' } }, { fastify: { logger: { level: 'info', stream } } })
       t.equal(app.sessionReaper?.intervalSeconds, 1)
-      await until(async () => (await getRow(client, table, sessionId(1))) === undefined, 'a scheduled pass', 10_000)
-      t.equal(app.sessionReaper?.lastReport?.result, 'success')
+      const logged = await firstPass
+      t.strictSame(app.sessionReaper?.lastReport, logged, 'lastReport is the pass that ended')
+      t.equal(await getRow(client, table, sessionId(1)), undefined, 'the expired row is gone')
       t.ok(await getRow(client, table, sessionId(2)), 'the live session stays')
       const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
       t.ok(lease?.tickMs !== undefined && lease.tickMs % 1000 === 0, 'the pass recorded its tick')
@@ -446,6 +546,6 @@ t.test('against dynalite', async (t) => {
   })
 
   t.test('lease attributes are the documented ones', async (t) => {
-    t.same(Object.values(LEASE_ATTRIBUTES), ['Lease_Owner', 'Lease_Until_Ms', 'Lease_Tick_Ms', 'Reaper_State'])
+    t.strictSame(Object.values(LEASE_ATTRIBUTES), ['Lease_Owner', 'Lease_Until_Ms', 'Lease_Tick_Ms', 'Reaper_State', 'Lease_Version'])
   })
 })

@@ -132,8 +132,27 @@ t.test('against dynalite', async (t) => {
     ])
     const sweep = makeSweep(client, table, { time, graceSeconds: 60 })
     await sweep.run()
-    t.same(sweep.counts, { scanned: 3, active: 2, expired: 1, deleted: 1, conflicts: 0, invalid: 0, maxLagSeconds: 120 })
-    t.same(await tableIds(client, table), [sessionId(1), sessionId(2)])
+    t.strictSame(sweep.counts, { scanned: 3, active: 1, expired: 1, deleted: 1, conflicts: 0, invalid: 0, maxLagSeconds: 120 }, 'the lag is measured from the expiry, grace included')
+    t.strictSame(await tableIds(client, table), [sessionId(1), sessionId(2)])
+  })
+
+  t.test('regression: active counts exclude rows past expiry within grace', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    const now = time.seconds
+    await seedRows(client, table, [
+      { id: sessionId(1), expiresAt: now + 10 },
+      { id: sessionId(2), expiresAt: now - 1 },
+      { id: sessionId(3), expiresAt: now - 59 },
+      { id: sessionId(4), expiresAt: now - 61 }
+    ])
+    const observer = recorder(time)
+    const sweep = makeSweep(client, table, { time, graceSeconds: 60, observer })
+    t.equal(await sweep.run(), true)
+    t.strictSame(sweep.counts, { scanned: 4, active: 1, expired: 1, deleted: 1, conflicts: 0, invalid: 0, maxLagSeconds: 61 }, 'two rows neither active nor due')
+    t.strictSame({ active: sweep.progress.active, expired: sweep.progress.expired }, { active: 1, expired: 1 }, 'nor in the sweep figures')
+    t.strictSame(observer.log.lags, [61])
+    t.strictSame(await tableIds(client, table), [sessionId(1), sessionId(2), sessionId(3)], 'rows within the grace stay')
   })
 
   t.test('stats mode counts without deleting', async (t) => {
