@@ -8,7 +8,7 @@ import { SessionCookie, serializerReady } from './cookie.js'
 import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
 import { ensureSessionTable } from './store/table.js'
-import { assertRegion, defaultClient } from './client.js'
+import { assertRegion, clockOffsetMs, defaultClient } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
 import { startMetricsServer, type MetricsServer } from './metrics-server.js'
@@ -39,6 +39,8 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   const ownClient = options.client === undefined
   const client = options.client ?? defaultClient(options.requestTimeoutMs)
   if (ownClient) fastify.addHook('onClose', async () => client.destroy())
+  // Read from the client at scrape time: nothing is added to a client the application passed.
+  metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
   if (options.createTable) await ensureSessionTable(client, { ...options, log: (msg) => fastify.log.info(msg) })
 
