@@ -3,7 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildClient, resolvedRegion, type ClientTarget } from './client.js'
-import { DEMO_HOST, DEMO_PORT, startDemo } from './demo.js'
+import { DEMO_HOST, DEMO_METRICS_PORT, DEMO_PORT, startDemo } from './demo.js'
 import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
   DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SCHEDULE,
@@ -251,6 +251,7 @@ const demo: Command = {
   flags: {
     port: { type: 'string', arg: 'n', description: 'Port to serve on (0 picks a free one)', default: String(DEMO_PORT) },
     host: { type: 'string', arg: 'addr', description: 'Address to serve on', default: DEMO_HOST },
+    'metrics-port': { type: 'string', arg: 'n', description: 'Port of the metrics server, on 127.0.0.1 only (0 picks a free one)', default: String(DEMO_METRICS_PORT) },
     'data-dir': { type: 'string', arg: 'dir', description: 'Persist the embedded dynalite in this directory (default: in memory)' },
     table: TABLE_FLAGS.table!,
     json: { type: 'boolean', description: 'Print where to look as one JSON line' }
@@ -259,6 +260,7 @@ const demo: Command = {
     const port = intFlag(values, 'port', 0, 65_535) ?? DEMO_PORT
     const host = stringFlag(values, 'host') ?? DEMO_HOST
     if (host === '') throw new UsageError('--host must not be empty')
+    const metricsPort = intFlag(values, 'metrics-port', 0, 65_535) ?? DEMO_METRICS_PORT
     const dataDir = stringFlag(values, 'data-dir')
     if (dataDir === '') throw new UsageError('--data-dir must not be empty')
     const external = io.env.AWS_ENDPOINT_URL_DYNAMODB
@@ -266,10 +268,10 @@ const demo: Command = {
       throw new UsageError('--data-dir applies to the embedded dynalite, which is not started when AWS_ENDPOINT_URL_DYNAMODB is set')
     }
     const { tableName } = tableFlags(values)
-    const app = await startDemo({ port, host, tableName, env: io.env, ...(dataDir !== undefined ? { dataDir } : {}) })
+    const app = await startDemo({ port, host, metricsPort, tableName, env: io.env, ...(dataDir !== undefined ? { dataDir } : {}) })
     if (values.json === true) {
       io.stdout.write(JSON.stringify({
-        url: app.url, endpoint: app.endpoint, tableName: app.tableName, embedded: app.embedded, randomSecret: app.randomSecret, metricsUrl: app.metricsUrl ?? null
+        url: app.url, endpoint: app.endpoint, tableName: app.tableName, embedded: app.embedded, randomSecret: app.randomSecret, metricsUrl: app.metricsUrl
       }) + '\n')
     } else {
       const store = app.embedded ? `embedded dynalite, ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}` : 'AWS_ENDPOINT_URL_DYNAMODB'
@@ -277,7 +279,7 @@ const demo: Command = {
         `Demo app:  ${app.url}/`,
         `DynamoDB:  ${app.endpoint} (${store})`,
         `Table:     ${app.tableName} (TTL ${app.table.ttl})`,
-        ...(app.metricsUrl !== undefined ? [`Metrics:   ${app.metricsUrl}`] : []),
+        `Metrics:   ${app.metricsUrl} (loopback only, not on the app's port)`,
         app.randomSecret
           ? 'Secret:    random for this run: sessions do not survive a restart (set SESSION_SECRET to keep them)'
           : 'Secret:    SESSION_SECRET',

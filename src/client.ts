@@ -26,6 +26,16 @@ export function defaultClient (requestTimeoutMs: number, env: NodeJS.ProcessEnv 
   })
 }
 
+/**
+ * DynamoDB's clock minus ours, in milliseconds, as the SDK last measured it: after each response carrying a `Date`
+ * header (1-second resolution) it stores the difference as `config.systemClockOffset` to correct its signatures.
+ * 0 before the first response, and with `disableClockSkewCorrection`.
+ */
+export function clockOffsetMs (client: DynamoDBClient): number {
+  const offset: unknown = client.config.systemClockOffset
+  return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0
+}
+
 /** Region used for loopback endpoints (dynalite and similar) when none is configured: they accept any. */
 export const LOCAL_REGION = 'us-east-1'
 /** Credentials sent to loopback endpoints when none are in the environment: local servers do not check them. */

@@ -5,7 +5,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { buildClient } from './client.js'
 import { startEmbeddedDynamo, type EmbeddedDynamo } from './embedded.js'
 import { InvalidSecretError } from './errors.js'
-import { DEFAULT_METRICS_ROUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TABLE_NAME, MIN_SECRET_LENGTH } from './options.js'
+import { originOf } from './metrics-server.js'
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_ROUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TABLE_NAME, MIN_SECRET_LENGTH } from './options.js'
 import { dynamoSession } from './plugin.js'
 import type { Session } from './session.js'
 import type { JsonValue } from './store/item.js'
@@ -13,6 +14,8 @@ import { ensureSessionTable, type EnsureTableResult } from './store/table.js'
 
 export const DEMO_PORT = 3000
 export const DEMO_HOST = '127.0.0.1'
+/** The metrics server's port (the Prometheus exporters' customary 9464), on loopback whatever the app's host. */
+export const DEMO_METRICS_PORT = 9464
 /** Longest user name the demo accepts. */
 export const MAX_USERNAME_LENGTH = 64
 
@@ -21,6 +24,8 @@ export interface DemoOptions {
   port?: number
   /** Address to serve on. Defaults to `'127.0.0.1'`. */
   host?: string
+  /** Port of the metrics server, which listens on 127.0.0.1 whatever `host` is; 0 picks a free one. Defaults to `9464`. */
+  metricsPort?: number
   /** Directory where the embedded dynalite persists its data. Defaults to none (in memory). */
   dataDir?: string
   /** Session table. Defaults to `'ManejoSesion'`. */
@@ -44,8 +49,8 @@ export interface Demo {
   readonly randomSecret: boolean
   /** What table setup found and did. */
   readonly table: EnsureTableResult
-  /** Where the plugin serves its Prometheus metrics, when it does. */
-  readonly metricsUrl: string | undefined
+  /** Where the plugin serves its Prometheus metrics: a loopback server of their own, not the app's port. */
+  readonly metricsUrl: string
   /** Stops the app, then the embedded dynalite. */
   close (): Promise<void>
 }
@@ -107,13 +112,14 @@ function sendPage (reply: FastifyReply, status: number, html: string): FastifyRe
     .send(html)
 }
 
-async function buildApp (client: DynamoDBClient, tableName: string, secret: string): Promise<FastifyInstance> {
+async function buildApp (client: DynamoDBClient, tableName: string, secret: string, metricsPort: number): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   // Just enough for the login form: a small urlencoded body turned into a plain object.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)))
   })
-  await app.register(dynamoSession, { secret, client, tableName })
+  // The safe way to serve metrics: not on the app's (public) port, but on a server of their own on loopback.
+  await app.register(dynamoSession, { secret, client, tableName, metrics: { port: metricsPort, host: DEFAULT_METRICS_HOST } })
 
   app.get('/', async (request, reply) => {
     const session = loose(request.session)
@@ -170,12 +176,10 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     const client = target.client
     cleanup.push(async () => client.destroy())
     const table = await ensureSessionTable(client, { tableName })
-    const app = await buildApp(client, tableName, secret)
+    const app = await buildApp(client, tableName, secret, options.metricsPort ?? DEMO_METRICS_PORT)
     cleanup.push(async () => { await app.close() })
     await app.listen({ port: options.port ?? DEMO_PORT, host: options.host ?? DEMO_HOST })
-    const address = app.server.address() as AddressInfo
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    const url = `http://${host}:${address.port}`
+    const url = originOf(app.server.address() as AddressInfo)
     return {
       url,
       endpoint: target.endpoint ?? '',
@@ -183,7 +187,8 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       embedded: dynamo !== undefined,
       randomSecret: random,
       table,
-      metricsUrl: app.hasRoute({ method: 'GET', url: DEFAULT_METRICS_ROUTE }) ? url + DEFAULT_METRICS_ROUTE : undefined,
+      // Set once the app is ready, which listen() made it.
+      metricsUrl: originOf(app.sessionMetricsAddress as AddressInfo) + DEFAULT_METRICS_ROUTE,
       close
     }
   } catch (err) {

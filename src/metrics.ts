@@ -26,7 +26,8 @@ export const METRIC_NAMES = Object.freeze({
   storeOperationDurationSeconds: 'dynamo_session_store_operation_duration_seconds',
   loadsTotal: 'dynamo_session_loads_total',
   createdTotal: 'dynamo_session_created_total',
-  destroyedTotal: 'dynamo_session_destroyed_total'
+  destroyedTotal: 'dynamo_session_destroyed_total',
+  clockSkewSeconds: 'dynamo_session_clock_skew_seconds'
 } as const)
 
 export type MetricName = typeof METRIC_NAMES[keyof typeof METRIC_NAMES]
@@ -61,12 +62,18 @@ export interface Instruments {
   readonly loadsTotal: Counter<'result'>
   readonly createdTotal: Counter
   readonly destroyedTotal: Counter
+  readonly clockSkewSeconds: Gauge
 }
 
 /** The plugin's metrics: the request path's Instrumentation and the reaper's observer, over one Registry. */
 export interface SessionMetrics extends Instrumentation, ReaperObserver {
   readonly registry: Registry
   readonly instruments: Instruments
+  /**
+   * Reads DynamoDB's clock minus ours, in milliseconds, at each scrape (see `clockOffsetMs` of client.ts).
+   * Without it the clock-skew gauge stays 0.
+   */
+  watchClockSkew (readOffsetMs: () => number): void
 }
 
 /**
@@ -79,6 +86,7 @@ export function createMetrics (registry: Registry): SessionMetrics {
   }
   const registers = [registry]
   const N = METRIC_NAMES
+  let readClockOffsetMs = (): number => 0
   const i: Instruments = {
     activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
     expiredPendingSessions: new Gauge({ name: N.expiredPendingSessions, help: 'Rows past expiry (and grace) still present when the last complete reaper sweep saw them', registers }),
@@ -96,7 +104,13 @@ export function createMetrics (registry: Registry): SessionMetrics {
     storeOperationDurationSeconds: new Histogram({ name: N.storeOperationDurationSeconds, help: 'Request-path DynamoDB call duration, retries included, by operation and result', labelNames: ['operation', 'result'], buckets: STORE_DURATION_BUCKETS, registers }),
     loadsTotal: new Counter({ name: N.loadsTotal, help: 'Session loads by result (expired: the row was still there past its expiry)', labelNames: ['result'], registers }),
     createdTotal: new Counter({ name: N.createdTotal, help: 'Sessions created', registers }),
-    destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers })
+    destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers }),
+    clockSkewSeconds: new Gauge({
+      name: N.clockSkewSeconds,
+      help: 'DynamoDB\'s clock minus this instance\'s, from the Date header of the last DynamoDB response (1 s resolution: -1 to 0 is in sync)',
+      registers,
+      collect () { this.set(readClockOffsetMs() / 1000) }
+    })
   }
 
   for (const reason of REAP_SKIP_REASONS) i.reapSkippedTotal.inc({ reason }, 0)
@@ -118,6 +132,9 @@ export function createMetrics (registry: Registry): SessionMetrics {
   return {
     registry,
     instruments: i,
+    watchClockSkew (readOffsetMs: () => number) {
+      readClockOffsetMs = readOffsetMs
+    },
 
     load (result: LoadResult) {
       i.loadsTotal.inc({ result })

@@ -36,6 +36,9 @@ export const DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND = 20
 export const DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND = 10
 export const DEFAULT_REAPER_LEASE_SECONDS = 30
 export const DEFAULT_METRICS_ROUTE = '/metrics'
+/** With `metrics.port`, the metrics server listens on loopback only unless told otherwise. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1'
+const MAX_PORT = 65_535
 // DynamoDB accepts up to 1,000,000 Scan segments; more than this many buys nothing for one table.
 const MAX_REAPER_SEGMENTS = 1000
 
@@ -92,8 +95,12 @@ export interface ReaperOptions {
 export interface MetricsOptions {
   /** The prom-client Registry to register on (never prom-client's global one by default). Defaults to a new Registry. */
   registry?: Registry
-  /** Path serving the registry in Prometheus text format, or `false` to serve nothing. Defaults to `'/metrics'`. */
+  /** Path serving the registry in Prometheus text format (on the app, or on the metrics server with `port`), or `false` to serve nothing. Defaults to `'/metrics'`. */
   route?: string | false
+  /** Serve the metrics on their own HTTP server on this port (0: a free one) instead of on the app. Defaults to none (on the app). */
+  port?: number
+  /** Address of the metrics server (with `port`). Defaults to `'127.0.0.1'`. */
+  host?: string
 }
 
 export interface DynamoSessionOptions {
@@ -176,6 +183,9 @@ export interface ResolvedMetricsOptions {
   /** Undefined: the plugin creates one. */
   readonly registry: Registry | undefined
   readonly route: string | false
+  /** Undefined: the route is on the app. */
+  readonly port: number | undefined
+  readonly host: string
 }
 
 export interface ResolvedOptions extends TableShape {
@@ -202,7 +212,7 @@ const TOP_LEVEL_KEYS = [
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
 const LEGACY_NAME_KEYS = ['name', 'until'] as const
 const REAPER_KEYS = ['schedule', 'segments', 'graceSeconds', 'maxReadUnitsPerSecond', 'maxWriteUnitsPerSecond', 'leaseSeconds', 'maxPassSeconds'] as const
-const METRICS_KEYS = ['registry', 'route'] as const
+const METRICS_KEYS = ['registry', 'route', 'port', 'host'] as const
 
 // RFC 6265 cookie-name token characters.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -391,7 +401,12 @@ function resolveMetrics (value: unknown): ResolvedMetricsOptions | false {
     if (m.route !== false && (typeof m.route !== 'string' || !m.route.startsWith('/'))) fail('metrics.route', "a path starting with '/' or false", m.route)
     route = m.route
   }
-  return Object.freeze({ registry: m.registry as Registry | undefined, route })
+  const port = int('metrics.port', m.port, undefined, 0)
+  if (port !== undefined && port > MAX_PORT) fail('metrics.port', `an integer from 0 to ${MAX_PORT}`, port)
+  const host = str('metrics.host', m.host, DEFAULT_METRICS_HOST)
+  if (port === undefined && m.host !== undefined) fail('metrics.host', 'metrics.port to be set as well', m.host)
+  if (port !== undefined && route === false) fail('metrics.route', 'a path when metrics.port is set', route)
+  return Object.freeze({ registry: m.registry as Registry | undefined, route, port, host })
 }
 
 type TableShapeInput = { readonly [K in keyof TableShape]?: unknown }

@@ -1,15 +1,17 @@
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import { Registry } from 'prom-client'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { resolveOptions, type DynamoSessionOptions } from './options.js'
+import { resolveOptions, type DynamoSessionOptions, type ResolvedMetricsOptions } from './options.js'
 import { SessionCookie, serializerReady } from './cookie.js'
 import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
 import { ensureSessionTable } from './store/table.js'
-import { assertRegion, defaultClient } from './client.js'
+import { assertRegion, clockOffsetMs, defaultClient } from './client.js'
 import { sessionHooks } from './hooks.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, type SessionMetrics } from './metrics.js'
+import { startMetricsServer, type MetricsServer } from './metrics-server.js'
 import { Reaper, type SessionReaper } from './reaper/reaper.js'
 
 declare module 'fastify' {
@@ -22,6 +24,8 @@ declare module 'fastify' {
     sessionStore: SessionStoreApi
     /** The reaper (`runOnce()`); null with `reaper: false`. */
     sessionReaper: SessionReaper | null
+    /** Where the metrics server listens (with `metrics.port`, once the app is ready); null otherwise. */
+    readonly sessionMetricsAddress: AddressInfo | null
   }
   interface FastifyContextConfig {
     /** `false` skips loading and saving the session on this route. */
@@ -35,6 +39,8 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   const ownClient = options.client === undefined
   const client = options.client ?? defaultClient(options.requestTimeoutMs)
   if (ownClient) fastify.addHook('onClose', async () => client.destroy())
+  // Read from the client at scrape time: nothing is added to a client the application passed.
+  metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
   if (options.createTable) await ensureSessionTable(client, { ...options, log: (msg) => fastify.log.info(msg) })
 
@@ -61,16 +67,32 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
     fastify.addHook('preClose', async () => reaper.close())
   }
   fastify.decorate('sessionReaper', reaper)
-  if (metrics !== undefined && options.metrics !== false && options.metrics.route !== false) {
-    const registry = metrics.registry
-    fastify.get(options.metrics.route, { config: { session: false } }, async (_request, reply) => {
-      reply.type(registry.contentType)
-      return await registry.metrics()
-    })
-  }
+  serveMetrics(fastify, metrics, options.metrics)
   fastify.addHook('onRequest', hooks.onRequest)
   fastify.addHook('onSend', hooks.onSend)
   fastify.addHook('onResponse', hooks.onResponse)
+}
+
+/** The metrics route on the app, or (with `metrics.port`) a server of its own from onReady to onClose. */
+function serveMetrics (fastify: FastifyInstance, metrics: SessionMetrics | undefined, options: ResolvedMetricsOptions | false): void {
+  let server: MetricsServer | undefined
+  fastify.decorate('sessionMetricsAddress', { getter: () => server?.address ?? null })
+  if (metrics === undefined || options === false || options.route === false) return
+  const { registry } = metrics
+  if (options.port === undefined) {
+    fastify.get(options.route, { config: { session: false } }, async (_request, reply) => {
+      reply.type(registry.contentType)
+      return await registry.metrics()
+    })
+    return
+  }
+  const { port, host, route: path } = options
+  fastify.addHook('onReady', async () => {
+    server = await startMetricsServer({ registry, port, host, path })
+  })
+  fastify.addHook('onClose', async () => {
+    await server?.close()
+  })
 }
 
 /** The plugin: `fastify.register(dynamoSession, { secret })`. */

@@ -290,21 +290,26 @@ t.test('demo command in-process: prints where to look, serves, stops on abort', 
   for (const json of [true, false]) {
     const c = capture()
     const stop = new AbortController()
-    const running = main(['demo', '--port', '0', ...(json ? ['--json'] : [])], { ...c.io, env: {}, signal: stop.signal })
+    const running = main(['demo', '--port', '0', '--metrics-port', '0', ...(json ? ['--json'] : [])], { ...c.io, env: {}, signal: stop.signal })
     const first = await Promise.race([c.firstLine, running.then((code) => { throw new Error(`demo exited with ${code}: ${c.err()}`) })])
     let url: string
+    let metricsUrl: string
     if (json) {
-      const info = JSON.parse(first) as { url: string, endpoint: string, tableName: string, embedded: boolean, randomSecret: boolean }
+      const info = JSON.parse(first) as { url: string, endpoint: string, tableName: string, embedded: boolean, randomSecret: boolean, metricsUrl: string }
       t.match(info, { tableName: 'ManejoSesion', embedded: true, randomSecret: true })
       url = info.url
+      metricsUrl = info.metricsUrl
     } else {
       url = /(http:\/\/127\.0\.0\.1:\d+)\/$/.exec(first)?.[1] ?? ''
+      metricsUrl = /^Metrics: +(http:\/\/127\.0\.0\.1:\d+\/metrics) \(loopback only/m.exec(c.out())?.[1] ?? ''
       t.match(c.out(), 'do not survive a restart', 'says the secret is random for this run')
       t.match(c.out(), 'ManejoSesion')
     }
     const response = await fetch(url + '/')
     t.equal(response.status, 200)
     t.match(await response.text(), 'id="visits">1<')
+    t.not(new URL(metricsUrl).port, new URL(url).port, 'metrics on a port of their own')
+    t.equal((await fetch(metricsUrl)).status, 200, 'served where it says')
     stop.abort()
     t.equal(await running, EXIT_OK)
     t.match(c.err(), 'Stopping')
@@ -313,7 +318,7 @@ t.test('demo command in-process: prints where to look, serves, stops on abort', 
 })
 
 t.test('demo usage errors', async (t) => {
-  for (const args of [['--port', '70000'], ['--port', 'http'], ['--host', ''], ['--table', 'x']]) {
+  for (const args of [['--port', '70000'], ['--port', 'http'], ['--host', ''], ['--table', 'x'], ['--metrics-port', '-1'], ['--metrics-port', '65536']]) {
     const r = await run(['demo', ...args])
     t.equal(r.code, EXIT_USAGE, args.join(' '))
   }
@@ -344,7 +349,7 @@ t.test('the built bin', async (t) => {
   })
 
   t.test('demo stops cleanly on SIGTERM', async (t) => {
-    const child = spawn(process.execPath, [CLI_JS, 'demo', '--port', '0', '--json'], {
+    const child = spawn(process.execPath, [CLI_JS, 'demo', '--port', '0', '--metrics-port', '0', '--json'], {
       env: { ...process.env, ...QUIET_SDK, AWS_ENDPOINT_URL_DYNAMODB: '', SESSION_SECRET: '' },
       stdio: ['ignore', 'pipe', 'pipe']
     })

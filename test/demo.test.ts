@@ -13,7 +13,7 @@ const SECRET = 'a-demo-secret-that-is-long-enough-0123456789'
 interface Page { status: number, body: string, setCookie: string[], location: string | null }
 
 async function demoFor (t: { teardown (fn: () => unknown): void }, options: DemoOptions = {}): Promise<Demo> {
-  const demo = await startDemo({ port: 0, env: {}, ...options })
+  const demo = await startDemo({ port: 0, metricsPort: 0, env: {}, ...options })
   t.teardown(() => demo.close())
   return demo
 }
@@ -74,11 +74,17 @@ t.test('demo on its own embedded dynalite', async (t) => {
     t.same(icon.setCookie, [], 'no session for the favicon')
   })
 
-  t.test('the plugin\'s metrics are served where startDemo says', async (t) => {
-    t.equal(demo.metricsUrl, demo.url + '/metrics')
-    const response = await fetch(demo.metricsUrl!)
+  t.test('regression: the demo serves its metrics on a loopback port of their own, not on the app\'s port', async (t) => {
+    const metrics = new URL(demo.metricsUrl)
+    t.equal(metrics.hostname, '127.0.0.1')
+    t.equal(metrics.pathname, '/metrics')
+    t.not(metrics.port, new URL(demo.url).port, 'another port than the app\'s')
+    const response = await fetch(demo.metricsUrl)
     t.equal(response.status, 200)
     t.match(await response.text(), /^dynamo_session_/m)
+    const onApp = await request(demo, 'GET', '/metrics')
+    t.equal(onApp.status, 404, 'the app\'s port does not serve them')
+    t.strictSame(onApp.setCookie, [], 'and answers without a session')
   })
 
   t.test('POST /login regenerates the session id, keeps the data, sets the user', async (t) => {
@@ -168,7 +174,7 @@ t.test('--data-dir persists sessions across restarts', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-session-demo-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const env = { SESSION_SECRET: SECRET }
-  const first = await startDemo({ port: 0, env, dataDir })
+  const first = await startDemo({ port: 0, metricsPort: 0, env, dataDir })
   let cookie: string
   try {
     cookie = cookieOf(await request(first, 'POST', '/login', undefined, { username: 'carol' }))!
@@ -182,7 +188,7 @@ t.test('--data-dir persists sessions across restarts', async (t) => {
 })
 
 t.test('a weak SESSION_SECRET is rejected with the coded error', async (t) => {
-  await t.rejects(startDemo({ port: 0, env: { SESSION_SECRET: 'too-short' } }), { code: 'FST_DYNAMO_SESSION_INVALID_SECRET' })
+  await t.rejects(startDemo({ port: 0, metricsPort: 0, env: { SESSION_SECRET: 'too-short' } }), { code: 'FST_DYNAMO_SESSION_INVALID_SECRET' })
 })
 
 t.test('a busy port fails startup and releases what was started', async (t) => {
@@ -192,7 +198,8 @@ t.test('a busy port fails startup and releases what was started', async (t) => {
   const port = (blocker.address() as { port: number }).port
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-session-demo-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  await t.rejects(startDemo({ port, env: {}, dataDir }), { code: 'EADDRINUSE' })
+  await t.rejects(startDemo({ port, metricsPort: 0, env: {}, dataDir }), { code: 'EADDRINUSE' })
+  await t.rejects(startDemo({ port: 0, metricsPort: port, env: {}, dataDir }), { code: 'EADDRINUSE' }, 'the metrics port too')
   // LevelDB locks its directory while open: a second start on it only works if the first dynalite was closed.
   const demo = await demoFor(t, { dataDir })
   t.ok(demo.embedded)

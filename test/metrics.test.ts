@@ -13,6 +13,8 @@ import { REAPER_OPERATIONS, REAP_SKIP_REASONS, emptyReport } from '../src/reaper
 import { ReaperCalls } from '../src/reaper/calls.js'
 import { Lease } from '../src/reaper/lease.js'
 import { reaperOptions } from './helpers/reaper.js'
+import { startFaultProxy } from './helpers/fault-proxy.js'
+import { originOf } from '../src/metrics-server.js'
 
 type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
 
@@ -33,7 +35,8 @@ const TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   storeOperationDurationSeconds: 'histogram',
   loadsTotal: 'counter',
   createdTotal: 'counter',
-  destroyedTotal: 'counter'
+  destroyedTotal: 'counter',
+  clockSkewSeconds: 'gauge'
 }
 
 function find (json: Json, name: string): Json[number] {
@@ -130,6 +133,17 @@ t.test('the observer methods', async (t) => {
   t.equal(value(json, METRIC_NAMES.reaperRunDurationSeconds), 1, 'skipped passes are not timed')
   t.equal(value(json, METRIC_NAMES.reaperRunDurationSeconds, {}, 'sum'), 3)
   t.equal(value(json, METRIC_NAMES.reaperLastSuccessTimestampSeconds), 0, 'untouched before any success')
+})
+
+t.test('the clock-skew gauge reads its source at each scrape', async (t) => {
+  const registry = new Registry()
+  const m = createMetrics(registry)
+  let offsetMs = 1500
+  t.equal(value(await registry.getMetricsAsJSON(), METRIC_NAMES.clockSkewSeconds), 0, '0 without a source')
+  m.watchClockSkew(() => offsetMs)
+  t.equal(value(await registry.getMetricsAsJSON(), METRIC_NAMES.clockSkewSeconds), 1.5)
+  offsetMs = -120_000
+  t.equal(value(await registry.getMetricsAsJSON(), METRIC_NAMES.clockSkewSeconds), -120, 'signed: DynamoDB behind us is negative')
 })
 
 t.test('a registry that already has the names is refused', async (t) => {
@@ -255,6 +269,34 @@ t.test('with the plugin, against dynalite', async (t) => {
     const none = await buildApp(t, client, table, { metrics: false })
     t.equal((await none.inject({ method: 'GET', url: '/metrics' })).statusCode, 404)
     t.equal((await none.inject({ method: 'POST', url: '/set', payload: { a: 1 } })).statusCode, 200, 'sessions work without metrics')
+  })
+
+  t.test('regression: clock skew: a skewed Date header from DynamoDB shows on /metrics, read from a passed client as is', async (t) => {
+    const table = await createTable(client)
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const passed = makeClient(t, proxy.endpoint)
+    const stack = passed.middlewareStack.identify()
+    const app = await buildApp(t, passed, table, { metrics: { port: 0 } })
+    t.strictSame(passed.middlewareStack.identify(), stack, 'no middleware was added to the application\'s client')
+    const scrape = async (): Promise<number> => {
+      const text = await (await fetch(`${originOf(app.sessionMetricsAddress!)}/metrics`)).text()
+      return Number(/^dynamo_session_clock_skew_seconds (\S+)$/m.exec(text)?.[1])
+    }
+    t.equal(await scrape(), 0, '0 before the first DynamoDB response')
+
+    // DynamoDB an hour ahead, then an hour behind: the SDK measures each response's Date header against our clock.
+    for (const hour of [3600, -3600]) {
+      proxy.heal()
+      proxy.inject({ kind: 'skewDate', seconds: hour })
+      t.equal((await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })).statusCode, 200)
+      const skew = await scrape()
+      // The header has 1-second resolution and the response takes time to arrive: a little below the true skew.
+      t.ok(skew <= hour && skew > hour - 60, `DynamoDB ${hour} s off shows as ${skew}`)
+    }
+    proxy.heal()
+    await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    const inSync = await scrape()
+    t.ok(inSync <= 0 && inSync > -60, `clocks in sync show as ${inSync} (the header's resolution, not skew)`)
   })
 
   t.test('two plugins on one registry: a coded error at registration', async (t) => {

@@ -32,9 +32,9 @@ t.test('dashboard queries and the stalled-reaper alert against a real Prometheus
   const dynamo = await startDynalite(t)
   const client = makeClient(t, dynamo.endpoint)
   const table = await createTable(client)
-  const app = await buildApp(t, client, table, { reaper: { schedule: SCHEDULE } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
+  // Scraped as the README recommends: on the metrics server's own loopback port, not on the app's.
+  const app = await buildApp(t, client, table, { reaper: { schedule: SCHEDULE }, metrics: { port: 0 } })
+  const { port } = app.sessionMetricsAddress as AddressInfo
   const reaper = app.sessionReaper
   if (!(reaper instanceof Reaper)) throw new Error('the plugin did not register a reaper')
   t.equal(reaper.intervalSeconds, 3, 'the schedule runs a pass every 3 s')
@@ -88,6 +88,10 @@ t.test('dashboard queries and the stalled-reaper alert against a real Prometheus
 
   const running = await prometheus.alerts()
   t.same(active(running, STALLED), [], 'no stalled alert while the reaper runs')
+  // dynalite shares our clock: what remains is the Date header's 1-second resolution, far below the alert.
+  const skew = await firstSeries(prometheus, `abs(dynamo_session_clock_skew_seconds{job="${JOB}"}) < 5`, Date.now() + 10_000)
+  t.equal(skew.length, 1, 'the clock skew is scraped, and small')
+  t.same(active(running, 'DynamoSessionClockSkew'), [], 'no clock-skew alert')
 
   // Stop the reaper (what fastify.close() does first); the app keeps serving its metrics.
   await reaper.close()

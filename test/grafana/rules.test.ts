@@ -39,6 +39,7 @@ t.test('promtool check config accepts the scrape example, which loads the rules'
 
 t.test('there is an alert for each failure the library documents', async (t) => {
   t.same(alerts.map((a) => a.alert).sort(), [
+    'DynamoSessionClockSkew',
     'DynamoSessionExpiredPendingGrowing',
     'DynamoSessionMetricsAbsent',
     'DynamoSessionReaperFailing',
@@ -121,7 +122,9 @@ const MUTATIONS: Array<[string, string, string]> = [
   ['expired-pending: flat counts as growing', '[30m])) > 0', '[30m])) >= 0'],
   ['store errors: threshold too high', 'ratio_rate5m > 0.05', 'ratio_rate5m > 0.2'],
   ['store errors: conflicts counted as errors', 'count{result="error"}', 'count{result!="success"}'],
-  ['metrics absent: wrong metric', 'absent(dynamo_session_loads_total)', 'absent(up)']
+  ['metrics absent: wrong metric', 'absent(dynamo_session_loads_total)', 'absent(up)'],
+  ['clock skew: a fast clock (negative skew) goes unnoticed', 'abs(dynamo_session_clock_skew_seconds) > 5', 'dynamo_session_clock_skew_seconds > 5'],
+  ['clock skew: threshold within the noise', 'abs(dynamo_session_clock_skew_seconds) > 5', 'abs(dynamo_session_clock_skew_seconds) > 2']
 ]
 
 t.test('the promtool unit tests fail when an alert is weakened', async (t) => {

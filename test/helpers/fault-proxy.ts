@@ -13,6 +13,8 @@ export type Fault =
   | { kind: 'dropResponse' }
   | { kind: 'throttle', type?: 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'RequestLimitExceeded' }
   | { kind: 'error5xx', status?: number }
+  /** Forwards, with the response's Date header moved by `seconds`: a DynamoDB whose clock is that far ahead (behind if negative). */
+  | { kind: 'skewDate', seconds: number }
 
 export interface FaultProxy {
   readonly endpoint: string
@@ -60,7 +62,7 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
     return rule.fault
   }
 
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, mode: 'pass' | 'stallBody' | 'dropResponse' = 'pass'): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, mode: 'pass' | 'stallBody' | 'dropResponse' = 'pass', skewSeconds = 0): void => {
     const out = httpRequest({
       host: upstream.hostname,
       port: upstream.port,
@@ -73,6 +75,8 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
         up.on('end', () => req.socket.destroy())
         return
       }
+      const date = up.headers.date
+      if (skewSeconds !== 0 && date !== undefined) up.headers.date = new Date(Date.parse(date) + skewSeconds * 1000).toUTCString()
       res.writeHead(up.statusCode ?? 502, up.headers)
       if (mode === 'stallBody') {
         // Headers out now; the body never follows (until the client gives up or close()).
@@ -105,6 +109,9 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
         case 'stallBody':
         case 'dropResponse':
           forward(req, res, body, fault.kind)
+          return
+        case 'skewDate':
+          forward(req, res, body, 'pass', fault.seconds)
           return
         case 'reset':
           req.socket.destroy()

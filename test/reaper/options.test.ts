@@ -3,7 +3,7 @@ import { Registry } from 'prom-client'
 import { resolveOptions, resolveReaperOptions, resolveTableShape } from '../../src/options.js'
 import {
   DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
-  DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS, DEFAULT_METRICS_ROUTE
+  DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS, DEFAULT_METRICS_ROUTE, DEFAULT_METRICS_HOST
 } from '../../src/index.js'
 import { SECRET } from '../helpers/app.js'
 
@@ -22,8 +22,9 @@ t.test('defaults', async (t) => {
   })
   t.same([DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
     DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS], ['* * * * *', 1, 60, 20, 10, 30], 'the documented values')
-  t.same(o.metrics, { registry: undefined, route: DEFAULT_METRICS_ROUTE })
+  t.strictSame(o.metrics, { registry: undefined, route: DEFAULT_METRICS_ROUTE, port: undefined, host: DEFAULT_METRICS_HOST })
   t.equal(DEFAULT_METRICS_ROUTE, '/metrics')
+  t.equal(DEFAULT_METRICS_HOST, '127.0.0.1')
   t.ok(Object.isFrozen(o.reaper) && Object.isFrozen(o.metrics))
   t.same(resolve({ reaper: undefined, metrics: undefined }).reaper, o.reaper)
 })
@@ -40,7 +41,9 @@ t.test('explicit values are kept, including false and 0', async (t) => {
   t.equal(resolve({ reaper: { schedule: false } }).reaper !== false && (resolve({ reaper: { schedule: false } }).reaper as { schedule: unknown }).schedule, false)
   t.equal(resolve({ reaper: false }).reaper, false)
   t.equal(resolve({ metrics: false }).metrics, false)
-  t.same(resolve({ metrics: { route: '/internal/metrics' } }).metrics, { registry: undefined, route: '/internal/metrics' })
+  t.strictSame(resolve({ metrics: { route: '/internal/metrics' } }).metrics, { registry: undefined, route: '/internal/metrics', port: undefined, host: '127.0.0.1' })
+  t.strictSame(resolve({ metrics: { port: 0 } }).metrics, { registry: undefined, route: '/metrics', port: 0, host: '127.0.0.1' }, 'port 0 is kept')
+  t.strictSame(resolve({ metrics: { port: 65_535, host: '::', route: '/m' } }).metrics, { registry: undefined, route: '/m', port: 65_535, host: '::' })
 })
 
 t.test('a registry from another copy of prom-client is accepted', async (t) => {
@@ -71,7 +74,15 @@ t.test('wrong values: coded errors naming the option and what was received', asy
     [{ metrics: { route: 'metrics' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route: expected a path starting with '\/' or false, got 'metrics'/],
     [{ metrics: { route: true } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route/],
     [{ reaper: { schedual: '* * * * *' } }, 'FST_DYNAMO_SESSION_UNKNOWN_OPTION', /reaper\.schedual/],
-    [{ metrics: { path: '/m' } }, 'FST_DYNAMO_SESSION_UNKNOWN_OPTION', /metrics\.path \(known options: registry, route\)/]
+    [{ metrics: { port: -1 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port: expected a non-negative integer, got -1/],
+    [{ metrics: { port: 65_536 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port: expected an integer from 0 to 65535, got 65536/],
+    [{ metrics: { port: 9464.5 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port/],
+    [{ metrics: { port: '9464' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port: expected a non-negative integer, got '9464'/],
+    [{ metrics: { port: 9464, host: '' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.host: expected a non-empty string, got ''/],
+    [{ metrics: { port: 9464, host: 127 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.host/],
+    [{ metrics: { host: '127.0.0.1' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.host: expected metrics\.port to be set as well/],
+    [{ metrics: { port: 9464, route: false } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route: expected a path when metrics\.port is set, got false/],
+    [{ metrics: { path: '/m' } }, 'FST_DYNAMO_SESSION_UNKNOWN_OPTION', /metrics\.path \(known options: registry, route, port, host\)/]
   ]
   for (const [options, code, message] of cases) {
     t.throws(() => resolve(options), { code, message }, JSON.stringify(options))
