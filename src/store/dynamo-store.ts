@@ -85,8 +85,8 @@ export class DynamoStore implements SessionStoreApi {
 
   /**
    * Refreshes the expiry and applies per-key changes to a live row. Resolves false when the row is gone, expired or
-   * a tombstone (nothing is written then). With `createMap`, the row was read without the data map: the first write sets the
-   * whole map, and falls back to per-key writes when a concurrent request created it first.
+   * a tombstone (nothing is written then). With `createMap`, the row was read without the data map: the first write
+   * sets the whole map, and falls back to per-key writes when a concurrent request created it first.
    */
   async update (id: string, nowSec: number, expiresAt: number, changes: ReadonlyMap<string, JsonValue | undefined>, createMap: boolean): Promise<boolean> {
     if (createMap && changes.size > 0) {
