@@ -4,6 +4,8 @@ import { Registry } from 'prom-client'
 import { startDynalite, makeClient, createTable, getRow, countCalls } from './helpers/dynamo.js'
 import { buildApp, cookieFrom, fakeClock, isClearingCookie } from './helpers/app.js'
 import { reaperOptions } from './helpers/reaper.js'
+import { startFaultProxy } from './helpers/fault-proxy.js'
+import { impatientClient } from './helpers/reliability.js'
 import { collectStats } from '../src/reaper/stats.js'
 import { METRIC_NAMES } from '../src/metrics.js'
 
@@ -144,6 +146,33 @@ t.test('tombstones', async (t) => {
 
     const logout = await app.inject({ method: 'POST', url: '/destroy', headers: { cookie: loggedIn.cookie } })
     t.ok(isClearingCookie(logout.headers['set-cookie']), 'a logout with the current cookie still clears it')
+  })
+
+  t.test('a failed write whose row cannot be read afterwards leaves the cookie alone (it may be a login\'s)', async (t) => {
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const proxied = impatientClient(t, proxy.endpoint)
+    const table = await createTable(client)
+    const held = gate()
+    const app = await buildApp(t, proxied, table, {}, {
+      routes: (app) => {
+        app.post('/stale', async (request) => {
+          await held.wait()
+          request.session.set('late', true)
+          return { ok: true }
+        })
+      }
+    })
+    const { id, cookie } = await withSession(app)
+    const stale = app.inject({ method: 'POST', url: '/stale', headers: { cookie } })
+    await held.reached
+    await app.sessionStore.destroy(id)
+    proxy.inject({ kind: 'error5xx', status: 500 }, { operations: ['GetItem'] })
+    t.teardown(() => proxy.heal())
+    held.release()
+    const res = await stale
+    t.equal(res.statusCode, 409)
+    t.equal(res.json().code, 'FST_DYNAMO_SESSION_GONE')
+    t.equal(res.headers['set-cookie'], undefined, 'not cleared: a dead cookie is cleared by the next request instead')
   })
 
   t.test('concurrent logins from one session: one wins, the other gets 409 and leaves the cookie alone', async (t) => {
