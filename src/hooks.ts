@@ -3,12 +3,12 @@ import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
 import { Session, type CookieChannel, type SessionEnv, type SessionEvents } from './session.js'
 import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
-import { epochSeconds, isLive, type StoredSession } from './store/item.js'
+import { epochSeconds, isLive, isLiveTombstone, type StoredSession } from './store/item.js'
 import { errorFields, errorName, withCause } from './aws-errors.js'
 import { SessionHijackedError, StoreUnavailableError } from './errors.js'
 
 /** Load outcomes, as counted by `dynamo_session_loads_total{result}`. */
-export type LoadResult = 'found' | 'not_found' | 'expired' | 'invalid_cookie'
+export type LoadResult = 'found' | 'not_found' | 'expired' | 'invalid_cookie' | 'superseded'
 
 /** What the request path reports to metrics; the metrics module implements it. */
 export interface Instrumentation extends StoreObserver, SessionEvents {
@@ -32,7 +32,8 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
 
   async function readStored (id: string): Promise<StoredSession | undefined> {
     const first = await store.load(id, options.consistentRead === 'always')
-    if (options.consistentRead !== 'on-miss' || (first !== undefined && isLive(first, epochSeconds(now())))) return first
+    const nowSec = epochSeconds(now())
+    if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLive(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
     // An eventually consistent read can miss a session created or refreshed a moment ago.
     return await store.load(id, true)
   }
@@ -70,6 +71,12 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
         return
       }
       throw withCause(new StoreUnavailableError(errorName(err) || 'unknown error'), err)
+    }
+    if (stored !== undefined && isLiveTombstone(stored, epochSeconds(now()))) {
+      instrumentation?.load('superseded')
+      // A login replaced this id moments ago and the client may already hold the new cookie: touch nothing.
+      request.session = new Session(env, undefined, { superseded: true })
+      return
     }
     if (stored === undefined || !isLive(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)) {
       instrumentation?.load(stored === undefined ? 'not_found' : 'expired')

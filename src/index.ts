@@ -7,6 +7,7 @@ export {
   DEFAULT_TABLE_NAME, DEFAULT_ID_ATTRIBUTE, DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE, DEFAULT_CREATED_ATTRIBUTE,
   DEFAULT_TOUCHED_ATTRIBUTE, DEFAULT_TTL_SECONDS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS
 } from './options.js'
+export { DEFAULT_TOMBSTONE_SECONDS } from './options.js'
 export type { SessionStoreApi, SessionSnapshot } from './store/dynamo-store.js'
 export type { JsonValue } from './store/item.js'
 export { ensureSessionTable } from './store/table.js'

@@ -33,7 +33,7 @@ export const METRIC_NAMES = Object.freeze({
 export type MetricName = typeof METRIC_NAMES[keyof typeof METRIC_NAMES]
 
 /** Label values, all known in advance (every combination is exported from the first scrape, at 0). */
-export const LOAD_RESULTS: readonly LoadResult[] = ['found', 'not_found', 'expired', 'invalid_cookie']
+export const LOAD_RESULTS: readonly LoadResult[] = ['found', 'not_found', 'expired', 'invalid_cookie', 'superseded']
 export const STORE_OPERATIONS: readonly StoreOperation[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']
 export const OPERATION_RESULTS: readonly OperationResult[] = ['success', 'conflict', 'error']
 export const REAPER_RESULTS: readonly ReapResult[] = ['success', 'failure', 'skipped']
@@ -102,7 +102,7 @@ export function createMetrics (registry: Registry): SessionMetrics {
     consumedCapacityUnitsTotal: new Counter({ name: N.consumedCapacityUnitsTotal, help: 'DynamoDB capacity units consumed by this instance, by operation and component (failed conditional writes count 1)', labelNames: ['operation', 'component'], registers }),
     throttledRequestsTotal: new Counter({ name: N.throttledRequestsTotal, help: 'Throttled reaper request attempts (each SDK retry counts), by operation', labelNames: ['operation'], registers }),
     storeOperationDurationSeconds: new Histogram({ name: N.storeOperationDurationSeconds, help: 'Request-path DynamoDB call duration, retries included, by operation and result', labelNames: ['operation', 'result'], buckets: STORE_DURATION_BUCKETS, registers }),
-    loadsTotal: new Counter({ name: N.loadsTotal, help: 'Session loads by result (expired: the row was still there past its expiry)', labelNames: ['result'], registers }),
+    loadsTotal: new Counter({ name: N.loadsTotal, help: 'Session loads by result (expired: the row was still there past its expiry; superseded: the id was replaced by a login moments ago)', labelNames: ['result'], registers }),
     createdTotal: new Counter({ name: N.createdTotal, help: 'Sessions created', registers }),
     destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers }),
     clockSkewSeconds: new Gauge({

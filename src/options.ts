@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { validate as validateCron } from 'node-cron'
 import type { Registry } from 'prom-client'
 import { InvalidOptionError, InvalidSecretError, UnknownOptionError } from './errors.js'
+import { TOMBSTONE_ATTRIBUTE } from './store/tombstone.js'
 
 export const DEFAULT_TABLE_NAME = 'ManejoSesion'
 export const DEFAULT_ID_ATTRIBUTE = 'Sesion_Id'
@@ -12,6 +13,8 @@ export const DEFAULT_TOUCHED_ATTRIBUTE = 'Touched_At'
 export const DEFAULT_TTL_SECONDS = 300
 /** touchAfterSeconds defaults to this fraction of ttlSeconds, rounded down. */
 export const DEFAULT_TOUCH_FRACTION = 5
+/** How long the tombstone regenerate() leaves under the old id lasts. */
+export const DEFAULT_TOMBSTONE_SECONDS = 60
 export const DEFAULT_CONSISTENT_READ = 'on-miss'
 export const DEFAULT_ON_STORE_ERROR = 'fail'
 export const DEFAULT_COOKIE_NAME = 'sessionId'
@@ -126,6 +129,8 @@ export interface DynamoSessionOptions {
   touchAfterSeconds?: number
   /** Hard cap on a session's life from its creation, in seconds. Defaults to none. */
   absoluteTimeoutSeconds?: number
+  /** Seconds the old id stays a tombstone after `regenerate()`: requests still carrying it get an empty session and no `Set-Cookie`, so they cannot undo the login's cookie. Defaults to `60`. */
+  tombstoneSeconds?: number
   /** `'on-miss'`: eventually consistent read, re-read strongly before declaring a signed id absent; `'always'`; `'never'`. Defaults to `'on-miss'`. */
   consistentRead?: ConsistentRead
   /** `'fail'`: 503 with a coded error when DynamoDB fails on load; `'anonymous'`: continue with an empty session that is never saved. Defaults to `'fail'`. */
@@ -194,6 +199,7 @@ export interface ResolvedOptions extends TableShape {
   readonly ttlSeconds: number
   readonly touchAfterSeconds: number
   readonly absoluteTimeoutSeconds: number | undefined
+  readonly tombstoneSeconds: number
   readonly consistentRead: ConsistentRead
   readonly onStoreError: OnStoreError
   readonly cookie: ResolvedCookieOptions
@@ -206,7 +212,7 @@ export interface ResolvedOptions extends TableShape {
 
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
-  'touchedAttribute', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'consistentRead',
+  'touchedAttribute', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
   'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
@@ -424,7 +430,8 @@ export function resolveTableShape (input: TableShapeInput): TableShape {
     createdAttribute: str('createdAttribute', input.createdAttribute, DEFAULT_CREATED_ATTRIBUTE),
     touchedAttribute: str('touchedAttribute', input.touchedAttribute, DEFAULT_TOUCHED_ATTRIBUTE)
   }
-  const seen = new Map<string, string>()
+  // The tombstone's marker is reserved: a session attribute of that name would make every row a tombstone.
+  const seen = new Map<string, string>([[TOMBSTONE_ATTRIBUTE, 'the tombstone marker']])
   for (const [key, attr] of Object.entries(attributes)) {
     const other = seen.get(attr)
     if (other !== undefined) fail(key, `an attribute name different from ${other}`, attr)
@@ -455,6 +462,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     ttlSeconds,
     touchAfterSeconds,
     absoluteTimeoutSeconds,
+    tombstoneSeconds: int('tombstoneSeconds', o.tombstoneSeconds, DEFAULT_TOMBSTONE_SECONDS, 1),
     consistentRead: oneOf('consistentRead', o.consistentRead, ['on-miss', 'always', 'never'], DEFAULT_CONSISTENT_READ),
     onStoreError: oneOf('onStoreError', o.onStoreError, ['fail', 'anonymous'], DEFAULT_ON_STORE_ERROR),
     cookie: resolveCookie(o.cookie),

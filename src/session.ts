@@ -1,7 +1,7 @@
 import type { ResolvedOptions } from './options.js'
 import type { DynamoStore } from './store/dynamo-store.js'
 import {
-  MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, itemOverhead, newSessionId, setOwn, validateKey,
+  MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, isLiveTombstone, itemOverhead, newSessionId, setOwn, validateKey,
   type JsonValue, type SessionRecord, type StoredSession
 } from './store/item.js'
 import { errorName, withCause } from './aws-errors.js'
@@ -75,6 +75,9 @@ export class Session {
   #changes = new Map<string, JsonValue | undefined>()
   #touchRequested = false
   #destroyed = false
+  // The id this request carried was superseded by a login in another request: nothing is ever written and no cookie
+  // is sent, since the client's cookie may be the login's new one.
+  #superseded = false
   #persisting: Promise<void> | undefined
   #cookie: CookieAction
   readonly #readOnly: boolean
@@ -83,9 +86,10 @@ export class Session {
   #appCookie = false
 
   /** @internal Built by the plugin; use `request.session`. */
-  constructor (env: SessionEnv, stored: StoredSession | undefined, opts: { renewCookie?: boolean, clearCookie?: boolean, readOnly?: boolean, cookie?: CookieChannel } = {}) {
+  constructor (env: SessionEnv, stored: StoredSession | undefined, opts: { renewCookie?: boolean, clearCookie?: boolean, readOnly?: boolean, superseded?: boolean, cookie?: CookieChannel } = {}) {
     this.#env = env
     this.#readOnly = opts.readOnly === true
+    this.#superseded = opts.superseded === true
     this.#channel = opts.cookie
     if (stored === undefined) {
       this.#id = undefined
@@ -185,11 +189,22 @@ export class Session {
     this.#touchRequested = true
   }
 
-  /** Replaces the id (keeping the data) and deletes the old row: call it when privileges change, e.g. at login. */
+  /**
+   * Replaces the id (keeping the data and the creation time) and turns the old row into a short-lived tombstone: call
+   * it when privileges change, e.g. at login.
+   */
   async regenerate (): Promise<void> {
+    // After a pending save(), which may be creating the row this moves.
+    await this.#oneAtATime(async () => await this.#regenerateNow())
+  }
+
+  async #regenerateNow (): Promise<void> {
+    this.#assertNotSuperseded()
     this.#assertStoreReachable()
     this.#assertCookieSettable('regenerate()')
     const oldId = this.#rowExists ? this.#id : undefined
+    // The absolute timeout runs from the first creation: a new id does not restart it.
+    const createdAt = oldId === undefined ? undefined : this.#createdAt
     // After destroy() the cookie stays cleared unless the new session gets stored.
     this.#destroyed = false
     this.#id = newSessionId()
@@ -204,18 +219,18 @@ export class Session {
     }
     // The new row exists before the old one goes, so a concurrent read of the old id sees it whole or not at all.
     this.#rowExists = false
-    await this.#create()
+    await this.#create(createdAt)
     let oldWasLive: boolean
     try {
-      oldWasLive = await this.#env.store.deleteIfLive(oldId, epochSeconds(this.#env.now()))
+      oldWasLive = await this.#env.store.supersede(oldId, epochSeconds(this.#env.now()), this.#env.options.tombstoneSeconds)
     } catch (err) {
       throw storeFailure(err)
     }
     if (!oldWasLive) {
-      // Destroyed or expired meanwhile: its copy must not live on under the new id, nor reach the client, even if
-      // deleting the copy fails.
+      // Destroyed, expired or superseded by a concurrent login meanwhile: its copy must not live on under the new id,
+      // nor reach the client, even if deleting the copy fails.
       const copyId = this.id
-      this.#markDestroyed(true)
+      await this.#markEnded(oldId)
       try {
         await this.#env.store.delete(copyId)
       } catch (err) {
@@ -228,19 +243,54 @@ export class Session {
 
   /** Deletes the session row now; the response clears the cookie. */
   async destroy (): Promise<void> {
+    // After a pending save(): otherwise the row it creates would outlive the logout.
+    await this.#oneAtATime(async () => await this.#destroyNow())
+  }
+
+  async #destroyNow (): Promise<void> {
+    this.#assertNotSuperseded()
     if (this.#destroyed) return
     this.#assertStoreReachable()
     this.#assertCookieSettable('destroy()')
     const hadRow = this.#rowExists
     if (hadRow && this.#id !== undefined) {
+      let deleted: boolean
       try {
-        await this.#env.store.delete(this.#id)
+        deleted = await this.#env.store.delete(this.#id)
       } catch (err) {
         throw storeFailure(err)
+      }
+      if (!deleted) {
+        // The row is a login's tombstone: that login's cookie must survive this late logout.
+        this.#markDestroyed(true)
+        this.#markSuperseded()
+        throw new SessionGoneError()
       }
       this.#env.events?.destroyed()
     }
     this.#markDestroyed(hadRow)
+  }
+
+  /**
+   * After a conditional write failed on `id`: the session is over. A login's tombstone there means the client may
+   * already hold the login's cookie, so the response must not touch it; otherwise the cookie is cleared. When the
+   * row cannot be read, the cookie is left alone too (the next request clears a dead one).
+   */
+  async #markEnded (id: string): Promise<void> {
+    let superseded: boolean
+    try {
+      const row = await this.#env.store.load(id, true)
+      superseded = row !== undefined && isLiveTombstone(row, epochSeconds(this.#env.now()))
+    } catch {
+      superseded = true
+    }
+    this.#markDestroyed(true)
+    if (superseded) this.#markSuperseded()
+  }
+
+  #markSuperseded (): void {
+    this.#superseded = true
+    this.#cookie = 'none'
   }
 
   #markDestroyed (hadRow: boolean): void {
@@ -257,6 +307,7 @@ export class Session {
   /** Writes pending changes now (otherwise they are written once, before the response is sent). */
   async save (): Promise<void> {
     this.#assertUsable()
+    this.#assertNotSuperseded()
     this.#assertStoreReachable()
     this.#touchRequested = true
     await this.persist()
@@ -267,15 +318,21 @@ export class Session {
    * due expiry refresh.
    */
   async persist (): Promise<void> {
-    // One write at a time: a save() left unawaited, or two in parallel, must not write twice (or fail the second
-    // create on its own condition).
+    await this.#oneAtATime(async () => await this.#persistNow())
+  }
+
+  /**
+   * One write at a time: a save() left unawaited, or two in parallel, must not write twice (or fail the second
+   * create on its own condition), and destroy() or regenerate() must act on what a pending save() wrote.
+   */
+  async #oneAtATime (write: () => Promise<void>): Promise<void> {
     while (this.#persisting !== undefined) await this.#persisting.catch(() => {})
-    this.#persisting = this.#persistNow().finally(() => { this.#persisting = undefined })
+    this.#persisting = write().finally(() => { this.#persisting = undefined })
     await this.#persisting
   }
 
   async #persistNow (): Promise<void> {
-    if (this.#readOnly || this.#destroyed) return
+    if (this.#readOnly || this.#destroyed || this.#superseded) return
     const nowSec = epochSeconds(this.#env.now())
     if (!this.#rowExists) {
       if (this.#changes.size > 0 || this.#touchRequested) await this.#create()
@@ -297,8 +354,8 @@ export class Session {
     }
     this.#touchRequested = false
     if (!written) {
-      // Destroyed or expired meanwhile: never resurrect it. A lost change is an error; a lost refresh is not.
-      this.#markDestroyed(true)
+      // Destroyed, expired or superseded meanwhile: never resurrect it. A lost change is an error; a lost refresh is not.
+      await this.#markEnded(this.id)
       if (changes.size > 0) throw new SessionGoneError()
       return
     }
@@ -329,11 +386,11 @@ export class Session {
     return this.#expiresAt - epochSeconds(this.#env.now())
   }
 
-  async #create (): Promise<void> {
+  /** Writes a new row; `createdAt` (epoch seconds) carries a regenerated session's creation time over. */
+  async #create (createdAt = epochSeconds(this.#env.now())): Promise<void> {
     this.#assertCookieSettable('storing a new session')
     const nowSec = epochSeconds(this.#env.now())
-    const createdAt = nowSec
-    const expiresAt = this.#freshExpiry(nowSec)
+    const expiresAt = computeExpiry(nowSec, this.#env.options.ttlSeconds, createdAt, this.#env.options.absoluteTimeoutSeconds)
     const changes = this.#takeChanges()
     try {
       await this.#env.store.create({ id: this.id, data: this.#data, nowSec, createdAt, expiresAt })
@@ -368,7 +425,7 @@ export class Session {
 
   /** @internal What the response must do with the cookie; reading it resets it. */
   takeCookieAction (): CookieAction {
-    const action = this.#cookie
+    const action = this.#superseded ? 'none' : this.#cookie
     this.#cookie = 'none'
     return action
   }
@@ -400,5 +457,10 @@ export class Session {
     if (channel === undefined || channel.pluginCanSet()) return
     if (this.#appCookie && !channel.headersSent()) return
     throw new SessionHijackedError(what)
+  }
+
+  /** save(), destroy() and regenerate() of a superseded session would write, or set a cookie over the login's. */
+  #assertNotSuperseded (): void {
+    if (this.#superseded) throw new SessionGoneError()
   }
 }

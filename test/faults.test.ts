@@ -166,16 +166,17 @@ t.test('request path under faults', async (t) => {
       })
 
       t.test('regenerate at login: 503 whichever write fails, and the old id never gets the new privileges', async (t) => {
-        for (const operation of ['PutItem', 'DeleteItem']) {
+        // Two PutItems: the new row, then the tombstone that replaces the old one.
+        for (const [operation, after] of [['the new row', 0], ['the tombstone', 1]] as const) {
           const visitor = await write(app, { cart: [1, 2] })
-          proxy.inject(fault, { operations: [operation] })
+          proxy.inject(fault, { operations: ['PutItem'], after })
           const res = await app.inject({ method: 'POST', url: '/login', headers: { cookie: visitor.cookie } })
           proxy.heal()
           t.equal(res.statusCode, 503, `${operation} failing: 503`)
           t.equal(res.json().code, 'FST_DYNAMO_SESSION_SAVE_FAILED')
           const old = (await app.inject({ method: 'GET', url: '/get', headers: { cookie: visitor.cookie } })).json()
-          if (applied && operation === 'DeleteItem' && old.isNew === true) {
-            t.same(old.value, {}, 'the delete went through: the old id is dead')
+          if (applied && after === 1 && old.isNew === true) {
+            t.same(old.value, {}, 'the tombstone went through: the old id is dead')
           } else t.same(old, { id: visitor.id, isNew: false, value: { cart: [1, 2] } }, `${operation} failing: the old session is as it was`)
         }
       })
@@ -235,21 +236,22 @@ t.test('request path under faults', async (t) => {
 
     proxy.inject({ kind: 'dropResponse' }, { operations: ['DeleteItem'], times: 1 })
     const destroyed = await app.inject({ method: 'POST', url: '/destroy', headers: { cookie: s.cookie } })
-    t.equal(destroyed.statusCode, 200, 'an unconditional delete retried is still a delete')
+    t.equal(destroyed.statusCode, 200, 'a delete retried is still a delete (its only condition, not a tombstone, holds for an absent row)')
     t.ok(isClearingCookie(destroyed.headers['set-cookie']))
     t.equal(await getRow(admin, table, s.id), undefined)
 
-    // regenerate(): the old row's conditional delete went through but its answer was lost; the retry finds the row
-    // gone and cannot tell that from a concurrent logout, so it ends both sessions rather than keep two.
+    // regenerate(): the old row's tombstone was written but its answer was lost; the retry finds a tombstone and
+    // cannot tell that from a concurrent login, so it ends both sessions rather than keep two, and leaves the cookie
+    // alone (a concurrent login's cookie must survive).
     const visitor = await write(app, { cart: [1] })
     const rowsBefore = await tableIds(admin, table)
-    proxy.inject({ kind: 'dropResponse' }, { operations: ['DeleteItem'], times: 1 })
+    proxy.inject({ kind: 'dropResponse' }, { operations: ['PutItem'], times: 1, after: 1 })
     const login = await app.inject({ method: 'POST', url: '/login', headers: { cookie: visitor.cookie } })
     t.equal(login.statusCode, 409)
     t.equal(login.json().code, 'FST_DYNAMO_SESSION_GONE')
-    t.ok(isClearingCookie(login.headers['set-cookie']), 'told to drop its cookie')
-    t.equal(await getRow(admin, table, visitor.id), undefined, 'the old id is dead')
-    t.same(await tableIds(admin, table), rowsBefore.filter((id) => id !== visitor.id), 'and no new session was left behind')
+    t.equal(login.headers['set-cookie'], undefined, 'no cookie: neither the new id nor a clearing one')
+    t.equal((await getRow(admin, table, visitor.id))?.Superseded_At === undefined, false, 'the old id is a tombstone')
+    t.same(await tableIds(admin, table), rowsBefore, 'and no new session was left behind')
 
     proxy.inject({ kind: 'dropResponse' }, { operations: ['PutItem'], times: 1 })
     const created = await app.inject({ method: 'POST', url: '/set', payload: { fresh: true } })

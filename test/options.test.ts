@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
   DEFAULT_CONSISTENT_READ, DEFAULT_COOKIE_NAME, DEFAULT_COOKIE_PATH, DEFAULT_HTTPS_COOKIE_NAME, DEFAULT_CREATED_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE,
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_ON_STORE_ERROR, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SAME_SITE,
-  DEFAULT_TABLE_NAME, DEFAULT_TOUCH_FRACTION, DEFAULT_TOUCHED_ATTRIBUTE, DEFAULT_TTL_SECONDS, MIN_SECRET_LENGTH,
+  DEFAULT_TABLE_NAME, DEFAULT_TOMBSTONE_SECONDS, DEFAULT_TOUCH_FRACTION, DEFAULT_TOUCHED_ATTRIBUTE, DEFAULT_TTL_SECONDS, MIN_SECRET_LENGTH,
   resolveOptions
 } from '../src/options.js'
 
@@ -397,5 +397,17 @@ t.test('README documents every option', async (t) => {
       const name = iface === 'SessionCookieOptions' ? `cookie.${m[1]!}` : m[1]!
       t.match(section, new RegExp('^\\| `' + name.replace('.', '\\.') + '` \\|', 'm'), `${name} has a row`)
     }
+  }
+})
+
+t.test('tombstoneSeconds: a positive integer, 60 by default; the tombstone marker is a reserved attribute name', async (t) => {
+  t.equal(DEFAULT_TOMBSTONE_SECONDS, 60)
+  t.equal(resolveOptions({ secret: SECRET }).tombstoneSeconds, DEFAULT_TOMBSTONE_SECONDS)
+  t.equal(resolveOptions({ secret: SECRET, tombstoneSeconds: 1 }).tombstoneSeconds, 1)
+  for (const bad of [0, -1, 1.5, '60', null]) {
+    t.equal(errorOf(() => resolveOptions({ secret: SECRET, tombstoneSeconds: bad })).code, INVALID, `rejects ${String(bad)}`)
+  }
+  for (const key of ['idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute', 'touchedAttribute']) {
+    t.equal(errorOf(() => resolveOptions({ secret: SECRET, [key]: 'Superseded_At' })).code, INVALID, `${key} cannot be Superseded_At`)
   }
 })

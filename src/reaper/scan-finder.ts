@@ -1,14 +1,15 @@
 import type { AttributeValue, ScanCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
+import { TOMBSTONE_NAMES, isTombstoneItem } from '../store/tombstone.js'
 import type { ReaperCalls } from './calls.js'
 import type { ExpiryFinder, FinderPage, FoundRow, StartKey } from './sweep.js'
 
-/** Pure: one page of a (parallel) Scan that reads only the key and the expiry. */
+/** Pure: one page of a (parallel) Scan that reads only the key, the expiry and the tombstone marker. */
 export function buildScanInput (shape: TableShape, segment: number, segments: number, start: StartKey | undefined, limit: number): ScanCommandInput {
   return {
     TableName: shape.tableName,
-    ProjectionExpression: '#id, #exp',
-    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute },
+    ProjectionExpression: '#id, #exp, #tomb',
+    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute, ...TOMBSTONE_NAMES },
     Limit: limit,
     ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
     ...(start === undefined ? {} : { ExclusiveStartKey: start })
@@ -19,7 +20,7 @@ export function buildScanInput (shape: TableShape, segment: number, segments: nu
 export function parseScannedRow (shape: TableShape, item: Record<string, AttributeValue>): FoundRow {
   const raw = item[shape.expiresAttribute]?.N
   const expiry = raw === undefined ? Number.NaN : Number(raw)
-  return { id: item[shape.idAttribute]?.S ?? '', expiresAt: Number.isFinite(expiry) ? expiry : undefined }
+  return { id: item[shape.idAttribute]?.S ?? '', expiresAt: Number.isFinite(expiry) ? expiry : undefined, tombstone: isTombstoneItem(item) }
 }
 
 /** Finds expired rows by scanning the whole table in `segments` parallel segments. */

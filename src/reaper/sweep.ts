@@ -13,6 +13,8 @@ export type StartKey = Record<string, AttributeValue>
 export interface FoundRow {
   readonly id: string
   readonly expiresAt: number | undefined
+  /** A login's tombstone (see store/tombstone.ts): never counted as a session, deleted once expired. */
+  readonly tombstone?: boolean
 }
 
 export interface FinderPage {
@@ -242,6 +244,10 @@ export class Sweep {
       if (due && write !== undefined) {
         if (this.#stopping(signal) || !await write.take(reserved, signal, this.#guard)) return false
       }
+      if (row.tombstone === true) {
+        if (due && write !== undefined) await this.#delete(write, reserved, row.id, undefined, signal)
+        continue
+      }
       this.counts.scanned++
       if (row.expiresAt === undefined) {
         this.counts.invalid++
@@ -273,28 +279,30 @@ export class Sweep {
   /**
    * Deletes one expired row (`reserved` units were taken from `write` for it). A row settled here, deleted or found
    * refreshed or gone, has its lag observed; one left for a later pass is observed by the pass that settles it, so
-   * each row is observed once.
+   * each row is observed once. A tombstone (`lag` undefined) is deleted the same way but counted nowhere.
    */
-  async #delete (write: UnitBudget, reserved: number, id: string, lag: number, signal: AbortSignal): Promise<void> {
+  async #delete (write: UnitBudget, reserved: number, id: string, lag: number | undefined, signal: AbortSignal): Promise<void> {
     const o = this.#o
     try {
       const before = o.calls.tally.write
       await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, epochSeconds(o.now()) - o.graceSeconds))
       this.#unitsPerDelete = Math.max(1, o.calls.tally.write - before)
+      if (lag === undefined) return
       this.counts.deleted++
       o.observer?.reaped()
       o.observer?.ttlLag(lag)
     } catch (err) {
       if (isConditionFailure(err)) {
+        if (lag === undefined) return
         this.counts.conflicts++
         o.observer?.skipped('conflict')
         o.observer?.ttlLag(lag)
       } else if (isThrottle(err)) {
         // Left for a later pass; slow down meanwhile.
-        o.observer?.skipped('error')
+        if (lag !== undefined) o.observer?.skipped('error')
         await this.#pause(backoffMs(0), signal)
       } else {
-        o.observer?.skipped('error')
+        if (lag !== undefined) o.observer?.skipped('error')
         // Aborted by close(): the row is left for the next pass.
         if (!signal.aborted) throw err
       }

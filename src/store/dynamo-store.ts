@@ -9,6 +9,7 @@ import {
   buildCreateInput, buildDeleteInput, isInternalId, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem, setOwn,
   type CreateSpec, type JsonValue, type SessionRecord, type StoredSession
 } from './item.js'
+import { buildTombstoneInput } from './tombstone.js'
 
 export type StoreOperation = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem'
 export type OperationResult = 'success' | 'conflict' | 'error'
@@ -28,9 +29,9 @@ export interface SessionSnapshot {
 
 /** Administration outside a request, as `fastify.sessionStore`. */
 export interface SessionStoreApi {
-  /** The live session with this id, or undefined when it is absent or expired (strongly consistent read). */
+  /** The live session with this id, or undefined when it is absent, expired or a login's tombstone (strongly consistent read). */
   get (id: string): Promise<SessionSnapshot | undefined>
-  /** Deletes the session row; resolves whether or not it existed. */
+  /** Deletes the session row; resolves whether or not it existed (a login's tombstone is left in place). */
   destroy (id: string): Promise<void>
 }
 
@@ -79,19 +80,13 @@ export class DynamoStore implements SessionStoreApi {
   }
 
   async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
-    try {
-      await this.#send('UpdateItem', () => this.#client.send(new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })))
-      return true
-    } catch (err) {
-      if (isConditionFailure(err)) return false
-      throw err
-    }
+    return await this.#conditional('UpdateItem', () => this.#client.send(new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })))
   }
 
   /**
-   * Refreshes the expiry and applies per-key changes to a live row. Resolves false when the row is gone or expired
-   * (nothing is written then). With `createMap`, the row was read without the data map: the first write sets the
-   * whole map, and falls back to per-key writes when a concurrent request created it first.
+   * Refreshes the expiry and applies per-key changes to a live row. Resolves false when the row is gone, expired or
+   * a tombstone (nothing is written then). With `createMap`, the row was read without the data map: the first write
+   * sets the whole map, and falls back to per-key writes when a concurrent request created it first.
    */
   async update (id: string, nowSec: number, expiresAt: number, changes: ReadonlyMap<string, JsonValue | undefined>, createMap: boolean): Promise<boolean> {
     if (createMap && changes.size > 0) {
@@ -108,16 +103,24 @@ export class DynamoStore implements SessionStoreApi {
     return true
   }
 
-  async delete (id: string): Promise<void> {
+  /** Deletes the session row, if any; resolves false (and leaves it) when the row is a tombstone. */
+  async delete (id: string): Promise<boolean> {
     const input = { ...buildDeleteInput(this.#shape, id), ReturnConsumedCapacity: 'TOTAL' as const }
-    await this.#send('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
+    return await this.#conditional('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
   }
 
-  /** Deletes the row only if it is live at `nowSec`; resolves false when it was already gone or expired. */
-  async deleteIfLive (id: string, nowSec: number): Promise<boolean> {
-    const input = { ...buildDeleteInput(this.#shape, id, nowSec), ReturnConsumedCapacity: 'TOTAL' as const }
+  /**
+   * Replaces a live session row by its tombstone (one conditional PutItem); resolves false when the row was already
+   * gone, expired or a tombstone.
+   */
+  async supersede (id: string, nowSec: number, lifetimeSeconds: number): Promise<boolean> {
+    const input = { ...buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds), ReturnConsumedCapacity: 'TOTAL' as const }
+    return await this.#conditional('PutItem', () => this.#client.send(new PutItemCommand(input)))
+  }
+
+  async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<boolean> {
     try {
-      await this.#send('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
+      await this.#send(operation, run)
       return true
     } catch (err) {
       if (isConditionFailure(err)) return false

@@ -4,6 +4,7 @@ import type {
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { InvalidKeyError, NotSerializableError } from '../errors.js'
+import { NOT_TOMBSTONE, TOMBSTONE_NAMES, isTombstoneItem } from './tombstone.js'
 
 /** A JSON value as stored in the session's data map. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
@@ -200,6 +201,8 @@ export interface StoredSession {
   readonly data: SessionRecord
   /** False for rows written by other software without the data map: the first write creates it. */
   readonly hasDataMap: boolean
+  /** True for the tombstone `regenerate()` leaves under the old id: never a session (see tombstone.ts). */
+  readonly superseded: boolean
 }
 
 function numberAttribute (av: AttributeValue | undefined): number | undefined {
@@ -216,7 +219,8 @@ export function parseItem (shape: TableShape, item: Record<string, AttributeValu
     createdAt: numberAttribute(item[shape.createdAttribute]),
     touchedAt: numberAttribute(item[shape.touchedAttribute]),
     data: data?.M !== undefined ? fromAttributeMap(data.M) : {},
-    hasDataMap: data?.M !== undefined
+    hasDataMap: data?.M !== undefined,
+    superseded: isTombstoneItem(item)
   }
 }
 
@@ -225,23 +229,26 @@ export function parseItem (shape: TableShape, item: Record<string, AttributeValu
  * absolute timeout, the session is younger than it (rows without a creation time have no cap).
  */
 export function isLive (session: StoredSession, nowSec: number, absoluteTimeoutSeconds?: number): boolean {
-  if (!(session.expiresAt > nowSec)) return false
+  if (session.superseded || !(session.expiresAt > nowSec)) return false
   return absoluteTimeoutSeconds === undefined || session.createdAt === undefined || nowSec < session.createdAt + absoluteTimeoutSeconds
+}
+
+/** A tombstone that has not expired: its id was superseded by a login moments ago. */
+export function isLiveTombstone (session: StoredSession, nowSec: number): boolean {
+  return session.superseded && session.expiresAt > nowSec
 }
 
 export function buildGetInput (shape: TableShape, id: string, consistent: boolean): GetItemCommandInput {
   return { TableName: shape.tableName, Key: { [shape.idAttribute]: { S: id } }, ConsistentRead: consistent }
 }
 
-/** With `liveAt` (epoch seconds), deletes the row only if it is still live then: it exists and has not expired. */
-export function buildDeleteInput (shape: TableShape, id: string, liveAt?: number): DeleteItemCommandInput {
-  const input: DeleteItemCommandInput = { TableName: shape.tableName, Key: { [shape.idAttribute]: { S: id } } }
-  if (liveAt === undefined) return input
+/** Deletes a session row, never a tombstone (the login that left it must not be undone by a late request). */
+export function buildDeleteInput (shape: TableShape, id: string): DeleteItemCommandInput {
   return {
-    ...input,
-    ConditionExpression: 'attribute_exists(#id) AND #exp > :now',
-    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute },
-    ExpressionAttributeValues: { ':now': { N: String(liveAt) } }
+    TableName: shape.tableName,
+    Key: { [shape.idAttribute]: { S: id } },
+    ConditionExpression: NOT_TOMBSTONE,
+    ExpressionAttributeNames: { ...TOMBSTONE_NAMES }
   }
 }
 
@@ -280,15 +287,17 @@ export interface UpdateSpec {
 }
 
 /**
- * One conditional UpdateItem: refreshes the expiry and applies the data changes. The condition (the row exists and
- * has not expired) is what keeps a write from resurrecting a session destroyed or expired meanwhile.
+ * One conditional UpdateItem: refreshes the expiry and applies the data changes. The condition (the row exists, has
+ * not expired and is not a tombstone) is what keeps a write from resurrecting a session destroyed, expired or
+ * superseded by a login meanwhile.
  */
 export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateItemCommandInput {
   const names: Record<string, string> = {
     '#id': shape.idAttribute,
     '#exp': shape.expiresAttribute,
     '#touched': shape.touchedAttribute,
-    '#created': shape.createdAttribute
+    '#created': shape.createdAttribute,
+    ...TOMBSTONE_NAMES
   }
   const values: Record<string, AttributeValue> = {
     ':exp': { N: String(spec.expiresAt) },
@@ -296,7 +305,7 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
   }
   const sets = ['#exp = :exp', '#touched = :now', '#created = if_not_exists(#created, :now)']
   const removes: string[] = []
-  let condition = 'attribute_exists(#id) AND #exp > :now'
+  let condition = `attribute_exists(#id) AND #exp > :now AND ${NOT_TOMBSTONE}`
   if (spec.wholeData !== undefined || (spec.changes !== undefined && spec.changes.size > 0)) names['#data'] = shape.dataAttribute
   if (spec.wholeData !== undefined) {
     values[':data'] = { M: toAttributeMap(spec.wholeData) }

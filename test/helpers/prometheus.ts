@@ -321,7 +321,7 @@ export async function startPrometheus (t: Teardown, options: PrometheusOptions):
     await terminate(proc, exited)
     if (spawnError !== undefined) {
       await stop()
-      throw new Error(`cannot run ${PROMETHEUS_BIN} (${spawnError.message}): run scripts/ensure-prometheus.sh`)
+      throw new Error(`cannot run ${PROMETHEUS_BIN} (${spawnError.message}): run scripts/ensure-test-tools.sh`)
     }
     if (ready === 'exited' && /address already in use/.test(logTail) && attempt < 3) continue
     await stop()

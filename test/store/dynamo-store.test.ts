@@ -48,7 +48,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     const id = newSessionId()
     await create(id, { user: 'ana', n: [1, 2] })
     t.same(await store.load(id, true), {
-      id, expiresAt: NOW + TTL, createdAt: NOW, touchedAt: NOW, data: { user: 'ana', n: [1, 2] }, hasDataMap: true
+      id, expiresAt: NOW + TTL, createdAt: NOW, touchedAt: NOW, data: { user: 'ana', n: [1, 2] }, hasDataMap: true, superseded: false
     })
     t.same(await store.load(newSessionId(), false), undefined, 'an absent row loads as undefined')
   })
@@ -83,7 +83,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     const ok = await store.update(id, NOW + 60, NOW + 60 + TTL, changes([['drop', undefined], ['change', 'new'], ['add', { x: [true] }]]), false)
     t.equal(ok, true)
     t.same(await store.load(id, true), {
-      id, expiresAt: NOW + 60 + TTL, createdAt: NOW, touchedAt: NOW + 60, data: { keep: 1, change: 'new', add: { x: [true] } }, hasDataMap: true
+      id, expiresAt: NOW + 60 + TTL, createdAt: NOW, touchedAt: NOW + 60, data: { keep: 1, change: 'new', add: { x: [true] } }, hasDataMap: true, superseded: false
     })
     // No changes: only the expiry (and the touch time) move.
     t.equal(await store.update(id, NOW + 120, NOW + 120 + TTL, new Map(), false), true)
@@ -156,7 +156,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     t.equal(await store.update(id, NOW + 5, NOW + 5 + TTL, changes([['user', 'ana'], ['never', undefined]]), true), true)
     t.same(seen.map((s) => [s.operation, s.result]), [['UpdateItem', 'success']], 'one write')
     t.same(await store.load(id, true), {
-      id, expiresAt: NOW + 5 + TTL, createdAt: NOW + 5, touchedAt: NOW + 5, data: { user: 'ana' }, hasDataMap: true
+      id, expiresAt: NOW + 5 + TTL, createdAt: NOW + 5, touchedAt: NOW + 5, data: { user: 'ana' }, hasDataMap: true, superseded: false
     })
   })
 
@@ -229,6 +229,34 @@ t.test('DynamoStore against dynalite', async (t) => {
     t.equal(await row(id), undefined)
     await t.resolves(store.delete(id))
     await t.resolves(store.destroy(newSessionId()))
+  })
+
+  t.test('supersede(): one conditional PutItem turns a live row into its tombstone, whole', async (t) => {
+    const id = newSessionId()
+    await create(id, { user: 'ana' }, NOW - 10, NOW + 100)
+    seen.length = 0
+    t.equal(await store.supersede(id, NOW, 60), true)
+    t.strictSame(seen.map((s) => [s.operation, s.result]), [['PutItem', 'success']], 'one write on the old id')
+    const tombstone = await row(id)
+    t.strictSame(tombstone, { Sesion_Id: { S: id }, Expire_Session: { N: String(NOW + 60) }, Superseded_At: { N: String(NOW) } },
+      'key, expiry and marker only: no data, no other attribute')
+    t.equal((await store.load(id, true))?.superseded, true)
+    t.equal(await store.get(id), undefined, 'a tombstone is no session')
+
+    t.equal(await store.supersede(id, NOW + 1, 60), false, 'a second login from the same session fails')
+    t.equal(await store.update(id, NOW + 1, NOW + 1 + TTL, new Map(), false), false, 'an expiry refresh fails')
+    t.equal(await store.update(id, NOW + 1, NOW + 1 + TTL, changes([['x', 1]]), false), false, 'a change fails')
+    t.equal(await store.update(id, NOW + 1, NOW + 1 + TTL, changes([['x', 1]]), true), false, 'a whole-map write fails')
+    t.equal(await store.delete(id), false, 'a session delete leaves it')
+    await store.destroy(id)
+    t.strictSame(await row(id), tombstone, 'untouched by all of them')
+
+    const gone = newSessionId()
+    t.equal(await store.supersede(gone, NOW, 60), false, 'an absent row gets no tombstone')
+    t.equal(await row(gone), undefined)
+    const expired = newSessionId()
+    await create(expired, {}, NOW - TTL, NOW)
+    t.equal(await store.supersede(expired, NOW, 60), false, 'an expired row gets none either')
   })
 
   t.test('get(): live sessions only, strongly consistent', async (t) => {

@@ -298,7 +298,8 @@ t.test('parseItem: a tutorial row (id and expiry only) is an empty session witho
     createdAt: undefined,
     touchedAt: undefined,
     data: {},
-    hasDataMap: false
+    hasDataMap: false,
+    superseded: false
   })
   t.ok(isLive(stored, 1800000299))
   t.notOk(isLive(stored, 1800000300), 'expired at the expiry second')
@@ -329,7 +330,12 @@ t.test('parseItem: a tutorial row (id and expiry only) is an empty session witho
 t.test('get, delete and create inputs', async (t) => {
   t.same(buildGetInput(SHAPE, 'abc', true), { TableName: 'ManejoSesion', Key: { Sesion_Id: { S: 'abc' } }, ConsistentRead: true })
   t.same(buildGetInput(SHAPE, 'abc', false).ConsistentRead, false)
-  t.same(buildDeleteInput(SHAPE, 'abc'), { TableName: 'ManejoSesion', Key: { Sesion_Id: { S: 'abc' } } })
+  t.same(buildDeleteInput(SHAPE, 'abc'), {
+    TableName: 'ManejoSesion',
+    Key: { Sesion_Id: { S: 'abc' } },
+    ConditionExpression: 'attribute_not_exists(#tomb)',
+    ExpressionAttributeNames: { '#tomb': 'Superseded_At' }
+  }, 'never a tombstone')
   const create = buildCreateInput(SHAPE, { id: 'abc', data: { a: 1 }, nowSec: 10, createdAt: 9, expiresAt: 310 })
   t.same(create.Item, {
     Sesion_Id: { S: 'abc' }, Expire_Session: { N: '310' }, Created_At: { N: '9' }, Touched_At: { N: '10' }, Data: { M: { a: { N: '1' } } }
@@ -350,10 +356,10 @@ t.test('buildUpdateInput: per-key SET and REMOVE, conditional on a live row', as
   t.same(input.Key, { Sesion_Id: { S: 'abc' } })
   t.equal(input.UpdateExpression,
     'SET #exp = :exp, #touched = :now, #created = if_not_exists(#created, :now), #data.#k0 = :v0, #data.#k2 = :v2 REMOVE #data.#k1')
-  t.equal(input.ConditionExpression, 'attribute_exists(#id) AND #exp > :now')
+  t.equal(input.ConditionExpression, 'attribute_exists(#id) AND #exp > :now AND attribute_not_exists(#tomb)')
   t.same(input.ExpressionAttributeNames, {
     '#id': 'Sesion_Id', '#exp': 'Expire_Session', '#touched': 'Touched_At', '#created': 'Created_At', '#data': 'Data',
-    '#k0': 'name', '#k1': 'gone', '#k2': 'a.b'
+    '#tomb': 'Superseded_At', '#k0': 'name', '#k1': 'gone', '#k2': 'a.b'
   })
   t.same(input.ExpressionAttributeValues, {
     ':exp': { N: '1300' }, ':now': { N: '1000' }, ':v0': { S: 'ana' }, ':v2': { M: { x: { L: [{ N: '1' }] } } }
@@ -372,7 +378,7 @@ t.test('buildUpdateInput: per-key SET and REMOVE, conditional on a live row', as
 t.test('buildUpdateInput: whole-map mode for a row without the map', async (t) => {
   const input = buildUpdateInput(SHAPE, { id: 'abc', nowSec: 1000, expiresAt: 1300, wholeData: { a: 1, b: 'x' } })
   t.equal(input.UpdateExpression, 'SET #exp = :exp, #touched = :now, #created = if_not_exists(#created, :now), #data = :data')
-  t.equal(input.ConditionExpression, 'attribute_exists(#id) AND #exp > :now AND attribute_not_exists(#data)')
+  t.equal(input.ConditionExpression, 'attribute_exists(#id) AND #exp > :now AND attribute_not_exists(#tomb) AND attribute_not_exists(#data)')
   t.same(input.ExpressionAttributeValues?.[':data'], { M: { a: { N: '1' }, b: { S: 'x' } } })
   t.equal(input.ExpressionAttributeNames?.['#data'], 'Data')
   const empty = buildUpdateInput(SHAPE, { id: 'abc', nowSec: 1, expiresAt: 2, wholeData: {} })
