@@ -1,7 +1,7 @@
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { ReaperLeaseLostError } from '../errors.js'
-import { INTERNAL_ID_PREFIX } from '../store/item.js'
+import { LEASE_ID } from '../store/item.js'
 import { isConditionFailure } from '../aws-errors.js'
 import type { ReaperCalls } from './calls.js'
 import type { ReapReport, TableState } from './report.js'
@@ -9,9 +9,9 @@ import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
 
 /**
  * The lease item's id. Cookies can only name ids matching /^[A-Za-z0-9_-]{16,128}$/, so no request can read or
- * write it; the sweep skips it by id.
+ * write it; the sweep and the store's admin calls skip it by id (isInternalId).
  */
-export const LEASE_ID = `${INTERNAL_ID_PREFIX}reaper-lease`
+export { LEASE_ID }
 
 /**
  * The lease item's own attributes. It has no expiry attribute: DynamoDB's TTL never deletes it and nothing counts it

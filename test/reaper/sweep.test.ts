@@ -6,6 +6,7 @@ import { fakeTime, seedRows, sessionId, tableIds, reaperOptions, type FakeTime }
 import { NO_GUARD, UnitBudget, type WaitGuard } from '../../src/reaper/budget.js'
 import { ReaperCalls, type Budgets } from '../../src/reaper/calls.js'
 import { LEASE_ID } from '../../src/reaper/lease.js'
+import { DynamoStore } from '../../src/store/dynamo-store.js'
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
 import {
   Sweep, newProgress, isComplete, buildReapDeleteInput, pageLimit, backoffMs, MAX_PAGE_LIMIT, MAX_THROTTLED_PAGE_RETRIES,
@@ -218,19 +219,26 @@ t.test('against dynalite', async (t) => {
     t.same(await tableIds(client, table), [])
   })
 
-  t.test('regression: every internal row (id starting with #) is skipped, not only the lease item', async (t) => {
+  t.test('regression: only the lease id is internal; another application\'s rows whose ids start with # are reaped and counted', async (t) => {
     const table = await createTable(client)
     const time = fakeTime()
     await seedRows(client, table, [
       { id: sessionId(1), expiresAt: time.seconds + 60 },
       { id: LEASE_ID },
-      { id: '#future-expired', expiresAt: time.seconds - 60 },
-      { id: '#future-invalid', expiresAt: 'n/a' }
+      { id: '#abc', expiresAt: time.seconds - 60 },
+      { id: '#live', expiresAt: time.seconds + 60 },
+      { id: '#invalid', expiresAt: 'n/a' }
     ])
     const sweep = makeSweep(client, table, { time })
     t.equal(await sweep.run(), true)
-    t.same(sweep.counts, { scanned: 1, active: 1, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }, 'neither a session nor invalid')
-    t.same(await tableIds(client, table), ['#future-expired', '#future-invalid', LEASE_ID, sessionId(1)].sort(), 'and never deleted')
+    t.same(sweep.counts, { scanned: 4, active: 2, expired: 1, deleted: 1, conflicts: 0, invalid: 1, maxLagSeconds: 60 }, 'sessions like any other; the lease item is not one')
+    t.same(await tableIds(client, table), ['#invalid', '#live', LEASE_ID, sessionId(1)].sort(), 'the expired foreign row is deleted, the lease item never')
+
+    const store = new DynamoStore(client, reaperOptions(table), time.now)
+    t.equal((await store.get('#live'))?.id, '#live', 'the admin API reads a foreign # row')
+    t.equal(await store.get(LEASE_ID), undefined, 'but never the lease item')
+    await store.destroy(LEASE_ID)
+    t.ok((await tableIds(client, table)).includes(LEASE_ID), 'nor deletes it')
   })
 
   t.test('regression: a page that fails or is aborted gives its read reservation back', async (t) => {
