@@ -54,28 +54,27 @@ export type AcquireResult =
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+// A key attribute as JSON can hold it: a String or a Number. Which attributes a cursor needs is the finder's to say.
+const isKeyValue = (v: unknown): boolean => isObject(v) && Object.keys(v).length === 1 && (typeof v.S === 'string' || typeof v.N === 'string')
+
 function decodeCursor (v: unknown): StreamCursor | undefined {
   if (!isObject(v)) return undefined
   if (v.done === true) return { done: true }
   if (v.done !== false) return undefined
   if (v.start === undefined) return { done: false, start: undefined }
-  return isObject(v.start) ? { done: false, start: v.start as StartKey } : undefined
+  return isObject(v.start) && Object.values(v.start).every(isKeyValue) ? { done: false, start: v.start as StartKey } : undefined
 }
 
+const SWEEP_NUMBERS = ['startedAt', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds'] as const
+
+/** The sweep's shape only: whether its cursors fit the finder that resumes it is checked then (`resumable`). */
 function decodeSweep (v: unknown): SweepProgress | undefined {
-  if (!isObject(v) || !Array.isArray(v.cursors) || !isNumber(v.streams) || v.cursors.length !== v.streams) return undefined
+  if (!isObject(v) || typeof v.finder !== 'string' || !Array.isArray(v.cursors) || !isNumber(v.streams) || v.cursors.length !== v.streams) return undefined
   const cursors = v.cursors.map(decodeCursor)
   if (cursors.some((c) => c === undefined)) return undefined
-  if (![v.startedAt, v.active, v.expired, v.invalid, v.maxLagSeconds].every(isNumber)) return undefined
-  return {
-    streams: v.streams,
-    cursors: cursors as StreamCursor[],
-    startedAt: v.startedAt as number,
-    active: v.active as number,
-    expired: v.expired as number,
-    invalid: v.invalid as number,
-    maxLagSeconds: v.maxLagSeconds as number
-  }
+  if (!SWEEP_NUMBERS.every((k) => isNumber(v[k]))) return undefined
+  const numbers = Object.fromEntries(SWEEP_NUMBERS.map((k) => [k, v[k] as number])) as Record<typeof SWEEP_NUMBERS[number], number>
+  return { finder: v.finder, streams: v.streams, cursors: cursors as StreamCursor[], ...numbers }
 }
 
 function decodeTable (v: unknown): LeaseState['table'] {
@@ -93,7 +92,10 @@ function decodeReport (v: unknown): LeaseState['lastReport'] {
   return v as unknown as LeaseState['lastReport']
 }
 
-/** Reads the stored state; anything malformed (another version, a manual edit) is dropped, never trusted. */
+/**
+ * Reads the stored state; anything malformed (another version, a manual edit) is dropped, never trusted. A sweep's
+ * cursors are checked here for shape, and against the finder's key schema by `resumable` before a pass uses them.
+ */
 export function decodeState (text: string | undefined): LeaseState {
   if (text === undefined) return {}
   let raw: unknown

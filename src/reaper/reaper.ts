@@ -10,7 +10,7 @@ import { ReaperCalls, type Budgets } from './calls.js'
 import { Lease, tableStateOf, type LeaseState } from './lease.js'
 import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
 import { ScanFinder } from './scan-finder.js'
-import { Sweep, newProgress, type ExpiryFinder, type SweepProgress } from './sweep.js'
+import { Sweep, newProgress, resumable, type ExpiryFinder, type SweepProgress } from './sweep.js'
 
 /** `fastify.sessionReaper`. */
 export interface SessionReaper {
@@ -168,9 +168,13 @@ export class Reaper implements SessionReaper {
     return report
   }
 
-  #resumable (state: LeaseState): SweepProgress | undefined {
-    const sweep = state.sweep
-    return sweep !== undefined && sweep.streams === this.#finder.streams ? sweep : undefined
+  /** The saved sweep to resume, or a new one: saved progress this finder cannot resume is dropped, with a warning. */
+  #progress (state: LeaseState, startedAt: number): SweepProgress {
+    const saved = resumable(this.#finder, state.sweep)
+    if (state.sweep !== undefined && saved === undefined) {
+      this.#log.warn({ finder: state.sweep.finder, streams: state.sweep.streams }, 'reaper sweep restarted: the saved cursors do not fit this finder')
+    }
+    return saved ?? newProgress(this.#finder, epochSeconds(startedAt))
   }
 
   async #pass (tick: number | undefined, signal: AbortSignal): Promise<ReapReport> {
@@ -226,7 +230,7 @@ export class Reaper implements SessionReaper {
       signal,
       guard,
       observer
-    }, this.#resumable(state) ?? newProgress(this.#finder.streams, epochSeconds(started)))
+    }, this.#progress(state, started))
 
     let outcome: ReapResult = 'success'
     let failure: unknown
@@ -250,6 +254,11 @@ export class Reaper implements SessionReaper {
 
     const endedAt = epochSeconds(now())
     const next: LeaseState = { ...state, lastReport: { ...result, finishedAt: endedAt }, sweep: sweep.progress }
+    if (sweep.cursorRejected) {
+      // DynamoDB refused a saved cursor: start over next pass rather than fail on it forever.
+      this.#log.warn({}, 'reaper sweep restarted: DynamoDB rejected a saved cursor')
+      delete next.sweep
+    }
     if (outcome === 'success') {
       if (!interrupted) next.lastSuccessAt = endedAt
       if (complete) {
