@@ -77,11 +77,11 @@ function decodeSweep (v: unknown): SweepProgress | undefined {
   return { finder: v.finder, streams: v.streams, cursors: cursors as StreamCursor[], ...numbers }
 }
 
+const TABLE_NUMBERS = ['active', 'expiredFound', 'expiredBacklog', 'invalid', 'maxLagSeconds', 'completedAt'] as const
+
 function decodeTable (v: unknown): LeaseState['table'] {
-  if (!isObject(v)) return undefined
-  const { active, expiredPending, invalid, maxLagSeconds, completedAt } = v
-  if (![active, expiredPending, invalid, maxLagSeconds, completedAt].every(isNumber)) return undefined
-  return { active, expiredPending, invalid, maxLagSeconds, completedAt } as NonNullable<LeaseState['table']>
+  if (!isObject(v) || !TABLE_NUMBERS.every((k) => isNumber(v[k]))) return undefined
+  return Object.fromEntries(TABLE_NUMBERS.map((k) => [k, v[k]])) as NonNullable<LeaseState['table']>
 }
 
 const REPORT_NUMBERS = ['scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds', 'finishedAt'] as const

@@ -10,7 +10,7 @@ import { ReaperCalls, type Budgets } from './calls.js'
 import { Lease, tableStateOf, type LeaseState } from './lease.js'
 import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
 import { ScanFinder } from './scan-finder.js'
-import { Sweep, newProgress, resumable, type ExpiryFinder, type SweepProgress } from './sweep.js'
+import { Sweep, newProgress, resumable, sweepFigures, type ExpiryFinder, type SweepProgress } from './sweep.js'
 
 /** `fastify.sessionReaper`. */
 export interface SessionReaper {
@@ -262,10 +262,7 @@ export class Reaper implements SessionReaper {
     if (outcome === 'success') {
       if (!interrupted) next.lastSuccessAt = endedAt
       if (complete) {
-        const p = sweep.progress
-        if (this.#finder.seesLiveRows) {
-          next.table = { active: p.active, expiredPending: p.expired, invalid: p.invalid, maxLagSeconds: p.maxLagSeconds, completedAt: endedAt }
-        }
+        if (this.#finder.seesLiveRows) next.table = sweepFigures(sweep.progress, endedAt)
         delete next.sweep
       }
     }

@@ -4,7 +4,7 @@ import { epochSeconds, isInternalId } from '../store/item.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
-import type { ReaperObserver } from './report.js'
+import type { ReaperObserver, TableState } from './report.js'
 
 /** Where a stream (a Scan segment, an index shard) continues: DynamoDB's ExclusiveStartKey. */
 export type StartKey = Record<string, AttributeValue>
@@ -127,6 +127,12 @@ export function newProgress (finder: Pick<ExpiryFinder, 'kind' | 'streams'>, sta
     invalid: 0,
     maxLagSeconds: 0
   }
+}
+
+/** Pure: the table figures of a complete sweep, whatever finder made it. */
+export function sweepFigures (progress: SweepProgress, completedAt: number): NonNullable<TableState['sweep']> {
+  const { active, expired, deleted, conflicts, invalid, maxLagSeconds } = progress
+  return { active, expiredFound: expired, expiredBacklog: Math.max(0, expired - deleted - conflicts), invalid, maxLagSeconds, completedAt }
 }
 
 /** Saved progress `finder` can resume: written by the same kind of finder, same streams, every cursor its own. */

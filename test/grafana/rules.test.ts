@@ -117,8 +117,10 @@ const MUTATIONS: Array<[string, string, string]> = [
   ['stalled: 2 intervals instead of 3', '> 3 * max by (job) (dynamo_session_reaper_interval_seconds > 0)', '> 2 * max by (job) (dynamo_session_reaper_interval_seconds > 0)'],
   ['failing: any failure', '[15m])) > 2', '[15m])) > 0'],
   ['ttl lag: no floor', ', 900)', ', 0)'],
-  ['expired-pending: ignores live sessions', '> max by (job) (dynamo_session_active_sessions)', '> 0'],
-  ['expired-pending: flat counts as growing', '[30m])) > 0', '[30m])) >= 0'],
+  ['expired backlog: no floor', 'expired_backlog_sessions) > 100', 'expired_backlog_sessions) > 0'],
+  ['expired backlog: the rows found instead of those left', 'max by (job) (dynamo_session_expired_backlog_sessions) > 100', 'max by (job) (dynamo_session_expired_found_sessions) > 100'],
+  ['expired backlog: flat counts as growing', '[30m])) > 0', '[30m])) >= 0'],
+  ['expired backlog: growth of the rows found', 'deriv(dynamo_session_expired_backlog_sessions[30m])', 'deriv(dynamo_session_expired_found_sessions[30m])'],
   ['store errors: threshold too high', 'ratio_rate5m > 0.05', 'ratio_rate5m > 0.2'],
   ['store errors: conflicts counted as errors', 'count{result="error"}', 'count{result!="success"}'],
   ['metrics absent: wrong metric', 'absent(dynamo_session_loads_total)', 'absent(up)']
