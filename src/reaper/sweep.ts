@@ -295,10 +295,10 @@ export class Sweep {
         if (this.#stopping(signal) || !await write.take(reserved, signal, this.#guard)) return false
       }
       this.counts.scanned++
-      if (row.expiresAt === undefined || !due) {
-        if (row.expiresAt === undefined) this.counts.invalid++
-        else this.counts.active++
-        this.#settle(stream, row, row.expiresAt === undefined ? 'invalid' : 'active')
+      if (!due) {
+        const kind = row.expiresAt === undefined ? 'invalid' : 'active'
+        this.counts[kind]++
+        this.#settle(stream, row, kind)
         continue
       }
       const lag = nowSec - row.expiresAt
