@@ -8,9 +8,15 @@ import {
 } from './reaper/report.js'
 import { MetricsConflictError } from './errors.js'
 
-/** Every metric name the library exports. Dashboards, alert rules and tests refer to these; they never change. */
+/**
+ * Every metric name the library exports. Dashboards, alert rules and tests refer to these; a name that must change
+ * stays exported, deprecated, for one more release.
+ */
 export const METRIC_NAMES = Object.freeze({
   activeSessions: 'dynamo_session_active_sessions',
+  expiredFoundSessions: 'dynamo_session_expired_found_sessions',
+  expiredBacklogSessions: 'dynamo_session_expired_backlog_sessions',
+  /** Deprecated: the same value as `expiredFoundSessions`; removed in the next release. */
   expiredPendingSessions: 'dynamo_session_expired_pending_sessions',
   ttlLagSeconds: 'dynamo_session_ttl_lag_seconds',
   ttlLagMaxSeconds: 'dynamo_session_ttl_lag_max_seconds',
@@ -46,6 +52,9 @@ export const STORE_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 export interface Instruments {
   readonly activeSessions: Gauge
+  readonly expiredFoundSessions: Gauge
+  readonly expiredBacklogSessions: Gauge
+  /** Deprecated: use `expiredFoundSessions` (same value) or `expiredBacklogSessions`. */
   readonly expiredPendingSessions: Gauge
   readonly ttlLagSeconds: Histogram
   readonly ttlLagMaxSeconds: Gauge
@@ -89,7 +98,9 @@ export function createMetrics (registry: Registry): SessionMetrics {
   let readClockOffsetMs = (): number => 0
   const i: Instruments = {
     activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
-    expiredPendingSessions: new Gauge({ name: N.expiredPendingSessions, help: 'Rows past expiry (and grace) still present when the last complete reaper sweep saw them', registers }),
+    expiredFoundSessions: new Gauge({ name: N.expiredFoundSessions, help: 'Rows past expiry (and grace) the last complete reaper sweep found', registers }),
+    expiredBacklogSessions: new Gauge({ name: N.expiredBacklogSessions, help: 'Expired rows the last complete reaper sweep found and left in the table (found, minus deleted, minus found refreshed or gone)', registers }),
+    expiredPendingSessions: new Gauge({ name: N.expiredPendingSessions, help: `Deprecated, removed in the next release: use ${N.expiredFoundSessions} (same value) or ${N.expiredBacklogSessions}`, registers }),
     ttlLagSeconds: new Histogram({ name: N.ttlLagSeconds, help: 'For each expired row the reaper found, how long past its expiry it still existed (observed once, when deleted or found refreshed or gone)', buckets: TTL_LAG_BUCKETS, registers }),
     ttlLagMaxSeconds: new Gauge({ name: N.ttlLagMaxSeconds, help: 'Longest time past expiry of a row found by the last complete reaper sweep', registers }),
     reapedTotal: new Counter({ name: N.reapedTotal, help: 'Expired session rows deleted by this instance\'s reaper', registers }),
@@ -160,7 +171,9 @@ export function createMetrics (registry: Registry): SessionMetrics {
       if (state.lastSuccessAt !== undefined) i.reaperLastSuccessTimestampSeconds.set(state.lastSuccessAt)
       if (state.sweep === undefined) return
       i.activeSessions.set(state.sweep.active)
-      i.expiredPendingSessions.set(state.sweep.expiredPending)
+      i.expiredFoundSessions.set(state.sweep.expiredFound)
+      i.expiredBacklogSessions.set(state.sweep.expiredBacklog)
+      i.expiredPendingSessions.set(state.sweep.expiredFound)
       i.invalidExpirySessions.set(state.sweep.invalid)
       i.ttlLagMaxSeconds.set(state.sweep.maxLagSeconds)
     },

@@ -20,6 +20,8 @@ type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
 
 const TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   activeSessions: 'gauge',
+  expiredFoundSessions: 'gauge',
+  expiredBacklogSessions: 'gauge',
   expiredPendingSessions: 'gauge',
   ttlLagSeconds: 'histogram',
   ttlLagMaxSeconds: 'gauge',
@@ -209,7 +211,9 @@ t.test('with the plugin, against dynalite', async (t) => {
     t.equal(bucket(7200), 3)
     t.equal(value(json, N.ttlLagMaxSeconds), 7200)
     t.equal(value(json, N.activeSessions), 1)
-    t.equal(value(json, N.expiredPendingSessions), 3)
+    t.equal(value(json, N.expiredFoundSessions), 3)
+    t.equal(value(json, N.expiredBacklogSessions), 0, 'all of them deleted')
+    t.equal(value(json, N.expiredPendingSessions), 3, 'the deprecated gauge: the rows found')
     t.equal(value(json, N.invalidExpirySessions), 1)
     t.equal(value(json, N.reaperLastSuccessTimestampSeconds), clock.seconds)
     t.equal(value(json, N.reaperIntervalSeconds), 0, 'not scheduled')
@@ -236,6 +240,8 @@ t.test('with the plugin, against dynalite', async (t) => {
       t.equal(value(json2, N.reaperRunsTotal, { result: 'skipped' }), 1)
       t.equal(value(json2, N.reaperLastSuccessTimestampSeconds), clock.seconds - 60, 'the last success by any instance')
       t.equal(value(json2, N.activeSessions), 1)
+      t.equal(value(json2, N.expiredFoundSessions), 3)
+      t.equal(value(json2, N.expiredBacklogSessions), 0)
       t.equal(value(json2, N.expiredPendingSessions), 3)
       t.equal(value(json2, N.invalidExpirySessions), 1)
       t.equal(value(json2, N.ttlLagMaxSeconds), 7200)

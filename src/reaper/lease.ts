@@ -2,7 +2,7 @@ import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dyn
 import { performance } from 'node:perf_hooks'
 import type { TableShape } from '../options.js'
 import { ReaperLeaseLostError } from '../errors.js'
-import { INTERNAL_ID_PREFIX } from '../store/item.js'
+import { LEASE_ID } from '../store/item.js'
 import { isConditionFailure } from '../aws-errors.js'
 import type { ReaperCalls } from './calls.js'
 import type { ReapReport, TableState } from './report.js'
@@ -10,9 +10,9 @@ import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
 
 /**
  * The lease item's id. Cookies can only name ids matching /^[A-Za-z0-9_-]{16,128}$/, so no request can read or
- * write it; the sweep skips it by id.
+ * write it; the sweep and the store's admin calls skip it by id (isInternalId).
  */
-export const LEASE_ID = `${INTERNAL_ID_PREFIX}reaper-lease`
+export { LEASE_ID }
 
 /**
  * The lease item's own attributes. It has no expiry attribute: DynamoDB's TTL never deletes it and nothing counts it
@@ -68,35 +68,34 @@ export type AcquireResult =
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+// A key attribute as JSON can hold it: a String or a Number. Which attributes a cursor needs is the finder's to say.
+const isKeyValue = (v: unknown): boolean => isObject(v) && Object.keys(v).length === 1 && (typeof v.S === 'string' || typeof v.N === 'string')
+
 function decodeCursor (v: unknown): StreamCursor | undefined {
   if (!isObject(v)) return undefined
   if (v.done === true) return { done: true }
   if (v.done !== false) return undefined
   if (v.start === undefined) return { done: false, start: undefined }
-  return isObject(v.start) ? { done: false, start: v.start as StartKey } : undefined
+  return isObject(v.start) && Object.values(v.start).every(isKeyValue) ? { done: false, start: v.start as StartKey } : undefined
 }
 
+const SWEEP_NUMBERS = ['startedAt', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds'] as const
+
+/** The sweep's shape only: whether its cursors fit the finder that resumes it is checked then (`resumable`). */
 function decodeSweep (v: unknown): SweepProgress | undefined {
-  if (!isObject(v) || !Array.isArray(v.cursors) || !isNumber(v.streams) || v.cursors.length !== v.streams) return undefined
+  if (!isObject(v) || typeof v.finder !== 'string' || !Array.isArray(v.cursors) || !isNumber(v.streams) || v.cursors.length !== v.streams) return undefined
   const cursors = v.cursors.map(decodeCursor)
   if (cursors.some((c) => c === undefined)) return undefined
-  if (![v.startedAt, v.active, v.expired, v.invalid, v.maxLagSeconds].every(isNumber)) return undefined
-  return {
-    streams: v.streams,
-    cursors: cursors as StreamCursor[],
-    startedAt: v.startedAt as number,
-    active: v.active as number,
-    expired: v.expired as number,
-    invalid: v.invalid as number,
-    maxLagSeconds: v.maxLagSeconds as number
-  }
+  if (!SWEEP_NUMBERS.every((k) => isNumber(v[k]))) return undefined
+  const numbers = Object.fromEntries(SWEEP_NUMBERS.map((k) => [k, v[k] as number])) as Record<typeof SWEEP_NUMBERS[number], number>
+  return { finder: v.finder, streams: v.streams, cursors: cursors as StreamCursor[], ...numbers }
 }
 
+const TABLE_NUMBERS = ['active', 'expiredFound', 'expiredBacklog', 'invalid', 'maxLagSeconds', 'completedAt'] as const
+
 function decodeTable (v: unknown): LeaseState['table'] {
-  if (!isObject(v)) return undefined
-  const { active, expiredPending, invalid, maxLagSeconds, completedAt } = v
-  if (![active, expiredPending, invalid, maxLagSeconds, completedAt].every(isNumber)) return undefined
-  return { active, expiredPending, invalid, maxLagSeconds, completedAt } as NonNullable<LeaseState['table']>
+  if (!isObject(v) || !TABLE_NUMBERS.every((k) => isNumber(v[k]))) return undefined
+  return Object.fromEntries(TABLE_NUMBERS.map((k) => [k, v[k]])) as NonNullable<LeaseState['table']>
 }
 
 const REPORT_NUMBERS = ['scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds', 'finishedAt'] as const
@@ -107,7 +106,10 @@ function decodeReport (v: unknown): LeaseState['lastReport'] {
   return v as unknown as LeaseState['lastReport']
 }
 
-/** Reads the stored state; anything malformed (another version, a manual edit) is dropped, never trusted. */
+/**
+ * Reads the stored state; anything malformed (another version, a manual edit) is dropped, never trusted. A sweep's
+ * cursors are checked here for shape, and against the finder's key schema by `resumable` before a pass uses them.
+ */
 export function decodeState (text: string | undefined): LeaseState {
   if (text === undefined) return {}
   let raw: unknown

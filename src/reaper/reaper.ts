@@ -11,7 +11,7 @@ import { ReaperTickOutOfRangeError } from '../errors.js'
 import { Lease, LeaseWatch, MAX_TICK_DISTANCE_MS, monotonicNow, tableStateOf, type LeaseState } from './lease.js'
 import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
 import { ScanFinder } from './scan-finder.js'
-import { Sweep, newProgress, type ExpiryFinder, type SweepProgress } from './sweep.js'
+import { Sweep, newProgress, resumable, sweepFigures, type ExpiryFinder, type SweepProgress } from './sweep.js'
 
 /** `fastify.sessionReaper`. */
 export interface SessionReaper {
@@ -181,9 +181,13 @@ export class Reaper implements SessionReaper {
     return report
   }
 
-  #resumable (state: LeaseState): SweepProgress | undefined {
-    const sweep = state.sweep
-    return sweep !== undefined && sweep.streams === this.#finder.streams ? sweep : undefined
+  /** The saved sweep to resume, or a new one: saved progress this finder cannot resume is dropped, with a warning. */
+  #progress (state: LeaseState, startedAt: number): SweepProgress {
+    const saved = resumable(this.#finder, state.sweep)
+    if (state.sweep !== undefined && saved === undefined) {
+      this.#log.warn({ finder: state.sweep.finder, streams: state.sweep.streams }, 'reaper sweep restarted: the saved cursors do not fit this finder')
+    }
+    return saved ?? newProgress(this.#finder, epochSeconds(startedAt))
   }
 
   async #pass (tick: number | undefined, signal: AbortSignal): Promise<ReapReport> {
@@ -239,7 +243,7 @@ export class Reaper implements SessionReaper {
       signal,
       guard,
       observer
-    }, this.#resumable(state) ?? newProgress(this.#finder.streams, epochSeconds(started)))
+    }, this.#progress(state, started))
 
     let outcome: ReapResult = 'success'
     let failure: unknown
@@ -263,13 +267,15 @@ export class Reaper implements SessionReaper {
 
     const endedAt = epochSeconds(now())
     const next: LeaseState = { ...state, lastReport: { ...result, finishedAt: endedAt }, sweep: sweep.progress }
+    if (sweep.cursorRejected) {
+      // DynamoDB refused a saved cursor: start over next pass rather than fail on it forever.
+      this.#log.warn({}, 'reaper sweep restarted: DynamoDB rejected a saved cursor')
+      delete next.sweep
+    }
     if (outcome === 'success') {
       if (!interrupted) next.lastSuccessAt = endedAt
       if (complete) {
-        const p = sweep.progress
-        if (this.#finder.seesLiveRows) {
-          next.table = { active: p.active, expiredPending: p.expired, invalid: p.invalid, maxLagSeconds: p.maxLagSeconds, completedAt: endedAt }
-        }
+        if (this.#finder.seesLiveRows) next.table = sweepFigures(sweep.progress, endedAt)
         delete next.sweep
       }
     }

@@ -40,7 +40,10 @@ export interface TableState {
   /** Figures of the last complete sweep; undefined until one has completed. */
   readonly sweep: {
     readonly active: number
-    readonly expiredPending: number
+    /** Expired rows (past expiry and grace) the sweep found. */
+    readonly expiredFound: number
+    /** Of those, rows still in the table after it: found − deleted − found refreshed or gone (conflicts). */
+    readonly expiredBacklog: number
     readonly invalid: number
     readonly maxLagSeconds: number
     /** Epoch seconds when that sweep completed. */

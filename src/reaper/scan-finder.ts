@@ -23,8 +23,20 @@ export function parseScannedRow (shape: TableShape, item: Record<string, Attribu
   return { id: item[shape.idAttribute]?.S ?? '', expiresAt: Number.isFinite(expiry) ? expiry : undefined, tombstone: isTombstoneItem(item) }
 }
 
+/** Pure: true when `start` is exactly the table's key, `{ [idAttribute]: { S: non-empty string } }`, and nothing else. */
+export function isTableKey (shape: TableShape, start: StartKey): boolean {
+  const names = Object.keys(start)
+  if (names.length !== 1 || names[0] !== shape.idAttribute) return false
+  const value: unknown = start[shape.idAttribute]
+  if (typeof value !== 'object' || value === null) return false
+  const types = Object.keys(value)
+  const id = (value as { S?: unknown }).S
+  return types.length === 1 && typeof id === 'string' && id.length > 0
+}
+
 /** Finds expired rows by scanning the whole table in `segments` parallel segments. */
 export class ScanFinder implements ExpiryFinder {
+  readonly kind = 'scan'
   readonly streams: number
   readonly seesLiveRows = true
   readonly #shape: TableShape
@@ -41,5 +53,14 @@ export class ScanFinder implements ExpiryFinder {
       next: out.LastEvaluatedKey,
       evaluated: out.ScannedCount ?? 0
     }
+  }
+
+  /** A Scan starts after any key of the table (of the same segment), present or not. */
+  isCursor (start: StartKey): boolean {
+    return isTableKey(this.#shape, start)
+  }
+
+  after (_stream: number, row: FoundRow): StartKey {
+    return { [this.#shape.idAttribute]: { S: row.id } }
   }
 }

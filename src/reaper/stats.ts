@@ -72,7 +72,7 @@ export async function collectStats (client: DynamoDBClient, shape: TableShape, o
     signal: new AbortController().signal,
     guard: NO_GUARD,
     observer: undefined
-  }, newProgress(finder.streams, epochSeconds(started)))
+  }, newProgress(finder, epochSeconds(started)))
   await sweep.run()
   const lease = await readLease(calls, shape)
   const c = sweep.counts

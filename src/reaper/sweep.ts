@@ -2,9 +2,9 @@ import type { AttributeValue, DeleteItemCommandInput } from '@aws-sdk/client-dyn
 import type { TableShape } from '../options.js'
 import { epochSeconds, isInternalId } from '../store/item.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
-import { isConditionFailure, isThrottle } from '../aws-errors.js'
+import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
-import type { ReaperObserver } from './report.js'
+import type { ReaperObserver, TableState } from './report.js'
 
 /** Where a stream (a Scan segment, an index shard) continues: DynamoDB's ExclusiveStartKey. */
 export type StartKey = Record<string, AttributeValue>
@@ -31,10 +31,19 @@ export interface FinderPage {
  * sweep does the rest (classification, conditional deletes, budget, metrics), whatever the finder.
  */
 export interface ExpiryFinder {
+  /** Names the finder in saved progress: a sweep saved by another kind of finder is started over, never resumed. */
+  readonly kind: string
   readonly streams: number
   /** True when pages include live rows, so `active` and `invalid` describe the whole table. */
   readonly seesLiveRows: boolean
   page (calls: ReaperCalls, stream: number, start: StartKey | undefined, limit: number): Promise<FinderPage>
+  /**
+   * True when `start` has exactly the key this finder's pages start from (attribute names and types): a saved cursor
+   * that is not (another version, a manual edit) is dropped and the sweep starts over.
+   */
+  isCursor (start: StartKey): boolean
+  /** Where `stream` continues right after `row`: a pass that stops inside a page resumes there. */
+  after (stream: number, row: FoundRow): StartKey
 }
 
 /** A stream's position: finished, or where its next page starts (undefined: at the beginning). */
@@ -42,15 +51,22 @@ export type StreamCursor = { readonly done: true } | { readonly done: false, rea
 
 /**
  * A sweep over the whole table, possibly spread over several passes when the budget makes it longer than one: the
- * cursors say where to resume; the counts cover the pages completed so far.
+ * cursors say where to resume, right after the last row settled; the counts cover exactly the rows before them, so
+ * a finished sweep counts every row once.
  */
 export interface SweepProgress {
+  /** The `kind` of the finder whose cursors these are. */
+  finder: string
   streams: number
   cursors: StreamCursor[]
   /** Epoch seconds when the sweep began. */
   startedAt: number
   active: number
+  /** Rows found due for deletion. */
   expired: number
+  /** Of those, rows deleted; and rows found refreshed or already gone at delete time. */
+  deleted: number
+  conflicts: number
   invalid: number
   maxLagSeconds: number
 }
@@ -86,6 +102,10 @@ export interface SweepOptions {
   readonly observer: ReaperObserver | undefined
 }
 
+/** What became of an expired row: deleted, found refreshed or gone (conflict), or left in the table for later. */
+type ExpiredOutcome = 'deleted' | 'conflict' | 'left'
+type RowOutcome = 'active' | 'invalid' | ExpiredOutcome
+
 /** Throttled pages are retried this many times (after the SDK's own retries), backing off, before the pass fails. */
 export const MAX_THROTTLED_PAGE_RETRIES = 4
 export const THROTTLE_BACKOFF_MS = 1000
@@ -96,16 +116,32 @@ const MIN_UNITS_PER_ITEM = 0.001
 /** Upper bound of a page's Limit, whatever the budget. */
 export const MAX_PAGE_LIMIT = 5000
 
-export function newProgress (streams: number, startedAt: number): SweepProgress {
+export function newProgress (finder: Pick<ExpiryFinder, 'kind' | 'streams'>, startedAt: number): SweepProgress {
   return {
-    streams,
-    cursors: Array.from({ length: streams }, () => ({ done: false, start: undefined })),
+    finder: finder.kind,
+    streams: finder.streams,
+    cursors: Array.from({ length: finder.streams }, () => ({ done: false, start: undefined })),
     startedAt,
     active: 0,
     expired: 0,
+    deleted: 0,
+    conflicts: 0,
     invalid: 0,
     maxLagSeconds: 0
   }
+}
+
+/** Pure: the table figures of a complete sweep, whatever finder made it. */
+export function sweepFigures (progress: SweepProgress, completedAt: number): NonNullable<TableState['sweep']> {
+  const { active, expired, deleted, conflicts, invalid, maxLagSeconds } = progress
+  return { active, expiredFound: expired, expiredBacklog: Math.max(0, expired - deleted - conflicts), invalid, maxLagSeconds, completedAt }
+}
+
+/** Saved progress `finder` can resume: written by the same kind of finder, same streams, every cursor its own. */
+export function resumable (finder: ExpiryFinder, progress: SweepProgress | undefined): SweepProgress | undefined {
+  if (progress === undefined || progress.finder !== finder.kind || progress.streams !== finder.streams) return undefined
+  const valid = progress.cursors.every((c) => c.done || c.start === undefined || finder.isCursor(c.start))
+  return valid ? progress : undefined
 }
 
 export function isComplete (progress: SweepProgress): boolean {
@@ -134,7 +170,7 @@ export function backoffMs (attempt: number): number {
 
 /**
  * One pass over the finder's streams, in parallel: classifies every row, deletes the expired ones with a conditional
- * DeleteItem, within the budgets. Mutates `progress` as pages complete, so that a pass that stops (deadline, close,
+ * DeleteItem, within the budgets. Mutates `progress` row by row, so that a pass that stops (deadline, close,
  * failure) leaves cursors to resume from; `counts` cover what this pass did.
  */
 export class Sweep {
@@ -146,6 +182,7 @@ export class Sweep {
   #unitsPerItem = INITIAL_UNITS_PER_ITEM
   // Write units of the last delete (rows over 1 KB cost more than one).
   #unitsPerDelete = 1
+  #cursorRejected = false
 
   constructor (options: SweepOptions, progress: SweepProgress) {
     this.#o = options
@@ -155,6 +192,14 @@ export class Sweep {
       get dueAt () { return Math.min(guard.dueAt, deadline) },
       check: async () => await guard.check() && now() < deadline
     }
+  }
+
+  /**
+   * True when DynamoDB rejected a page's start key (ValidationException): the saved progress must be dropped, or every
+   * later pass would fail on the same cursor.
+   */
+  get cursorRejected (): boolean {
+    return this.#cursorRejected
   }
 
   /** Resolves true when every stream is exhausted. */
@@ -193,6 +238,7 @@ export class Sweep {
       } catch (err) {
         // The call was aborted by close(): a stop, not a failure.
         if (signal.aborted) return
+        if (cursor.start !== undefined && errorName(err) === 'ValidationException') this.#cursorRejected = true
         throw err
       } finally {
         // The call charged what it really cost, if anything: the reservation goes back whatever happened, or the
@@ -201,7 +247,7 @@ export class Sweep {
       }
       if (page === undefined) return
       if (page.evaluated > 0) this.#unitsPerItem = Math.max(MIN_UNITS_PER_ITEM, (o.calls.tally.read - before) / page.evaluated)
-      if (!await this.#rows(page.rows, signal)) return
+      if (!await this.#rows(stream, page.rows, signal)) return
       this.progress.cursors[stream] = page.next === undefined ? { done: true } : { done: false, start: page.next }
     }
   }
@@ -230,14 +276,20 @@ export class Sweep {
     }
   }
 
-  /** Handles a page's rows; false when the pass stopped before the end of the page (it is read again next time). */
-  async #rows (rows: readonly FoundRow[], signal: AbortSignal): Promise<boolean> {
+  /**
+   * Handles a page's rows. Each row, once settled, is counted into `progress` together with a cursor right after it,
+   * so a pass that stops inside the page (budget, deadline, close) resumes there and no row is counted twice or
+   * missed, even when the rows it deleted are gone by then. False when the pass stopped before the end of the page.
+   */
+  async #rows (stream: number, rows: readonly FoundRow[], signal: AbortSignal): Promise<boolean> {
     const o = this.#o
     const write = o.budgets.write
-    const page = { active: 0, expired: 0, invalid: 0, maxLagSeconds: 0 }
     for (const row of rows) {
-      // The lease item, and any other row of the library's own: never a session.
-      if (isInternalId(row.id)) continue
+      // The lease item: never a session.
+      if (isInternalId(row.id)) {
+        this.#settle(stream, row, undefined)
+        continue
+      }
       const nowSec = epochSeconds(o.now())
       const due = row.expiresAt !== undefined && row.expiresAt < nowSec - o.graceSeconds
       const reserved = this.#unitsPerDelete
@@ -245,67 +297,78 @@ export class Sweep {
         if (this.#stopping(signal) || !await write.take(reserved, signal, this.#guard)) return false
       }
       if (row.tombstone === true) {
-        if (due && write !== undefined) await this.#delete(write, reserved, row.id, undefined, signal)
+        // Never a session: deleted once due, counted nowhere.
+        if (due && write !== undefined && await this.#delete(write, reserved, row.id, undefined, signal) === 'stopped') return false
+        this.#settle(stream, row, undefined)
         continue
       }
       this.counts.scanned++
-      if (row.expiresAt === undefined) {
-        this.counts.invalid++
-        page.invalid++
-        continue
-      }
       if (!due) {
         // Past its expiry but within the grace: not live any more, not yet due; counted in `scanned` only.
-        if (row.expiresAt < nowSec) continue
-        this.counts.active++
-        page.active++
+        const kind = row.expiresAt === undefined ? 'invalid' : row.expiresAt < nowSec ? undefined : 'active'
+        if (kind !== undefined) this.counts[kind]++
+        this.#settle(stream, row, kind)
         continue
       }
       const lag = nowSec - row.expiresAt
       this.counts.expired++
-      page.expired++
       this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, lag)
-      page.maxLagSeconds = Math.max(page.maxLagSeconds, lag)
-      if (write !== undefined) await this.#delete(write, reserved, row.id, lag, signal)
+      const outcome = write === undefined ? 'left' : await this.#delete(write, reserved, row.id, lag, signal)
+      // A delete cut short by close() may not have happened: the row is read again next pass.
+      if (outcome === 'stopped') return false
+      this.#settle(stream, row, outcome, lag)
     }
-    const p = this.progress
-    p.active += page.active
-    p.expired += page.expired
-    p.invalid += page.invalid
-    p.maxLagSeconds = Math.max(p.maxLagSeconds, page.maxLagSeconds)
     return true
+  }
+
+  /** Counts a settled row into the sweep's progress and moves the stream's cursor past it, in one step. */
+  #settle (stream: number, row: FoundRow, outcome: RowOutcome | undefined, lag = 0): void {
+    const p = this.progress
+    if (outcome === 'active') p.active++
+    else if (outcome === 'invalid') p.invalid++
+    else if (outcome !== undefined) {
+      p.expired++
+      if (outcome === 'deleted') p.deleted++
+      if (outcome === 'conflict') p.conflicts++
+      p.maxLagSeconds = Math.max(p.maxLagSeconds, lag)
+    }
+    p.cursors[stream] = { done: false, start: this.#o.finder.after(stream, row) }
   }
 
   /**
    * Deletes one expired row (`reserved` units were taken from `write` for it). A row settled here, deleted or found
    * refreshed or gone, has its lag observed; one left for a later pass is observed by the pass that settles it, so
-   * each row is observed once. A tombstone (`lag` undefined) is deleted the same way but counted nowhere.
+   * each row is observed once. A tombstone (`lag` undefined) is deleted the same way but counted nowhere. Resolves to
+   * what became of the row: `left` for a later pass (throttled), `stopped` when close() aborted the call.
    */
-  async #delete (write: UnitBudget, reserved: number, id: string, lag: number | undefined, signal: AbortSignal): Promise<void> {
+  async #delete (write: UnitBudget, reserved: number, id: string, lag: number | undefined, signal: AbortSignal): Promise<ExpiredOutcome | 'stopped'> {
     const o = this.#o
     try {
       const before = o.calls.tally.write
       await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, epochSeconds(o.now()) - o.graceSeconds))
       this.#unitsPerDelete = Math.max(1, o.calls.tally.write - before)
-      if (lag === undefined) return
+      if (lag === undefined) return 'deleted'
       this.counts.deleted++
       o.observer?.reaped()
       o.observer?.ttlLag(lag)
+      return 'deleted'
     } catch (err) {
       if (isConditionFailure(err)) {
-        if (lag === undefined) return
+        if (lag === undefined) return 'conflict'
         this.counts.conflicts++
         o.observer?.skipped('conflict')
         o.observer?.ttlLag(lag)
-      } else if (isThrottle(err)) {
-        // Left for a later pass; slow down meanwhile.
-        if (lag !== undefined) o.observer?.skipped('error')
-        await this.#pause(backoffMs(0), signal)
-      } else {
-        if (lag !== undefined) o.observer?.skipped('error')
-        // Aborted by close(): the row is left for the next pass.
-        if (!signal.aborted) throw err
+        return 'conflict'
       }
+      if (lag !== undefined) o.observer?.skipped('error')
+      if (isThrottle(err)) {
+        // Left for a later pass; slow down meanwhile.
+        await this.#pause(backoffMs(0), signal)
+        return 'left'
+      }
+      // Aborted by close(): the row is left for the next pass.
+      if (!signal.aborted) throw err
+      return 'stopped'
     } finally {
       write.charge(-reserved)
     }

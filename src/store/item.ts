@@ -29,11 +29,15 @@ export function setOwn<T> (record: Record<string, T>, key: string, value: T): vo
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
-/** Ids of the library's internal rows (the reaper's lease) start with this; no cookie and no admin call can name them. */
-export const INTERNAL_ID_PREFIX = '#'
+/** The reaper's lease item's id. No cookie can name it ('#' is outside SESSION_ID_PATTERN). */
+export const LEASE_ID = '#reaper-lease'
 
+// The library's own rows, by exact id: another application's rows whose ids merely start with '#' stay sessions.
+const INTERNAL_IDS: ReadonlySet<string> = new Set([LEASE_ID])
+
+/** True for the library's own rows (the lease item): never read, deleted or counted as sessions. */
 export function isInternalId (id: string): boolean {
-  return id.startsWith(INTERNAL_ID_PREFIX)
+  return INTERNAL_IDS.has(id)
 }
 
 export function newSessionId (): string {

@@ -3,6 +3,7 @@ import { BatchWriteItemCommand, ScanCommand, type AttributeValue, type DynamoDBC
 import { resolveOptions, type ReaperOptions, type ResolvedOptions } from '../../src/options.js'
 import { Reaper, type ReaperDeps } from '../../src/reaper/reaper.js'
 import type { Sleep } from '../../src/reaper/budget.js'
+import type { ExpiryFinder } from '../../src/reaper/sweep.js'
 import type { EmbeddedDynamo } from '../../src/embedded.js'
 import { SECRET } from './app.js'
 
@@ -109,5 +110,17 @@ export async function takeOffline (dynamo: EmbeddedDynamo): Promise<() => Promis
       dynamo.server.once('error', reject)
       Server.prototype.listen.call(dynamo.server, { port: dynamo.port, host: '127.0.0.1' }, () => { dynamo.server.off('error', reject); resolve() })
     })
+  }
+}
+
+/** `inner` with its pages read through `page` (which may call `inner.page`), to act between pages. */
+export function withPages (inner: ExpiryFinder, page: ExpiryFinder['page']): ExpiryFinder {
+  return {
+    kind: inner.kind,
+    streams: inner.streams,
+    seesLiveRows: inner.seesLiveRows,
+    page,
+    isCursor: (start) => inner.isCursor(start),
+    after: (stream, row) => inner.after(stream, row)
   }
 }

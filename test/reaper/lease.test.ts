@@ -47,8 +47,8 @@ t.test('state round-trips, and anything malformed is dropped', async (t) => {
   const state: LeaseState = {
     lastSuccessAt: 100,
     lastReport: { ...emptyReport('success', 2), deleted: 3, finishedAt: 100 },
-    table: { active: 1, expiredPending: 2, invalid: 3, maxLagSeconds: 4, completedAt: 100 },
-    sweep: { streams: 2, cursors: [{ done: true }, { done: false, start: { Sesion_Id: { S: 'x' } } }], startedAt: 90, active: 1, expired: 0, invalid: 0, maxLagSeconds: 0 }
+    table: { active: 1, expiredFound: 2, expiredBacklog: 1, invalid: 3, maxLagSeconds: 4, completedAt: 100 },
+    sweep: { finder: 'scan', streams: 2, cursors: [{ done: true }, { done: false, start: { Sesion_Id: { S: 'x' } } }], startedAt: 90, active: 1, expired: 3, deleted: 2, conflicts: 1, invalid: 0, maxLagSeconds: 0 }
   }
   t.same(decodeState(encodeState(state)), state)
   t.same(decodeState(undefined), {})
@@ -63,6 +63,12 @@ t.test('state round-trips, and anything malformed is dropped', async (t) => {
   t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }, 7] } })), {})
   t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, startedAt: null } })), {})
   t.same(decodeState(JSON.stringify({ sweep: 'x' })), {})
+  const { finder: _finder, ...older } = state.sweep!
+  t.same(decodeState(JSON.stringify({ sweep: older })), {}, 'a sweep that does not say which finder wrote it')
+  t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, deleted: undefined } })), {})
+  for (const start of [{ Sesion_Id: 'x' }, { Sesion_Id: { S: 1 } }, { Sesion_Id: { S: 'x', N: '1' } }, { Sesion_Id: { M: {} } }, { Sesion_Id: null }]) {
+    t.same(decodeState(JSON.stringify({ sweep: { ...state.sweep, cursors: [{ done: true }, { done: false, start }] } })), {}, `cursor ${JSON.stringify(start)}`)
+  }
   t.same(tableStateOf(state), { lastSuccessAt: 100, sweep: state.table })
   t.equal(parseLease(undefined), undefined)
   t.strictSame(parseLease({ Sesion_Id: { S: LEASE_ID } }), { owner: undefined, untilMs: 0, version: undefined, tickMs: undefined, state: {} })

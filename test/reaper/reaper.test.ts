@@ -1,10 +1,11 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
+import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import type { FastifyInstance } from 'fastify'
-import { startDynalite, makeClient, createTable, getRow, countCalls } from '../helpers/dynamo.js'
+import { startDynalite, makeClient, createTable, getRow, putRow, countCalls } from '../helpers/dynamo.js'
 import { buildApp, cookieFrom, fakeClock } from '../helpers/app.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
-import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions, takeOffline } from '../helpers/reaper.js'
+import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions, takeOffline, withPages } from '../helpers/reaper.js'
 import { startEmbeddedDynamo } from '../../src/embedded.js'
 import { createMetrics, METRIC_NAMES } from '../../src/metrics.js'
 import { ReaperCalls } from '../../src/reaper/calls.js'
@@ -12,7 +13,6 @@ import { LEASE_ID, LEASE_ATTRIBUTES, Lease, LeaseWatch, MAX_TICK_DISTANCE_MS, re
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
 import { cronLogger, shortestInterval, type ReaperLogger } from '../../src/reaper/reaper.js'
 import type { Sleep } from '../../src/reaper/budget.js'
-import type { ExpiryFinder } from '../../src/reaper/sweep.js'
 import type { ReapReport, TableState } from '../../src/reaper/report.js'
 
 const REPORT_KEYS = ['result', 'scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds']
@@ -98,7 +98,7 @@ t.test('against dynalite', async (t) => {
     const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
     t.equal(lease?.untilMs, 0, 'released')
     t.equal(lease?.state.lastSuccessAt, time.seconds)
-    t.same(lease?.state.table, { active: 1, expiredPending: 2, invalid: 1, maxLagSeconds: 7200, completedAt: time.seconds })
+    t.same(lease?.state.table, { active: 1, expiredFound: 2, expiredBacklog: 0, invalid: 1, maxLagSeconds: 7200, completedAt: time.seconds })
     t.equal(lease?.state.sweep, undefined, 'the sweep completed: no cursors left')
     t.match(lease?.state.lastReport, { result: 'success', deleted: 2, finishedAt: time.seconds })
     t.same(states.at(-1), { lastSuccessAt: time.seconds, sweep: lease?.state.table })
@@ -149,9 +149,121 @@ t.test('against dynalite', async (t) => {
     t.equal(reports.reduce((sum, r) => sum + r.deleted, 0), 20)
     t.equal((await tableIds(client, table)).length, 201)
     const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
-    t.match(lease?.state.table, { active: 200, expiredPending: 20, invalid: 0 }, 'each row counted once across the passes')
+    t.match(lease?.state.table, { active: 200, expiredFound: 20, expiredBacklog: 0, invalid: 0 }, 'each row counted once across the passes')
     t.equal(await metricValue(registry, METRIC_NAMES.activeSessions), 200)
-    t.equal(await metricValue(registry, METRIC_NAMES.expiredPendingSessions), 20)
+    t.equal(await metricValue(registry, METRIC_NAMES.expiredFoundSessions), 20)
+  })
+
+  t.test('regression: passes that stop inside big pages still count every expired row of the sweep once', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, [
+      ...Array.from({ length: 70 }, (_, i) => ({ id: sessionId(i, 'dead'), expiresAt: time.seconds - 100 })),
+      ...Array.from({ length: 30 }, (_, i) => ({ id: sessionId(i, 'live'), expiresAt: time.seconds + 86_400 }))
+    ])
+    const scan = new ScanFinder(reaperOptions(table), 1)
+    let largest = 0
+    const finder = withPages(scan, async (calls, stream, start, limit) => {
+      const page = await scan.page(calls, stream, start, limit)
+      largest = Math.max(largest, page.rows.length)
+      return page
+    })
+    const registry = new Registry()
+    // Pages of the whole table, three deletes a second, two seconds a pass: every pass stops inside the page.
+    const reaper = makeReaper(t, client, table, { maxReadUnitsPerSecond: 1000, maxWriteUnitsPerSecond: 3, maxPassSeconds: 2 }, { now: time.now, sleep: time.sleep, observer: createMetrics(registry), finder })
+    const reports: ReapReport[] = []
+    do reports.push(await reaper.runOnce())
+    while ((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.sweep !== undefined && reports.length < 60)
+    t.equal(largest, 101, 'the first page held the whole table')
+    t.ok(reports.length >= 8, `many passes (${reports.length})`)
+    t.ok(reports.every((r) => r.result === 'success'))
+    t.equal(reports.reduce((sum, r) => sum + r.deleted, 0), 70)
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.match(lease?.state.table, { active: 30, expiredFound: 70, expiredBacklog: 0, invalid: 0 }, 'each row counted once across the passes')
+    t.equal(await metricValue(registry, METRIC_NAMES.expiredFoundSessions), 70)
+    t.equal(await metricValue(registry, METRIC_NAMES.expiredBacklogSessions), 0)
+  })
+
+  /** Plants a lease item whose saved sweep resumes from `cursors`, as another version or a manual edit could leave it. */
+  async function plantSweep (table: string, cursors: unknown[], finder = 'scan'): Promise<void> {
+    const sweep = { finder, streams: cursors.length, cursors, startedAt: 1, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }
+    await putRow(client, table, { Sesion_Id: { S: LEASE_ID }, [LEASE_ATTRIBUTES.state]: { S: JSON.stringify({ sweep }) } })
+  }
+
+  t.test('regression: a saved cursor that does not fit the table\'s key is dropped; the pass sweeps from the start', async (t) => {
+    const cases: Array<[string, unknown, string?]> = [
+      ['wrong attribute name', { Session_Id: { S: sessionId(3) } }],
+      ['wrong type (N instead of S)', { Sesion_Id: { N: '5' } }],
+      ['an extra attribute', { Sesion_Id: { S: sessionId(3) }, Expire_Session: { N: '5' } }],
+      ['an empty id', { Sesion_Id: { S: '' } }],
+      ['written by another finder', { Sesion_Id: { S: sessionId(3) } }, 'expiry-index']
+    ]
+    for (const [name, start, finder] of cases) {
+      const table = await createTable(client)
+      const time = fakeTime()
+      await seedRows(client, table, Array.from({ length: 6 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds + (i % 2 === 0 ? -60 : 60) })))
+      await plantSweep(table, [{ done: false, start }], finder)
+      const log = captureLog()
+      const reaper = makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep, log })
+      const report = await reaper.runOnce()
+      t.match(report, { result: 'success', scanned: 6, deleted: 3, active: 3 }, `${name}: the pass succeeds over the whole table`)
+      const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+      t.equal(lease?.state.sweep, undefined, `${name}: the sweep completed`)
+      t.match(lease?.state.table, { active: 3, expiredFound: 3, expiredBacklog: 0 }, `${name}: with figures of the whole table`)
+      t.ok(log.lines.some((l) => l.level === 'warn' && /sweep restarted/.test(l.msg)), `${name}: the restart is logged`)
+    }
+  })
+
+  t.test('regression: a saved cursor that is not even a key (not attribute values) is dropped when the state is read', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: time.seconds - 60 }])
+    await plantSweep(table, [{ done: false, start: { Sesion_Id: 'x' } }])
+    t.equal((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.sweep, undefined)
+    t.match(await makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep }).runOnce(), { result: 'success', deleted: 1 })
+  })
+
+  t.test('regression: a saved cursor DynamoDB rejects fails one pass only; the next one starts the sweep over', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, Array.from({ length: 20 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds + (i % 2 === 0 ? -60 : 60) })))
+    // A key of segment 1 as segment 0's cursor: it has the table's key schema, but DynamoDB refuses it there.
+    const out = await client.send(new ScanCommand({ TableName: table, Segment: 1, TotalSegments: 2, Limit: 1 }))
+    const foreign = out.Items?.[0]?.Sesion_Id?.S
+    t.ok(foreign !== undefined, 'segment 1 holds a row')
+    await plantSweep(table, [{ done: false, start: { Sesion_Id: { S: foreign } } }, { done: false }])
+    const log = captureLog()
+    const reaper = makeReaper(t, client, table, { segments: 2 }, { now: time.now, sleep: time.sleep, log })
+    const failed = await reaper.runOnce()
+    t.equal(failed.result, 'failure')
+    t.match(log.lines.find((l) => l.level === 'error')?.obj, { err: { name: 'ValidationException' } })
+    t.equal((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.sweep, undefined, 'the progress is dropped')
+    const next = await reaper.runOnce()
+    t.match(next, { result: 'success', active: 10 })
+    const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
+    t.equal(lease?.state.sweep, undefined, 'the sweep completed')
+    t.match(lease?.state.table, { active: 10 })
+    t.equal((await tableIds(client, table)).length, 11, 'the live rows and the lease item are left')
+  })
+
+  t.test('regression: the backlog gauge counts the expired rows a sweep left in the table, not those it deleted', async (t) => {
+    const table = await createTable(client)
+    const time = fakeTime()
+    await seedRows(client, table, [
+      ...Array.from({ length: 5 }, (_, i) => ({ id: sessionId(i, 'dead'), expiresAt: time.seconds - 60 })),
+      ...Array.from({ length: 2 }, (_, i) => ({ id: sessionId(i, 'live'), expiresAt: time.seconds + 60 }))
+    ])
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    // The SDK's two attempts at one delete are throttled: that row stays for the next sweep.
+    proxy.inject({ kind: 'throttle' }, { operations: ['DeleteItem'], times: 2 })
+    const registry = new Registry()
+    const reaper = makeReaper(t, makeClient(t, proxy.endpoint, { maxAttempts: 2 }), table, {}, { now: time.now, sleep: time.sleep, observer: createMetrics(registry), log: captureLog() })
+    const gauges = async (): Promise<Array<number | undefined>> => await Promise.all(
+      [METRIC_NAMES.expiredFoundSessions, METRIC_NAMES.expiredBacklogSessions, METRIC_NAMES.expiredPendingSessions, METRIC_NAMES.activeSessions].map((name) => metricValue(registry, name)))
+    t.match(await reaper.runOnce(), { result: 'success', expired: 5, deleted: 4 })
+    t.strictSame(await gauges(), [5, 1, 5, 2], 'found 5, 1 left; the deprecated gauge shows the rows found')
+    t.match(await reaper.runOnce(), { result: 'success', expired: 1, deleted: 1 })
+    t.strictSame(await gauges(), [1, 0, 1, 2], 'the next sweep found and deleted it')
   })
 
   t.test('a lease taken over mid-pass stops the pass', async (t) => {
@@ -161,20 +273,16 @@ t.test('against dynalite', async (t) => {
     const shape = reaperOptions(table)
     const scan = new ScanFinder(shape, 1)
     let pages = 0
-    const finder: ExpiryFinder = {
-      streams: 1,
-      seesLiveRows: true,
-      async page (calls, stream, start, limit) {
-        if (++pages === 2) {
-          // This instance stalled past its lease; another saw it unrenewed for a lease length and took it over.
-          const intruder = new Lease(new ReaperCalls(client, undefined), shape, 'intruder', 30_000, time.now, new LeaseWatch(time.now))
-          t.equal((await intruder.acquire()).acquired, false, 'first sight of the holder')
-          time.advance(31_000)
-          t.equal((await intruder.acquire()).acquired, true)
-        }
-        return await scan.page(calls, stream, start, limit)
+    const finder = withPages(scan, async (calls, stream, start, limit) => {
+      if (++pages === 2) {
+        // This instance stalled past its lease; another saw it unrenewed for a lease length and took it over.
+        const intruder = new Lease(new ReaperCalls(client, undefined), shape, 'intruder', 30_000, time.now, new LeaseWatch(time.now))
+        t.equal((await intruder.acquire()).acquired, false, 'first sight of the holder')
+        time.advance(31_000)
+        t.equal((await intruder.acquire()).acquired, true)
       }
-    }
+      return await scan.page(calls, stream, start, limit)
+    })
     const log = captureLog()
     const reaper = makeReaper(t, client, table, { maxReadUnitsPerSecond: 2, leaseSeconds: 30 }, { now: time.now, sleep: time.sleep, finder, log })
     const report = await reaper.runOnce()
@@ -225,16 +333,12 @@ t.test('against dynalite', async (t) => {
     const scan = new ScanFinder(reaperOptions(table), 1)
     let closing: Promise<void> | undefined
     let shutDown = false
-    const finder: ExpiryFinder = {
-      streams: 1,
-      seesLiveRows: true,
-      async page (calls, stream, start, limit) {
-        const page = await scan.page(calls, stream, start, limit)
-        // The application shuts down while the page is being read.
-        if (shutDown) closing = reaper.close()
-        return page
-      }
-    }
+    const finder = withPages(scan, async (calls, stream, start, limit) => {
+      const page = await scan.page(calls, stream, start, limit)
+      // The application shuts down while the page is being read.
+      if (shutDown) closing = reaper.close()
+      return page
+    })
     const registry = new Registry()
     const log = captureLog()
     const reaper = makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep, finder, observer: createMetrics(registry), log })
@@ -284,7 +388,9 @@ t.test('against dynalite', async (t) => {
     t.ok(report.deleted >= 1 && report.deleted < 30, `stopped early (${report.deleted})`)
     const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
     t.equal(lease?.untilMs, 0, 'lease freed')
-    t.same(lease?.state.sweep?.cursors, [{ done: false, start: undefined }], 'the unfinished page is read again next time')
+    const cursor = lease?.state.sweep?.cursors[0]
+    t.ok(cursor?.done === false && cursor.start !== undefined && /^sess/.test(cursor.start.Sesion_Id?.S ?? ''), 'the next pass resumes after the last row settled')
+    t.equal(lease?.state.sweep?.deleted, report.deleted, 'whose rows are counted in the sweep')
     await new Promise((resolve) => setTimeout(resolve, 100))
     t.equal(calls.calls.length, sent, 'no call after close()')
     t.equal((await app.sessionReaper!.runOnce()).result, 'skipped', 'a closed reaper runs no more passes')
@@ -335,18 +441,14 @@ t.test('against dynalite', async (t) => {
     const scan = new ScanFinder(shape, 1)
     let pages = 0
     let restore: (() => Promise<void>) | undefined
-    const outage: ExpiryFinder = {
-      streams: 1,
-      seesLiveRows: true,
-      async page (calls, stream, start, limit) {
-        const page = await scan.page(calls, stream, start, limit)
-        if (++pages === 2) {
-          // The server goes away (keeping its in-memory data) between reading a page and deleting its rows.
-          restore = await takeOffline(own)
-        }
-        return page
+    const outage = withPages(scan, async (calls, stream, start, limit) => {
+      const page = await scan.page(calls, stream, start, limit)
+      if (++pages === 2) {
+        // The server goes away (keeping its in-memory data) between reading a page and deleting its rows.
+        restore = await takeOffline(own)
       }
-    }
+      return page
+    })
     const registryA = new Registry()
     const a = makeReaper(t, ownClient, table, { maxReadUnitsPerSecond: 2, leaseSeconds: 30 }, {
       now: time.now, sleep: time.sleep, finder: outage, observer: createMetrics(registryA), owner: 'a', log: captureLog()
@@ -396,17 +498,13 @@ t.test('against dynalite', async (t) => {
     // B's wall clock is two minutes ahead of A's, four lease lengths; its monotonic clock is its own.
     const b = makeReaper(t, client, table, { leaseSeconds: 30 }, { now: () => time.now() + 120_000, monotonic: () => mono, sleep: time.sleep, owner: 'b' })
     const during: string[] = []
-    const finder: ExpiryFinder = {
-      streams: 1,
-      seesLiveRows: true,
-      async page (calls, stream, start, limit) {
-        // A's pass goes on for minutes: 11 s between pages, so it renews before each page's deletes.
-        time.advance(11_000)
-        mono += 11_000
-        during.push((await b.runOnce()).result)
-        return await scan.page(calls, stream, start, limit)
-      }
-    }
+    const finder = withPages(scan, async (calls, stream, start, limit) => {
+      // A's pass goes on for minutes: 11 s between pages, so it renews before each page's deletes.
+      time.advance(11_000)
+      mono += 11_000
+      during.push((await b.runOnce()).result)
+      return await scan.page(calls, stream, start, limit)
+    })
     const a = makeReaper(t, client, table, { leaseSeconds: 30, maxReadUnitsPerSecond: 1, maxPassSeconds: 3600 }, { now: time.now, sleep: time.sleep, finder, owner: 'a', log: captureLog() })
     const report = await a.runOnce()
     t.match(report, { result: 'success', deleted: 10 }, 'A kept its lease to the end')

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { buildScanInput, parseScannedRow } from '../../src/reaper/scan-finder.js'
+import { ScanFinder, buildScanInput, isTableKey, parseScannedRow } from '../../src/reaper/scan-finder.js'
+import { newProgress, resumable, type StartKey, type SweepProgress } from '../../src/reaper/sweep.js'
 import { reaperOptions } from '../helpers/reaper.js'
 
 const shape = reaperOptions('sessions')
@@ -34,4 +35,36 @@ t.test('rows: the expiry counts only as a finite Number', async (t) => {
   t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: 'abc' } }), { id: 'a', expiresAt: undefined, tombstone: false })
   t.same(parseScannedRow(shape, { Expire_Session: { N: '1' } }), { id: '', expiresAt: 1, tombstone: false })
   t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '5' }, Superseded_At: { N: '1' } }), { id: 'a', expiresAt: 5, tombstone: true }, 'a tombstone')
+})
+
+t.test('a Scan cursor is exactly the table key; the cursor after a row is its key', async (t) => {
+  const finder = new ScanFinder(shape, 2)
+  t.equal(finder.kind, 'scan')
+  t.strictSame(finder.after(1, { id: 'abc', expiresAt: 5 }), { Sesion_Id: { S: 'abc' } })
+  t.equal(finder.isCursor({ Sesion_Id: { S: 'abc' } }), true)
+  t.equal(isTableKey({ ...shape, idAttribute: 'pk' }, { pk: { S: 'abc' } }), true, 'under its configured name')
+  const bad: unknown[] = [
+    {},
+    { Session_Id: { S: 'abc' } },
+    { Sesion_Id: { N: '5' } },
+    { Sesion_Id: { S: '' } },
+    { Sesion_Id: { S: 'abc', N: '5' } },
+    { Sesion_Id: { S: 'abc' }, Expire_Session: { N: '5' } },
+    { Sesion_Id: 'abc' },
+    { Sesion_Id: null }
+  ]
+  for (const start of bad) t.equal(finder.isCursor(start as StartKey), false, JSON.stringify(start))
+})
+
+t.test('saved progress resumes only with the finder that wrote it and cursors it accepts', async (t) => {
+  const finder = new ScanFinder(shape, 2)
+  const progress = newProgress(finder, 100)
+  t.strictSame(progress.finder, 'scan')
+  t.equal(resumable(finder, progress), progress)
+  t.equal(resumable(finder, undefined), undefined)
+  t.equal(resumable(new ScanFinder(shape, 3), progress), undefined, 'other streams')
+  t.equal(resumable(finder, { ...progress, finder: 'expiry-index' }), undefined, 'another finder')
+  const cursors = (start: StartKey): SweepProgress['cursors'] => [{ done: true }, { done: false, start }]
+  t.equal(resumable(finder, { ...progress, cursors: cursors({ Sesion_Id: { S: 'x' } }) })?.finder, 'scan')
+  t.equal(resumable(finder, { ...progress, cursors: cursors({ Sesion_Id: { N: '1' } }) }), undefined, 'a cursor that is not its key')
 })

@@ -2,14 +2,15 @@ import t from 'tap'
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { startDynalite, makeClient, createTable, getRow, countCalls } from '../helpers/dynamo.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
-import { fakeTime, seedRows, sessionId, tableIds, reaperOptions, type FakeTime } from '../helpers/reaper.js'
+import { fakeTime, seedRows, sessionId, tableIds, reaperOptions, withPages, type FakeTime } from '../helpers/reaper.js'
 import { NO_GUARD, UnitBudget, type WaitGuard } from '../../src/reaper/budget.js'
 import { ReaperCalls, type Budgets } from '../../src/reaper/calls.js'
 import { LEASE_ID } from '../../src/reaper/lease.js'
+import { DynamoStore } from '../../src/store/dynamo-store.js'
 import { ScanFinder } from '../../src/reaper/scan-finder.js'
 import {
   Sweep, newProgress, isComplete, buildReapDeleteInput, pageLimit, backoffMs, MAX_PAGE_LIMIT, MAX_THROTTLED_PAGE_RETRIES,
-  THROTTLE_BACKOFF_MS, type ExpiryFinder
+  THROTTLE_BACKOFF_MS, type ExpiryFinder, type SweepProgress
 } from '../../src/reaper/sweep.js'
 import type { ReaperObserver, ReapSkipReason, ReaperOperation } from '../../src/reaper/report.js'
 
@@ -50,6 +51,8 @@ interface SweepSetup {
   /** False: no write budget, the sweep only counts. */
   deleteRows?: boolean
   budgets?: Budgets
+  /** Saved progress to resume, as a pass does. */
+  progress?: SweepProgress
 }
 
 function makeSweep (client: DynamoDBClient, tableName: string, s: SweepSetup): Sweep {
@@ -70,7 +73,7 @@ function makeSweep (client: DynamoDBClient, tableName: string, s: SweepSetup): S
     signal: s.signal ?? new AbortController().signal,
     guard: s.guard ?? NO_GUARD,
     observer: s.observer
-  }, newProgress(finder.streams, s.time.seconds))
+  }, s.progress ?? newProgress(finder, s.time.seconds))
 }
 
 t.test('pure builders', async (t) => {
@@ -175,21 +178,17 @@ t.test('against dynalite', async (t) => {
     const shape = reaperOptions(table)
     const scan = new ScanFinder(shape, 1)
     // The application refreshes the session after the reaper has read it as expired.
-    const finder: ExpiryFinder = {
-      streams: 1,
-      seesLiveRows: true,
-      async page (calls, stream, start, limit) {
-        const page = await scan.page(calls, stream, start, limit)
-        await client.send(new UpdateItemCommand({
-          TableName: table,
-          Key: { Sesion_Id: { S: refreshed } },
-          UpdateExpression: 'SET #e = :e',
-          ExpressionAttributeNames: { '#e': 'Expire_Session' },
-          ExpressionAttributeValues: { ':e': { N: String(time.seconds + 300) } }
-        }))
-        return page
-      }
-    }
+    const finder = withPages(scan, async (calls, stream, start, limit) => {
+      const page = await scan.page(calls, stream, start, limit)
+      await client.send(new UpdateItemCommand({
+        TableName: table,
+        Key: { Sesion_Id: { S: refreshed } },
+        UpdateExpression: 'SET #e = :e',
+        ExpressionAttributeNames: { '#e': 'Expire_Session' },
+        ExpressionAttributeValues: { ':e': { N: String(time.seconds + 300) } }
+      }))
+      return page
+    })
     const observer = recorder(time)
     const sweep = makeSweep(client, table, { time, finder, observer })
     await sweep.run()
@@ -228,7 +227,7 @@ t.test('against dynalite', async (t) => {
     t.ok(first.counts.deleted > 0 && first.counts.deleted < 60, `deleted some (${first.counts.deleted})`)
     t.equal(first.counts.expired, first.counts.deleted, 'rows not attempted are not counted')
     t.notOk(isComplete(first.progress))
-    t.equal(first.progress.expired, 0, 'an unfinished page is not counted in the sweep totals')
+    t.equal(first.progress.expired, first.counts.deleted, 'the rows settled so far are counted in the sweep totals')
 
     const second = makeSweep(client, table, { time })
     second.progress.cursors = first.progress.cursors
@@ -237,19 +236,65 @@ t.test('against dynalite', async (t) => {
     t.same(await tableIds(client, table), [])
   })
 
-  t.test('regression: every internal row (id starting with #) is skipped, not only the lease item', async (t) => {
+  t.test('regression: passes that stop inside big pages count every row of the sweep exactly once', async (t) => {
+    for (const segments of [1, 2]) {
+      const table = await createTable(client)
+      const time = fakeTime()
+      await seedRows(client, table, [
+        ...Array.from({ length: 80 }, (_, i) => ({ id: sessionId(i, 'dead'), expiresAt: time.seconds - 100 - i })),
+        ...Array.from({ length: 40 }, (_, i) => ({ id: sessionId(i, 'live'), expiresAt: time.seconds + 3600 }))
+      ])
+      const scan = new ScanFinder(reaperOptions(table), segments)
+      const pageSizes: number[] = []
+      const finder = withPages(scan, async (calls, stream, start, limit) => {
+        const page = await scan.page(calls, stream, start, limit)
+        pageSizes.push(page.rows.length)
+        return page
+      })
+      // A large read budget (a whole segment in one page) and three deletes a second for two seconds a pass: each
+      // pass stops inside a page after a few deletes, and the next one resumes there.
+      const read = new UnitBudget(1000, time.now, time.sleep)
+      const write = new UnitBudget(3, time.now, time.sleep)
+      const progress = newProgress(finder, time.seconds)
+      let passes = 0
+      let deleted = 0
+      while (!isComplete(progress) && passes < 100) {
+        const sweep = makeSweep(client, table, { time, finder, budgets: { read, write }, deadline: time.now() + 2000, progress })
+        await sweep.run()
+        deleted += sweep.counts.deleted
+        passes++
+      }
+      const label = `${segments} segment(s)`
+      t.ok(Math.max(...pageSizes) >= 120 / segments, `${label}: a page held a whole segment (${pageSizes.join(', ')} rows)`)
+      t.ok(passes >= 10, `${label}: many passes (${passes})`)
+      t.equal(deleted, 80, `${label}: every expired row deleted`)
+      t.same(await tableIds(client, table), Array.from({ length: 40 }, (_, i) => sessionId(i, 'live')), `${label}: the live rows kept`)
+      const { active, expired, deleted: settled, conflicts, invalid } = progress
+      t.same({ active, expired, deleted: settled, conflicts, invalid }, { active: 40, expired: 80, deleted: 80, conflicts: 0, invalid: 0 }, `${label}: the sweep counts every row once`)
+      t.ok(progress.maxLagSeconds >= 179, `${label}: the oldest row's lag is in the figures (${progress.maxLagSeconds})`)
+    }
+  })
+
+  t.test('regression: only the lease id is internal; another application\'s rows whose ids start with # are reaped and counted', async (t) => {
     const table = await createTable(client)
     const time = fakeTime()
     await seedRows(client, table, [
       { id: sessionId(1), expiresAt: time.seconds + 60 },
       { id: LEASE_ID },
-      { id: '#future-expired', expiresAt: time.seconds - 60 },
-      { id: '#future-invalid', expiresAt: 'n/a' }
+      { id: '#abc', expiresAt: time.seconds - 60 },
+      { id: '#live', expiresAt: time.seconds + 60 },
+      { id: '#invalid', expiresAt: 'n/a' }
     ])
     const sweep = makeSweep(client, table, { time })
     t.equal(await sweep.run(), true)
-    t.same(sweep.counts, { scanned: 1, active: 1, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }, 'neither a session nor invalid')
-    t.same(await tableIds(client, table), ['#future-expired', '#future-invalid', LEASE_ID, sessionId(1)].sort(), 'and never deleted')
+    t.same(sweep.counts, { scanned: 4, active: 2, expired: 1, deleted: 1, conflicts: 0, invalid: 1, maxLagSeconds: 60 }, 'sessions like any other; the lease item is not one')
+    t.same(await tableIds(client, table), ['#invalid', '#live', LEASE_ID, sessionId(1)].sort(), 'the expired foreign row is deleted, the lease item never')
+
+    const store = new DynamoStore(client, reaperOptions(table), time.now)
+    t.equal((await store.get('#live'))?.id, '#live', 'the admin API reads a foreign # row')
+    t.equal(await store.get(LEASE_ID), undefined, 'but never the lease item')
+    await store.destroy(LEASE_ID)
+    t.ok((await tableIds(client, table)).includes(LEASE_ID), 'nor deletes it')
   })
 
   t.test('regression: a page that fails or is aborted gives its read reservation back', async (t) => {
@@ -266,14 +311,10 @@ t.test('against dynalite', async (t) => {
     const table = await createTable(client)
     const abort = new AbortController()
     const scan = new ScanFinder(reaperOptions(table), 1)
-    const aborting: ExpiryFinder = {
-      streams: 1,
-      seesLiveRows: true,
-      async page (calls, stream, start, limit) {
-        abort.abort()
-        return await scan.page(calls, stream, start, limit)
-      }
-    }
+    const aborting = withPages(scan, async (calls, stream, start, limit) => {
+      abort.abort()
+      return await scan.page(calls, stream, start, limit)
+    })
     t.equal(await makeSweep(client, table, { time, budgets, finder: aborting, signal: abort.signal }).run(), false, 'stopped, not failed')
     t.equal(await read.take(10), true)
     t.same(time.slept, [], 'after an aborted page, neither')
