@@ -83,8 +83,11 @@ export function logCapture (): { readonly stream: Writable, text (): string } {
   return { stream, text: () => chunks.join('') }
 }
 
-/** Waits until `check()` holds, polling; fails after `timeoutMs`. */
-export async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Waits until `check()` holds, polling; fails after `timeoutMs`. The bound is generous on purpose: the wait ends as
+ * soon as the condition holds, so only a failing test (or a very loaded machine) waits that long.
+ */
+export async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!await check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

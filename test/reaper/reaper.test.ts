@@ -4,8 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { startDynalite, makeClient, createTable, getRow, countCalls } from '../helpers/dynamo.js'
 import { buildApp } from '../helpers/app.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
-import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions, takeOffline } from '../helpers/reaper.js'
-import { startEmbeddedDynamo } from '../../src/embedded.js'
+import { fakeTime, makeReaper, seedRows, sessionId, tableIds, reaperOptions } from '../helpers/reaper.js'
 import { createMetrics, METRIC_NAMES } from '../../src/metrics.js'
 import { ReaperCalls } from '../../src/reaper/calls.js'
 import { LEASE_ID, LEASE_ATTRIBUTES, Lease, readLease } from '../../src/reaper/lease.js'
@@ -29,7 +28,7 @@ async function metricValue (registry: Registry, name: string, labels: Record<str
   return value?.value
 }
 
-async function until (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+async function until (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!await condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -323,24 +322,23 @@ t.test('against dynalite', async (t) => {
   })
 
   t.test('DynamoDB unreachable mid-pass: a failure is counted, the lease expires, the next pass succeeds', async (t) => {
-    const own = await startEmbeddedDynamo()
-    t.teardown(() => own.close())
-    const ownClient = makeClient(t, own.endpoint, { maxAttempts: 2 })
+    // The outage: from the second page on, the proxy resets every connection until healed.
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const ownClient = makeClient(t, proxy.endpoint, { maxAttempts: 2 })
     const table = await createTable(ownClient)
     const time = fakeTime()
     await seedRows(ownClient, table, Array.from({ length: 20 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 10 })))
     const shape = reaperOptions(table)
     const scan = new ScanFinder(shape, 1)
     let pages = 0
-    let restore: (() => Promise<void>) | undefined
     const outage: ExpiryFinder = {
       streams: 1,
       seesLiveRows: true,
       async page (calls, stream, start, limit) {
         const page = await scan.page(calls, stream, start, limit)
         if (++pages === 2) {
-          // The server goes away (keeping its in-memory data) between reading a page and deleting its rows.
-          restore = await takeOffline(own)
+          // DynamoDB goes away between reading a page and deleting its rows.
+          proxy.inject({ kind: 'reset' })
         }
         return page
       }
@@ -355,7 +353,7 @@ t.test('against dynalite', async (t) => {
     t.equal(await metricValue(registryA, METRIC_NAMES.reaperRunsTotal, { result: 'failure' }), 1)
     t.ok(failed.expired >= 1, 'the failed delete is counted as expired')
     t.equal(failed.expired, failed.deleted + failed.conflicts + 1, 'one failed delete')
-    await restore!()
+    proxy.heal()
     t.equal((await b.runOnce()).result, 'skipped', 'the lease could not be released while DynamoDB was away')
     const held = await readLease(new ReaperCalls(ownClient, undefined), shape)
     t.equal(held?.owner, 'a')
@@ -425,7 +423,9 @@ t.test('against dynalite', async (t) => {
       await seedRows(client, table, [{ id: sessionId(1), expiresAt: 1000 }, { id: sessionId(2), expiresAt: Math.floor(Date.now() / 1000) + 3600 }])
       const app = await buildApp(t, client, table, { reaper: { schedule: '* * * * * *' } })
       t.equal(app.sessionReaper?.intervalSeconds, 1)
-      await until(async () => (await getRow(client, table, sessionId(1))) === undefined, 'a scheduled pass', 10_000)
+      // lastReport is set after the pass's final lease write, which follows the delete: wait for both.
+      await until(async () => (await getRow(client, table, sessionId(1))) === undefined, 'a scheduled pass')
+      await until(() => app.sessionReaper?.lastReport !== undefined, 'the report of the scheduled pass')
       t.equal(app.sessionReaper?.lastReport?.result, 'success')
       t.ok(await getRow(client, table, sessionId(2)), 'the live session stays')
       const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))

@@ -7,12 +7,12 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildCreateTableInput, ensureSessionTable } from '../../src/store/table.js'
 import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME } from '../../src/options.js'
-import { countCalls, makeClient, startDynalite } from '../helpers/dynamo.js'
+import { countCalls, freshTableName, makeClient, startDynalite } from '../helpers/dynamo.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { until } from '../helpers/reliability.js'
 
 const TABLE_SETUP = 'FST_DYNAMO_SESSION_TABLE_SETUP'
-let counter = 0
-const unique = (prefix: string): string => `${prefix}_${process.pid}_${++counter}`
+const unique = (prefix: string): string => freshTableName(prefix)
 
 async function setupError (fn: () => Promise<unknown>): Promise<{ code?: string, message: string }> {
   try {
@@ -196,9 +196,10 @@ t.test('waits until the table is ACTIVE before returning', async (t) => {
 t.test('gives up with a coded error when the table does not become ACTIVE in time', async (t) => {
   const endpoint = await slowDynalite(t, 1500)
   const client = makeClient(t, endpoint)
-  const err = await setupError(() => ensureSessionTable(client, { tableName: unique('never'), waitTimeoutMs: 1 }))
+  const tableName = unique('never')
+  const err = await setupError(() => ensureSessionTable(client, { tableName, waitTimeoutMs: 1 }))
   t.equal(err.code, TABLE_SETUP)
   t.match(err.message, /not ACTIVE/)
-  // Let dynalite finish creating before the server closes.
-  await new Promise((resolve) => setTimeout(resolve, 1600))
+  // Let dynalite finish creating before the server closes (polled: how long depends on the machine's load).
+  await until(async () => (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus === 'ACTIVE', 'the table to become ACTIVE')
 })

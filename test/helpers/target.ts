@@ -1,0 +1,92 @@
+/**
+ * The DynamoDB implementation the suite runs against, chosen by one environment variable:
+ *
+ *   DYNAMO_SESSION_TEST_TARGET=dynalite                     (default) a dynalite server per test file, in process
+ *   DYNAMO_SESSION_TEST_TARGET=moto=http://127.0.0.1:PORT   a moto server shared by the whole run (scripts/test-moto.sh)
+ *   DYNAMO_SESSION_TEST_TARGET=aws=https://dynamodb.REGION.amazonaws.com   real DynamoDB (manual run, see README)
+ *
+ * Expectations that differ between implementations live in CAPABILITIES, never in a skipped test: a test whose
+ * outcome differs asserts what its target is expected to do.
+ */
+export type TargetName = 'dynalite' | 'moto' | 'aws'
+
+export interface Capabilities {
+  /** UpdateTimeToLive / DescribeTimeToLive work (dynalite: UnknownOperationException, DescribeTimeToLive DISABLED). */
+  readonly ttl: boolean
+  /** ConsumedCapacity follows AWS arithmetic ('real') or is a fixed figure per call ('constant'). */
+  readonly capacity: 'real' | 'constant'
+  /** Writes report the capacity consumed on global secondary indexes (ConsumedCapacity.GlobalSecondaryIndexes). */
+  readonly indexUnitsOnWrite: boolean
+  /** The largest item PutItem accepts, in bytes as the implementation counts them (AWS: 400 KB = 409,600). */
+  readonly itemSizeLimit: number
+  /** UpdateTable can add a global secondary index to a table that exists. */
+  readonly indexCreationOnExistingTable: boolean
+  /** A failed condition returns the item when asked (ReturnValuesOnConditionCheckFailure: ALL_OLD). */
+  readonly returnValuesOnConditionCheckFailure: boolean
+  /** Requests signed with wrong credentials are refused. */
+  readonly signatureChecked: boolean
+}
+
+export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
+  dynalite: {
+    ttl: false,
+    capacity: 'real',
+    indexUnitsOnWrite: true,
+    itemSizeLimit: 409_600,
+    indexCreationOnExistingTable: true,
+    returnValuesOnConditionCheckFailure: false,
+    signatureChecked: false
+  },
+  moto: {
+    ttl: true,
+    capacity: 'constant',
+    indexUnitsOnWrite: false,
+    itemSizeLimit: 409_600,
+    indexCreationOnExistingTable: true,
+    returnValuesOnConditionCheckFailure: true,
+    signatureChecked: false
+  },
+  aws: {
+    ttl: true,
+    capacity: 'real',
+    indexUnitsOnWrite: true,
+    itemSizeLimit: 409_600,
+    indexCreationOnExistingTable: true,
+    returnValuesOnConditionCheckFailure: true,
+    signatureChecked: true
+  }
+}
+
+export const TARGET_VARIABLE = 'DYNAMO_SESSION_TEST_TARGET'
+/** Prepended to every table a test creates (for a run on a shared account: makes its tables easy to find and delete). */
+export const TABLE_PREFIX_VARIABLE = 'DYNAMO_SESSION_TEST_TABLE_PREFIX'
+
+export interface Target {
+  readonly name: TargetName
+  /** The shared endpoint; undefined for dynalite, which each test file starts for itself. */
+  readonly endpoint: string | undefined
+  readonly capabilities: Capabilities
+  readonly tablePrefix: string
+}
+
+export function parseTarget (value: string | undefined, tablePrefix = ''): Target {
+  const text = (value ?? '').trim()
+  if (text === '' || text === 'dynalite') return { name: 'dynalite', endpoint: undefined, capabilities: CAPABILITIES.dynalite, tablePrefix }
+  const at = text.indexOf('=')
+  const name = at < 0 ? text : text.slice(0, at)
+  const endpoint = at < 0 ? '' : text.slice(at + 1)
+  if ((name !== 'moto' && name !== 'aws') || !/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
+    throw new Error(`${TARGET_VARIABLE}: expected 'dynalite', 'moto=http://127.0.0.1:PORT' or 'aws=https://dynamodb.REGION.amazonaws.com', got '${text}'`)
+  }
+  return { name, endpoint: endpoint.replace(/\/$/, ''), capabilities: CAPABILITIES[name], tablePrefix }
+}
+
+/** The target of this run. */
+export const TARGET: Target = parseTarget(process.env[TARGET_VARIABLE], process.env[TABLE_PREFIX_VARIABLE] ?? '')
+/** The capabilities of this run's target. */
+export const CAN: Capabilities = TARGET.capabilities
+
+/** What ensureSessionTable reports about TTL for a table it has just created on this target. */
+export const NEW_TABLE_TTL: { readonly state: 'enabled' | 'unsupported', readonly message: RegExp, readonly attribute: (name: string) => string | undefined } = CAN.ttl
+  ? { state: 'enabled', message: /enabled TTL on \w+/, attribute: (name) => name }
+  : { state: 'unsupported', message: /does not implement TTL/, attribute: () => undefined }
