@@ -9,12 +9,15 @@
  * outcome differs asserts what its target is expected to do.
  */
 export type TargetName = 'dynalite' | 'moto' | 'aws'
+export type CapacityOperation = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Scan' | 'Query'
 
 export interface Capabilities {
   /** UpdateTimeToLive / DescribeTimeToLive work (dynalite: UnknownOperationException, DescribeTimeToLive DISABLED). */
   readonly ttl: boolean
-  /** ConsumedCapacity follows AWS arithmetic ('real') or is a fixed figure per call ('constant'). */
+  /** ConsumedCapacity follows AWS arithmetic ('real') or is a fixed figure per operation ('constant'). */
   readonly capacity: 'real' | 'constant'
+  /** With constant capacity: the figure each operation reports, whatever the item size. */
+  readonly constantUnits: Readonly<Partial<Record<CapacityOperation, number>>>
   /** Writes report the capacity consumed on global secondary indexes (ConsumedCapacity.GlobalSecondaryIndexes). */
   readonly indexUnitsOnWrite: boolean
   /** The largest item PutItem accepts, in bytes as the implementation counts them (AWS: 400 KB = 409,600). */
@@ -28,20 +31,26 @@ export interface Capabilities {
 }
 
 export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
+  // dynalite 4: no TTL API; AWS's capacity arithmetic for the table, none for indexes on writes; UpdateTable ignores
+  // index creation (a table gets its indexes at CreateTable only).
   dynalite: {
     ttl: false,
     capacity: 'real',
-    indexUnitsOnWrite: true,
+    constantUnits: {},
+    indexUnitsOnWrite: false,
     itemSizeLimit: 409_600,
-    indexCreationOnExistingTable: true,
+    indexCreationOnExistingTable: false,
     returnValuesOnConditionCheckFailure: false,
     signatureChecked: false
   },
+  // moto 5.2: TTL API (it never deletes by itself either); a fixed figure per operation, whatever the size; items up
+  // to 405,000 bytes; a new index is ACTIVE at once.
   moto: {
     ttl: true,
     capacity: 'constant',
+    constantUnits: { GetItem: 0.5, PutItem: 1, UpdateItem: 0.5, DeleteItem: 1, Scan: 1, Query: 1 },
     indexUnitsOnWrite: false,
-    itemSizeLimit: 409_600,
+    itemSizeLimit: 405_000,
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
     signatureChecked: false
@@ -49,6 +58,7 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
   aws: {
     ttl: true,
     capacity: 'real',
+    constantUnits: {},
     indexUnitsOnWrite: true,
     itemSizeLimit: 409_600,
     indexCreationOnExistingTable: true,
@@ -85,6 +95,17 @@ export function parseTarget (value: string | undefined, tablePrefix = ''): Targe
 export const TARGET: Target = parseTarget(process.env[TARGET_VARIABLE], process.env[TABLE_PREFIX_VARIABLE] ?? '')
 /** The capabilities of this run's target. */
 export const CAN: Capabilities = TARGET.capabilities
+
+/**
+ * The capacity units this target reports for one `operation` that costs `real` units by AWS's arithmetic (what
+ * dynalite and AWS report).
+ */
+export function unitsFor (operation: CapacityOperation, real: number): number {
+  if (CAN.capacity === 'real') return real
+  const units = CAN.constantUnits[operation]
+  if (units === undefined) throw new Error(`no constant capacity figure for ${operation} on ${TARGET.name}`)
+  return units
+}
 
 /** What ensureSessionTable reports about TTL for a table it has just created on this target. */
 export const NEW_TABLE_TTL: { readonly state: 'enabled' | 'unsupported', readonly message: RegExp, readonly attribute: (name: string) => string | undefined } = CAN.ttl
