@@ -74,6 +74,25 @@ t.test(`the capability table describes this target (${TARGET.name})`, async (t) 
     t.equal(await put(CAN.itemSizeLimit + 1), 'ValidationException', 'one byte more refused')
   })
 
+  t.test('numberSizeAsAws: a number counts about one byte per two digits, not its text', async (t) => {
+    // 1,000 numbers of 17 significant digits and a large exponent: about 11 bytes each in DynamoDB, 24 as text.
+    const numbers = Array.from({ length: 1000 }, () => ({ N: '-1.2345678901234567e+100' }))
+    const padding = CAN.itemSizeLimit - 3 - 1 - 1 - 15_000
+    const failure = await errorName(client.send(new PutItemCommand({ TableName: table, Item: { k: { S: 'n' }, d: { S: 'x'.repeat(padding) }, l: { L: numbers } } })))
+    t.equal(failure, CAN.numberSizeAsAws ? undefined : 'ValidationException')
+  })
+
+  t.test('mapUpdateSizeChecked: an update inside a map cannot grow the item past the limit', async (t) => {
+    await client.send(new PutItemCommand({ TableName: table, Item: { k: { S: 'u' }, d: { M: { x: { S: 'x'.repeat(CAN.itemSizeLimit - 1000) } } } } }))
+    const failure = await errorName(client.send(new UpdateItemCommand({
+      TableName: table,
+      Key: { k: { S: 'u' } },
+      UpdateExpression: 'SET d.m = :m',
+      ExpressionAttributeValues: { ':m': { S: 'm'.repeat(2000) } }
+    })))
+    t.equal(failure, CAN.mapUpdateSizeChecked ? 'ValidationException' : undefined)
+  })
+
   t.test('returnValuesOnConditionCheckFailure: the failed condition returns the item', async (t) => {
     await client.send(new PutItemCommand({ TableName: table, Item: { k: { S: 'r' }, v: { N: '1' } } }))
     const err = await client.send(new DeleteItemCommand({

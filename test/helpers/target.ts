@@ -22,6 +22,10 @@ export interface Capabilities {
   readonly indexUnitsOnWrite: boolean
   /** The largest item PutItem accepts, in bytes as the implementation counts them (AWS: 400 KB = 409,600). */
   readonly itemSizeLimit: number
+  /** Numbers count as DynamoDB counts them (about one byte per two significant digits), not by their text. */
+  readonly numberSizeAsAws: boolean
+  /** An UpdateItem that sets a key inside a map (SET d.k = :v) is refused when it grows the item past the limit. */
+  readonly mapUpdateSizeChecked: boolean
   /** UpdateTable can add a global secondary index to a table that exists. */
   readonly indexCreationOnExistingTable: boolean
   /** A failed condition returns the item when asked (ReturnValuesOnConditionCheckFailure: ALL_OLD). */
@@ -39,18 +43,23 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     constantUnits: {},
     indexUnitsOnWrite: false,
     itemSizeLimit: 409_600,
+    numberSizeAsAws: true,
+    mapUpdateSizeChecked: true,
     indexCreationOnExistingTable: false,
     returnValuesOnConditionCheckFailure: false,
     signatureChecked: false
   },
   // moto 5.2: TTL API (it never deletes by itself either); a fixed figure per operation, whatever the size; items up
-  // to 405,000 bytes; a new index is ACTIVE at once.
+  // to 405,000 bytes, a number counted by its text,
+  // an update inside a map not checked against it; a new index is ACTIVE at once.
   moto: {
     ttl: true,
     capacity: 'constant',
     constantUnits: { GetItem: 0.5, PutItem: 1, UpdateItem: 0.5, DeleteItem: 1, Scan: 1, Query: 1 },
     indexUnitsOnWrite: false,
     itemSizeLimit: 405_000,
+    numberSizeAsAws: false,
+    mapUpdateSizeChecked: false,
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
     signatureChecked: false
@@ -61,6 +70,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     constantUnits: {},
     indexUnitsOnWrite: true,
     itemSizeLimit: 409_600,
+    numberSizeAsAws: true,
+    mapUpdateSizeChecked: true,
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
     signatureChecked: true
