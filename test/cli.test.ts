@@ -338,7 +338,8 @@ t.test('the built bin', async (t) => {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    // A bound for a hung demo, not a wait: the test ends as soon as the demo has exited.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
     t.teardown(() => { clearTimeout(guard); if (child.exitCode === null) child.kill('SIGKILL') })
     let out = ''
     const line = await new Promise<string>((resolve, reject) => {

@@ -130,6 +130,18 @@ t.test(`the capability table describes this target (${TARGET.name})`, async (t) 
     t.equal(indexes.some((i) => i.IndexName === 'by_g'), CAN.indexCreationOnExistingTable)
   })
 
+  t.test('validatesInput: a one-character table name and a capacity of 0 are refused', async (t) => {
+    const refused = CAN.validatesInput ? 'ValidationException' : undefined
+    t.equal(await errorName(client.send(new DescribeTableCommand({ TableName: 'x' }))), refused ?? 'ResourceNotFoundException')
+    t.equal(await errorName(client.send(new CreateTableCommand({
+      TableName: freshTableName('zero'),
+      AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
+      BillingMode: 'PROVISIONED',
+      ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 1 }
+    }))), refused)
+  })
+
   t.test('signatureChecked: a request signed with a wrong secret key is refused', async (t) => {
     const forger = makeClient(t, dynamo.endpoint, { maxAttempts: 1, credentials: { accessKeyId: 'test', secretAccessKey: 'not-the-secret' } })
     const failure = await errorName(forger.send(new DescribeTableCommand({ TableName: table })))

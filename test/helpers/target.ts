@@ -30,6 +30,8 @@ export interface Capabilities {
   readonly indexCreationOnExistingTable: boolean
   /** A failed condition returns the item when asked (ReturnValuesOnConditionCheckFailure: ALL_OLD). */
   readonly returnValuesOnConditionCheckFailure: boolean
+  /** Invalid input is refused with a ValidationException (a table name of one character, a capacity of 0). */
+  readonly validatesInput: boolean
   /** Requests signed with wrong credentials are refused. */
   readonly signatureChecked: boolean
 }
@@ -47,11 +49,13 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     mapUpdateSizeChecked: true,
     indexCreationOnExistingTable: false,
     returnValuesOnConditionCheckFailure: false,
+    validatesInput: true,
     signatureChecked: false
   },
   // moto 5.2: TTL API (it never deletes by itself either); a fixed figure per operation, whatever the size; items up
   // to 405,000 bytes, a number counted by its text,
-  // an update inside a map not checked against it; a new index is ACTIVE at once.
+  // an update inside a map not checked against it; a new index is ACTIVE at once; table names and capacities are
+  // not validated.
   moto: {
     ttl: true,
     capacity: 'constant',
@@ -62,6 +66,7 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     mapUpdateSizeChecked: false,
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
+    validatesInput: false,
     signatureChecked: false
   },
   aws: {
@@ -74,6 +79,7 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     mapUpdateSizeChecked: true,
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
+    validatesInput: true,
     signatureChecked: true
   }
 }
