@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net'
 import { startDynalite, makeClient, createTable, countCalls, getRow } from './helpers/dynamo.js'
 import { buildApp, cookieFrom, fakeClock, isClearingCookie, signedCookie, SECRET, OLD_SECRET } from './helpers/app.js'
 import { watchUnexpected } from './helpers/reliability.js'
-import { assertProperty } from './helpers/property.js'
 import { MAX_COOKIE_HEADER_BYTES } from '../src/cookie.js'
 import { MAX_ITEM_BYTES, cloneJson, fromAttributeMap, toAttributeMap } from '../src/store/item.js'
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import { assertProperty } from './helpers/property.js'
 
 // Hostile input, generated: Cookie headers (random bytes, huge values, many cookies, forged and stale signatures,
 // unicode, injection attempts in the id) and session values (anything a route might try to store). The server never
