@@ -12,8 +12,14 @@ log=$(mktemp)
 # moto's server with its requests applied one at a time (see scripts/moto-server.py for why).
 python3 scripts/moto-server.py 127.0.0.1 "$port" >"$log" 2>&1 &
 moto_pid=$!
+# SIGTERM, then SIGKILL when the server (with a run's worth of tables in memory) has not exited 30 s later.
 stop() {
   kill "$moto_pid" 2>/dev/null
+  for _ in $(seq 1 150); do
+    kill -0 "$moto_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -9 "$moto_pid" 2>/dev/null
   wait "$moto_pid" 2>/dev/null
   rm -f "$log"
 }
