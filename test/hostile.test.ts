@@ -9,6 +9,7 @@ import { watchUnexpected } from './helpers/reliability.js'
 import { MAX_COOKIE_HEADER_BYTES, MAX_SESSION_COOKIE_CANDIDATES } from '../src/cookie.js'
 import { MAX_ITEM_BYTES, cloneJson, fromAttributeMap, toAttributeMap } from '../src/store/item.js'
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import { assertProperty } from './helpers/property.js'
 
 // Hostile input, generated: Cookie headers (random bytes, huge values, many cookies, forged and stale signatures,
 // unicode, injection attempts in the id) and session values (anything a route might try to store). The server never
@@ -108,7 +109,7 @@ t.test('hostile input', async (t) => {
   const existing: string = live.json().id
 
   t.test(`Cookie headers (${RUNS} generated): never a 5xx, never a DynamoDB call for a cookie the server did not sign, never an adopted id`, async (t) => {
-    await fc.assert(fc.asyncProperty(headerArb(existing), async ({ parts, header }) => {
+    await assertProperty(fc.asyncProperty(headerArb(existing), async ({ parts, header }) => {
       counter.reset()
       const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: header } })
       const body = res.json()
@@ -148,7 +149,7 @@ t.test('hostile input', async (t) => {
       socket.end(Buffer.concat([Buffer.from('GET /get HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: '), cookie, Buffer.from('\r\n\r\n')]))
     })
     const statuses = new Map<string, number>()
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 3000 }), async (bytes) => {
+    await assertProperty(fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 3000 }), async (bytes) => {
       counter.reset()
       const answer = await send(Buffer.from(bytes))
       const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'none'
@@ -161,7 +162,7 @@ t.test('hostile input', async (t) => {
 
   t.test('session fixation', async (t) => {
     t.test('an id the server did not issue is never adopted, however it comes (generated)', async (t) => {
-      await fc.assert(fc.asyncProperty(wellFormedId, fc.constantFrom('unsigned', 'foreign secret', 'old secret', 'signed, no row'), async (chosen, how) => {
+      await assertProperty(fc.asyncProperty(wellFormedId, fc.constantFrom('unsigned', 'foreign secret', 'old secret', 'signed, no row'), async (chosen, how) => {
         const cookie = how === 'unsigned'
           ? `sessionId=${chosen}`
           : how === 'foreign secret'
@@ -218,7 +219,7 @@ t.test('hostile input', async (t) => {
         make: () => path.reduce<unknown>((inner, kind) => kind === 'array' ? [1, inner, 'x'] : { fine: true, [key]: inner }, make()),
         toString: () => `${name} at depth ${path.length}`
       }))
-    await fc.assert(fc.asyncProperty(wrapped, async ({ name, make }) => {
+    await assertProperty(fc.asyncProperty(wrapped, async ({ name, make }) => {
       nextValue = make()
       counter.reset()
       const res = await app.inject({ method: 'POST', url: '/set-value', headers: { cookie } })
@@ -250,7 +251,7 @@ t.test('hostile input', async (t) => {
       if (typeof v === 'object' && v !== null) return Object.entries(v).every(([k, x]) => k !== '' && storable(x))
       return true
     }
-    await fc.assert(fc.asyncProperty(json, async (value) => {
+    await assertProperty(fc.asyncProperty(json, async (value) => {
       // What JSON itself would keep, with -0 as 0 (DynamoDB numbers have no sign of zero).
       const expected: unknown = JSON.parse(JSON.stringify(value, (_k, v) => Object.is(v, -0) ? 0 : v))
       nextValue = value

@@ -6,7 +6,7 @@ import { startDynalite, makeClient, createTable } from './helpers/dynamo.js'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom } from './helpers/app.js'
 import { controlAwsEnv, type AwsVar } from './helpers/aws-env.js'
-import { impatientClient, watchUnexpected } from './helpers/reliability.js'
+import { IMPATIENT_TIMEOUT_MS, impatientClient, watchUnexpected } from './helpers/reliability.js'
 import { DEFAULT_MAX_ATTEMPTS } from '../src/options.js'
 import { buildClient } from '../src/client.js'
 
@@ -23,7 +23,7 @@ const noClient = undefined as unknown as DynamoDBClient
 const unexpected = watchUnexpected(t)
 
 /** The request, or a failure instead of waiting for tap's own timeout when the request hangs. */
-async function answered (request: Promise<LightMyRequestResponse>, limitMs = 15_000): Promise<LightMyRequestResponse> {
+async function answered (request: Promise<LightMyRequestResponse>, limitMs = 60_000): Promise<LightMyRequestResponse> {
   const limit = sleep(limitMs, undefined, { ref: false }).then(() => { throw new Error(`no answer within ${limitMs} ms: the request hangs`) })
   return await Promise.race([request, limit])
 }
@@ -41,7 +41,7 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     const table = await createTable(admin)
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     useEnv(proxy.endpoint)
-    const app = await buildApp(t, noClient, table, { requestTimeoutMs: 150 })
+    const app = await buildApp(t, noClient, table, { requestTimeoutMs: IMPATIENT_TIMEOUT_MS })
     const s = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     const cookie = cookieFrom(s.headers['set-cookie'])!
     proxy.inject({ kind: 'stall' })
@@ -60,7 +60,7 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     const table = await createTable(admin)
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     useEnv(proxy.endpoint, { AWS_MAX_ATTEMPTS: '2' })
-    const app = await buildApp(t, noClient, table, { requestTimeoutMs: 150 })
+    const app = await buildApp(t, noClient, table, { requestTimeoutMs: IMPATIENT_TIMEOUT_MS })
     const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     proxy.inject({ kind: 'stallBody' }, { operations: ['GetItem'] })
     const res = await answered(app.inject({ method: 'GET', url: '/get', headers: { cookie: cookieFrom(created.headers['set-cookie'])! } }))
@@ -72,10 +72,10 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
   t.test('regression: the CLI and demo client hung the same way on a body stalled after its headers', async (t) => {
     const table = await createTable(admin)
     const proxy = await startFaultProxy(t, dynamo.endpoint)
-    const { client } = buildClient({ endpoint: proxy.endpoint, requestTimeoutMs: 150, env: { AWS_MAX_ATTEMPTS: '2' } })
+    const { client } = buildClient({ endpoint: proxy.endpoint, requestTimeoutMs: IMPATIENT_TIMEOUT_MS, env: { AWS_MAX_ATTEMPTS: '2' } })
     t.teardown(() => client.destroy())
     proxy.inject({ kind: 'stallBody' })
-    const limit = sleep(15_000, undefined, { ref: false }).then(() => 'hung')
+    const limit = sleep(60_000, undefined, { ref: false }).then(() => 'hung')
     const outcome = await Promise.race([client.send(new GetItemCommand({ TableName: table, Key: { Sesion_Id: { S: 'x'.repeat(32) } } })).then(() => 'answered', (err: Error) => err.name), limit])
     t.equal(outcome, 'TimeoutError')
     t.same(proxy.seen, ['GetItem', 'GetItem'])
@@ -86,7 +86,7 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     for (const [attempts, fault] of [['1', { kind: 'stall' }], ['2', { kind: 'stall' }], ['5', { kind: 'error5xx' }]] as const) {
       const proxy = await startFaultProxy(t, dynamo.endpoint)
       useEnv(proxy.endpoint, { AWS_MAX_ATTEMPTS: attempts })
-      const app = await buildApp(t, noClient, table, { requestTimeoutMs: 150 })
+      const app = await buildApp(t, noClient, table, { requestTimeoutMs: IMPATIENT_TIMEOUT_MS })
       proxy.inject(fault, { operations: ['PutItem'] })
       const res = await answered(app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
       t.equal(res.statusCode, 503, `AWS_MAX_ATTEMPTS=${attempts}: 503`)

@@ -2,6 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { startDynalite, makeClient, createTable, countCalls, getRow, putRow } from './helpers/dynamo.js'
+import { startFaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom, fakeClock, signedCookie, isClearingCookie, cookieMaxAge } from './helpers/app.js'
 
 // request.session against dynalite: the API, change tracking, saving, and concurrent requests on one session.
@@ -283,7 +284,8 @@ t.test('request.session', async (t) => {
   })
 
   t.test('a failed automatic save is a coded 5xx (FST_DYNAMO_SESSION_SAVE_FAILED), attempted once', async (t) => {
-    const doomed = await startDynalite(t)
+    // DynamoDB goes away mid-request: from then on the proxy resets every connection.
+    const doomed = await startFaultProxy(t, dynamo.endpoint)
     const doomedClient = makeClient(t, doomed.endpoint, { maxAttempts: 1 })
     const doomedCounter = countCalls(doomedClient)
     const table = await createTable(doomedClient)
@@ -291,7 +293,7 @@ t.test('request.session', async (t) => {
       routes: (app) => {
         app.post('/set-and-lose-dynamo', async (request) => {
           request.session.set('a', 1)
-          await doomed.close()
+          doomed.inject({ kind: 'reset' })
           return { ok: true }
         })
       }

@@ -1,22 +1,42 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb'
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../src/embedded.js'
+import { randomBytes } from 'node:crypto'
+import { startEmbeddedDynamo } from '../../src/embedded.js'
 import { ensureSessionTable } from '../../src/store/table.js'
+import { TARGET } from './target.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
-/** A dynalite server for this test file, closed at teardown. */
-export async function startDynalite (t: Teardown): Promise<EmbeddedDynamo> {
+/** The DynamoDB endpoint a test talks to. */
+export interface TestDynamo {
+  readonly endpoint: string
+  readonly port: number
+  /** Stops the server this test started; nothing for a shared server (moto, AWS). Outages go through the fault proxy. */
+  close (): Promise<void>
+}
+
+/**
+ * The DynamoDB of this test run (see ./target.ts): a fresh dynalite server, closed at teardown, or the shared
+ * server of the run (moto, AWS), which tests keep apart by table name (createTable).
+ */
+export async function startDynalite (t: Teardown): Promise<TestDynamo> {
+  if (TARGET.endpoint !== undefined) {
+    const url = new URL(TARGET.endpoint)
+    const port = Number(url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : url.port)
+    return { endpoint: TARGET.endpoint, port, close: async () => {} }
+  }
   const dynamo = await startEmbeddedDynamo()
   t.teardown(() => dynamo.close())
   return dynamo
 }
 
-/** A client for a loopback endpoint, destroyed at teardown. */
+/**
+ * A client for the test endpoint (static test credentials, us-east-1), destroyed at teardown. On the AWS target it
+ * uses the SDK's default credentials and region instead.
+ */
 export function makeClient (t: Teardown, endpoint: string, extra: Partial<ConstructorParameters<typeof DynamoDBClient>[0]> = {}): DynamoDBClient {
   const client = new DynamoDBClient({
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    ...(TARGET.name === 'aws' ? {} : { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
     ...extra
   })
   t.teardown(() => client.destroy())
@@ -41,9 +61,18 @@ export function countCalls (client: DynamoDBClient): { readonly calls: string[],
 }
 
 let tableCounter = 0
+const FILE_TOKEN = `${process.pid}_${randomBytes(4).toString('hex')}`
+/**
+ * A table name no other test file of any run uses (test files share one server on moto and AWS), starting with the
+ * run's table prefix (DYNAMO_SESSION_TEST_TABLE_PREFIX).
+ */
+export function freshTableName (prefix = 'sessions'): string {
+  return `${TARGET.tablePrefix}${prefix}_${FILE_TOKEN}_${++tableCounter}`
+}
+
 /** A fresh session table with a unique name, default key schema unless given. */
 export async function createTable (client: DynamoDBClient, prefix = 'sessions', options: { idAttribute?: string, expiresAttribute?: string } = {}): Promise<string> {
-  const tableName = `${prefix}_${process.pid}_${++tableCounter}`
+  const tableName = freshTableName(prefix)
   await ensureSessionTable(client, { tableName, ...options })
   return tableName
 }

@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 
 /** What the proxy does with a request. */
@@ -39,8 +40,8 @@ interface Rule { fault: Fault, operations: string[] | undefined, remaining: numb
 interface Teardown { teardown (fn: () => unknown): void }
 
 /**
- * A fault-injecting HTTP proxy on 127.0.0.1 between a DynamoDB client and dynalite: latency, connection resets,
- * stalls past the client timeout, DynamoDB throttling responses (HTTP 400 with a JSON __type) and 5xx.
+ * A fault-injecting HTTP proxy on 127.0.0.1 between a DynamoDB client and the test's DynamoDB: latency, connection
+ * resets, stalls past the client timeout, DynamoDB throttling responses (HTTP 400 with a JSON __type) and 5xx.
  */
 export async function startFaultProxy (t: Teardown, target: string): Promise<FaultProxy> {
   const upstream = new URL(target)
@@ -63,7 +64,8 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
   }
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, mode: 'pass' | 'stallBody' | 'dropResponse' = 'pass', skewSeconds = 0): void => {
-    const out = httpRequest({
+    // An https upstream (the AWS target) gets the request as signed, Host header included.
+    const out = (upstream.protocol === 'https:' ? httpsRequest : httpRequest)({
       host: upstream.hostname,
       port: upstream.port,
       method: req.method,

@@ -1,10 +1,8 @@
-import { Server } from 'node:http'
 import { BatchWriteItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { resolveOptions, type ReaperOptions, type ResolvedOptions } from '../../src/options.js'
 import { Reaper, type ReaperDeps } from '../../src/reaper/reaper.js'
 import type { Sleep } from '../../src/reaper/budget.js'
 import type { ExpiryFinder } from '../../src/reaper/sweep.js'
-import type { EmbeddedDynamo } from '../../src/embedded.js'
 import { SECRET } from './app.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -96,21 +94,6 @@ export function makeReaper (t: Teardown, client: DynamoDBClient, tableName: stri
   const instance = new Reaper({ client, shape: options, options: options.reaper, now: Date.now, ...deps })
   t.teardown(() => instance.close())
   return instance
-}
-
-/**
- * Takes a dynalite server off the network while keeping its in-memory tables (dynalite's own close() drops them on
- * the next listen): resolves to a function that listens again on the same port.
- */
-export async function takeOffline (dynamo: EmbeddedDynamo): Promise<() => Promise<void>> {
-  dynamo.server.closeAllConnections()
-  await new Promise<void>((resolve) => Server.prototype.close.call(dynamo.server, () => resolve()))
-  return async () => {
-    await new Promise<void>((resolve, reject) => {
-      dynamo.server.once('error', reject)
-      Server.prototype.listen.call(dynamo.server, { port: dynamo.port, host: '127.0.0.1' }, () => { dynamo.server.off('error', reject); resolve() })
-    })
-  }
 }
 
 /** `inner` with its pages read through `page` (which may call `inner.page`), to act between pages. */

@@ -41,8 +41,15 @@ export function quickRetries (maxAttempts: number): RetryStrategy {
   } as unknown as RetryStrategy
 }
 
-/** A client with short timeouts and few attempts, so a fault costs a test well under a second per call. */
-export function impatientClient (t: Teardown, endpoint: string, maxAttempts = 2, timeoutMs = 250): DynamoDBClient {
+/**
+ * The request timeout of impatientClient: what a stalled call costs a test per attempt. Healthy calls go through the
+ * same client, so it stays far above their latency on a loaded 2-core machine or a slower endpoint (moto answers in
+ * tens of milliseconds, and 250 ms was once too short for it there).
+ */
+export const IMPATIENT_TIMEOUT_MS = 1000
+
+/** A client with short timeouts and few attempts, so a fault costs a test about a second per attempt. */
+export function impatientClient (t: Teardown, endpoint: string, maxAttempts = 2, timeoutMs = IMPATIENT_TIMEOUT_MS): DynamoDBClient {
   return makeClient(t, endpoint, {
     maxAttempts,
     retryStrategy: quickRetries(maxAttempts),
@@ -83,8 +90,11 @@ export function logCapture (): { readonly stream: Writable, text (): string } {
   return { stream, text: () => chunks.join('') }
 }
 
-/** Waits until `check()` holds, polling; fails after `timeoutMs`. */
-export async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Waits until `check()` holds, polling; fails after `timeoutMs`. The bound is generous on purpose: the wait ends as
+ * soon as the condition holds, so only a failing test (or a very loaded machine) waits that long.
+ */
+export async function until (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!await check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

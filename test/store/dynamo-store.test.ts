@@ -4,6 +4,7 @@ import { resolveOptions, type TableShape } from '../../src/options.js'
 import { DynamoStore, type OperationResult, type StoreOperation } from '../../src/store/dynamo-store.js'
 import { newSessionId, type JsonValue } from '../../src/store/item.js'
 import { countCalls, createTable, getRow, makeClient, putRow, startDynalite } from '../helpers/dynamo.js'
+import { unitsFor } from '../helpers/target.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const NOW = 1_800_000_000
@@ -329,9 +330,9 @@ t.test('DynamoStore against dynalite', async (t) => {
       t.ok(s.seconds >= 0, `${s.operation} has a duration`)
       if (s.result === 'success') t.match(s.consumed, { TableName: tableName, CapacityUnits: Number }, `${s.operation} consumed capacity`)
     }
-    t.equal(seen[1]!.consumed?.CapacityUnits, 1, 'a strongly consistent read of a small item: 1 unit')
-    t.equal(seen[2]!.consumed?.CapacityUnits, 0.5, 'eventually consistent: half')
-    t.equal(seen[0]!.consumed?.CapacityUnits, 1, 'a small write: 1 unit')
+    t.equal(seen[1]!.consumed?.CapacityUnits, unitsFor('GetItem', 1), 'a strongly consistent read of a small item: 1 unit')
+    t.equal(seen[2]!.consumed?.CapacityUnits, unitsFor('GetItem', 0.5), 'eventually consistent: half')
+    t.equal(seen[0]!.consumed?.CapacityUnits, unitsFor('PutItem', 1), 'a small write: 1 unit')
 
     // Any other failure is an 'error', and is thrown.
     seen.length = 0
