@@ -50,7 +50,7 @@ interface AppSample {
   gcMs: number
   /** Event-loop delay since the previous sample, in milliseconds. */
   delay: { mean: number, p50: number, p99: number, max: number }
-  reaper: { success: number, failure: number, skipped: number, reaped: number, active: number, expiredPending: number }
+  reaper: { success: number, failure: number, skipped: number, reaped: number, active: number, expiredBacklog: number }
   cpuMs: number
 }
 
@@ -129,7 +129,7 @@ function serveApp (): void {
               skipped: await value(METRIC_NAMES.reaperRunsTotal, { result: 'skipped' }),
               reaped: await value(METRIC_NAMES.reapedTotal),
               active: await value(METRIC_NAMES.activeSessions),
-              expiredPending: await value(METRIC_NAMES.expiredPendingSessions)
+              expiredBacklog: await value(METRIC_NAMES.expiredBacklogSessions)
             },
             cpuMs: (cpu.user + cpu.system) / 1000
           }
