@@ -6,6 +6,7 @@ import { startFaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom } from './helpers/app.js'
 import { impatientClient, logCapture, metricValue, watchUnexpected } from './helpers/reliability.js'
 import { METRIC_NAMES } from '../src/metrics.js'
+import { isTombstoneItem } from '../src/store/tombstone.js'
 
 // Routes that answer through reply.raw after reply.hijack(): Fastify runs no onSend for them, so the session is saved
 // in onResponse, and whatever needs a Set-Cookie goes through session.cookieHeader() or fails with a code.
@@ -170,7 +171,7 @@ t.test('reply.hijack()', async (t) => {
     const fresh = cookieFrom(login.headers['set-cookie'])
     t.not(fresh, visitor.cookie, 'regenerate() before the hijack, cookie delivered by the app')
     t.strictSame(await read(fresh!), { id: login.body, isNew: false, value: { cart: [1], role: 'admin' } })
-    t.equal(await getRow(admin, table, visitor.id), undefined, 'the old id is gone')
+    t.ok(isTombstoneItem((await getRow(admin, table, visitor.id))!), 'the old id is a tombstone')
 
     const again = await app.inject({ method: 'POST', url: '/hijack/cookie-then-regenerate', headers: { cookie: fresh! } })
     t.equal(again.body, 'ok', 'after cookieHeader(), regenerate() is allowed while the headers are unsent')
@@ -178,7 +179,7 @@ t.test('reply.hijack()', async (t) => {
     const moved = await read(third) as { id: string, value: unknown }
     t.strictSame(moved.value, { cart: [1], role: 'admin' })
     t.not(moved.id, login.body)
-    t.equal(await getRow(admin, table, login.body), undefined)
+    t.ok(isTombstoneItem((await getRow(admin, table, login.body))!), 'the previous id is a tombstone')
 
     const logout = await app.inject({ method: 'POST', url: '/logout-then-hijack', headers: { cookie: third } })
     t.match(String(logout.headers['set-cookie']), /^sessionId=; .*Max-Age=0/, 'destroy() before the hijack, clearing cookie delivered by the app')
