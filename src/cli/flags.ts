@@ -23,6 +23,9 @@ export interface Bounds {
   readonly max?: number
 }
 
+/** Bounds of a decimal flag: above a value (exclusive) or from one (inclusive), and at most `max` when given. */
+export type NumberBounds = ({ readonly above: number } | { readonly min: number }) & { readonly max?: number }
+
 const DIGITS = /^\d+$/
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/
 
@@ -68,14 +71,16 @@ export class Flags {
     return value
   }
 
-  /** A decimal number flag above `above` (and at most `max` when given), or undefined when absent. */
-  number (name: string, limits: { above: number, max?: number }): number | undefined {
+  /** A decimal number flag within `bounds` (`above` excludes its value, `min` includes it), or undefined when absent. */
+  number (name: string, bounds: NumberBounds): number | undefined {
     const text = this.text(name)
     if (text === undefined) return undefined
     const value = DECIMAL.test(text) ? Number(text) : NaN
-    if (!Number.isFinite(value) || value <= limits.above || (limits.max !== undefined && value > limits.max)) {
-      const upper = limits.max !== undefined ? ` and at most ${limits.max}` : ''
-      throw new UsageError(`--${name} must be a number above ${limits.above}${upper}, got '${text}'`)
+    const low = 'above' in bounds ? value > bounds.above : value >= bounds.min
+    if (!Number.isFinite(value) || !low || (bounds.max !== undefined && value > bounds.max)) {
+      const lower = 'above' in bounds ? `above ${bounds.above}` : `of at least ${bounds.min}`
+      const upper = bounds.max !== undefined ? ` and at most ${bounds.max}` : ''
+      throw new UsageError(`--${name} must be a number ${lower}${upper}, got '${text}'`)
     }
     return value
   }

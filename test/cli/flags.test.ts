@@ -63,6 +63,8 @@ t.test('typed getters check their bounds and name the flag', async (t) => {
   t.equal(usageMessage(() => flags('0').number('count', { above: 0 })), "--count must be a number above 0, got '0'")
   t.equal(usageMessage(() => flags('1e3').number('count', { above: 0 })), "--count must be a number above 0, got '1e3'")
   t.equal(usageMessage(() => flags('7').number('count', { above: 0, max: 6 })), "--count must be a number above 0 and at most 6, got '7'")
+  t.equal(flags('0').number('count', { min: 0 }), 0)
+  t.equal(usageMessage(() => flags('-1').number('count', { min: 0 })), "--count must be a number of at least 0, got '-1'")
   t.equal(flags('b').choice('count', ['a', 'b']), 'b')
   t.equal(usageMessage(() => flags('c').choice('count', ['a', 'b'])), "--count must be a or b, got 'c'")
   t.strictSame(flags('a, b,').list('count', ['a', 'b']), ['a', 'b'])
