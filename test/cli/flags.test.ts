@@ -77,9 +77,9 @@ t.test('typed getters check their bounds and name the flag', async (t) => {
 
 t.test('help rows show the short form, the value placeholder and the default', async (t) => {
   t.equal(columns(flagRows(SPECS)), [
-    '      --once              One',
-    '      --schedule <cron>   When (default: * * * * *)',
-    '      --count <n>         How many',
-    '  -h, --help              Help'
+    '      --once             One',
+    '      --schedule <cron>  When (default: * * * * *)',
+    '      --count <n>        How many',
+    '  -h, --help             Help'
   ].join('\n'))
 })
