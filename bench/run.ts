@@ -30,7 +30,9 @@ const USAGE = `usage: npm run bench [-- options]\n${columns(flagRows(FLAGS))}`
 function render (flags: Flags): number {
   const outDir = flags.text('out') ?? join(repoRoot(), 'bench', 'results')
   const result = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as BenchResult
-  if (result.schemaVersion !== SCHEMA_VERSION) throw new Error(`latest.json has schema ${result.schemaVersion}, this runner writes ${SCHEMA_VERSION}`)
+  if (result.schemaVersion !== SCHEMA_VERSION) {
+    throw new Error(`latest.json has schema ${result.schemaVersion}, this runner writes ${SCHEMA_VERSION}`)
+  }
   writeResults(result, outDir)
   if (flags.on('readme')) updateReadme(join(repoRoot(), 'README.md'), renderMarkdown(result))
   return 0

@@ -8,7 +8,8 @@ const PORT_BOUNDS = { min: 0, max: 65_535 }
 type DemoApp = Awaited<ReturnType<typeof startDemo>>
 
 function printWhereToLook (io: ResolvedIo, app: DemoApp, dataDir: string | undefined): void {
-  const store = app.embedded ? `embedded dynalite, ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}` : 'AWS_ENDPOINT_URL_DYNAMODB'
+  const where = dataDir === undefined ? 'in memory' : `data in ${dataDir}`
+  const store = app.embedded ? `embedded dynalite, ${where}` : 'AWS_ENDPOINT_URL_DYNAMODB'
   io.stdout.write([
     `Demo app:  ${app.url}/`,
     `DynamoDB:  ${app.endpoint} (${store})`,

@@ -32,7 +32,8 @@ function initFlags (flags: Flags): InitSettings {
 
 function printResult (io: ResolvedIo, result: EnsureTableResult, billingGiven: Billing | undefined): void {
   const ttlAttribute = result.ttlAttribute !== undefined ? ` on ${result.ttlAttribute}` : ''
-  io.stdout.write(`${result.created ? 'Created' : 'Found'} ${result.tableName}: ${result.tableStatus}, ${result.billing}, TTL ${result.ttl}${ttlAttribute}\n`)
+  const state = `${result.tableStatus}, ${result.billing}, TTL ${result.ttl}${ttlAttribute}`
+  io.stdout.write(`${result.created ? 'Created' : 'Found'} ${result.tableName}: ${state}\n`)
   if (billingGiven !== undefined && !result.created && result.billing !== billingGiven) {
     io.stdout.write(`  note: the table is ${result.billing}; --billing applies only when creating\n`)
   }

@@ -13,7 +13,10 @@ export const TABLE_FLAGS: FlagSpecs = {
   table: { type: 'string', arg: 'name', description: 'Table name', default: DEFAULT_TABLE_NAME },
   'id-attribute': { type: 'string', arg: 'name', description: 'Partition key attribute (String)', default: DEFAULT_ID_ATTRIBUTE },
   'expires-attribute': {
-    type: 'string', arg: 'name', description: 'Expiry attribute (Number, epoch seconds; the TTL attribute)', default: DEFAULT_EXPIRES_ATTRIBUTE
+    type: 'string',
+    arg: 'name',
+    description: 'Expiry attribute (Number, epoch seconds; the TTL attribute)',
+    default: DEFAULT_EXPIRES_ATTRIBUTE
   }
 }
 
@@ -34,21 +37,34 @@ export const SCAN_FLAGS: FlagSpecs = {
     default: String(DEFAULT_REAPER_SEGMENTS)
   },
   'grace-seconds': {
-    type: 'string', arg: 'n', description: 'Seconds past its expiry before a row counts as expired', default: String(DEFAULT_REAPER_GRACE_SECONDS)
+    type: 'string',
+    arg: 'n',
+    description: 'Seconds past its expiry before a row counts as expired',
+    default: String(DEFAULT_REAPER_GRACE_SECONDS)
   },
   'max-read-units': {
-    type: 'string', arg: 'n', description: 'Read capacity units per second the scan may consume', default: String(DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND)
+    type: 'string',
+    arg: 'n',
+    description: 'Read capacity units per second the scan may consume',
+    default: String(DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND)
   }
 }
 
 /** Flags of the reaper's deletes and lease, for `reap`. */
 export const DELETE_FLAGS: FlagSpecs = {
   'max-write-units': {
-    type: 'string', arg: 'n', description: 'Write capacity units per second the deletes may consume', default: String(DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND)
+    type: 'string',
+    arg: 'n',
+    description: 'Write capacity units per second the deletes may consume',
+    default: String(DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND)
   },
-  'lease-seconds': { type: 'string', arg: 'n', description: 'Length of the lease a pass holds', default: String(DEFAULT_REAPER_LEASE_SECONDS) },
+  'lease-seconds': {
+    type: 'string', arg: 'n', description: 'Length of the lease a pass holds', default: String(DEFAULT_REAPER_LEASE_SECONDS)
+  },
   'max-pass-seconds': {
-    type: 'string', arg: 'n', description: 'A pass stops after this long; the next resumes (default: 80% of the schedule\'s period, 60 with --once)'
+    type: 'string',
+    arg: 'n',
+    description: 'A pass stops after this long; the next resumes (default: 80% of the schedule\'s period, 60 with --once)'
   }
 }
 

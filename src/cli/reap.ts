@@ -43,7 +43,10 @@ export const reap: Command = {
   flags: {
     once: { type: 'boolean', description: 'Run one pass now and exit' },
     schedule: {
-      type: 'string', arg: 'cron', description: 'When passes run (node-cron; 6 fields for seconds), without --once', default: DEFAULT_REAPER_SCHEDULE
+      type: 'string',
+      arg: 'cron',
+      description: 'When passes run (node-cron; 6 fields for seconds), without --once',
+      default: DEFAULT_REAPER_SCHEDULE
     },
     ...TABLE_FLAGS,
     ...CONNECTION_FLAGS,
