@@ -12,12 +12,12 @@ import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { dynamoSession, ensureSessionTable, METRIC_NAMES } from '../src/index.js'
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/options.js'
+import { UsageError, columns, flagRows, parseFlags, type FlagSpecs } from '../src/cli/flags.js'
 import { startFaultProxy, type Fault } from '../test/helpers/fault-proxy.js'
 import { benchFile, killAllChildren, serveChild, startChild } from './children.js'
 import type { DynamoInfo } from './dynamo-server.js'
@@ -26,15 +26,19 @@ const TABLE = 'SoakSessions'
 const SECRET = 'soak-secret-that-is-long-enough-0123456789'
 const APP_ROLE = '--soak-app'
 
-const USAGE = `usage: npm run soak [-- options]
-  --duration <s>       how long to drive traffic (default 300)
-  --sessions <n>       distinct sessions in the pool (default 100000)
-  --concurrency <n>    requests in flight (default 32)
-  --interval <s>       seconds between samples (default 10)
-  --ttl <s>            session lifetime, so sessions expire and get reaped during the run (default 60)
-  --json <file>        also write the samples and the verdict as JSON
-  --stall              instead: measure how long a request waits when DynamoDB stalls or throttles
-  --trials <n>         with --stall: trials per case (default 3)`
+const FLAGS: FlagSpecs = {
+  duration: { type: 'string', arg: 's', description: 'how long to drive traffic', default: '300' },
+  sessions: { type: 'string', arg: 'n', description: 'distinct sessions in the pool', default: '100000' },
+  concurrency: { type: 'string', arg: 'n', description: 'requests in flight', default: '32' },
+  interval: { type: 'string', arg: 's', description: 'seconds between samples', default: '10' },
+  ttl: { type: 'string', arg: 's', description: 'session lifetime, so sessions expire and get reaped during the run', default: '60' },
+  json: { type: 'string', arg: 'file', description: 'also write the samples and the verdict as JSON' },
+  stall: { type: 'boolean', description: 'instead: measure how long a request waits when DynamoDB stalls or throttles' },
+  trials: { type: 'string', arg: 'n', description: 'with --stall: trials per case', default: '3' },
+  help: { type: 'boolean', description: 'show this help' }
+}
+
+const USAGE = `usage: npm run soak [-- options]\n${columns(flagRows(FLAGS))}`
 
 // ---------------------------------------------------------------------------------------------------------------
 // The app (child process).
@@ -366,42 +370,25 @@ async function stall (trials: number): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function positive (name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback
-  const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, got ${text}`)
-  return n
-}
-
 async function main (): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      sessions: { type: 'string' },
-      concurrency: { type: 'string' },
-      interval: { type: 'string' },
-      ttl: { type: 'string' },
-      json: { type: 'string' },
-      stall: { type: 'boolean' },
-      trials: { type: 'string' },
-      help: { type: 'boolean' }
-    }
-  })
-  if (values.help === true) {
+  const flags = parseFlags(process.argv.slice(2), FLAGS)
+  // Each flag's default is the one its help shows.
+  const positive = (name: string): number => flags.number(name, { above: 0 }) ?? Number(FLAGS[name]!.default)
+  if (flags.on('help')) {
     console.log(USAGE)
     return
   }
-  if (values.stall === true) {
-    await stall(Math.floor(positive('trials', values.trials, 3)))
+  if (flags.on('stall')) {
+    await stall(Math.floor(positive('trials')))
     return
   }
   await soak({
-    duration: positive('duration', values.duration, 300),
-    sessions: Math.floor(positive('sessions', values.sessions, 100_000)),
-    concurrency: Math.floor(positive('concurrency', values.concurrency, 32)),
-    interval: positive('interval', values.interval, 10),
-    ttl: Math.floor(positive('ttl', values.ttl, 60)),
-    json: values.json
+    duration: positive('duration'),
+    sessions: Math.floor(positive('sessions')),
+    concurrency: Math.floor(positive('concurrency')),
+    interval: positive('interval'),
+    ttl: Math.floor(positive('ttl')),
+    json: flags.text('json')
   })
 }
 
@@ -409,6 +396,10 @@ if (process.argv.includes(APP_ROLE)) {
   serveApp()
 } else {
   main().then(() => process.exit(0), (err: Error) => {
+    if (err instanceof UsageError) {
+      console.error(`soak: ${err.message}\n${USAGE}`)
+      process.exit(2)
+    }
     console.error(err.stack ?? err.message)
     killAllChildren()
     process.exit(1)

@@ -42,8 +42,13 @@ export const DEFAULT_METRICS_ROUTE = '/metrics'
 /** With `metrics.port`, the metrics server listens on loopback only unless told otherwise. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1'
 const MAX_PORT = 65_535
-// DynamoDB accepts up to 1,000,000 Scan segments; more than this many buys nothing for one table.
-const MAX_REAPER_SEGMENTS = 1000
+// Bounds of the reaper options (the CLI's flags take theirs from here). DynamoDB accepts up to 1,000,000 Scan
+// segments; more than MAX_REAPER_SEGMENTS buys nothing for one table. The other options have no upper bound.
+export const MIN_REAPER_SEGMENTS = 1
+export const MAX_REAPER_SEGMENTS = 1000
+export const MIN_REAPER_GRACE_SECONDS = 0
+export const MIN_REAPER_LEASE_SECONDS = 1
+export const MIN_REAPER_MAX_PASS_SECONDS = 1
 
 export type ConsistentRead = 'on-miss' | 'always' | 'never'
 export type OnStoreError = 'fail' | 'anonymous'
@@ -378,16 +383,16 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
     }
     schedule = r.schedule
   }
-  const segments = int('reaper.segments', r.segments, DEFAULT_REAPER_SEGMENTS, 1)
-  if (segments > MAX_REAPER_SEGMENTS) fail('reaper.segments', `an integer from 1 to ${MAX_REAPER_SEGMENTS}`, segments)
+  const segments = int('reaper.segments', r.segments, DEFAULT_REAPER_SEGMENTS, MIN_REAPER_SEGMENTS)
+  if (segments > MAX_REAPER_SEGMENTS) fail('reaper.segments', `an integer from ${MIN_REAPER_SEGMENTS} to ${MAX_REAPER_SEGMENTS}`, segments)
   return Object.freeze({
     schedule,
     segments,
-    graceSeconds: int('reaper.graceSeconds', r.graceSeconds, DEFAULT_REAPER_GRACE_SECONDS, 0),
+    graceSeconds: int('reaper.graceSeconds', r.graceSeconds, DEFAULT_REAPER_GRACE_SECONDS, MIN_REAPER_GRACE_SECONDS),
     maxReadUnitsPerSecond: positiveNumber('reaper.maxReadUnitsPerSecond', r.maxReadUnitsPerSecond, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND),
     maxWriteUnitsPerSecond: positiveNumber('reaper.maxWriteUnitsPerSecond', r.maxWriteUnitsPerSecond, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND),
-    leaseSeconds: int('reaper.leaseSeconds', r.leaseSeconds, DEFAULT_REAPER_LEASE_SECONDS, 1),
-    maxPassSeconds: int('reaper.maxPassSeconds', r.maxPassSeconds, undefined, 1)
+    leaseSeconds: int('reaper.leaseSeconds', r.leaseSeconds, DEFAULT_REAPER_LEASE_SECONDS, MIN_REAPER_LEASE_SECONDS),
+    maxPassSeconds: int('reaper.maxPassSeconds', r.maxPassSeconds, undefined, MIN_REAPER_MAX_PASS_SECONDS)
   })
 }
 

@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { Registry } from 'prom-client'
 import {
   DEFAULT_CONSISTENT_READ, DEFAULT_COOKIE_NAME, DEFAULT_COOKIE_PATH, DEFAULT_HTTPS_COOKIE_NAME, DEFAULT_CREATED_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE,
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_ON_STORE_ERROR, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SAME_SITE,
   DEFAULT_TABLE_NAME, DEFAULT_TOMBSTONE_SECONDS, DEFAULT_TOUCH_FRACTION, DEFAULT_TOUCHED_ATTRIBUTE, DEFAULT_TTL_SECONDS, MIN_SECRET_LENGTH,
   resolveOptions
+} from '../src/options.js'
+import {
+  DEFAULT_METRICS_HOST, DEFAULT_METRICS_ROUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
+  DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape
 } from '../src/options.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
@@ -25,7 +30,7 @@ function errorOf (fn: () => unknown): Error & { code?: string } {
 
 t.test('defaults, each from its named constant', async (t) => {
   const o = resolveOptions({ secret: SECRET })
-  t.same(o.secrets, [SECRET])
+  t.strictSame(o.secrets, [SECRET])
   t.equal(o.client, undefined)
   t.equal(o.tableName, DEFAULT_TABLE_NAME)
   t.equal(o.idAttribute, DEFAULT_ID_ATTRIBUTE)
@@ -41,7 +46,7 @@ t.test('defaults, each from its named constant', async (t) => {
   t.equal(o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
   t.equal(o.createTable, false)
   t.equal(o.now, Date.now)
-  t.same(o.cookie, {
+  t.strictSame(o.cookie, {
     name: DEFAULT_COOKIE_NAME,
     httpsName: DEFAULT_HTTPS_COOKIE_NAME,
     legacyName: undefined,
@@ -53,7 +58,7 @@ t.test('defaults, each from its named constant', async (t) => {
     partitioned: false
   })
   // The data model of the original tutorial.
-  t.same(
+  t.strictSame(
     [DEFAULT_TABLE_NAME, DEFAULT_ID_ATTRIBUTE, DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_DATA_ATTRIBUTE, DEFAULT_TTL_SECONDS],
     ['ManejoSesion', 'Sesion_Id', 'Expire_Session', 'Data', 300]
   )
@@ -118,7 +123,7 @@ t.test('each JSDoc "Defaults to" matches the resolved default', async (t) => {
       const expected: unknown = literal.startsWith("'") ? literal.slice(1, -1) : JSON.parse(literal)
       if (typeof expected === 'object' && expected !== null) {
         // `{}`: leaving the option out is the same as passing an empty object.
-        t.same(actual, (resolveOptions({ ...base, [field]: expected }) as unknown as Record<string, unknown>)[field], `${name} defaults to ${literal}`)
+        t.strictSame(actual, (resolveOptions({ ...base, [field]: expected }) as unknown as Record<string, unknown>)[field], `${name} defaults to ${literal}`)
       } else {
         t.equal(actual, expected, `${name} defaults to ${literal}`)
       }
@@ -167,17 +172,17 @@ t.test('explicit values are used', async (t) => {
     now,
     cookie: { name: 'sid', path: '/app', domain: 'example.com', sameSite: 'strict' }
   })
-  t.same(o.secrets, [SECRET, OTHER])
+  t.strictSame(o.secrets, [SECRET, OTHER])
   t.equal(o.client, client)
-  t.same(
+  t.strictSame(
     [o.tableName, o.idAttribute, o.expiresAttribute, o.dataAttribute, o.createdAttribute, o.touchedAttribute],
     ['my.table-1', 'pk', 'ttl', 'd', 'c', 't']
   )
-  t.same([o.ttlSeconds, o.touchAfterSeconds, o.absoluteTimeoutSeconds, o.requestTimeoutMs], [3600, 10, 86400, 250])
+  t.strictSame([o.ttlSeconds, o.touchAfterSeconds, o.absoluteTimeoutSeconds, o.requestTimeoutMs], [3600, 10, 86400, 250])
   t.equal(o.consistentRead, 'always')
   t.equal(o.onStoreError, 'anonymous')
   t.equal(o.now, now)
-  t.same(o.cookie, { name: 'sid', httpsName: 'sid', legacyName: undefined, path: '/app', domain: 'example.com', httpOnly: true, sameSite: 'strict', secure: 'auto', partitioned: false })
+  t.strictSame(o.cookie, { name: 'sid', httpsName: 'sid', legacyName: undefined, path: '/app', domain: 'example.com', httpOnly: true, sameSite: 'strict', secure: 'auto', partitioned: false })
   t.equal(resolveOptions({ secret: SECRET, consistentRead: 'never' }).consistentRead, 'never')
 })
 
@@ -191,7 +196,7 @@ t.test('the result is frozen, and so are its parts', async (t) => {
   // Later changes to the caller's objects do not leak in.
   input.secret.push('x')
   input.cookie.name = 'changed'
-  t.same(o.secrets, [SECRET, OTHER])
+  t.strictSame(o.secrets, [SECRET, OTHER])
   t.equal(o.cookie.name, 'sid')
 })
 
@@ -305,7 +310,7 @@ t.test('secret: missing, short, empty array or non-string entries are rejected w
     t.notMatch(err.message, SECRET, `${name}: message does not contain the other secret`)
     t.notMatch(err.message, 'sssssss', `${name}: message does not contain the secret`)
   }
-  t.same(resolveOptions({ secret: 's'.repeat(MIN_SECRET_LENGTH) }).secrets, ['s'.repeat(MIN_SECRET_LENGTH)])
+  t.strictSame(resolveOptions({ secret: 's'.repeat(MIN_SECRET_LENGTH) }).secrets, ['s'.repeat(MIN_SECRET_LENGTH)])
 })
 
 t.test('cookie prefixes: __Host- and __Secure-', async (t) => {
@@ -410,4 +415,101 @@ t.test('tombstoneSeconds: a positive integer, 60 by default; the tombstone marke
   for (const key of ['idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute', 'touchedAttribute']) {
     t.equal(errorOf(() => resolveOptions({ secret: SECRET, [key]: 'Superseded_At' })).code, INVALID, `${key} cannot be Superseded_At`)
   }
+})
+
+// The reaper and metrics sections, and the resolvers the CLI shares.
+
+const resolveWithSecret = (extra: Record<string, unknown>): ReturnType<typeof resolveOptions> => resolveOptions({ secret: SECRET, ...extra })
+
+t.test('reaper and metrics: defaults', async (t) => {
+  const o = resolveWithSecret({})
+  t.strictSame(o.reaper, {
+    schedule: DEFAULT_REAPER_SCHEDULE,
+    segments: DEFAULT_REAPER_SEGMENTS,
+    graceSeconds: DEFAULT_REAPER_GRACE_SECONDS,
+    maxReadUnitsPerSecond: DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
+    maxWriteUnitsPerSecond: DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND,
+    leaseSeconds: DEFAULT_REAPER_LEASE_SECONDS,
+    maxPassSeconds: undefined
+  })
+  t.strictSame([DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
+    DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS], ['* * * * *', 1, 60, 20, 10, 30], 'the documented values')
+  t.strictSame(o.metrics, { registry: undefined, route: DEFAULT_METRICS_ROUTE, port: undefined, host: DEFAULT_METRICS_HOST })
+  t.equal(DEFAULT_METRICS_ROUTE, '/metrics')
+  t.equal(DEFAULT_METRICS_HOST, '127.0.0.1')
+  t.ok(Object.isFrozen(o.reaper) && Object.isFrozen(o.metrics))
+  t.strictSame(resolveWithSecret({ reaper: undefined, metrics: undefined }).reaper, o.reaper)
+})
+
+t.test('reaper and metrics: explicit values are kept, including false and 0', async (t) => {
+  const registry = new Registry()
+  const o = resolveWithSecret({
+    reaper: { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 },
+    metrics: { registry, route: false }
+  })
+  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 })
+  t.equal(o.metrics !== false && o.metrics.registry, registry)
+  t.equal(o.metrics !== false && o.metrics.route, false)
+  t.equal(resolveWithSecret({ reaper: { schedule: false } }).reaper !== false && (resolveWithSecret({ reaper: { schedule: false } }).reaper as { schedule: unknown }).schedule, false)
+  t.equal(resolveWithSecret({ reaper: false }).reaper, false)
+  t.equal(resolveWithSecret({ metrics: false }).metrics, false)
+  t.strictSame(resolveWithSecret({ metrics: { route: '/internal/metrics' } }).metrics, { registry: undefined, route: '/internal/metrics', port: undefined, host: '127.0.0.1' })
+  t.strictSame(resolveWithSecret({ metrics: { port: 0 } }).metrics, { registry: undefined, route: '/metrics', port: 0, host: '127.0.0.1' }, 'port 0 is kept')
+  t.strictSame(resolveWithSecret({ metrics: { port: 65_535, host: '::', route: '/m' } }).metrics, { registry: undefined, route: '/m', port: 65_535, host: '::' })
+})
+
+t.test('a registry from another copy of prom-client is accepted', async (t) => {
+  const foreign = { registerMetric () {}, metrics: async () => '', getSingleMetric: () => undefined }
+  const o = resolveWithSecret({ metrics: { registry: foreign } })
+  t.equal(o.metrics !== false && o.metrics.registry, foreign)
+})
+
+t.test('reaper and metrics: wrong values are coded errors naming the option and what was received', async (t) => {
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ reaper: true }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper: expected an object or false, got true/],
+    [{ reaper: [] }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper: expected an object or false, got an array/],
+    [{ metrics: 'yes' }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics: expected an object or false, got 'yes'/],
+    [{ reaper: { schedule: 'every minute' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.schedule: expected a cron expression/],
+    [{ reaper: { schedule: '61 * * * *' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /got '61 \* \* \* \*'/],
+    [{ reaper: { schedule: true } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.schedule/],
+    [{ reaper: { segments: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.segments: expected a positive integer, got 0/],
+    [{ reaper: { segments: 1001 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.segments: expected an integer from 1 to 1000, got 1001/],
+    [{ reaper: { segments: 1.5 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.segments/],
+    [{ reaper: { graceSeconds: -1 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.graceSeconds: expected a non-negative integer, got -1/],
+    [{ reaper: { maxReadUnitsPerSecond: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.maxReadUnitsPerSecond: expected a positive number, got 0/],
+    [{ reaper: { maxWriteUnitsPerSecond: Number.POSITIVE_INFINITY } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.maxWriteUnitsPerSecond/],
+    [{ reaper: { maxWriteUnitsPerSecond: '5' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /got '5'/],
+    [{ reaper: { leaseSeconds: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leaseSeconds/],
+    [{ reaper: { maxPassSeconds: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.maxPassSeconds/],
+    [{ metrics: { registry: {} } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.registry: expected a prom-client Registry, got a object/],
+    [{ metrics: { registry: null } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.registry/],
+    [{ metrics: { route: 'metrics' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route: expected a path starting with '\/' or false, got 'metrics'/],
+    [{ metrics: { route: true } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route/],
+    [{ reaper: { schedual: '* * * * *' } }, 'FST_DYNAMO_SESSION_UNKNOWN_OPTION', /reaper\.schedual/],
+    [{ metrics: { port: -1 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port: expected a non-negative integer, got -1/],
+    [{ metrics: { port: 65_536 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port: expected an integer from 0 to 65535, got 65536/],
+    [{ metrics: { port: 9464.5 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port/],
+    [{ metrics: { port: '9464' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.port: expected a non-negative integer, got '9464'/],
+    [{ metrics: { port: 9464, host: '' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.host: expected a non-empty string, got ''/],
+    [{ metrics: { port: 9464, host: 127 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.host/],
+    [{ metrics: { host: '127.0.0.1' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.host: expected metrics\.port to be set as well/],
+    [{ metrics: { port: 9464, route: false } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route: expected a path when metrics\.port is set, got false/],
+    [{ metrics: { path: '/m' } }, 'FST_DYNAMO_SESSION_UNKNOWN_OPTION', /metrics\.path \(known options: registry, route, port, host\)/]
+  ]
+  for (const [options, code, message] of cases) {
+    t.throws(() => resolveWithSecret(options), { code, message }, JSON.stringify(options))
+  }
+})
+
+t.test('regression: the table shape and the reaper options resolve on their own, without a secret (the CLI uses them)', async (t) => {
+  const full = resolveWithSecret({ tableName: 'sessions_x', idAttribute: 'pk', reaper: { segments: 4 } })
+  const { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute } = full
+  t.strictSame(resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }), { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute })
+  t.ok(Object.isFrozen(resolveTableShape({})))
+  t.strictSame(resolveReaperOptions({ segments: 4 }), full.reaper)
+  t.equal(resolveReaperOptions(false), false)
+  t.throws(() => resolveTableShape({ tableName: 'ab' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /tableName/ })
+  t.throws(() => resolveTableShape({ idAttribute: 'k', expiresAttribute: 'k' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /expiresAttribute/ })
+  t.throws(() => resolveReaperOptions({ segments: 0 }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /reaper\.segments/ })
+  t.throws(() => resolveReaperOptions({ schedual: '* * * * *' }), { code: 'FST_DYNAMO_SESSION_UNKNOWN_OPTION' })
 })

@@ -1,0 +1,63 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { buildClient, resolvedRegion } from '../client.js'
+import { CommandFailure, describeError } from './command.js'
+import { UsageError, type FlagSpecs, type Flags } from './flags.js'
+
+/** Per-attempt timeout of table setup calls (control-plane calls are slower than item reads). */
+export const CLI_REQUEST_TIMEOUT_MS = 10_000
+
+export const CONNECTION_FLAGS: FlagSpecs = {
+  endpoint: { type: 'string', arg: 'url', description: 'DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, else AWS)' },
+  region: { type: 'string', arg: 'region', description: 'AWS region (default: AWS_REGION; us-east-1 for a loopback endpoint)' }
+}
+
+export interface Connection {
+  readonly client: DynamoDBClient
+  /** The endpoint from --endpoint or the environment; undefined for AWS. */
+  readonly endpoint: string | undefined
+  /** Where the client sends, for messages: the endpoint, or `AWS (region)`. */
+  readonly where: string
+}
+
+/** Checks --endpoint and --region without sending anything. */
+function connectionFlags (flags: Flags): { endpoint: string | undefined, region: string | undefined } {
+  const endpoint = flags.text('endpoint')
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) {
+    throw new UsageError(`--endpoint must be an http:// or https:// URL, got '${endpoint}'`)
+  }
+  const region = flags.text('region')
+  if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) {
+    throw new UsageError(`--region must be a region name such as eu-west-1, got '${region}'`)
+  }
+  return { endpoint, region }
+}
+
+/** A client from --endpoint/--region and the environment; fails when no region can be found. */
+export async function connect (flags: Flags, env: NodeJS.ProcessEnv, requestTimeoutMs = CLI_REQUEST_TIMEOUT_MS): Promise<Connection> {
+  const { endpoint, region } = connectionFlags(flags)
+  const target = buildClient({ endpoint, region, requestTimeoutMs, env })
+  const resolved = await resolvedRegion(target.client)
+  if (resolved === undefined) {
+    target.client.destroy()
+    throw new CommandFailure('no AWS region configured: pass --region or set AWS_REGION')
+  }
+  return { client: target.client, endpoint: target.endpoint, where: target.endpoint ?? `AWS (${resolved})` }
+}
+
+/**
+ * Runs `use` with a client built from the flags, and destroys the client however `use` ends. When `failure` is
+ * given, an error of `use` becomes a CommandFailure whose one line is `failure(where)` followed by the error.
+ */
+export async function withClient<T> (
+  flags: Flags, env: NodeJS.ProcessEnv, use: (connection: Connection) => Promise<T>, failure?: (where: string) => string
+): Promise<T> {
+  const connection = await connect(flags, env)
+  try {
+    return await use(connection)
+  } catch (err) {
+    if (failure === undefined) throw err
+    throw new CommandFailure(`${failure(connection.where)}${describeError(err)}`, { cause: err })
+  } finally {
+    connection.client.destroy()
+  }
+}

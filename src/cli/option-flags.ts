@@ -1,0 +1,115 @@
+import {
+  DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
+  DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SEGMENTS,
+  DEFAULT_TABLE_NAME, MAX_REAPER_SEGMENTS, MIN_REAPER_GRACE_SECONDS, MIN_REAPER_LEASE_SECONDS,
+  MIN_REAPER_MAX_PASS_SECONDS, MIN_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape, type ReaperOptions,
+  type ResolvedReaperOptions, type TableShape
+} from '../options.js'
+import { UsageError, type Bounds, type FlagSpecs, type Flags } from './flags.js'
+
+// Flags that stand for plugin options: their bounds, defaults and validation are the options'.
+
+export const TABLE_FLAGS: FlagSpecs = {
+  table: { type: 'string', arg: 'name', description: 'Table name', default: DEFAULT_TABLE_NAME },
+  'id-attribute': { type: 'string', arg: 'name', description: 'Partition key attribute (String)', default: DEFAULT_ID_ATTRIBUTE },
+  'expires-attribute': {
+    type: 'string',
+    arg: 'name',
+    description: 'Expiry attribute (Number, epoch seconds; the TTL attribute)',
+    default: DEFAULT_EXPIRES_ATTRIBUTE
+  }
+}
+
+/** The bounds of the reaper options, as the CLI's integer flags take them. */
+export const REAPER_FLAG_BOUNDS = {
+  segments: { min: MIN_REAPER_SEGMENTS, max: MAX_REAPER_SEGMENTS },
+  graceSeconds: { min: MIN_REAPER_GRACE_SECONDS },
+  leaseSeconds: { min: MIN_REAPER_LEASE_SECONDS },
+  maxPassSeconds: { min: MIN_REAPER_MAX_PASS_SECONDS }
+} as const satisfies Record<string, Bounds>
+
+/** Flags of the reaper's Scan, shared by `reap` and `stats`. */
+export const SCAN_FLAGS: FlagSpecs = {
+  segments: {
+    type: 'string',
+    arg: 'n',
+    description: `Parallel Scan segments (${MIN_REAPER_SEGMENTS} to ${MAX_REAPER_SEGMENTS})`,
+    default: String(DEFAULT_REAPER_SEGMENTS)
+  },
+  'grace-seconds': {
+    type: 'string',
+    arg: 'n',
+    description: 'Seconds past its expiry before a row counts as expired',
+    default: String(DEFAULT_REAPER_GRACE_SECONDS)
+  },
+  'max-read-units': {
+    type: 'string',
+    arg: 'n',
+    description: 'Read capacity units per second the scan may consume',
+    default: String(DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND)
+  }
+}
+
+/** Flags of the reaper's deletes and lease, for `reap`. */
+export const DELETE_FLAGS: FlagSpecs = {
+  'max-write-units': {
+    type: 'string',
+    arg: 'n',
+    description: 'Write capacity units per second the deletes may consume',
+    default: String(DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND)
+  },
+  'lease-seconds': {
+    type: 'string', arg: 'n', description: 'Length of the lease a pass holds', default: String(DEFAULT_REAPER_LEASE_SECONDS)
+  },
+  'max-pass-seconds': {
+    type: 'string',
+    arg: 'n',
+    description: 'A pass stops after this long; the next resumes (default: 80% of the schedule\'s period, 60 with --once)'
+  }
+}
+
+const OPTION_FOR_FLAG = { table: 'tableName', 'id-attribute': 'idAttribute', 'expires-attribute': 'expiresAttribute' } as const
+
+/** The plugin's resolver applied to flags: its coded error becomes a usage error naming `names`. */
+function validated<T> (names: string, resolve: () => T): T {
+  try {
+    return resolve()
+  } catch (err) {
+    throw new UsageError(`${names}: ${(err as Error).message}`)
+  }
+}
+
+/** The table name and attribute flags (absent ones take the plugin's defaults), validated like the plugin's options. */
+export function tableFlags (flags: Flags): TableShape {
+  const given: Record<string, string> = {}
+  for (const [flag, option] of Object.entries(OPTION_FOR_FLAG)) {
+    const value = flags.text(flag)
+    if (value === undefined) continue
+    validated(`--${flag}`, () => resolveTableShape({ [option]: value }))
+    given[option] = value
+  }
+  return validated('--id-attribute/--expires-attribute', () => resolveTableShape(given))
+}
+
+/**
+ * The reaper options given by flags (absent ones take the plugin's defaults), validated like the plugin's `reaper`
+ * option. `schedule` is the schedule to validate (undefined: the default), or false for none.
+ */
+export function reaperFlags (flags: Flags, schedule: string | false | undefined): ResolvedReaperOptions {
+  const units = { above: 0 }
+  const given: ReaperOptions = {
+    schedule,
+    segments: flags.integer('segments', REAPER_FLAG_BOUNDS.segments),
+    graceSeconds: flags.integer('grace-seconds', REAPER_FLAG_BOUNDS.graceSeconds),
+    maxReadUnitsPerSecond: flags.number('max-read-units', units),
+    maxWriteUnitsPerSecond: flags.number('max-write-units', units),
+    leaseSeconds: flags.integer('lease-seconds', REAPER_FLAG_BOUNDS.leaseSeconds),
+    maxPassSeconds: flags.integer('max-pass-seconds', REAPER_FLAG_BOUNDS.maxPassSeconds)
+  }
+  try {
+    // An object always resolves to options, never to false.
+    return resolveReaperOptions(given) as ResolvedReaperOptions
+  } catch (err) {
+    throw new UsageError(schedule !== false ? `--schedule: ${(err as Error).message}` : (err as Error).message)
+  }
+}

@@ -1,0 +1,123 @@
+import t from 'tap'
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/command.js'
+import { makeClient, startDynalite } from '../helpers/dynamo.js'
+import { run, tableExists, uniqueTable } from '../helpers/cli.js'
+import { NEW_TABLE_TTL } from '../helpers/target.js'
+
+t.test('init against dynalite', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+
+  t.test('creates the table, then finds it on a second run', async (t) => {
+    const table = uniqueTable()
+    const first = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
+    t.equal(first.code, EXIT_OK, first.stderr)
+    t.equal(first.stderr, '')
+    t.match(first.stdout, `created table ${table}`)
+    t.match(first.stdout, NEW_TABLE_TTL.message, 'enables TTL, or says the endpoint lacks TTL and continues')
+    const described = (await client.send(new DescribeTableCommand({ TableName: table }))).Table!
+    t.equal(described.TableStatus, 'ACTIVE')
+    t.strictSame(described.KeySchema, [{ AttributeName: 'Sesion_Id', KeyType: 'HASH' }])
+    t.equal(described.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST')
+
+    const second = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
+    t.equal(second.code, EXIT_OK)
+    t.match(second.stdout, `table ${table} exists`)
+    t.notMatch(second.stdout, 'created table')
+  })
+
+  t.test('--json prints the result object; a second run reports created: false', async (t) => {
+    const table = uniqueTable()
+    const first = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--json'])
+    t.equal(first.code, EXIT_OK, first.stderr)
+    const result = JSON.parse(first.stdout) as Record<string, unknown>
+    t.match(result, { tableName: table, created: true, tableStatus: 'ACTIVE', billing: 'on-demand', ttl: NEW_TABLE_TTL.state, endpoint: dynamo.endpoint })
+    t.ok(Array.isArray(result.messages))
+    const second = JSON.parse((await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--json'])).stdout) as Record<string, unknown>
+    t.match(second, { tableName: table, created: false, tableStatus: 'ACTIVE' })
+  })
+
+  t.test('provisioned billing with capacities', async (t) => {
+    const table = uniqueTable()
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'provisioned', '--read-capacity', '2', '--write-capacity', '3', '--json'])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.equal((JSON.parse(r.stdout) as { billing: string }).billing, 'provisioned')
+    const described = (await client.send(new DescribeTableCommand({ TableName: table }))).Table!
+    t.equal(described.ProvisionedThroughput?.ReadCapacityUnits, 2)
+    t.equal(described.ProvisionedThroughput?.WriteCapacityUnits, 3)
+  })
+
+  t.test('a different --billing on an existing table is reported, not applied', async (t) => {
+    const table = uniqueTable()
+    t.equal((await run(['init', '--endpoint', dynamo.endpoint, '--table', table])).code, EXIT_OK)
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'provisioned'])
+    t.equal(r.code, EXIT_OK)
+    t.match(r.stdout, 'the table is on-demand')
+  })
+
+  t.test('regression: init notes --billing on an existing table only when --billing is given', async (t) => {
+    const table = uniqueTable()
+    const created = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'provisioned'])
+    t.equal(created.code, EXIT_OK, created.stderr)
+    const absent = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
+    t.equal(absent.code, EXIT_OK, absent.stderr)
+    t.match(absent.stdout, /^Found .*, provisioned, /m)
+    t.notMatch(absent.stdout, 'note:', 'no note without --billing')
+    const explicit = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'on-demand'])
+    t.equal(explicit.code, EXIT_OK, explicit.stderr)
+    t.match(explicit.stdout, /^ {2}note: the table is provisioned; --billing applies only when creating$/m, 'a note with --billing at its default')
+    const same = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'provisioned'])
+    t.notMatch(same.stdout, 'note:', 'no note when --billing matches the table')
+  })
+
+  t.test('attribute-name flags shape the key schema', async (t) => {
+    const table = uniqueTable()
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--id-attribute', 'pk', '--expires-attribute', 'exp'])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    const described = (await client.send(new DescribeTableCommand({ TableName: table }))).Table!
+    t.strictSame(described.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }])
+  })
+
+  t.test('a table with another key schema is a failure with the coded error', async (t) => {
+    const table = uniqueTable()
+    await client.send(new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: 'other', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'other', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST'
+    }))
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
+    t.equal(r.code, EXIT_FAILURE)
+    t.match(r.stderr, 'FST_DYNAMO_SESSION_TABLE_SETUP')
+  })
+
+  t.test('bad flags are usage errors (exit 2) that send nothing to DynamoDB', async (t) => {
+    const cases: string[][] = [
+      ['--tabel', 'x'],
+      ['--table'],
+      ['--table', '--json'],
+      ['--json=yes'],
+      ['extra'],
+      ['--billing', 'free'],
+      ['--billing', 'provisioned', '--read-capacity', '0'],
+      ['--billing', 'provisioned', '--write-capacity', 'many'],
+      ['--read-capacity', '5'],
+      ['--id-attribute', 'k', '--expires-attribute', 'k'],
+      ['--id-attribute', ''],
+      ['--endpoint', 'ftp://127.0.0.1:1'],
+      ['--region', 'EU WEST']
+    ]
+    for (const args of cases) {
+      const table = uniqueTable()
+      const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, ...args])
+      t.equal(r.code, EXIT_USAGE, args.join(' '))
+      t.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`)
+      t.match(r.stderr, "Run 'dynamo-session help init'", `${args.join(' ')}: points at the help`)
+      t.notOk(await tableExists(client, table), `${args.join(' ')}: no table created`)
+    }
+    const short = await run(['init', '--endpoint', dynamo.endpoint, '--table', 'ab'])
+    t.equal(short.code, EXIT_USAGE)
+    t.match(short.stderr, '--table', 'the message names the flag')
+  })
+})

@@ -1,0 +1,91 @@
+import t from 'tap'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/command.js'
+import { MAX_REAPER_SEGMENTS } from '../../src/options.js'
+import { LEASE_ID } from '../../src/reaper/lease.js'
+import { startDynalite, makeClient, createTable } from '../helpers/dynamo.js'
+import { seedRows, sessionId, tableIds } from '../helpers/reaper.js'
+import { run } from '../helpers/cli.js'
+
+t.test('usage errors name the flag and send nothing', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['reap', '--once', '--segments', '0'], /--segments must be an integer from 1 to 1000, got '0'/],
+    [['reap', '--once', '--max-read-units', 'lots'], /--max-read-units must be a number above 0, got 'lots'/],
+    [['reap', '--schedule', 'every minute'], /--schedule: .*reaper\.schedule: expected a cron expression/],
+    [['reap', '--once', '--schedule', '*/5 * * * *'], /--schedule applies only without --once/]
+  ]
+  for (const [argv, message] of cases) {
+    const r = await run([...argv, '--endpoint', 'http://127.0.0.1:9'])
+    t.equal(r.code, EXIT_USAGE, argv.join(' '))
+    t.match(r.stderr, message)
+  }
+})
+
+t.test('regression: reap --once --schedule is rejected even when the schedule is the default one', async (t) => {
+  for (const argv of [['--once', '--schedule', '* * * * *'], ['--schedule=* * * * *', '--once']]) {
+    const r = await run(['reap', ...argv, '--endpoint', 'http://127.0.0.1:9'])
+    t.equal(r.code, EXIT_USAGE, argv.join(' '))
+    t.equal(r.stdout, '')
+    t.match(r.stderr, /^dynamo-session reap: --schedule applies only without --once\nRun 'dynamo-session help reap' for usage\.\n$/)
+  }
+})
+
+t.test('against dynalite', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const now = Math.floor(Date.now() / 1000)
+  const flags = (table: string): string[] => ['--endpoint', dynamo.endpoint, '--table', table]
+
+  t.test('reap --once runs one pass and prints the report', async (t) => {
+    const table = await createTable(client)
+    // Past its expiry by more than the default grace.
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: now + 3600 }, { id: sessionId(2), expiresAt: now - 3600 }])
+    const r = await run(['reap', '--once', ...flags(table)])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.match(r.stdout, /^result: +success$/m)
+    t.match(r.stdout, /^deleted: +1$/m)
+    t.strictSame(await tableIds(client, table), [LEASE_ID, sessionId(1)].sort())
+    const again = await run(['reap', '--once', '--json', ...flags(table)])
+    t.match(JSON.parse(again.stdout), { result: 'success', scanned: 1, deleted: 0 })
+    const stats = await run(['stats', ...flags(table)])
+    t.match(stats.stdout, /^lease: +free \(last holder .+\)$/m)
+    t.match(stats.stdout, /^last pass: +success at /m)
+  })
+
+  t.test('regression: reap accepts the bounds the reaper options accept (no lease or pass maximum of its own)', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: now - 3600 }])
+    // The segments bound is checked without a pass: a thousand parallel Scans would only load dynalite.
+    const r = await run(['reap', '--once', '--json', ...flags(table),
+      '--lease-seconds', '86401', '--max-pass-seconds', '86401', '--max-read-units', '2000000', '--max-write-units', '2000000'])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.match(JSON.parse(r.stdout), { result: 'success', deleted: 1 })
+    const over = await run(['reap', '--once', ...flags(table), '--segments', String(MAX_REAPER_SEGMENTS + 1)])
+    t.equal(over.code, EXIT_USAGE)
+    t.match(over.stderr, `--segments must be an integer from 1 to ${MAX_REAPER_SEGMENTS}`)
+  })
+
+  t.test('reap --once exits 1 when the pass fails', async (t) => {
+    const r = await run(['reap', '--once', '--endpoint', dynamo.endpoint, '--table', 'no_such_table'])
+    t.equal(r.code, EXIT_FAILURE)
+    t.match(r.stdout, /^result: +failure$/m)
+    t.match(r.stderr, /^error: reaper pass failed: could not take the lease \(ResourceNotFoundException: /m)
+  })
+
+  t.test('reap runs the schedule until stopped (one tick a second, bounded)', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: now - 3600 }])
+    const stop = new AbortController()
+    // A bound, not a wait: the test stops the CLI at its first report; a loaded machine may need many seconds.
+    const timer = setTimeout(() => stop.abort(), 120_000)
+    t.teardown(() => clearTimeout(timer))
+    const r = await run(['reap', '--schedule', '* * * * * *', '--json', ...flags(table)], {}, {
+      signal: stop.signal,
+      onOutput: (stdout) => { if (stdout.includes('\n')) stop.abort() }
+    })
+    t.equal(r.code, EXIT_OK)
+    const first = JSON.parse(r.stdout.split('\n')[0]!)
+    t.match(first, { result: 'success', deleted: 1 })
+    t.match(r.stderr, /Stopping \(abort\)/)
+    t.strictSame(await tableIds(client, table), [LEASE_ID])
+  })
+})
