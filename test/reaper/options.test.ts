@@ -1,10 +1,10 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
-import { resolveOptions, resolveReaperOptions, resolveTableShape } from '../../src/options.js'
 import {
+  resolveOptions, resolveReaperOptions, resolveTableShape,
   DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
   DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_LEASE_SECONDS, DEFAULT_METRICS_ROUTE, DEFAULT_METRICS_HOST
-} from '../../src/index.js'
+} from '../../src/options.js'
 import { SECRET } from '../helpers/app.js'
 
 const resolve = (extra: Record<string, unknown>): ReturnType<typeof resolveOptions> => resolveOptions({ secret: SECRET, ...extra })
