@@ -13,7 +13,8 @@ export interface EmbeddedDynamo {
   close (): Promise<void>
 }
 
-type Dynalite = typeof import('dynalite').default
+/** The part of dynalite's API used here, declared here so that the published typings do not need dynalite's. */
+type Dynalite = (options: { createTableMs: number, deleteTableMs: number, updateTableMs: number, path: string | undefined }) => Server
 
 /** Imports dynalite; a parameter so that a test can simulate a missing module. */
 export type DynaliteLoader = () => Promise<{ default: Dynalite }>

@@ -106,6 +106,9 @@ t.test('dynalite is an optional peer dependency that only the embedded server im
   const dist = join(ROOT, 'dist')
   const importers: string[] = []
   for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
+    if (file.endsWith('.d.ts')) {
+      t.notMatch(readFileSync(join(dist, file), 'utf8'), /['"]dynalite['"]/, `${file}: the typings do not need dynalite's`)
+    }
     if (!file.endsWith('.js')) continue
     const code = readFileSync(join(dist, file), 'utf8')
     t.notMatch(code, /(from|import|require\()\s*['"]dynalite['"]/, `${file}: no static import of dynalite`)
