@@ -1,7 +1,11 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { DynaliteMissingError } from './errors.js'
 
-/** A dynalite server started in this process (development dependency: the demo and the tests use it). */
+/**
+ * A dynalite server started in this process. dynalite is an optional peer dependency (the demo and the tests use it):
+ * it is imported only here, when a server is started, so the library works without it.
+ */
 export interface EmbeddedDynamo {
   readonly endpoint: string
   readonly port: number
@@ -9,16 +13,28 @@ export interface EmbeddedDynamo {
   close (): Promise<void>
 }
 
+/** The part of dynalite's API used here, declared here so that the published typings do not need dynalite's. */
+type Dynalite = (options: { createTableMs: number, deleteTableMs: number, updateTableMs: number, path: string | undefined }) => Server
+
+/** Imports dynalite; a parameter so that a test can simulate a missing module. */
+export type DynaliteLoader = () => Promise<{ default: Dynalite }>
+
+const importDynalite: DynaliteLoader = async () => await import('dynalite')
+
 /**
  * Starts dynalite, a DynamoDB-compatible server, on 127.0.0.1. In memory unless `dataDir` is given. Port 0 picks a
- * free port.
+ * free port. Without dynalite installed it fails with `FST_DYNAMO_SESSION_DYNALITE_MISSING` (an install hint).
  */
-export async function startEmbeddedDynamo (options: { port?: number, dataDir?: string } = {}): Promise<EmbeddedDynamo> {
-  let dynalite: typeof import('dynalite').default
+export async function startEmbeddedDynamo (
+  options: { port?: number, dataDir?: string } = {},
+  load: DynaliteLoader = importDynalite
+): Promise<EmbeddedDynamo> {
+  let dynalite: Dynalite
   try {
-    dynalite = (await import('dynalite')).default
-  } catch {
-    throw new Error('dynalite is not installed: run `npm install --save-dev dynalite` or set AWS_ENDPOINT_URL_DYNAMODB')
+    dynalite = (await load()).default
+  } catch (err) {
+    // The import's own error (module not found, or a broken install) stays reachable as the cause.
+    throw new DynaliteMissingError({ cause: err })
   }
   const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: options.dataDir })
   await new Promise<void>((resolve, reject) => {

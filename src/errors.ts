@@ -130,3 +130,13 @@ export const MetricsConflictError = createError(
   'The metrics registry already has a metric named %s: give each plugin instance its own registry',
   500
 )
+
+/**
+ * The embedded DynamoDB-compatible server (the demo, `startEmbeddedDynamo`) needs dynalite, an optional peer
+ * dependency that is not installed.
+ */
+export const DynaliteMissingError = createError(
+  'FST_DYNAMO_SESSION_DYNALITE_MISSING',
+  'dynalite is not installed: run `npm install -D dynalite`, or set AWS_ENDPOINT_URL_DYNAMODB to use another endpoint',
+  500
+)
