@@ -39,7 +39,7 @@ export function machineLine (result: BenchResult): string {
     'app, dynalite (behind a counting proxy) and autocannon each in their own process on 127.0.0.1.'
 }
 
-/** bench/results/latest.md: the tables the README embeds. */
+/** bench/results/latest.md: the tables bench/README.md embeds. */
 export function renderMarkdown (result: BenchResult): string {
   const lines: string[] = []
   const label = (id: string): string => result.contestants.find((c) => c.id === id)?.label ?? id

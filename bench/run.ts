@@ -19,14 +19,14 @@ const FLAGS: FlagSpecs = {
   rounds: { type: 'string', arg: 'n', description: 'measured runs per contestant and scenario (overrides the mode)' },
   profile: { type: 'string', arg: 'a,b', description: 'run these contestants\' apps with --cpu-prof (profiles in the temp directory)' },
   out: { type: 'string', arg: 'dir', description: 'where latest.json/.md/.svg go (default bench/results)' },
-  readme: { type: 'boolean', description: 'copy the Markdown tables into README.md\'s benchmark section' },
+  readme: { type: 'boolean', description: 'copy the Markdown tables into bench/README.md\'s results section' },
   render: { type: 'boolean', description: 'measure nothing: rewrite latest.md/.svg from <out>/latest.json' },
   help: { type: 'boolean', description: 'show this help' }
 }
 
 const USAGE = `usage: npm run bench [-- options]\n${columns(flagRows(FLAGS))}`
 
-/** --render: rewrites the result files (and the README with --readme) from <out>/latest.json. */
+/** --render: rewrites the result files (and bench/README.md with --readme) from <out>/latest.json. */
 function render (flags: Flags): number {
   const outDir = flags.text('out') ?? join(repoRoot(), 'bench', 'results')
   const result = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as BenchResult
@@ -34,7 +34,7 @@ function render (flags: Flags): number {
     throw new Error(`latest.json has schema ${result.schemaVersion}, this runner writes ${SCHEMA_VERSION}`)
   }
   writeResults(result, outDir)
-  if (flags.on('readme')) updateReadme(join(repoRoot(), 'README.md'), renderMarkdown(result))
+  if (flags.on('readme')) updateReadme(join(repoRoot(), 'bench', 'README.md'), renderMarkdown(result))
   return 0
 }
 
@@ -65,8 +65,8 @@ async function main (): Promise<number> {
     }
   })
   if (flags.on('readme')) {
-    updateReadme(join(repoRoot(), 'README.md'), renderMarkdown(result))
-    console.log('README.md: benchmark tables updated')
+    updateReadme(join(repoRoot(), 'bench', 'README.md'), renderMarkdown(result))
+    console.log('bench/README.md: benchmark tables updated')
   }
   let code = 0
   const failed = result.requests.filter((r) => r.failures > 0)

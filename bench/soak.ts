@@ -6,7 +6,7 @@
 // Not a test: nothing is asserted, the figures are printed. dynalite, the app and this driver are three processes, so
 // the app's memory is its own.
 //
-// --stall: how long a request waits when DynamoDB stalls or throttles, with the plugin's default client (the README's
+// --stall: how long a request waits when DynamoDB stalls or throttles, with the plugin's default client (docs/aws.md's
 // "Timeouts and retries" figures).
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'

@@ -5,6 +5,7 @@ import { runBench } from '../bench/runner.js'
 import { CONTESTANTS, SCENARIOS, type ContestantId, type ScenarioId } from '../bench/config.js'
 import { combineRounds, type BenchResult, type RequestResult, type Round } from '../bench/results.js'
 import { replaceResults, START, END } from '../bench/readme.js'
+import { renderMarkdown } from '../bench/markdown.js'
 import { itemSize, readUnits, writeUnits } from '../bench/capacity.js'
 import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } from '../src/options.js'
 
@@ -191,4 +192,12 @@ t.test('the README block is replaced between its markers only', async (t) => {
   const readme = `before\n${START}\nold table\n${END}\nafter\n`
   t.equal(replaceResults(readme, 'new table\n'), `before\n${START}\nnew table\n${END}\nafter\n`)
   t.throws(() => replaceResults('no markers', 'x'))
+})
+
+t.test('bench/README.md holds the figures of bench/results/latest.json as rendered, never edited by hand', async (t) => {
+  const root = join(import.meta.dirname, '..')
+  const latest = JSON.parse(readFileSync(join(root, 'bench', 'results', 'latest.json'), 'utf8')) as BenchResult
+  const readme = readFileSync(join(root, 'bench', 'README.md'), 'utf8')
+  t.equal(replaceResults(readme, renderMarkdown(latest)), readme, 'rendering latest.json changes nothing')
+  t.notOk(readFileSync(join(root, 'README.md'), 'utf8').includes(START), 'the top-level README embeds no figures')
 })

@@ -405,6 +405,19 @@ t.test('README documents every option', async (t) => {
   }
 })
 
+// The reaper's and the metrics' own options are tabled on their doc pages, which the README's rows link to.
+t.test('docs/reaper.md and docs/operations.md document every reaper and metrics option', async (t) => {
+  const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8')
+  for (const [iface, prefix, page] of [['ReaperOptions', 'reaper', 'reaper.md'], ['MetricsOptions', 'metrics', 'operations.md']]) {
+    const doc = readFileSync(new URL(`../docs/${page!}`, import.meta.url), 'utf8')
+    const from = source.indexOf(`export interface ${iface!} {`)
+    t.ok(from >= 0, `${iface!} is in options.ts`)
+    const names = [...source.slice(from, source.indexOf('\n}\n', from)).matchAll(/^\s{2}(\w+)\??:/gm)].map((m) => m[1]!)
+    t.ok(names.length >= 3, `${iface!} has options`)
+    for (const name of names) t.match(doc, new RegExp(`^\\| \`${prefix!}\\.${name}\` \\|`, 'm'), `${prefix!}.${name} has a row in docs/${page!}`)
+  }
+})
+
 t.test('tombstoneSeconds: a positive integer, 60 by default; the tombstone marker is a reserved attribute name', async (t) => {
   t.equal(DEFAULT_TOMBSTONE_SECONDS, 60)
   t.equal(resolveOptions({ secret: SECRET }).tombstoneSeconds, DEFAULT_TOMBSTONE_SECONDS)

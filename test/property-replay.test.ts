@@ -2,7 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { assertProperty, replayParameters } from './helpers/property.js'
 
-// The replay helper every property test goes through (test/helpers/property.ts, README "Testing").
+// The replay helper every property test goes through (test/helpers/property.ts, docs/testing.md).
 
 const failing = (seen: number[]): fc.IAsyncProperty<[number]> =>
   fc.asyncProperty(fc.integer({ min: 0, max: 1_000_000 }), async (n) => {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { Registry } from 'prom-client'
 import { METRIC_NAMES, createMetrics } from '../../src/metrics.js'
 import {
-  README, dashboardFiles, dashboardQueries, loadDashboard, loadRuleGroups, namesIn, type DashboardQuery
+  OPERATIONS_DOC, README, dashboardFiles, dashboardQueries, loadDashboard, loadRuleGroups, namesIn, type DashboardQuery
 } from '../helpers/prometheus.js'
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count']
@@ -49,9 +49,31 @@ t.test('every metric a dashboard or rule reads is one the library exports', asyn
 
 t.test('every exported metric is charted or alerted on, or documented as not charted', async (t) => {
   const used = new Set(queries.flatMap((q) => namesIn(q.expr).metrics).flatMap((n) => exportedMetricOf(n) ?? []))
-  const readme = await readFile(README, 'utf8')
-  const notCharted = readme.match(/^Not charted: (.+)$/m)?.[1] ?? ''
+  const operations = await readFile(OPERATIONS_DOC, 'utf8')
+  const notCharted = operations.match(/^Not charted: (.+)$/m)?.[1] ?? ''
   for (const name of exported) {
     t.ok(used.has(name) || notCharted.includes(`\`${name}\``), `${name} is used or listed as not charted`)
   }
+})
+
+/** The rows of a Markdown table whose first cell is a metric name: name → the remaining cells. */
+function metricRows (markdown: string): Map<string, string[]> {
+  const rows = new Map<string, string[]>()
+  for (const m of markdown.matchAll(/^\| `(dynamo_session_[a-z_]+)` \|(.*)\|$/gm)) {
+    rows.set(m[1] as string, (m[2] as string).split(/(?<!\\)\|/).map((cell) => cell.trim()))
+  }
+  return rows
+}
+
+t.test('the README metrics table lists every metric with its type, and nothing else', async (t) => {
+  const readme = await readFile(README, 'utf8')
+  const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('\n## ', readme.indexOf('## Metrics') + 1))
+  const rows = metricRows(section)
+  t.strictSame([...rows.keys()].sort(), [...exported].sort())
+  for (const [name, cells] of rows) t.equal(cells[0], types.get(name), `${name} is a ${String(types.get(name))}`)
+})
+
+t.test('docs/operations.md explains every metric, and nothing else', async (t) => {
+  const rows = metricRows(await readFile(OPERATIONS_DOC, 'utf8'))
+  t.strictSame([...rows.keys()].sort(), [...exported].sort())
 })

@@ -16,8 +16,10 @@ export const RULES_FILE = join(PROMETHEUS_DIR, 'dynamo-session.rules.yml')
 export const RULES_TEST_FILE = join(PROMETHEUS_DIR, 'dynamo-session.rules.test.yml')
 export const SCRAPE_EXAMPLE = join(PROMETHEUS_DIR, 'prometheus.yml')
 export const README = join(REPO_ROOT, 'README.md')
-/** The one base every alert's runbook_url starts with (the README's sed recipe replaces it). */
-export const RUNBOOK_BASE = 'https://github.com/your-org/fastify-dynamo-session/blob/main/README.md'
+/** docs/operations.md: metrics detail, dashboards, alerts and their runbooks. */
+export const OPERATIONS_DOC = join(REPO_ROOT, 'docs', 'operations.md')
+/** The one base every alert's runbook_url starts with (the sed recipe in docs/operations.md replaces it). */
+export const RUNBOOK_BASE = 'https://github.com/your-org/fastify-dynamo-session/blob/main/docs/operations.md'
 
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? 'prometheus'
 const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? 'promtool'
@@ -156,11 +158,6 @@ export function namesIn (expr: string): { metrics: string[], recorded: string[] 
     metrics: [...new Set(tokens.filter((t) => !t.includes(':') && t.startsWith('dynamo_')))],
     recorded: [...new Set(tokens.filter((t) => t.includes(':')))]
   }
-}
-
-/** GitHub's anchor for a Markdown heading. */
-export function githubSlug (heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
 }
 
 // A Prometheus server

@@ -3,7 +3,7 @@
  *
  *   DYNAMO_SESSION_TEST_TARGET=dynalite                     (default) a dynalite server per test file, in process
  *   DYNAMO_SESSION_TEST_TARGET=moto=http://127.0.0.1:PORT   a moto server shared by the whole run (scripts/test-moto.sh)
- *   DYNAMO_SESSION_TEST_TARGET=aws=https://dynamodb.REGION.amazonaws.com   real DynamoDB (manual run, see README)
+ *   DYNAMO_SESSION_TEST_TARGET=aws=https://dynamodb.REGION.amazonaws.com   real DynamoDB (manual run, see docs/testing.md)
  *
  * Expectations that differ between implementations live in CAPABILITIES, never in a skipped test: a test whose
  * outcome differs asserts what its target is expected to do.
