@@ -2,7 +2,7 @@ import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dyn
 import { performance } from 'node:perf_hooks'
 import type { TableShape } from '../options.js'
 import { ReaperLeaseLostError } from '../errors.js'
-import { LEASE_ID } from '../store/item.js'
+import { LEASE_ID } from '../ids.js'
 import { isConditionFailure } from '../aws-errors.js'
 import type { ReaperCalls } from './calls.js'
 import type { ReapReport, TableState } from './report.js'
