@@ -6,7 +6,7 @@ import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
 import { epochSeconds } from './clock.js'
 import { isLiveSession, isLiveTombstone } from './expiry.js'
 import type { StoredSession } from './store/record.js'
-import { errorFields, errorName, withCause } from './aws-errors.js'
+import { errorFields, errorName } from './aws-errors.js'
 import { SessionHijackedError, StoreUnavailableError } from './errors.js'
 
 /** Load outcomes, as counted by `dynamo_session_loads_total{result}`. */
@@ -72,7 +72,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
         request.session = new Session(env, undefined, { readOnly: true, cookie: channel })
         return
       }
-      throw withCause(new StoreUnavailableError(errorName(err) || 'unknown error'), err)
+      throw new StoreUnavailableError(errorName(err) || 'unknown error', { cause: err })
     }
     if (stored !== undefined && isLiveTombstone(stored, epochSeconds(now()))) {
       instrumentation?.load('superseded')

@@ -6,7 +6,7 @@ import { newSessionId } from './ids.js'
 import { cloneJson, setOwn, validateKey, type JsonValue, type SessionRecord } from './store/json.js'
 import { MAX_ITEM_BYTES, entrySize, itemOverhead } from './store/marshal.js'
 import type { StoredSession } from './store/record.js'
-import { errorName, withCause } from './aws-errors.js'
+import { errorName } from './aws-errors.js'
 import {
   SaveFailedError, SessionDestroyedError, SessionGoneError, SessionHijackedError, SessionTooLargeError, StoreUnavailableError
 } from './errors.js'
@@ -56,7 +56,7 @@ export interface CookieChannel {
 }
 
 function storeFailure (err: unknown): Error {
-  return withCause(new SaveFailedError(errorName(err) || 'unknown error'), err)
+  return new SaveFailedError(errorName(err) || 'unknown error', { cause: err })
 }
 
 /** The per-request session: `request.session`. */

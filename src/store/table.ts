@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME } from '../options.js'
 import { TableSetupError } from '../errors.js'
-import { errorName } from '../aws-errors.js'
+import { errorFields, errorName } from '../aws-errors.js'
 
 export type Billing = 'on-demand' | 'provisioned'
 
@@ -49,9 +49,8 @@ const POLL_MS = 250
 
 /** Any failure of setup is a TableSetupError; the DynamoDB error is its cause. */
 function setupFailure (tableName: string, what: string, err: unknown): Error {
-  const wrapped = new TableSetupError(tableName, `${what}: ${errorName(err) || 'Error'}: ${(err as Error | null)?.message ?? String(err)}`)
-  wrapped.cause = err
-  return wrapped
+  const { name, message } = errorFields(err)
+  return new TableSetupError(tableName, `${what}: ${name}: ${message}`, { cause: err })
 }
 
 async function describe (client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
