@@ -5,7 +5,8 @@ import { newSessionId } from '../../src/ids.js'
 import { buildCreateInput, buildUpdateInput } from '../../src/store/commands.js'
 import type { JsonValue, SessionRecord } from '../../src/store/json.js'
 import {
-  MAX_ITEM_BYTES, entrySize, fromAttributeMap, fromAttributeValue, itemOverhead, toAttributeMap, toAttributeValue, valueSize
+  MAX_ITEM_BYTES, entrySize, fromAttributeMap, fromAttributeValue, itemKey, itemOverhead, numberAttribute, toAttributeMap,
+  toAttributeValue, valueSize
 } from '../../src/store/marshal.js'
 import { parseItem } from '../../src/store/record.js'
 import { createTable, getRow, makeClient, startDynalite } from '../helpers/dynamo.js'
@@ -171,4 +172,15 @@ t.test('numbers round-trip through dynalite', async (t) => {
   await client.send(new PutItemCommand(buildCreateInput({ ...SHAPE, tableName }, { id, data, nowSec: 1, createdAt: 1, expiresAt: 2 })))
   const row = await getRow(client, tableName, id)
   t.same(parseItem(SHAPE, row!).data, data)
+})
+
+t.test('itemKey and numberAttribute: the key object and a Number read the same way everywhere', async (t) => {
+  t.strictSame(itemKey(SHAPE, 'abc'), { Sesion_Id: { S: 'abc' } })
+  t.strictSame(itemKey({ idAttribute: 'pk' }, 'abc'), { pk: { S: 'abc' } })
+  t.equal(numberAttribute({ N: '1800000300' }), 1800000300)
+  t.equal(numberAttribute({ N: '-1.5' }), -1.5)
+  t.equal(numberAttribute(undefined), undefined, 'absent')
+  t.equal(numberAttribute({ S: '12' }), undefined, 'another type')
+  t.equal(numberAttribute({ N: 'NaN' }), undefined, 'not a finite number')
+  t.equal(numberAttribute({ N: '1e400' }), undefined, 'beyond a double')
 })
