@@ -1,4 +1,4 @@
-/** Recognising AWS SDK errors by name, and describing them without anything a caller passed in. */
+/** Recognising AWS SDK errors by name, and describing errors (ours, the SDK's, the network's) as log fields or one line. */
 
 const THROTTLING_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])
 
@@ -21,8 +21,13 @@ export function errorFields (err: unknown): { name: string, code?: string, messa
   return { name: e?.name || 'Error', ...(e?.code === undefined ? {} : { code: e.code }), message: e?.message ?? String(err) }
 }
 
-/** Wraps a cause in one of our coded errors, keeping it as `cause`. */
-export function withCause<E extends Error> (error: E, cause: unknown): E {
-  error.cause = cause
-  return error
+/** `name: message` of an error, on one line: its code instead of its name when it has one (network errors). */
+export function describeError (err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const inner = err instanceof AggregateError && err.message === '' && err.errors[0] instanceof Error ? err.errors[0] : err
+  const code = (inner as { code?: unknown }).code
+  const label = typeof code === 'string' ? code : inner.name
+  const message = inner.message.split('\n')[0]?.trim() ?? ''
+  if (message === '') return label
+  return message.includes(label) ? message : `${label}: ${message}`
 }

@@ -1,6 +1,6 @@
 import fastifyCookie from '@fastify/cookie'
 import type { ResolvedCookieOptions } from './options.js'
-import { isSessionId } from './store/item.js'
+import { isSessionId } from './ids.js'
 
 /** Browsers keep at most 4096 bytes per cookie; anything longer was not set by us. */
 export const MAX_COOKIE_HEADER_BYTES = 16 * 1024

@@ -9,7 +9,7 @@ import { originOf } from './metrics-server.js'
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_ROUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TABLE_NAME, MIN_SECRET_LENGTH } from './options.js'
 import { dynamoSession } from './plugin.js'
 import type { Session } from './session.js'
-import type { JsonValue } from './store/item.js'
+import type { JsonValue } from './store/json.js'
 import { ensureSessionTable, type EnsureTableResult } from './store/table.js'
 
 export const DEMO_PORT = 3000

@@ -3,8 +3,10 @@ import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
 import { Session, type CookieChannel, type SessionEnv, type SessionEvents } from './session.js'
 import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
-import { epochSeconds, isLive, isLiveTombstone, type StoredSession } from './store/item.js'
-import { errorFields, errorName, withCause } from './aws-errors.js'
+import { epochSeconds } from './clock.js'
+import { isLiveSession, isLiveTombstone } from './expiry.js'
+import type { StoredSession } from './store/record.js'
+import { errorFields, errorName } from './aws-errors.js'
 import { SessionHijackedError, StoreUnavailableError } from './errors.js'
 
 /** Load outcomes, as counted by `dynamo_session_loads_total{result}`. */
@@ -33,7 +35,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
   async function readStored (id: string): Promise<StoredSession | undefined> {
     const first = await store.load(id, options.consistentRead === 'always')
     const nowSec = epochSeconds(now())
-    if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLive(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
+    if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLiveSession(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
     // An eventually consistent read can miss a session created or refreshed a moment ago.
     return await store.load(id, true)
   }
@@ -70,7 +72,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
         request.session = new Session(env, undefined, { readOnly: true, cookie: channel })
         return
       }
-      throw withCause(new StoreUnavailableError(errorName(err) || 'unknown error'), err)
+      throw new StoreUnavailableError(errorName(err) || 'unknown error', { cause: err })
     }
     if (stored !== undefined && isLiveTombstone(stored, epochSeconds(now()))) {
       instrumentation?.load('superseded')
@@ -78,7 +80,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
       request.session = new Session(env, undefined, { superseded: true })
       return
     }
-    if (stored === undefined || !isLive(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)) {
+    if (stored === undefined || !isLiveSession(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)) {
       instrumentation?.load(stored === undefined ? 'not_found' : 'expired')
       // The signed id is dead: clear the cookie so the client stops paying a read for it on every request.
       request.session = new Session(env, undefined, { clearCookie: true, cookie: channel })

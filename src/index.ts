@@ -2,7 +2,7 @@
 // is internal and may change in any release.
 export { dynamoSession, dynamoSession as default } from './plugin.js'
 export type { Session, SessionData, SessionKey, SessionValue } from './session.js'
-export type { JsonValue } from './store/item.js'
+export type { JsonValue } from './store/json.js'
 export type {
   DynamoSessionOptions, SessionCookieOptions, ReaperOptions, MetricsOptions, ConsistentRead, OnStoreError, SameSite
 } from './options.js'

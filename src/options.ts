@@ -17,11 +17,15 @@ export const DEFAULT_TOUCH_FRACTION = 5
 export const DEFAULT_TOMBSTONE_SECONDS = 60
 export const DEFAULT_CONSISTENT_READ = 'on-miss'
 export const DEFAULT_ON_STORE_ERROR = 'fail'
+export const DEFAULT_CREATE_TABLE = false
 export const DEFAULT_COOKIE_NAME = 'sessionId'
 /** The default name on https requests: browsers accept a `__Host-` cookie only from the host itself, over https. */
 export const DEFAULT_HTTPS_COOKIE_NAME = '__Host-' + DEFAULT_COOKIE_NAME
 export const DEFAULT_COOKIE_PATH = '/'
 export const DEFAULT_SAME_SITE = 'lax'
+export const DEFAULT_HTTP_ONLY = true
+export const DEFAULT_SECURE = 'auto'
+export const DEFAULT_PARTITIONED = false
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 500
 /** Attempts per DynamoDB call of the default client, unless AWS_MAX_ATTEMPTS is set. */
@@ -38,10 +42,14 @@ export const DEFAULT_REAPER_GRACE_SECONDS = 60
 export const DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND = 20
 export const DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND = 10
 export const DEFAULT_REAPER_LEASE_SECONDS = 30
+/** reaper.maxPassSeconds defaults to this share of the schedule's shortest period (see defaultMaxPassSeconds). */
+export const DEFAULT_REAPER_PASS_SHARE = 0.8
+/** reaper.maxPassSeconds without a schedule (`schedule: false`, `reap --once`). */
+export const DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS = 60
 export const DEFAULT_METRICS_ROUTE = '/metrics'
 /** With `metrics.port`, the metrics server listens on loopback only unless told otherwise. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1'
-const MAX_PORT = 65_535
+export const MAX_PORT = 65_535
 // Bounds of the reaper options (the CLI's flags take theirs from here). DynamoDB accepts up to 1,000,000 Scan
 // segments; more than MAX_REAPER_SEGMENTS buys nothing for one table. The other options have no upper bound.
 export const MIN_REAPER_SEGMENTS = 1
@@ -50,9 +58,12 @@ export const MIN_REAPER_GRACE_SECONDS = 0
 export const MIN_REAPER_LEASE_SECONDS = 1
 export const MIN_REAPER_MAX_PASS_SECONDS = 1
 
-export type ConsistentRead = 'on-miss' | 'always' | 'never'
-export type OnStoreError = 'fail' | 'anonymous'
-export type SameSite = 'lax' | 'strict' | 'none'
+export const CONSISTENT_READ_MODES = ['on-miss', 'always', 'never'] as const
+export const ON_STORE_ERROR_MODES = ['fail', 'anonymous'] as const
+export const SAME_SITE_VALUES = ['lax', 'strict', 'none'] as const
+export type ConsistentRead = typeof CONSISTENT_READ_MODES[number]
+export type OnStoreError = typeof ON_STORE_ERROR_MODES[number]
+export type SameSite = typeof SAME_SITE_VALUES[number]
 
 export interface SessionCookieOptions {
   /**
@@ -312,14 +323,14 @@ function resolveCookie (value: unknown): ResolvedCookieOptions {
   const name = str('cookie.name', c.name, DEFAULT_COOKIE_NAME, COOKIE_NAME, 'a cookie-name token')
   const path = str('cookie.path', c.path, DEFAULT_COOKIE_PATH, COOKIE_PATH, "a path starting with '/'")
   const domain = c.domain === undefined ? undefined : str('cookie.domain', c.domain, '', COOKIE_DOMAIN, 'a domain name')
-  const httpOnly = bool('cookie.httpOnly', c.httpOnly, true)
-  const sameSite = oneOf('cookie.sameSite', c.sameSite, ['lax', 'strict', 'none'], DEFAULT_SAME_SITE)
-  let secure: boolean | 'auto' = 'auto'
+  const httpOnly = bool('cookie.httpOnly', c.httpOnly, DEFAULT_HTTP_ONLY)
+  const sameSite = oneOf('cookie.sameSite', c.sameSite, SAME_SITE_VALUES, DEFAULT_SAME_SITE)
+  let secure: boolean | 'auto' = DEFAULT_SECURE
   if (c.secure !== undefined) {
     if (c.secure !== 'auto' && typeof c.secure !== 'boolean') fail('cookie.secure', "true, false or 'auto'", c.secure)
     secure = c.secure
   }
-  const partitioned = bool('cookie.partitioned', c.partitioned, false)
+  const partitioned = bool('cookie.partitioned', c.partitioned, DEFAULT_PARTITIONED)
   const hostPrefix = name.startsWith('__Host-')
   if (hostPrefix || name.startsWith('__Secure-')) {
     // Browsers drop prefixed cookies that are not Secure, so the prefix decides.
@@ -396,6 +407,12 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
   })
 }
 
+/** reaper.maxPassSeconds's default for a schedule whose shortest period is `intervalSeconds` (0: no schedule). */
+export function defaultMaxPassSeconds (intervalSeconds: number): number {
+  if (intervalSeconds <= 0) return DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS
+  return Math.max(MIN_REAPER_MAX_PASS_SECONDS, Math.floor(intervalSeconds * DEFAULT_REAPER_PASS_SHARE))
+}
+
 function isRegistry (value: unknown): value is Registry {
   // Duck-typed: the application may use another copy of prom-client.
   const r = value as Partial<Record<'registerMetric' | 'metrics' | 'getSingleMetric', unknown>> | null
@@ -468,11 +485,11 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     touchAfterSeconds,
     absoluteTimeoutSeconds,
     tombstoneSeconds: int('tombstoneSeconds', o.tombstoneSeconds, DEFAULT_TOMBSTONE_SECONDS, 1),
-    consistentRead: oneOf('consistentRead', o.consistentRead, ['on-miss', 'always', 'never'], DEFAULT_CONSISTENT_READ),
-    onStoreError: oneOf('onStoreError', o.onStoreError, ['fail', 'anonymous'], DEFAULT_ON_STORE_ERROR),
+    consistentRead: oneOf('consistentRead', o.consistentRead, CONSISTENT_READ_MODES, DEFAULT_CONSISTENT_READ),
+    onStoreError: oneOf('onStoreError', o.onStoreError, ON_STORE_ERROR_MODES, DEFAULT_ON_STORE_ERROR),
     cookie: resolveCookie(o.cookie),
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
-    createTable: bool('createTable', o.createTable, false),
+    createTable: bool('createTable', o.createTable, DEFAULT_CREATE_TABLE),
     now: (o.now as (() => number) | undefined) ?? Date.now,
     reaper: resolveReaperOptions(o.reaper),
     metrics: resolveMetrics(o.metrics)

@@ -1,10 +1,12 @@
 import type { ResolvedOptions } from './options.js'
 import type { DynamoStore } from './store/dynamo-store.js'
-import {
-  MAX_ITEM_BYTES, cloneJson, computeExpiry, entrySize, epochSeconds, isLiveTombstone, itemOverhead, newSessionId, setOwn, validateKey,
-  type JsonValue, type SessionRecord, type StoredSession
-} from './store/item.js'
-import { errorName, withCause } from './aws-errors.js'
+import { epochSeconds } from './clock.js'
+import { computeExpiry, isLiveTombstone } from './expiry.js'
+import { newSessionId } from './ids.js'
+import { cloneJson, setOwn, validateKey, type JsonValue, type SessionRecord } from './store/json.js'
+import { MAX_ITEM_BYTES, entrySize, itemOverhead } from './store/marshal.js'
+import type { StoredSession } from './store/record.js'
+import { errorName } from './aws-errors.js'
 import {
   SaveFailedError, SessionDestroyedError, SessionGoneError, SessionHijackedError, SessionTooLargeError, StoreUnavailableError
 } from './errors.js'
@@ -54,7 +56,7 @@ export interface CookieChannel {
 }
 
 function storeFailure (err: unknown): Error {
-  return withCause(new SaveFailedError(errorName(err) || 'unknown error'), err)
+  return new SaveFailedError(errorName(err) || 'unknown error', { cause: err })
 }
 
 /** The per-request session: `request.session`. */

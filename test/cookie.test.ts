@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import { MAX_COOKIE_HEADER_BYTES, MAX_SESSION_COOKIE_CANDIDATES, SessionCookie, type CookieSigner } from '../src/cookie.js'
 import { resolveOptions, type SessionCookieOptions } from '../src/options.js'
-import { newSessionId } from '../src/store/item.js'
+import { newSessionId } from '../src/ids.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const OLD_SECRET = 'an-older-secret-that-is-also-long-enough-987'

@@ -7,7 +7,8 @@ import { startDynalite, makeClient, createTable, countCalls, getRow } from './he
 import { buildApp, cookieFrom, fakeClock, isClearingCookie, signedCookie, SECRET, OLD_SECRET } from './helpers/app.js'
 import { watchUnexpected } from './helpers/reliability.js'
 import { MAX_COOKIE_HEADER_BYTES, MAX_SESSION_COOKIE_CANDIDATES } from '../src/cookie.js'
-import { MAX_ITEM_BYTES, cloneJson, fromAttributeMap, toAttributeMap } from '../src/store/item.js'
+import { cloneJson } from '../src/store/json.js'
+import { MAX_ITEM_BYTES, fromAttributeMap, toAttributeMap } from '../src/store/marshal.js'
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { assertProperty } from './helpers/property.js'
 

@@ -12,6 +12,7 @@ import {
   DEFAULT_METRICS_HOST, DEFAULT_METRICS_ROUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
   DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape
 } from '../src/options.js'
+import { DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS, defaultMaxPassSeconds } from '../src/options.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const OTHER = 'another-secret-that-is-long-enough-abcdefgh'
@@ -525,4 +526,12 @@ t.test('regression: the table shape and the reaper options resolve on their own,
   t.throws(() => resolveTableShape({ idAttribute: 'k', expiresAttribute: 'k' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /expiresAttribute/ })
   t.throws(() => resolveReaperOptions({ segments: 0 }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION', message: /reaper\.segments/ })
   t.throws(() => resolveReaperOptions({ schedual: '* * * * *' }), { code: 'FST_DYNAMO_SESSION_UNKNOWN_OPTION' })
+})
+
+t.test('reaper.maxPassSeconds defaults to 80% of the schedule\'s shortest period, or 60 without a schedule', async (t) => {
+  t.equal(defaultMaxPassSeconds(60), 48, 'every minute: the 48 the JSDoc and the README quote')
+  t.equal(defaultMaxPassSeconds(10), 8)
+  t.equal(defaultMaxPassSeconds(1), 1, 'never below the option\'s minimum')
+  t.equal(defaultMaxPassSeconds(0), DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS)
+  t.equal(DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS, 60)
 })

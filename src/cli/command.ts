@@ -54,17 +54,6 @@ export const JSON_FLAG: FlagSpecs = {
   json: { type: 'boolean', description: 'Print the result as JSON' }
 }
 
-/** `name: message` of an error, on one line. */
-export function describeError (err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const inner = err instanceof AggregateError && err.message === '' && err.errors[0] instanceof Error ? err.errors[0] : err
-  const code = (inner as { code?: unknown }).code
-  const label = typeof code === 'string' ? code : inner.name
-  const message = inner.message.split('\n')[0]?.trim() ?? ''
-  if (message === '') return label
-  return message.includes(label) ? message : `${label}: ${message}`
-}
-
 /** Resolves with what stopped a long-running command: SIGINT, SIGTERM or the abort of `signal`. */
 export function waitForStop (signal: AbortSignal | undefined): Promise<string> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { buildClient, resolvedRegion } from '../client.js'
-import { CommandFailure, describeError } from './command.js'
+import { describeError } from '../aws-errors.js'
+import { CommandFailure } from './command.js'
 import { UsageError, type FlagSpecs, type Flags } from './flags.js'
 
 /** Per-attempt timeout of table setup calls (control-plane calls are slower than item reads). */

@@ -1,9 +1,10 @@
 import { DEMO_HOST, DEMO_METRICS_PORT, DEMO_PORT, startDemo } from '../demo.js'
+import { MAX_PORT } from '../options.js'
 import { EXIT_OK, waitForStop, type Command, type ResolvedIo } from './command.js'
 import { UsageError } from './flags.js'
 import { TABLE_FLAGS, tableFlags } from './option-flags.js'
 
-const PORT_BOUNDS = { min: 0, max: 65_535 }
+const PORT_BOUNDS = { min: 0, max: MAX_PORT }
 
 type DemoApp = Awaited<ReturnType<typeof startDemo>>
 

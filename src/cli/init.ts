@@ -1,10 +1,11 @@
-import { ensureSessionTable, type Billing, type EnsureTableResult } from '../store/table.js'
+import {
+  BILLING_MODES, DEFAULT_BILLING, DEFAULT_PROVISIONED_CAPACITY, ensureSessionTable, type Billing, type EnsureTableResult
+} from '../store/table.js'
 import { EXIT_OK, JSON_FLAG, type Command, type ResolvedIo } from './command.js'
 import { CONNECTION_FLAGS, withClient } from './connection.js'
 import { UsageError, type Flags } from './flags.js'
 import { TABLE_FLAGS, tableFlags } from './option-flags.js'
 
-const DEFAULT_BILLING: Billing = 'on-demand'
 /** DynamoDB's default quota of capacity units per table: more cannot be provisioned without a quota increase. */
 const CAPACITY_BOUNDS = { min: 1, max: 40_000 }
 
@@ -17,7 +18,7 @@ interface InitSettings {
 
 function initFlags (flags: Flags): InitSettings {
   const { tableName, idAttribute, expiresAttribute } = tableFlags(flags)
-  const billing = flags.choice<Billing>('billing', ['on-demand', 'provisioned']) ?? DEFAULT_BILLING
+  const billing = flags.choice<Billing>('billing', BILLING_MODES) ?? DEFAULT_BILLING
   const readCapacity = flags.integer('read-capacity', CAPACITY_BOUNDS)
   const writeCapacity = flags.integer('write-capacity', CAPACITY_BOUNDS)
   if (billing === 'on-demand' && (readCapacity !== undefined || writeCapacity !== undefined)) {
@@ -46,8 +47,8 @@ export const init: Command = {
     ...TABLE_FLAGS,
     ...CONNECTION_FLAGS,
     billing: { type: 'string', arg: 'mode', description: 'on-demand or provisioned (applies when creating)', default: DEFAULT_BILLING },
-    'read-capacity': { type: 'string', arg: 'n', description: 'Read capacity units with --billing provisioned (default 5)' },
-    'write-capacity': { type: 'string', arg: 'n', description: 'Write capacity units with --billing provisioned (default 5)' },
+    'read-capacity': { type: 'string', arg: 'n', description: `Read capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})` },
+    'write-capacity': { type: 'string', arg: 'n', description: `Write capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})` },
     ...JSON_FLAG
   },
   async run ({ flags, io }) {

@@ -2,8 +2,9 @@
 import { readFileSync, realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import {
-  BIN, COMMON_FLAGS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandFailure, describeError, type CliIo, type Command, type ResolvedIo
+  BIN, COMMON_FLAGS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandFailure, type CliIo, type Command, type ResolvedIo
 } from './command.js'
+import { describeError } from '../aws-errors.js'
 import { demo } from './demo.js'
 import { columns, flagRows, parseFlags, UsageError, type Flags } from './flags.js'
 import { init } from './init.js'

@@ -1,6 +1,7 @@
 import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
-  DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SEGMENTS,
+  DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_PASS_SHARE, DEFAULT_REAPER_SEGMENTS,
+  DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS,
   DEFAULT_TABLE_NAME, MAX_REAPER_SEGMENTS, MIN_REAPER_GRACE_SECONDS, MIN_REAPER_LEASE_SECONDS,
   MIN_REAPER_MAX_PASS_SECONDS, MIN_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape, type ReaperOptions,
   type ResolvedReaperOptions, type TableShape
@@ -64,7 +65,8 @@ export const DELETE_FLAGS: FlagSpecs = {
   'max-pass-seconds': {
     type: 'string',
     arg: 'n',
-    description: 'A pass stops after this long; the next resumes (default: 80% of the schedule\'s period, 60 with --once)'
+    description: 'A pass stops after this long; the next resumes (default: ' +
+      `${DEFAULT_REAPER_PASS_SHARE * 100}% of the schedule's period, ${DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS} with --once)`
   }
 }
 

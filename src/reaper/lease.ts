@@ -2,7 +2,8 @@ import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dyn
 import { performance } from 'node:perf_hooks'
 import type { TableShape } from '../options.js'
 import { ReaperLeaseLostError } from '../errors.js'
-import { LEASE_ID } from '../store/item.js'
+import { LEASE_ID } from '../ids.js'
+import { itemKey, numberAttribute } from '../store/marshal.js'
 import { isConditionFailure } from '../aws-errors.js'
 import type { ReaperCalls } from './calls.js'
 import type { ReapReport, TableState } from './report.js'
@@ -139,7 +140,7 @@ export function tableStateOf (state: LeaseState): TableState {
 }
 
 function leaseKey (shape: TableShape): Record<string, AttributeValue> {
-  return { [shape.idAttribute]: { S: LEASE_ID } }
+  return itemKey(shape, LEASE_ID)
 }
 
 const A = LEASE_ATTRIBUTES
@@ -216,10 +217,7 @@ export function buildRenewInput (shape: TableShape, owner: string, untilMs: numb
 
 export function parseLease (item: Record<string, AttributeValue> | undefined): LeaseRecord | undefined {
   if (item === undefined) return undefined
-  const num = (name: string): number | undefined => {
-    const n = Number(item[name]?.N ?? Number.NaN)
-    return Number.isFinite(n) ? n : undefined
-  }
+  const num = (name: string): number | undefined => numberAttribute(item[name])
   return {
     owner: item[A.owner]?.S,
     untilMs: num(A.until) ?? 0,

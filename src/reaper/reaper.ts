@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { createTask, type Logger as CronLogger } from 'node-cron'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { ResolvedReaperOptions, TableShape } from '../options.js'
-import { epochSeconds } from '../store/item.js'
+import { defaultMaxPassSeconds, type ResolvedReaperOptions, type TableShape } from '../options.js'
+import { epochSeconds } from '../clock.js'
 import { UnitBudget, defaultSleep, type Sleep, type WaitGuard } from './budget.js'
 import { ReaperCalls, type Budgets } from './calls.js'
 import { ReaperTickOutOfRangeError } from '../errors.js'
@@ -61,10 +61,6 @@ export interface ReaperDeps {
   readonly owner?: string
 }
 
-/** Without a schedule, a pass stops (and saves its cursors) after this many seconds. */
-export const DEFAULT_UNSCHEDULED_PASS_SECONDS = 60
-/** Share of the schedule's period a pass may use by default. */
-export const PASS_SHARE_OF_INTERVAL = 0.8
 const SAMPLED_TICKS = 12
 /** The write that frees the lease gets this long, even during close(); after it the lease just expires. */
 export const RELEASE_TIMEOUT_MS = 5000
@@ -136,8 +132,7 @@ export class Reaper implements SessionReaper {
       interval = scheduled.intervalSeconds
     }
     this.intervalSeconds = interval
-    const passSeconds = deps.options.maxPassSeconds ??
-      (interval > 0 ? Math.max(1, Math.floor(interval * PASS_SHARE_OF_INTERVAL)) : DEFAULT_UNSCHEDULED_PASS_SECONDS)
+    const passSeconds = deps.options.maxPassSeconds ?? defaultMaxPassSeconds(interval)
     this.#maxPassMs = passSeconds * 1000
     deps.observer?.interval(interval)
   }

@@ -1,5 +1,6 @@
 import type { AttributeValue, ScanCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
+import { itemKey, numberAttribute } from '../store/marshal.js'
 import { TOMBSTONE_NAMES, isTombstoneItem } from '../store/tombstone.js'
 import type { ReaperCalls } from './calls.js'
 import type { ExpiryFinder, FinderPage, FoundRow, StartKey } from './sweep.js'
@@ -18,9 +19,7 @@ export function buildScanInput (shape: TableShape, segment: number, segments: nu
 
 /** Pure: a scanned row; the expiry is undefined unless it is a finite Number (what DynamoDB's TTL would act on). */
 export function parseScannedRow (shape: TableShape, item: Record<string, AttributeValue>): FoundRow {
-  const raw = item[shape.expiresAttribute]?.N
-  const expiry = raw === undefined ? Number.NaN : Number(raw)
-  return { id: item[shape.idAttribute]?.S ?? '', expiresAt: Number.isFinite(expiry) ? expiry : undefined, tombstone: isTombstoneItem(item) }
+  return { id: item[shape.idAttribute]?.S ?? '', expiresAt: numberAttribute(item[shape.expiresAttribute]), tombstone: isTombstoneItem(item) }
 }
 
 /** Pure: true when `start` is exactly the table's key, `{ [idAttribute]: { S: non-empty string } }`, and nothing else. */
@@ -61,6 +60,6 @@ export class ScanFinder implements ExpiryFinder {
   }
 
   after (_stream: number, row: FoundRow): StartKey {
-    return { [this.#shape.idAttribute]: { S: row.id } }
+    return itemKey(this.#shape, row.id)
   }
 }

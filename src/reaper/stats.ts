@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { epochSeconds } from '../store/item.js'
+import { epochSeconds } from '../clock.js'
 import { NO_GUARD, UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperCalls } from './calls.js'
 import { readLease, type LeaseState } from './lease.js'

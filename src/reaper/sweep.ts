@@ -1,6 +1,9 @@
 import type { AttributeValue, DeleteItemCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { epochSeconds, isInternalId } from '../store/item.js'
+import { epochSeconds } from '../clock.js'
+import { DUE_CONDITION, classifyExpiry, dueCutoff, dueValues } from '../expiry.js'
+import { isInternalId } from '../ids.js'
+import { itemKey } from '../store/marshal.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
@@ -152,10 +155,10 @@ export function isComplete (progress: SweepProgress): boolean {
 export function buildReapDeleteInput (shape: TableShape, id: string, cutoff: number): DeleteItemCommandInput {
   return {
     TableName: shape.tableName,
-    Key: { [shape.idAttribute]: { S: id } },
-    ConditionExpression: 'attribute_exists(#id) AND #exp < :cutoff',
+    Key: itemKey(shape, id),
+    ConditionExpression: `attribute_exists(#id) AND ${DUE_CONDITION}`,
     ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute },
-    ExpressionAttributeValues: { ':cutoff': { N: String(cutoff) } }
+    ExpressionAttributeValues: dueValues(cutoff)
   }
 }
 
@@ -291,7 +294,8 @@ export class Sweep {
         continue
       }
       const nowSec = epochSeconds(o.now())
-      const due = row.expiresAt !== undefined && row.expiresAt < nowSec - o.graceSeconds
+      const expiry = classifyExpiry(row.expiresAt, nowSec, o.graceSeconds)
+      const due = expiry === 'due'
       const reserved = this.#unitsPerDelete
       if (due && write !== undefined) {
         if (this.#stopping(signal) || !await write.take(reserved, signal, this.#guard)) return false
@@ -305,12 +309,12 @@ export class Sweep {
       this.counts.scanned++
       if (!due) {
         // Past its expiry but within the grace: not live any more, not yet due; counted in `scanned` only.
-        const kind = row.expiresAt === undefined ? 'invalid' : row.expiresAt < nowSec ? undefined : 'active'
+        const kind = expiry === 'grace' ? undefined : expiry
         if (kind !== undefined) this.counts[kind]++
         this.#settle(stream, row, kind)
         continue
       }
-      const lag = nowSec - row.expiresAt
+      const lag = nowSec - (row.expiresAt as number)
       this.counts.expired++
       this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, lag)
       const outcome = write === undefined ? 'left' : await this.#delete(write, reserved, row.id, lag, signal)
@@ -345,7 +349,7 @@ export class Sweep {
     const o = this.#o
     try {
       const before = o.calls.tally.write
-      await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, epochSeconds(o.now()) - o.graceSeconds))
+      await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, dueCutoff(epochSeconds(o.now()), o.graceSeconds)))
       this.#unitsPerDelete = Math.max(1, o.calls.tally.write - before)
       if (lag === undefined) return 'deleted'
       this.counts.deleted++

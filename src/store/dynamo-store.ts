@@ -5,10 +5,12 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { isConditionFailure } from '../aws-errors.js'
-import {
-  buildCreateInput, buildDeleteInput, isInternalId, buildGetInput, buildUpdateInput, epochSeconds, isLive, parseItem, setOwn,
-  type CreateSpec, type JsonValue, type SessionRecord, type StoredSession
-} from './item.js'
+import { epochSeconds } from '../clock.js'
+import { isLiveSession } from '../expiry.js'
+import { isInternalId } from '../ids.js'
+import { buildCreateInput, buildDeleteInput, buildGetInput, buildUpdateInput, type CreateSpec } from './commands.js'
+import { setOwn, type JsonValue, type SessionRecord } from './json.js'
+import { parseItem, type StoredSession } from './record.js'
 import { buildTombstoneInput } from './tombstone.js'
 
 export type StoreOperation = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem'
@@ -131,7 +133,7 @@ export class DynamoStore implements SessionStoreApi {
   async get (id: string): Promise<SessionSnapshot | undefined> {
     if (typeof id !== 'string' || id.length === 0 || isInternalId(id)) return undefined
     const stored = await this.load(id, true)
-    if (stored === undefined || !isLive(stored, epochSeconds(this.#now()), this.#shape.absoluteTimeoutSeconds)) return undefined
+    if (stored === undefined || !isLiveSession(stored, epochSeconds(this.#now()), this.#shape.absoluteTimeoutSeconds)) return undefined
     return {
       id: stored.id,
       expiresAt: new Date(stored.expiresAt * 1000),

@@ -4,9 +4,15 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME } from '../options.js'
 import { TableSetupError } from '../errors.js'
-import { errorName } from '../aws-errors.js'
+import { errorFields, errorName } from '../aws-errors.js'
 
-export type Billing = 'on-demand' | 'provisioned'
+export const BILLING_MODES = ['on-demand', 'provisioned'] as const
+export type Billing = typeof BILLING_MODES[number]
+
+export const DEFAULT_BILLING: Billing = 'on-demand'
+/** Read and write capacity of a provisioned table (the tutorial's table). */
+export const DEFAULT_PROVISIONED_CAPACITY = 5
+export const DEFAULT_TABLE_WAIT_MS = 120_000
 
 export interface EnsureTableOptions {
   /** Defaults to `'ManejoSesion'`. */
@@ -49,9 +55,8 @@ const POLL_MS = 250
 
 /** Any failure of setup is a TableSetupError; the DynamoDB error is its cause. */
 function setupFailure (tableName: string, what: string, err: unknown): Error {
-  const wrapped = new TableSetupError(tableName, `${what}: ${errorName(err) || 'Error'}: ${(err as Error | null)?.message ?? String(err)}`)
-  wrapped.cause = err
-  return wrapped
+  const { name, message } = errorFields(err)
+  return new TableSetupError(tableName, `${what}: ${name}: ${message}`, { cause: err })
 }
 
 async function describe (client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
@@ -95,7 +100,9 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   const tableName = options.tableName ?? DEFAULT_TABLE_NAME
   const idAttribute = options.idAttribute ?? DEFAULT_ID_ATTRIBUTE
   const expiresAttribute = options.expiresAttribute ?? DEFAULT_EXPIRES_ATTRIBUTE
-  const billing = options.billing ?? 'on-demand'
+  const billing = options.billing ?? DEFAULT_BILLING
+  const readCapacity = options.readCapacity ?? DEFAULT_PROVISIONED_CAPACITY
+  const writeCapacity = options.writeCapacity ?? DEFAULT_PROVISIONED_CAPACITY
   const log = options.log ?? (() => {})
   const messages: string[] = []
   const say = (message: string): void => { messages.push(message); log(message) }
@@ -104,7 +111,7 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   let created = false
   if (table === undefined) {
     try {
-      await client.send(new CreateTableCommand(buildCreateTableInput(tableName, idAttribute, billing, options.readCapacity ?? 5, options.writeCapacity ?? 5)))
+      await client.send(new CreateTableCommand(buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity)))
       created = true
       say(`created table ${tableName} (${billing})`)
     } catch (err) {
@@ -114,7 +121,7 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   } else {
     say(`table ${tableName} exists`)
   }
-  const deadline = Date.now() + (options.waitTimeoutMs ?? 120_000)
+  const deadline = Date.now() + (options.waitTimeoutMs ?? DEFAULT_TABLE_WAIT_MS)
   for (;;) {
     table = await describe(client, tableName)
     if (table?.TableStatus === 'ACTIVE') break

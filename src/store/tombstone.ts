@@ -1,5 +1,7 @@
 import type { AttributeValue, PutItemCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
+import { LIVE_CONDITION, liveValues } from '../expiry.js'
+import { itemKey } from './marshal.js'
 
 /**
  * What `regenerate()` leaves under the old id: a short-lived tombstone instead of nothing, so that a request still
@@ -28,12 +30,12 @@ export function buildTombstoneInput (shape: TableShape, id: string, nowSec: numb
   return {
     TableName: shape.tableName,
     Item: {
-      [shape.idAttribute]: { S: id },
+      ...itemKey(shape, id),
       [shape.expiresAttribute]: { N: String(nowSec + lifetimeSeconds) },
       [TOMBSTONE_ATTRIBUTE]: { N: String(nowSec) }
     },
-    ConditionExpression: `attribute_exists(#id) AND #exp > :now AND ${NOT_TOMBSTONE}`,
+    ConditionExpression: `attribute_exists(#id) AND ${LIVE_CONDITION} AND ${NOT_TOMBSTONE}`,
     ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute, ...TOMBSTONE_NAMES },
-    ExpressionAttributeValues: { ':now': { N: String(nowSec) } }
+    ExpressionAttributeValues: liveValues(nowSec)
   }
 }

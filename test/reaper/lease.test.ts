@@ -6,7 +6,7 @@ import {
   LEASE_ID, LEASE_ATTRIBUTES, Lease, LeaseWatch, MAX_TICK_DISTANCE_MS, buildAcquireInput, buildRenewInput, decodeState,
   encodeState, readLease, parseLease, tableStateOf, type LeaseState
 } from '../../src/reaper/lease.js'
-import { SESSION_ID_PATTERN } from '../../src/store/item.js'
+import { SESSION_ID_PATTERN } from '../../src/ids.js'
 import { emptyReport } from '../../src/reaper/report.js'
 
 const shape = reaperOptions('sessions')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { describeError } from '../../src/cli/command.js'
+import { describeError } from '../src/aws-errors.js'
 
 t.test('describeError keeps to one line and prefers the error code', async (t) => {
   t.equal(describeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })), 'connect ECONNREFUSED 127.0.0.1:9')

@@ -1,0 +1,32 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import type { TableShape } from '../options.js'
+import type { SessionRecord } from './json.js'
+import { fromAttributeMap, numberAttribute } from './marshal.js'
+import { isTombstoneItem } from './tombstone.js'
+
+/** A session row as read from the table. */
+export interface StoredSession {
+  readonly id: string
+  /** Epoch seconds; NaN when the row has no numeric expiry (never live). */
+  readonly expiresAt: number
+  readonly createdAt: number | undefined
+  readonly touchedAt: number | undefined
+  readonly data: SessionRecord
+  /** False for rows written by other software without the data map: the first write creates it. */
+  readonly hasDataMap: boolean
+  /** True for the tombstone `regenerate()` leaves under the old id: never a session (see tombstone.ts). */
+  readonly superseded: boolean
+}
+
+export function parseItem (shape: TableShape, item: Record<string, AttributeValue>): StoredSession {
+  const data = item[shape.dataAttribute]
+  return {
+    id: item[shape.idAttribute]?.S ?? '',
+    expiresAt: numberAttribute(item[shape.expiresAttribute]) ?? Number.NaN,
+    createdAt: numberAttribute(item[shape.createdAttribute]),
+    touchedAt: numberAttribute(item[shape.touchedAttribute]),
+    data: data?.M !== undefined ? fromAttributeMap(data.M) : {},
+    hasDataMap: data?.M !== undefined,
+    superseded: isTombstoneItem(item)
+  }
+}
