@@ -8,7 +8,9 @@ export interface TextOutput { write (text: string): unknown }
 /** `1h 2m 3s` */
 export function formatDuration (seconds: number): string {
   const whole = Math.max(0, Math.round(seconds))
-  const parts = [[Math.floor(whole / 86_400), 'd'], [Math.floor(whole / 3600) % 24, 'h'], [Math.floor(whole / 60) % 60, 'm'], [whole % 60, 's']] as const
+  const parts = [
+    [Math.floor(whole / 86_400), 'd'], [Math.floor(whole / 3600) % 24, 'h'], [Math.floor(whole / 60) % 60, 'm'], [whole % 60, 's']
+  ] as const
   const shown = parts.filter(([count]) => count > 0).map(([count, unit]) => `${count}${unit}`)
   return shown.length === 0 ? '0s' : shown.join(' ')
 }
@@ -56,7 +58,8 @@ export function formatStats (stats: ReaperStats, nowMs: number): string {
   const last = lease.lastReport
   if (last !== undefined) {
     lines.push(`last pass:    ${last.result} at ${iso(last.finishedAt * 1000)}: scanned ${last.scanned}, deleted ${last.deleted}, ` +
-      `conflicts ${last.conflicts}, ${units(last.consumedReadUnits)} RCU, ${units(last.consumedWriteUnits)} WCU, ${last.durationSeconds.toFixed(1)} s`)
+      `conflicts ${last.conflicts}, ${units(last.consumedReadUnits)} RCU, ${units(last.consumedWriteUnits)} WCU, ` +
+      `${last.durationSeconds.toFixed(1)} s`)
   }
   if (lease.sweep !== undefined) {
     lines.push(`sweep:        in progress since ${iso(lease.sweep.startedAt * 1000)}, ${lease.sweep.streamsDone}/${lease.sweep.streams} segments done`)

@@ -17,10 +17,12 @@ export interface LeaseState {
 }
 
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 // A key attribute as JSON can hold it: a String or a Number. Which attributes a cursor needs is the finder's to say.
-const isKeyValue = (value: unknown): boolean => isObject(value) && Object.keys(value).length === 1 && (typeof value.S === 'string' || typeof value.N === 'string')
+const isKeyValue = (value: unknown): boolean =>
+  isObject(value) && Object.keys(value).length === 1 && (typeof value.S === 'string' || typeof value.N === 'string')
 
 function decodeCursor (value: unknown): StreamCursor | undefined {
   if (!isObject(value)) return undefined
@@ -34,11 +36,13 @@ const SWEEP_NUMBERS = ['startedAt', 'active', 'expired', 'deleted', 'conflicts',
 
 /** The sweep's shape only: whether its cursors fit the finder that resumes it is checked then (`resumable`). */
 function decodeSweep (value: unknown): SweepProgress | undefined {
-  if (!isObject(value) || typeof value.finder !== 'string' || !Array.isArray(value.cursors) || !isNumber(value.streams) || value.cursors.length !== value.streams) return undefined
+  if (!isObject(value) || typeof value.finder !== 'string' || !Array.isArray(value.cursors) || !isNumber(value.streams)) return undefined
+  if (value.cursors.length !== value.streams) return undefined
   const cursors = value.cursors.map(decodeCursor)
   if (cursors.some((cursor) => cursor === undefined)) return undefined
   if (!SWEEP_NUMBERS.every((key) => isNumber(value[key]))) return undefined
-  const numbers = Object.fromEntries(SWEEP_NUMBERS.map((key) => [key, value[key] as number])) as Record<typeof SWEEP_NUMBERS[number], number>
+  const numbers = Object.fromEntries(SWEEP_NUMBERS.map((key) => [key, value[key] as number])) as
+    Record<typeof SWEEP_NUMBERS[number], number>
   return { finder: value.finder, streams: value.streams, cursors: cursors as StreamCursor[], ...numbers }
 }
 
@@ -49,7 +53,10 @@ function decodeTable (value: unknown): LeaseState['table'] {
   return Object.fromEntries(TABLE_NUMBERS.map((key) => [key, value[key]])) as NonNullable<LeaseState['table']>
 }
 
-const REPORT_NUMBERS = ['scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds', 'finishedAt'] as const
+const REPORT_NUMBERS = [
+  'scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits',
+  'durationSeconds', 'finishedAt'
+] as const
 
 function decodeReport (value: unknown): LeaseState['lastReport'] {
   if (!isObject(value) || !['success', 'failure', 'skipped'].includes(value.result as string)) return undefined

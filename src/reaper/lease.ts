@@ -56,6 +56,13 @@ function leaseKey (shape: TableShape): Record<string, AttributeValue> {
   return { [shape.idAttribute]: { S: LEASE_ID } }
 }
 
+// The attributes every acquisition, renewal and release writes or checks.
+const OWNERSHIP_NAMES = Object.freeze({
+  '#owner': LEASE_ATTRIBUTES.owner,
+  '#until': LEASE_ATTRIBUTES.until,
+  '#version': LEASE_ATTRIBUTES.version
+})
+
 /** A holder as another instance saw it: who, and the version its last renewal left. */
 export interface LeaseHolder {
   readonly owner: string
@@ -69,7 +76,7 @@ export interface LeaseHolder {
  * MAX_TICK_DISTANCE_MS ahead of `nowMs`, and records the tick. Every acquisition bumps the version.
  */
 export function buildAcquireInput (shape: TableShape, owner: string, nowMs: number, untilMs: number, tickMs?: number, takeover?: LeaseHolder): UpdateItemCommandInput {
-  const names: Record<string, string> = { '#owner': LEASE_ATTRIBUTES.owner, '#until': LEASE_ATTRIBUTES.until, '#version': LEASE_ATTRIBUTES.version }
+  const names: Record<string, string> = { ...OWNERSHIP_NAMES }
   const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   let update = 'SET #owner = :me, #until = :until'
   let condition: string
@@ -114,7 +121,7 @@ export function buildRenewInput (shape: TableShape, owner: string, untilMs: numb
     Key: leaseKey(shape),
     UpdateExpression: 'SET #until = :until ADD #version :one',
     ConditionExpression: '#owner = :me',
-    ExpressionAttributeNames: { '#owner': LEASE_ATTRIBUTES.owner, '#until': LEASE_ATTRIBUTES.until, '#version': LEASE_ATTRIBUTES.version },
+    ExpressionAttributeNames: { ...OWNERSHIP_NAMES },
     ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   }
   if (state === undefined) return input

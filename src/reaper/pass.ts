@@ -167,7 +167,8 @@ export class ReaperPass {
     const { finder, log } = this.#deps
     const saved = resumable(finder, state.sweep)
     if (state.sweep !== undefined && saved === undefined) {
-      log.warn({ finder: state.sweep.finder, streams: state.sweep.streams }, 'reaper sweep restarted: the saved cursors do not fit this finder')
+      const { finder: kind, streams } = state.sweep
+      log.warn({ finder: kind, streams }, 'reaper sweep restarted: the saved cursors do not fit this finder')
     }
     return saved ?? newProgress(finder, epochSeconds(this.#startedAt))
   }
@@ -203,7 +204,8 @@ export class ReaperPass {
 
   async #release (next: LeaseState): Promise<void> {
     try {
-      if (!await this.#lease.release(next, AbortSignal.timeout(RELEASE_TIMEOUT_MS))) this.#deps.log.warn({}, 'reaper lease was taken over before release')
+      const released = await this.#lease.release(next, AbortSignal.timeout(RELEASE_TIMEOUT_MS))
+      if (!released) this.#deps.log.warn({}, 'reaper lease was taken over before release')
     } catch (err) {
       // It expires by itself; the next pass resumes from the last saved cursors.
       this.#deps.log.warn({ err: errorFields(err) }, 'reaper could not release its lease')
