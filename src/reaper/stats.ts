@@ -49,7 +49,9 @@ function leaseView (owner: string | undefined, untilMs: number, tickMs: number |
     lastTick: tickMs,
     lastSuccessAt: state.lastSuccessAt,
     lastReport: state.lastReport,
-    sweep: sweep === undefined ? undefined : { streamsDone: sweep.cursors.filter((c) => c.done).length, streams: sweep.streams, startedAt: sweep.startedAt }
+    sweep: sweep === undefined
+      ? undefined
+      : { streamsDone: sweep.cursors.filter((cursor) => cursor.done).length, streams: sweep.streams, startedAt: sweep.startedAt }
   }
 }
 

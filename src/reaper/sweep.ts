@@ -140,12 +140,12 @@ export function sweepFigures (progress: SweepProgress, completedAt: number): Non
 /** Saved progress `finder` can resume: written by the same kind of finder, same streams, every cursor its own. */
 export function resumable (finder: ExpiryFinder, progress: SweepProgress | undefined): SweepProgress | undefined {
   if (progress === undefined || progress.finder !== finder.kind || progress.streams !== finder.streams) return undefined
-  const valid = progress.cursors.every((c) => c.done || c.start === undefined || finder.isCursor(c.start))
+  const valid = progress.cursors.every((cursor) => cursor.done || cursor.start === undefined || finder.isCursor(cursor.start))
   return valid ? progress : undefined
 }
 
 export function isComplete (progress: SweepProgress): boolean {
-  return progress.cursors.every((c) => c.done)
+  return progress.cursors.every((cursor) => cursor.done)
 }
 
 /** Pure: the conditional delete of one expired row; fails when the row was refreshed (or is gone) meanwhile. */
@@ -214,7 +214,7 @@ export class Sweep {
         throw err
       }
     }))
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
     if (rejected !== undefined) throw rejected.reason
     return isComplete(this.progress)
   }
