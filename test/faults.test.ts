@@ -11,7 +11,7 @@ import { createMetrics, METRIC_NAMES } from '../src/metrics.js'
 import { ReaperCalls } from '../src/reaper/calls.js'
 import { LEASE_ID, readLease } from '../src/reaper/lease.js'
 import { MAX_THROTTLED_PAGE_RETRIES } from '../src/reaper/sweep.js'
-import type { ReaperLogger } from '../src/reaper/reaper.js'
+import type { ReaperLogger } from '../src/reaper/pass.js'
 
 // DynamoDB failing in every way the network and the service can fail, between the plugin and dynalite: each request
 // gets the configured behaviour, each failure is counted, nothing crashes, and nothing written before a fault is lost.

@@ -50,9 +50,9 @@ export class UnitBudget {
   }
 
   #refill (): void {
-    const t = this.#now()
-    if (t > this.#at) this.#balance = Math.min(this.ratePerSecond, this.#balance + (t - this.#at) / 1000 * this.ratePerSecond)
-    this.#at = Math.max(this.#at, t)
+    const nowMs = this.#now()
+    if (nowMs > this.#at) this.#balance = Math.min(this.ratePerSecond, this.#balance + (nowMs - this.#at) / 1000 * this.ratePerSecond)
+    this.#at = Math.max(this.#at, nowMs)
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { ReapReport } from './report.js'
-import type { ReaperLogger } from './reaper.js'
+import type { ReaperLogger } from './pass.js'
 import type { ReaperStats } from './stats.js'
 
 /** Writes text somewhere (a stream, a test buffer). */
@@ -7,14 +7,16 @@ export interface TextOutput { write (text: string): unknown }
 
 /** `1h 2m 3s` */
 export function formatDuration (seconds: number): string {
-  const s = Math.max(0, Math.round(seconds))
-  const parts = [[Math.floor(s / 86_400), 'd'], [Math.floor(s / 3600) % 24, 'h'], [Math.floor(s / 60) % 60, 'm'], [s % 60, 's']] as const
-  const shown = parts.filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`)
+  const whole = Math.max(0, Math.round(seconds))
+  const parts = [
+    [Math.floor(whole / 86_400), 'd'], [Math.floor(whole / 3600) % 24, 'h'], [Math.floor(whole / 60) % 60, 'm'], [whole % 60, 's']
+  ] as const
+  const shown = parts.filter(([count]) => count > 0).map(([count, unit]) => `${count}${unit}`)
   return shown.length === 0 ? '0s' : shown.join(' ')
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString()
-const units = (n: number): string => String(Math.round(n * 100) / 100)
+const units = (amount: number): string => String(Math.round(amount * 100) / 100)
 
 /** One line per figure of a pass report. */
 export function formatReport (report: ReapReport): string {
@@ -53,10 +55,11 @@ export function formatStats (stats: ReaperStats, nowMs: number): string {
   lines.push(lease.lastSuccessAt !== undefined
     ? `last success: ${iso(lease.lastSuccessAt * 1000)} (${formatDuration(nowMs / 1000 - lease.lastSuccessAt)} ago)`
     : 'last success: never')
-  const r = lease.lastReport
-  if (r !== undefined) {
-    lines.push(`last pass:    ${r.result} at ${iso(r.finishedAt * 1000)}: scanned ${r.scanned}, deleted ${r.deleted}, ` +
-      `conflicts ${r.conflicts}, ${units(r.consumedReadUnits)} RCU, ${units(r.consumedWriteUnits)} WCU, ${r.durationSeconds.toFixed(1)} s`)
+  const last = lease.lastReport
+  if (last !== undefined) {
+    lines.push(`last pass:    ${last.result} at ${iso(last.finishedAt * 1000)}: scanned ${last.scanned}, deleted ${last.deleted}, ` +
+      `conflicts ${last.conflicts}, ${units(last.consumedReadUnits)} RCU, ${units(last.consumedWriteUnits)} WCU, ` +
+      `${last.durationSeconds.toFixed(1)} s`)
   }
   if (lease.sweep !== undefined) {
     lines.push(`sweep:        in progress since ${iso(lease.sweep.startedAt * 1000)}, ${lease.sweep.streamsDone}/${lease.sweep.streams} segments done`)

@@ -6,8 +6,7 @@ import { LEASE_ID } from '../ids.js'
 import { itemKey, numberAttribute } from '../store/marshal.js'
 import { isConditionFailure } from '../aws-errors.js'
 import type { ReaperCalls } from './calls.js'
-import type { ReapReport, TableState } from './report.js'
-import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
+import { decodeState, encodeState, type LeaseState } from './lease-state.js'
 
 /**
  * The lease item's id. Cookies can only name ids matching /^[A-Za-z0-9_-]{16,128}$/, so no request can read or
@@ -41,18 +40,6 @@ export const LEASE_ATTRIBUTES = Object.freeze({
  */
 export const MAX_TICK_DISTANCE_MS = 3_600_000
 
-/** What the reaper keeps in the lease item between passes. */
-export interface LeaseState {
-  /** Epoch seconds of the last successful pass by any instance. */
-  lastSuccessAt?: number
-  /** The last pass that held the lease, with the epoch seconds it ended. */
-  lastReport?: ReapReport & { finishedAt: number }
-  /** Figures of the last complete sweep. */
-  table?: NonNullable<TableState['sweep']>
-  /** A sweep in progress (the budget made it longer than a pass). */
-  sweep?: SweepProgress
-}
-
 export interface LeaseRecord {
   readonly owner: string | undefined
   readonly untilMs: number
@@ -66,84 +53,16 @@ export type AcquireResult =
   | { readonly acquired: true, readonly state: LeaseState }
   | { readonly acquired: false, readonly reason: 'held' | 'tick-done', readonly state: LeaseState }
 
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-// A key attribute as JSON can hold it: a String or a Number. Which attributes a cursor needs is the finder's to say.
-const isKeyValue = (v: unknown): boolean => isObject(v) && Object.keys(v).length === 1 && (typeof v.S === 'string' || typeof v.N === 'string')
-
-function decodeCursor (v: unknown): StreamCursor | undefined {
-  if (!isObject(v)) return undefined
-  if (v.done === true) return { done: true }
-  if (v.done !== false) return undefined
-  if (v.start === undefined) return { done: false, start: undefined }
-  return isObject(v.start) && Object.values(v.start).every(isKeyValue) ? { done: false, start: v.start as StartKey } : undefined
-}
-
-const SWEEP_NUMBERS = ['startedAt', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds'] as const
-
-/** The sweep's shape only: whether its cursors fit the finder that resumes it is checked then (`resumable`). */
-function decodeSweep (v: unknown): SweepProgress | undefined {
-  if (!isObject(v) || typeof v.finder !== 'string' || !Array.isArray(v.cursors) || !isNumber(v.streams) || v.cursors.length !== v.streams) return undefined
-  const cursors = v.cursors.map(decodeCursor)
-  if (cursors.some((c) => c === undefined)) return undefined
-  if (!SWEEP_NUMBERS.every((k) => isNumber(v[k]))) return undefined
-  const numbers = Object.fromEntries(SWEEP_NUMBERS.map((k) => [k, v[k] as number])) as Record<typeof SWEEP_NUMBERS[number], number>
-  return { finder: v.finder, streams: v.streams, cursors: cursors as StreamCursor[], ...numbers }
-}
-
-const TABLE_NUMBERS = ['active', 'expiredFound', 'expiredBacklog', 'invalid', 'maxLagSeconds', 'completedAt'] as const
-
-function decodeTable (v: unknown): LeaseState['table'] {
-  if (!isObject(v) || !TABLE_NUMBERS.every((k) => isNumber(v[k]))) return undefined
-  return Object.fromEntries(TABLE_NUMBERS.map((k) => [k, v[k]])) as NonNullable<LeaseState['table']>
-}
-
-const REPORT_NUMBERS = ['scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds', 'finishedAt'] as const
-
-function decodeReport (v: unknown): LeaseState['lastReport'] {
-  if (!isObject(v) || !['success', 'failure', 'skipped'].includes(v.result as string)) return undefined
-  if (!REPORT_NUMBERS.every((k) => isNumber(v[k]))) return undefined
-  return v as unknown as LeaseState['lastReport']
-}
-
-/**
- * Reads the stored state; anything malformed (another version, a manual edit) is dropped, never trusted. A sweep's
- * cursors are checked here for shape, and against the finder's key schema by `resumable` before a pass uses them.
- */
-export function decodeState (text: string | undefined): LeaseState {
-  if (text === undefined) return {}
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch {
-    return {}
-  }
-  if (!isObject(raw)) return {}
-  const state: LeaseState = {}
-  if (isNumber(raw.lastSuccessAt)) state.lastSuccessAt = raw.lastSuccessAt
-  const report = decodeReport(raw.lastReport)
-  if (report !== undefined) state.lastReport = report
-  const table = decodeTable(raw.table)
-  if (table !== undefined) state.table = table
-  const sweep = decodeSweep(raw.sweep)
-  if (sweep !== undefined) state.sweep = sweep
-  return state
-}
-
-export function encodeState (state: LeaseState): string {
-  return JSON.stringify(state)
-}
-
-export function tableStateOf (state: LeaseState): TableState {
-  return { lastSuccessAt: state.lastSuccessAt, sweep: state.table }
-}
-
 function leaseKey (shape: TableShape): Record<string, AttributeValue> {
   return itemKey(shape, LEASE_ID)
 }
 
-const A = LEASE_ATTRIBUTES
+// The attributes every acquisition, renewal and release writes or checks.
+const OWNERSHIP_NAMES = Object.freeze({
+  '#owner': LEASE_ATTRIBUTES.owner,
+  '#until': LEASE_ATTRIBUTES.until,
+  '#version': LEASE_ATTRIBUTES.version
+})
 
 /** A holder as another instance saw it: who, and the version its last renewal left. */
 export interface LeaseHolder {
@@ -158,7 +77,7 @@ export interface LeaseHolder {
  * MAX_TICK_DISTANCE_MS ahead of `nowMs`, and records the tick. Every acquisition bumps the version.
  */
 export function buildAcquireInput (shape: TableShape, owner: string, nowMs: number, untilMs: number, tickMs?: number, takeover?: LeaseHolder): UpdateItemCommandInput {
-  const names: Record<string, string> = { '#owner': A.owner, '#until': A.until, '#version': A.version }
+  const names: Record<string, string> = { ...OWNERSHIP_NAMES }
   const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   let update = 'SET #owner = :me, #until = :until'
   let condition: string
@@ -175,7 +94,7 @@ export function buildAcquireInput (shape: TableShape, owner: string, nowMs: numb
     }
   }
   if (tickMs !== undefined) {
-    names['#tick'] = A.tick
+    names['#tick'] = LEASE_ATTRIBUTES.tick
     values[':tick'] = { N: String(tickMs) }
     values[':horizon'] = { N: String(nowMs + MAX_TICK_DISTANCE_MS) }
     update += ', #tick = :tick'
@@ -203,14 +122,14 @@ export function buildRenewInput (shape: TableShape, owner: string, untilMs: numb
     Key: leaseKey(shape),
     UpdateExpression: 'SET #until = :until ADD #version :one',
     ConditionExpression: '#owner = :me',
-    ExpressionAttributeNames: { '#owner': A.owner, '#until': A.until, '#version': A.version },
+    ExpressionAttributeNames: { ...OWNERSHIP_NAMES },
     ExpressionAttributeValues: { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   }
   if (state === undefined) return input
   return {
     ...input,
     UpdateExpression: 'SET #until = :until, #state = :state ADD #version :one',
-    ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#state': A.state },
+    ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#state': LEASE_ATTRIBUTES.state },
     ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ':state': { S: encodeState(state) } }
   }
 }
@@ -219,11 +138,11 @@ export function parseLease (item: Record<string, AttributeValue> | undefined): L
   if (item === undefined) return undefined
   const num = (name: string): number | undefined => numberAttribute(item[name])
   return {
-    owner: item[A.owner]?.S,
-    untilMs: num(A.until) ?? 0,
-    version: num(A.version),
-    tickMs: num(A.tick),
-    state: decodeState(item[A.state]?.S)
+    owner: item[LEASE_ATTRIBUTES.owner]?.S,
+    untilMs: num(LEASE_ATTRIBUTES.until) ?? 0,
+    version: num(LEASE_ATTRIBUTES.version),
+    tickMs: num(LEASE_ATTRIBUTES.tick),
+    state: decodeState(item[LEASE_ATTRIBUTES.state]?.S)
   }
 }
 

@@ -3,7 +3,8 @@ import type { TableShape } from '../options.js'
 import { epochSeconds } from '../clock.js'
 import { NO_GUARD, UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperCalls } from './calls.js'
-import { readLease, type LeaseState } from './lease.js'
+import { readLease } from './lease.js'
+import type { LeaseState } from './lease-state.js'
 import type { ReapReport } from './report.js'
 import { ScanFinder } from './scan-finder.js'
 import { Sweep, newProgress } from './sweep.js'
@@ -48,7 +49,9 @@ function leaseView (owner: string | undefined, untilMs: number, tickMs: number |
     lastTick: tickMs,
     lastSuccessAt: state.lastSuccessAt,
     lastReport: state.lastReport,
-    sweep: sweep === undefined ? undefined : { streamsDone: sweep.cursors.filter((c) => c.done).length, streams: sweep.streams, startedAt: sweep.startedAt }
+    sweep: sweep === undefined
+      ? undefined
+      : { streamsDone: sweep.cursors.filter((cursor) => cursor.done).length, streams: sweep.streams, startedAt: sweep.startedAt }
   }
 }
 
@@ -75,14 +78,14 @@ export async function collectStats (client: DynamoDBClient, shape: TableShape, o
   }, newProgress(finder, epochSeconds(started)))
   await sweep.run()
   const lease = await readLease(calls, shape)
-  const c = sweep.counts
+  const counts = sweep.counts
   return {
     tableName: shape.tableName,
-    scanned: c.scanned,
-    active: c.active,
-    expired: c.expired,
-    invalid: c.invalid,
-    maxLagSeconds: c.maxLagSeconds,
+    scanned: counts.scanned,
+    active: counts.active,
+    expired: counts.expired,
+    invalid: counts.invalid,
+    maxLagSeconds: counts.maxLagSeconds,
     consumedReadUnits: calls.tally.read,
     durationSeconds: (options.now() - started) / 1000,
     lease: lease === undefined ? undefined : leaseView(lease.owner, lease.untilMs, lease.tickMs, lease.state, options.now())

@@ -143,12 +143,12 @@ export function sweepFigures (progress: SweepProgress, completedAt: number): Non
 /** Saved progress `finder` can resume: written by the same kind of finder, same streams, every cursor its own. */
 export function resumable (finder: ExpiryFinder, progress: SweepProgress | undefined): SweepProgress | undefined {
   if (progress === undefined || progress.finder !== finder.kind || progress.streams !== finder.streams) return undefined
-  const valid = progress.cursors.every((c) => c.done || c.start === undefined || finder.isCursor(c.start))
+  const valid = progress.cursors.every((cursor) => cursor.done || cursor.start === undefined || finder.isCursor(cursor.start))
   return valid ? progress : undefined
 }
 
 export function isComplete (progress: SweepProgress): boolean {
-  return progress.cursors.every((c) => c.done)
+  return progress.cursors.every((cursor) => cursor.done)
 }
 
 /** Pure: the conditional delete of one expired row; fails when the row was refreshed (or is gone) meanwhile. */
@@ -179,7 +179,7 @@ export function backoffMs (attempt: number): number {
 export class Sweep {
   readonly counts: SweepCounts = { scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }
   readonly progress: SweepProgress
-  readonly #o: SweepOptions
+  readonly #options: SweepOptions
   // The caller's guard, and the deadline: a wait stops there.
   readonly #guard: WaitGuard
   #unitsPerItem = INITIAL_UNITS_PER_ITEM
@@ -188,7 +188,7 @@ export class Sweep {
   #cursorRejected = false
 
   constructor (options: SweepOptions, progress: SweepProgress) {
-    this.#o = options
+    this.#options = options
     this.progress = progress
     const { guard, deadline, now } = options
     this.#guard = {
@@ -208,7 +208,7 @@ export class Sweep {
   /** Resolves true when every stream is exhausted. */
   async run (): Promise<boolean> {
     const failed = new AbortController()
-    const signal = AbortSignal.any([this.#o.signal, failed.signal])
+    const signal = AbortSignal.any([this.#options.signal, failed.signal])
     const results = await Promise.allSettled(this.progress.cursors.map(async (_, stream) => {
       try {
         await this.#stream(stream, signal)
@@ -217,24 +217,24 @@ export class Sweep {
         throw err
       }
     }))
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
     if (rejected !== undefined) throw rejected.reason
     return isComplete(this.progress)
   }
 
   #stopping (signal: AbortSignal): boolean {
-    return signal.aborted || this.#o.now() >= this.#o.deadline
+    return signal.aborted || this.#options.now() >= this.#options.deadline
   }
 
   async #stream (stream: number, signal: AbortSignal): Promise<void> {
-    const o = this.#o
+    const options = this.#options
     for (;;) {
       const cursor = this.progress.cursors[stream]
       if (cursor === undefined || cursor.done || this.#stopping(signal)) return
-      const limit = pageLimit(o.budgets.read.ratePerSecond, this.progress.streams, this.#unitsPerItem)
+      const limit = pageLimit(options.budgets.read.ratePerSecond, this.progress.streams, this.#unitsPerItem)
       const reserved = limit * this.#unitsPerItem
-      if (!await o.budgets.read.take(reserved, signal, this.#guard)) return
-      const before = o.calls.tally.read
+      if (!await options.budgets.read.take(reserved, signal, this.#guard)) return
+      const before = options.calls.tally.read
       let page: FinderPage | undefined
       try {
         page = await this.#page(stream, cursor.start, limit, signal)
@@ -246,10 +246,10 @@ export class Sweep {
       } finally {
         // The call charged what it really cost, if anything: the reservation goes back whatever happened, or the
         // budget, which outlives the pass, would start the next one in debt.
-        o.budgets.read.charge(-reserved)
+        options.budgets.read.charge(-reserved)
       }
       if (page === undefined) return
-      if (page.evaluated > 0) this.#unitsPerItem = Math.max(MIN_UNITS_PER_ITEM, (o.calls.tally.read - before) / page.evaluated)
+      if (page.evaluated > 0) this.#unitsPerItem = Math.max(MIN_UNITS_PER_ITEM, (options.calls.tally.read - before) / page.evaluated)
       if (!await this.#rows(stream, page.rows, signal)) return
       this.progress.cursors[stream] = page.next === undefined ? { done: true } : { done: false, start: page.next }
     }
@@ -258,7 +258,7 @@ export class Sweep {
   async #page (stream: number, start: StartKey | undefined, limit: number, signal: AbortSignal): Promise<FinderPage | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#o.finder.page(this.#o.calls, stream, start, limit)
+        return await this.#options.finder.page(this.#options.calls, stream, start, limit)
       } catch (err) {
         if (!isThrottle(err) || attempt >= MAX_THROTTLED_PAGE_RETRIES) throw err
         if (!await this.#pause(backoffMs(attempt), signal)) return undefined
@@ -268,13 +268,13 @@ export class Sweep {
 
   /** Sleeps `ms`, checking the guard at its due times and at the end; false when the sweep must stop. */
   async #pause (ms: number, signal: AbortSignal): Promise<boolean> {
-    const o = this.#o
-    const until = o.now() + ms
+    const options = this.#options
+    const until = options.now() + ms
     for (;;) {
-      const left = until - o.now()
+      const left = until - options.now()
       if (signal.aborted) return false
       if (left <= 0) return true
-      await o.sleep(Math.max(1, Math.min(left, Math.ceil(this.#guard.dueAt - o.now()))), signal)
+      await options.sleep(Math.max(1, Math.min(left, Math.ceil(this.#guard.dueAt - options.now()))), signal)
       if (!signal.aborted && !await this.#guard.check()) return false
     }
   }
@@ -285,16 +285,16 @@ export class Sweep {
    * missed, even when the rows it deleted are gone by then. False when the pass stopped before the end of the page.
    */
   async #rows (stream: number, rows: readonly FoundRow[], signal: AbortSignal): Promise<boolean> {
-    const o = this.#o
-    const write = o.budgets.write
+    const options = this.#options
+    const write = options.budgets.write
     for (const row of rows) {
       // The lease item: never a session.
       if (isInternalId(row.id)) {
         this.#settle(stream, row, undefined)
         continue
       }
-      const nowSec = epochSeconds(o.now())
-      const expiry = classifyExpiry(row.expiresAt, nowSec, o.graceSeconds)
+      const nowSec = epochSeconds(options.now())
+      const expiry = classifyExpiry(row.expiresAt, nowSec, options.graceSeconds)
       const due = expiry === 'due'
       const reserved = this.#unitsPerDelete
       if (due && write !== undefined) {
@@ -327,16 +327,16 @@ export class Sweep {
 
   /** Counts a settled row into the sweep's progress and moves the stream's cursor past it, in one step. */
   #settle (stream: number, row: FoundRow, outcome: RowOutcome | undefined, lag = 0): void {
-    const p = this.progress
-    if (outcome === 'active') p.active++
-    else if (outcome === 'invalid') p.invalid++
+    const progress = this.progress
+    if (outcome === 'active') progress.active++
+    else if (outcome === 'invalid') progress.invalid++
     else if (outcome !== undefined) {
-      p.expired++
-      if (outcome === 'deleted') p.deleted++
-      if (outcome === 'conflict') p.conflicts++
-      p.maxLagSeconds = Math.max(p.maxLagSeconds, lag)
+      progress.expired++
+      if (outcome === 'deleted') progress.deleted++
+      if (outcome === 'conflict') progress.conflicts++
+      progress.maxLagSeconds = Math.max(progress.maxLagSeconds, lag)
     }
-    p.cursors[stream] = { done: false, start: this.#o.finder.after(stream, row) }
+    progress.cursors[stream] = { done: false, start: this.#options.finder.after(stream, row) }
   }
 
   /**
@@ -346,25 +346,25 @@ export class Sweep {
    * what became of the row: `left` for a later pass (throttled), `stopped` when close() aborted the call.
    */
   async #delete (write: UnitBudget, reserved: number, id: string, lag: number | undefined, signal: AbortSignal): Promise<ExpiredOutcome | 'stopped'> {
-    const o = this.#o
+    const options = this.#options
     try {
-      const before = o.calls.tally.write
-      await o.calls.deleteItem(buildReapDeleteInput(o.shape, id, dueCutoff(epochSeconds(o.now()), o.graceSeconds)))
-      this.#unitsPerDelete = Math.max(1, o.calls.tally.write - before)
+      const before = options.calls.tally.write
+      await options.calls.deleteItem(buildReapDeleteInput(options.shape, id, dueCutoff(epochSeconds(options.now()), options.graceSeconds)))
+      this.#unitsPerDelete = Math.max(1, options.calls.tally.write - before)
       if (lag === undefined) return 'deleted'
       this.counts.deleted++
-      o.observer?.reaped()
-      o.observer?.ttlLag(lag)
+      options.observer?.reaped()
+      options.observer?.ttlLag(lag)
       return 'deleted'
     } catch (err) {
       if (isConditionFailure(err)) {
         if (lag === undefined) return 'conflict'
         this.counts.conflicts++
-        o.observer?.skipped('conflict')
-        o.observer?.ttlLag(lag)
+        options.observer?.skipped('conflict')
+        options.observer?.ttlLag(lag)
         return 'conflict'
       }
-      if (lag !== undefined) o.observer?.skipped('error')
+      if (lag !== undefined) options.observer?.skipped('error')
       if (isThrottle(err)) {
         // Left for a later pass; slow down meanwhile.
         await this.#pause(backoffMs(0), signal)

@@ -110,12 +110,20 @@ t.test('a guard that says stop ends the wait, taking nothing', async (t) => {
   t.same(time.slept, [500])
 })
 
+/**
+ * Which settles first: `sleep`, or a check that runs once every pending promise callback has (setImmediate). A sleep
+ * that its abort ended resolves within promise callbacks, so it wins; one still waiting on its timer loses.
+ */
+async function settledAtOnce (sleep: Promise<void>): Promise<'returned' | 'still waiting'> {
+  const check = new Promise<'still waiting'>((resolve) => setImmediate(() => resolve('still waiting')))
+  return await Promise.race([sleep.then(() => 'returned' as const), check])
+}
+
 t.test('defaultSleep waits, and returns early on abort', async (t) => {
   await defaultSleep(5)
   const abort = new AbortController()
   const pending = defaultSleep(60_000, abort.signal)
   abort.abort()
-  await pending
-  await defaultSleep(60_000, abort.signal)
-  t.pass('an aborted sleep does not hold the test for a minute')
+  t.equal(await settledAtOnce(pending), 'returned', 'an aborted sleep does not hold the test for a minute')
+  t.equal(await settledAtOnce(defaultSleep(60_000, abort.signal)), 'returned', 'nor does one started after the abort')
 })
