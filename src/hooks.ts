@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
-import { Session, type CookieChannel, type SessionEnv, type SessionEvents } from './session.js'
+import type { Session } from './session.js'
+import { SessionController, controllerOf, type OpenOptions, type SessionEnv, type SessionEvents } from './session/controller.js'
+import type { CookieChannel } from './session/cookie-action.js'
 import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
 import { epochSeconds, isLive, isLiveTombstone, type StoredSession } from './store/item.js'
 import { errorFields, errorName, withCause } from './aws-errors.js'
@@ -38,7 +40,11 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     return await store.load(id, true)
   }
 
-  function cookieValue (request: FastifyRequest, session: Session, action: 'set' | 'clear'): string {
+  function open (stored: StoredSession | undefined, opts: OpenOptions): Session {
+    return new SessionController(env, stored, opts).session
+  }
+
+  function cookieValue (request: FastifyRequest, session: SessionController, action: 'set' | 'clear'): string {
     const https = request.protocol === 'https'
     return action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https)
   }
@@ -47,7 +53,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     return {
       pluginCanSet: () => !reply.sent,
       headersSent: () => reply.raw.headersSent,
-      serialize: (action) => cookieValue(request, request.session, action)
+      serialize: (action) => cookieValue(request, controllerOf(request.session), action)
     }
   }
 
@@ -57,7 +63,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     const channel = cookieChannel(request, reply)
     if (read.kind !== 'valid') {
       if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
-      request.session = new Session(env, undefined, { cookie: channel })
+      request.session = open(undefined, { cookie: channel })
       return
     }
     if (read.legacy === true) legacyCookie.add(request)
@@ -67,7 +73,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     } catch (err) {
       if (options.onStoreError === 'anonymous') {
         request.log.warn({ err: errorFields(err) }, 'session store unavailable, continuing without a session')
-        request.session = new Session(env, undefined, { readOnly: true, cookie: channel })
+        request.session = open(undefined, { readOnly: true, cookie: channel })
         return
       }
       throw withCause(new StoreUnavailableError(errorName(err) || 'unknown error'), err)
@@ -75,20 +81,20 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     if (stored !== undefined && isLiveTombstone(stored, epochSeconds(now()))) {
       instrumentation?.load('superseded')
       // A login replaced this id moments ago and the client may already hold the new cookie: touch nothing.
-      request.session = new Session(env, undefined, { superseded: true })
+      request.session = open(undefined, { superseded: true })
       return
     }
     if (stored === undefined || !isLive(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)) {
       instrumentation?.load(stored === undefined ? 'not_found' : 'expired')
       // The signed id is dead: clear the cookie so the client stops paying a read for it on every request.
-      request.session = new Session(env, undefined, { clearCookie: true, cookie: channel })
+      request.session = open(undefined, { clearCookie: true, cookie: channel })
       return
     }
     instrumentation?.load('found')
-    request.session = new Session(env, stored, { renewCookie: read.renew, cookie: channel })
+    request.session = open(stored, { renewCookie: read.renew, cookie: channel })
   }
 
-  function applyCookie (request: FastifyRequest, reply: FastifyReply, session: Session): void {
+  function applyCookie (request: FastifyRequest, reply: FastifyReply, session: SessionController): void {
     const action = session.takeCookieAction()
     if (action === 'none') return
     reply.header('set-cookie', cookieValue(request, session, action))
@@ -100,10 +106,11 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     // Fastify runs onSend again for an error reply: save at most once.
     if (session === null || autosaved.has(request)) return payload
     autosaved.add(request)
+    const controller = controllerOf(session)
     try {
-      await session.persist()
+      await controller.persist()
     } finally {
-      applyCookie(request, reply, session)
+      applyCookie(request, reply, controller)
     }
     return payload
   }
@@ -114,13 +121,14 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     const session = request.session
     if (session === null || autosaved.has(request) || !reply.sent) return
     autosaved.add(request)
+    const controller = controllerOf(session)
     try {
-      await session.persist()
+      await controller.persist()
     } catch (err) {
       request.log.error({ err: errorFields(err) }, 'session changes made after reply.hijack() were not saved')
       return
     }
-    if (session.takeCookieAction() === 'set' && session.isNew) {
+    if (controller.takeCookieAction() === 'set' && controller.isNew) {
       const err = new SessionHijackedError('a new session id was stored but its cookie never reached the client')
       request.log.error({ err: errorFields(err) }, 'session cookie not delivered after reply.hijack()')
     }
