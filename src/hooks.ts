@@ -2,26 +2,19 @@ import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onRespons
 import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
 import type { Session } from './session.js'
-import { SessionController, controllerOf, type OpenOptions, type SessionEnv, type SessionEvents } from './session/controller.js'
+import { SessionController, controllerOf, type OpenOptions, type SessionEnv } from './session/controller.js'
 import type { CookieChannel } from './session/cookie-action.js'
-import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
+import type { DynamoStore } from './store/dynamo-store.js'
+import type { RequestObserver } from './instrumentation.js'
 import { epochSeconds, isLive, isLiveTombstone, type StoredSession } from './store/item.js'
 import { errorFields, errorName, withCause } from './aws-errors.js'
 import { SessionHijackedError, StoreUnavailableError } from './errors.js'
-
-/** Load outcomes, as counted by `dynamo_session_loads_total{result}`. */
-export type LoadResult = 'found' | 'not_found' | 'expired' | 'invalid_cookie' | 'superseded'
-
-/** What the request path reports to metrics; the metrics module implements it. */
-export interface Instrumentation extends StoreObserver, SessionEvents {
-  load (result: LoadResult): void
-}
 
 export interface HookDeps {
   readonly options: ResolvedOptions
   readonly cookie: SessionCookie
   readonly store: DynamoStore
-  readonly instrumentation: Instrumentation | undefined
+  readonly instrumentation: RequestObserver | undefined
 }
 
 /** The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a hijacked one (onResponse). */

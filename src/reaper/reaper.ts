@@ -9,7 +9,8 @@ import { UnitBudget, defaultSleep, type Sleep, type WaitGuard } from './budget.j
 import { ReaperCalls, type Budgets } from './calls.js'
 import { ReaperTickOutOfRangeError } from '../errors.js'
 import { Lease, LeaseWatch, MAX_TICK_DISTANCE_MS, monotonicNow, tableStateOf, type LeaseState } from './lease.js'
-import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
+import { emptyReport, type ReapReport, type ReapResult } from './report.js'
+import type { ReaperObserver } from '../instrumentation.js'
 import { ScanFinder } from './scan-finder.js'
 import { Sweep, newProgress, resumable, sweepFigures, type ExpiryFinder, type SweepProgress } from './sweep.js'
 

@@ -1,5 +1,6 @@
 import type { ResolvedOptions } from '../options.js'
 import type { DynamoStore } from '../store/dynamo-store.js'
+import type { RequestObserver } from '../instrumentation.js'
 import {
   computeExpiry, epochSeconds, isLiveTombstone, itemOverhead, newSessionId, validateKey, type JsonValue, type SessionRecord, type StoredSession
 } from '../store/item.js'
@@ -10,11 +11,8 @@ import { PendingCookie, type CookieAction, type CookieChannel } from './cookie-a
 import { SessionContents } from './contents.js'
 import { SessionWrites } from './writes.js'
 
-/** Events the plugin reports to metrics. */
-export interface SessionEvents {
-  created (): void
-  destroyed (): void
-}
+/** What a session reports to metrics. */
+type SessionEvents = Pick<RequestObserver, 'created' | 'destroyed'>
 
 /** What a session needs from its plugin: options, the store and the clock. */
 export interface SessionEnv {
