@@ -17,43 +17,48 @@ export interface HookDeps {
   readonly instrumentation: RequestObserver | undefined
 }
 
+type Hooks = { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler }
+
 /** The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a hijacked one (onResponse). */
-export function sessionHooks ({ options, cookie, store, instrumentation }: HookDeps): { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler } {
-  const { now } = options
-  const env: SessionEnv = { options, store, now, events: instrumentation }
-  const autosaved = new WeakSet<FastifyRequest>()
+export function sessionHooks (deps: HookDeps): Hooks {
   // Requests whose session came from the legacy cookie name: that cookie is cleared whenever a cookie is written.
   const legacyCookie = new WeakSet<FastifyRequest>()
+  return { onRequest: loadHook(deps, legacyCookie), ...saveHooks(deps, legacyCookie) }
+}
 
-  async function readStored (id: string): Promise<StoredSession | undefined> {
-    const first = await store.load(id, options.consistentRead === 'always')
-    const nowSec = epochSeconds(now())
-    if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLive(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
-    // An eventually consistent read can miss a session created or refreshed a moment ago.
-    return await store.load(id, true)
+async function readStored ({ options, store }: HookDeps, id: string): Promise<StoredSession | undefined> {
+  const { now } = options
+  const first = await store.load(id, options.consistentRead === 'always')
+  const nowSec = epochSeconds(now())
+  if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLive(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
+  // An eventually consistent read can miss a session created or refreshed a moment ago.
+  return await store.load(id, true)
+}
+
+function cookieValue (cookie: SessionCookie, request: FastifyRequest, session: SessionController, action: 'set' | 'clear'): string {
+  const https = request.protocol === 'https'
+  return action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https)
+}
+
+function cookieChannel (cookie: SessionCookie, request: FastifyRequest, reply: FastifyReply): CookieChannel {
+  return {
+    pluginCanSet: () => !reply.sent,
+    headersSent: () => reply.raw.headersSent,
+    serialize: (action) => cookieValue(cookie, request, controllerOf(request.session), action)
   }
+}
 
-  function open (stored: StoredSession | undefined, opts: OpenOptions): Session {
-    return new SessionController(env, stored, opts).session
-  }
+/** onRequest: opens the request's session from its cookie. */
+function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onRequestAsyncHookHandler {
+  const { options, cookie, store, instrumentation } = deps
+  const { now } = options
+  const env: SessionEnv = { options, store, now, events: instrumentation }
+  const open = (stored: StoredSession | undefined, opts: OpenOptions): Session => new SessionController(env, stored, opts).session
 
-  function cookieValue (request: FastifyRequest, session: SessionController, action: 'set' | 'clear'): string {
-    const https = request.protocol === 'https'
-    return action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https)
-  }
-
-  function cookieChannel (request: FastifyRequest, reply: FastifyReply): CookieChannel {
-    return {
-      pluginCanSet: () => !reply.sent,
-      headersSent: () => reply.raw.headersSent,
-      serialize: (action) => cookieValue(request, controllerOf(request.session), action)
-    }
-  }
-
-  const onRequest: onRequestAsyncHookHandler = async function loadSession (request, reply) {
+  return async function loadSession (request, reply) {
     if (request.routeOptions.config.session === false) return
     const read = cookie.read(request.headers.cookie, request.protocol === 'https')
-    const channel = cookieChannel(request, reply)
+    const channel = cookieChannel(cookie, request, reply)
     if (read.kind !== 'valid') {
       if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
       request.session = open(undefined, { cookie: channel })
@@ -62,7 +67,7 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     if (read.legacy === true) legacyCookie.add(request)
     let stored: StoredSession | undefined
     try {
-      stored = await readStored(read.id)
+      stored = await readStored(deps, read.id)
     } catch (err) {
       if (options.onStoreError === 'anonymous') {
         request.log.warn({ err: errorFields(err) }, 'session store unavailable, continuing without a session')
@@ -86,11 +91,16 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     instrumentation?.load('found')
     request.session = open(stored, { renewCookie: read.renew, cookie: channel })
   }
+}
+
+/** onSend and onResponse: persist the session once and carry out its cookie action. */
+function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>): Omit<Hooks, 'onRequest'> {
+  const autosaved = new WeakSet<FastifyRequest>()
 
   function applyCookie (request: FastifyRequest, reply: FastifyReply, session: SessionController): void {
     const action = session.takeCookieAction()
     if (action === 'none') return
-    reply.header('set-cookie', cookieValue(request, session, action))
+    reply.header('set-cookie', cookieValue(cookie, request, session, action))
     if (legacyCookie.has(request)) reply.header('set-cookie', cookie.clearLegacy(request.protocol === 'https'))
   }
 
@@ -127,5 +137,5 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     }
   }
 
-  return { onRequest, onSend, onResponse }
+  return { onSend, onResponse }
 }

@@ -86,10 +86,25 @@ export function createMetrics (registry: Registry): SessionMetrics {
   for (const name of Object.values(METRIC_NAMES)) {
     if (registry.getSingleMetric(name) !== undefined) throw new MetricsConflictError(name)
   }
+  let readClockOffsetMs = (): number => 0
+  const instruments = registerInstruments(registry, () => readClockOffsetMs())
+  zeroKnownLabels(instruments)
+  return {
+    registry,
+    instruments,
+    watchClockSkew (readOffsetMs: () => number) {
+      readClockOffsetMs = readOffsetMs
+    },
+    ...requestObserver(instruments),
+    ...reaperObserver(instruments)
+  }
+}
+
+/** Every instrument, registered on `registry` only. */
+function registerInstruments (registry: Registry, readClockOffsetMs: () => number): Instruments {
   const registers = [registry]
   const N = METRIC_NAMES
-  let readClockOffsetMs = (): number => 0
-  const i: Instruments = {
+  return {
     activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
     expiredFoundSessions: new Gauge({ name: N.expiredFoundSessions, help: 'Rows past expiry (and grace) the last complete reaper sweep found', registers }),
     expiredBacklogSessions: new Gauge({ name: N.expiredBacklogSessions, help: 'Expired rows the last complete reaper sweep found and left in the table (found, minus deleted, minus found refreshed or gone)', registers }),
@@ -116,7 +131,10 @@ export function createMetrics (registry: Registry): SessionMetrics {
       collect () { this.set(readClockOffsetMs() / 1000) }
     })
   }
+}
 
+/** Every known label combination, at 0 from the first scrape. */
+function zeroKnownLabels (i: Instruments): void {
   for (const reason of REAP_SKIP_REASONS) i.reapSkippedTotal.inc({ reason }, 0)
   for (const result of REAPER_RESULTS) i.reaperRunsTotal.inc({ result }, 0)
   for (const operation of STORE_OPERATIONS) i.consumedCapacityUnitsTotal.inc({ operation, component: 'request' }, 0)
@@ -128,18 +146,15 @@ export function createMetrics (registry: Registry): SessionMetrics {
     for (const result of OPERATION_RESULTS) i.storeOperationDurationSeconds.zero({ operation, result })
   }
   for (const result of LOAD_RESULTS) i.loadsTotal.inc({ result }, 0)
+}
 
-  const capacity = (operation: StoreOperation | ReaperOperation, component: Component, units: number): void => {
-    if (units > 0) i.consumedCapacityUnitsTotal.inc({ operation, component }, units)
-  }
+function capacity (i: Instruments, operation: StoreOperation | ReaperOperation, component: Component, units: number): void {
+  if (units > 0) i.consumedCapacityUnitsTotal.inc({ operation, component }, units)
+}
 
+/** The request path's part of the contract. */
+function requestObserver (i: Instruments): RequestObserver {
   return {
-    registry,
-    instruments: i,
-    watchClockSkew (readOffsetMs: () => number) {
-      readClockOffsetMs = readOffsetMs
-    },
-
     load (result: LoadResult) {
       i.loadsTotal.inc({ result })
     },
@@ -151,9 +166,14 @@ export function createMetrics (registry: Registry): SessionMetrics {
     },
     operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined) {
       i.storeOperationDurationSeconds.observe({ operation, result }, seconds)
-      capacity(operation, 'request', billedUnits(consumed, result, operation))
-    },
+      capacity(i, operation, 'request', billedUnits(consumed, result, operation))
+    }
+  }
+}
 
+/** The reaper's part of the contract. */
+function reaperObserver (i: Instruments): ReaperObserver {
+  return {
     passEnded (report: ReapReport) {
       i.reaperRunsTotal.inc({ result: report.result })
       if (report.result !== 'skipped') i.reaperRunDurationSeconds.observe(report.durationSeconds)
@@ -169,7 +189,7 @@ export function createMetrics (registry: Registry): SessionMetrics {
       i.ttlLagMaxSeconds.set(state.sweep.maxLagSeconds)
     },
     consumed (operation: ReaperOperation, units: number) {
-      capacity(operation, 'reaper', units)
+      capacity(i, operation, 'reaper', units)
     },
     throttled (operation: ReaperOperation) {
       i.throttledRequestsTotal.inc({ operation })
