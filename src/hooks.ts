@@ -1,75 +1,79 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
-import { Session, type CookieChannel, type SessionEnv, type SessionEvents } from './session.js'
-import type { DynamoStore, StoreObserver } from './store/dynamo-store.js'
+import type { Session } from './session.js'
+import { SessionController, controllerOf, type OpenOptions, type SessionEnv } from './session/controller.js'
+import type { CookieChannel } from './session/cookie-action.js'
+import type { DynamoStore } from './store/dynamo-store.js'
+import type { RequestObserver } from './instrumentation.js'
 import { epochSeconds } from './clock.js'
 import { isLiveSession, isLiveTombstone } from './expiry.js'
 import type { StoredSession } from './store/record.js'
 import { errorFields, errorName } from './aws-errors.js'
 import { SessionHijackedError, StoreUnavailableError } from './errors.js'
 
-/** Load outcomes, as counted by `dynamo_session_loads_total{result}`. */
-export type LoadResult = 'found' | 'not_found' | 'expired' | 'invalid_cookie' | 'superseded'
-
-/** What the request path reports to metrics; the metrics module implements it. */
-export interface Instrumentation extends StoreObserver, SessionEvents {
-  load (result: LoadResult): void
-}
-
 export interface HookDeps {
   readonly options: ResolvedOptions
   readonly cookie: SessionCookie
   readonly store: DynamoStore
-  readonly instrumentation: Instrumentation | undefined
+  readonly instrumentation: RequestObserver | undefined
 }
 
+type Hooks = { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler }
+
 /** The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a hijacked one (onResponse). */
-export function sessionHooks ({ options, cookie, store, instrumentation }: HookDeps): { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler } {
-  const { now } = options
-  const env: SessionEnv = { options, store, now, events: instrumentation }
-  const autosaved = new WeakSet<FastifyRequest>()
+export function sessionHooks (deps: HookDeps): Hooks {
   // Requests whose session came from the legacy cookie name: that cookie is cleared whenever a cookie is written.
   const legacyCookie = new WeakSet<FastifyRequest>()
+  return { onRequest: loadHook(deps, legacyCookie), ...saveHooks(deps, legacyCookie) }
+}
 
-  async function readStored (id: string): Promise<StoredSession | undefined> {
-    const first = await store.load(id, options.consistentRead === 'always')
-    const nowSec = epochSeconds(now())
-    if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLiveSession(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
-    // An eventually consistent read can miss a session created or refreshed a moment ago.
-    return await store.load(id, true)
+async function readStored ({ options, store }: HookDeps, id: string): Promise<StoredSession | undefined> {
+  const { now } = options
+  const first = await store.load(id, options.consistentRead === 'always')
+  const nowSec = epochSeconds(now())
+  if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLiveSession(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
+  // An eventually consistent read can miss a session created or refreshed a moment ago.
+  return await store.load(id, true)
+}
+
+function cookieValue (cookie: SessionCookie, request: FastifyRequest, session: SessionController, action: 'set' | 'clear'): string {
+  const https = request.protocol === 'https'
+  return action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https)
+}
+
+function cookieChannel (cookie: SessionCookie, request: FastifyRequest, reply: FastifyReply): CookieChannel {
+  return {
+    pluginCanSet: () => !reply.sent,
+    headersSent: () => reply.raw.headersSent,
+    serialize: (action) => cookieValue(cookie, request, controllerOf(request.session), action)
   }
+}
 
-  function cookieValue (request: FastifyRequest, session: Session, action: 'set' | 'clear'): string {
-    const https = request.protocol === 'https'
-    return action === 'set' ? cookie.serialize(session.id, session.maxAgeSeconds(), https) : cookie.clear(https)
-  }
+/** onRequest: opens the request's session from its cookie. */
+function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onRequestAsyncHookHandler {
+  const { options, cookie, store, instrumentation } = deps
+  const { now } = options
+  const env: SessionEnv = { options, store, now, events: instrumentation }
+  const open = (stored: StoredSession | undefined, opts: OpenOptions): Session => new SessionController(env, stored, opts).session
 
-  function cookieChannel (request: FastifyRequest, reply: FastifyReply): CookieChannel {
-    return {
-      pluginCanSet: () => !reply.sent,
-      headersSent: () => reply.raw.headersSent,
-      serialize: (action) => cookieValue(request, request.session, action)
-    }
-  }
-
-  const onRequest: onRequestAsyncHookHandler = async function loadSession (request, reply) {
+  return async function loadSession (request, reply) {
     if (request.routeOptions.config.session === false) return
     const read = cookie.read(request.headers.cookie, request.protocol === 'https')
-    const channel = cookieChannel(request, reply)
+    const channel = cookieChannel(cookie, request, reply)
     if (read.kind !== 'valid') {
       if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
-      request.session = new Session(env, undefined, { cookie: channel })
+      request.session = open(undefined, { cookie: channel })
       return
     }
     if (read.legacy === true) legacyCookie.add(request)
     let stored: StoredSession | undefined
     try {
-      stored = await readStored(read.id)
+      stored = await readStored(deps, read.id)
     } catch (err) {
       if (options.onStoreError === 'anonymous') {
         request.log.warn({ err: errorFields(err) }, 'session store unavailable, continuing without a session')
-        request.session = new Session(env, undefined, { readOnly: true, cookie: channel })
+        request.session = open(undefined, { readOnly: true, cookie: channel })
         return
       }
       throw new StoreUnavailableError(errorName(err) || 'unknown error', { cause: err })
@@ -77,23 +81,28 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     if (stored !== undefined && isLiveTombstone(stored, epochSeconds(now()))) {
       instrumentation?.load('superseded')
       // A login replaced this id moments ago and the client may already hold the new cookie: touch nothing.
-      request.session = new Session(env, undefined, { superseded: true })
+      request.session = open(undefined, { superseded: true })
       return
     }
     if (stored === undefined || !isLiveSession(stored, epochSeconds(now()), options.absoluteTimeoutSeconds)) {
       instrumentation?.load(stored === undefined ? 'not_found' : 'expired')
       // The signed id is dead: clear the cookie so the client stops paying a read for it on every request.
-      request.session = new Session(env, undefined, { clearCookie: true, cookie: channel })
+      request.session = open(undefined, { clearCookie: true, cookie: channel })
       return
     }
     instrumentation?.load('found')
-    request.session = new Session(env, stored, { renewCookie: read.renew, cookie: channel })
+    request.session = open(stored, { renewCookie: read.renew, cookie: channel })
   }
+}
 
-  function applyCookie (request: FastifyRequest, reply: FastifyReply, session: Session): void {
+/** onSend and onResponse: persist the session once and carry out its cookie action. */
+function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>): Omit<Hooks, 'onRequest'> {
+  const autosaved = new WeakSet<FastifyRequest>()
+
+  function applyCookie (request: FastifyRequest, reply: FastifyReply, session: SessionController): void {
     const action = session.takeCookieAction()
     if (action === 'none') return
-    reply.header('set-cookie', cookieValue(request, session, action))
+    reply.header('set-cookie', cookieValue(cookie, request, session, action))
     if (legacyCookie.has(request)) reply.header('set-cookie', cookie.clearLegacy(request.protocol === 'https'))
   }
 
@@ -102,10 +111,11 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     // Fastify runs onSend again for an error reply: save at most once.
     if (session === null || autosaved.has(request)) return payload
     autosaved.add(request)
+    const controller = controllerOf(session)
     try {
-      await session.persist()
+      await controller.persist()
     } finally {
-      applyCookie(request, reply, session)
+      applyCookie(request, reply, controller)
     }
     return payload
   }
@@ -116,17 +126,18 @@ export function sessionHooks ({ options, cookie, store, instrumentation }: HookD
     const session = request.session
     if (session === null || autosaved.has(request) || !reply.sent) return
     autosaved.add(request)
+    const controller = controllerOf(session)
     try {
-      await session.persist()
+      await controller.persist()
     } catch (err) {
       request.log.error({ err: errorFields(err) }, 'session changes made after reply.hijack() were not saved')
       return
     }
-    if (session.takeCookieAction() === 'set' && session.isNew) {
+    if (controller.takeCookieAction() === 'set' && controller.isNew) {
       const err = new SessionHijackedError('a new session id was stored but its cookie never reached the client')
       request.log.error({ err: errorFields(err) }, 'session cookie not delivered after reply.hijack()')
     }
   }
 
-  return { onRequest, onSend, onResponse }
+  return { onSend, onResponse }
 }

@@ -1,11 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb'
-import type { Instrumentation, LoadResult } from './hooks.js'
-import type { OperationResult, StoreOperation } from './store/dynamo-store.js'
 import {
-  REAP_SKIP_REASONS, REAPER_OPERATIONS,
-  type ReapReport, type ReapResult, type ReapSkipReason, type ReaperObserver, type ReaperOperation, type TableState
-} from './reaper/report.js'
+  LOAD_RESULTS, OPERATION_RESULTS, REAP_SKIP_REASONS, REAPER_OPERATIONS, REAPER_RESULTS, STORE_OPERATIONS, billedUnits,
+  type Component, type LoadResult, type OperationResult, type ReapSkipReason, type ReaperObserver, type ReaperOperation,
+  type RequestObserver, type StoreOperation
+} from './instrumentation.js'
+import type { ReapReport, TableState } from './reaper/report.js'
 import { MetricsConflictError } from './errors.js'
 
 /**
@@ -38,13 +38,6 @@ export const METRIC_NAMES = Object.freeze({
 
 export type MetricName = typeof METRIC_NAMES[keyof typeof METRIC_NAMES]
 
-/** Label values, all known in advance (every combination is exported from the first scrape, at 0). */
-export const LOAD_RESULTS: readonly LoadResult[] = ['found', 'not_found', 'expired', 'invalid_cookie', 'superseded']
-export const STORE_OPERATIONS: readonly StoreOperation[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']
-export const OPERATION_RESULTS: readonly OperationResult[] = ['success', 'conflict', 'error']
-export const REAPER_RESULTS: readonly ReapResult[] = ['success', 'failure', 'skipped']
-export type Component = 'request' | 'reaper'
-
 /** How long past its expiry a row still existed: one second to a week (DynamoDB's TTL takes up to days). */
 export const TTL_LAG_BUCKETS = [1, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 259200, 432000, 604800]
 export const RUN_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
@@ -74,8 +67,8 @@ export interface Instruments {
   readonly clockSkewSeconds: Gauge
 }
 
-/** The plugin's metrics: the request path's Instrumentation and the reaper's observer, over one Registry. */
-export interface SessionMetrics extends Instrumentation, ReaperObserver {
+/** The plugin's metrics: the observer contract of instrumentation.ts (both parts), over one Registry. */
+export interface SessionMetrics extends RequestObserver, ReaperObserver {
   readonly registry: Registry
   readonly instruments: Instruments
   /**
@@ -93,10 +86,25 @@ export function createMetrics (registry: Registry): SessionMetrics {
   for (const name of Object.values(METRIC_NAMES)) {
     if (registry.getSingleMetric(name) !== undefined) throw new MetricsConflictError(name)
   }
+  let readClockOffsetMs = (): number => 0
+  const instruments = registerInstruments(registry, () => readClockOffsetMs())
+  zeroKnownLabels(instruments)
+  return {
+    registry,
+    instruments,
+    watchClockSkew (readOffsetMs: () => number) {
+      readClockOffsetMs = readOffsetMs
+    },
+    ...requestObserver(instruments),
+    ...reaperObserver(instruments)
+  }
+}
+
+/** Every instrument, registered on `registry` only. */
+function registerInstruments (registry: Registry, readClockOffsetMs: () => number): Instruments {
   const registers = [registry]
   const N = METRIC_NAMES
-  let readClockOffsetMs = (): number => 0
-  const i: Instruments = {
+  return {
     activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
     expiredFoundSessions: new Gauge({ name: N.expiredFoundSessions, help: 'Rows past expiry (and grace) the last complete reaper sweep found', registers }),
     expiredBacklogSessions: new Gauge({ name: N.expiredBacklogSessions, help: 'Expired rows the last complete reaper sweep found and left in the table (found, minus deleted, minus found refreshed or gone)', registers }),
@@ -123,7 +131,10 @@ export function createMetrics (registry: Registry): SessionMetrics {
       collect () { this.set(readClockOffsetMs() / 1000) }
     })
   }
+}
 
+/** Every known label combination, at 0 from the first scrape. */
+function zeroKnownLabels (i: Instruments): void {
   for (const reason of REAP_SKIP_REASONS) i.reapSkippedTotal.inc({ reason }, 0)
   for (const result of REAPER_RESULTS) i.reaperRunsTotal.inc({ result }, 0)
   for (const operation of STORE_OPERATIONS) i.consumedCapacityUnitsTotal.inc({ operation, component: 'request' }, 0)
@@ -135,18 +146,15 @@ export function createMetrics (registry: Registry): SessionMetrics {
     for (const result of OPERATION_RESULTS) i.storeOperationDurationSeconds.zero({ operation, result })
   }
   for (const result of LOAD_RESULTS) i.loadsTotal.inc({ result }, 0)
+}
 
-  const capacity = (operation: StoreOperation | ReaperOperation, component: Component, units: number): void => {
-    if (units > 0) i.consumedCapacityUnitsTotal.inc({ operation, component }, units)
-  }
+function capacity (i: Instruments, operation: StoreOperation | ReaperOperation, component: Component, units: number): void {
+  if (units > 0) i.consumedCapacityUnitsTotal.inc({ operation, component }, units)
+}
 
+/** The request path's part of the contract. */
+function requestObserver (i: Instruments): RequestObserver {
   return {
-    registry,
-    instruments: i,
-    watchClockSkew (readOffsetMs: () => number) {
-      readClockOffsetMs = readOffsetMs
-    },
-
     load (result: LoadResult) {
       i.loadsTotal.inc({ result })
     },
@@ -158,11 +166,14 @@ export function createMetrics (registry: Registry): SessionMetrics {
     },
     operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined) {
       i.storeOperationDurationSeconds.observe({ operation, result }, seconds)
-      // A failed conditional write is billed, but DynamoDB does not report it: count the minimum, one unit.
-      const units = consumed?.CapacityUnits ?? (result === 'conflict' && operation !== 'GetItem' ? 1 : 0)
-      capacity(operation, 'request', units)
-    },
+      capacity(i, operation, 'request', billedUnits(consumed, result, operation))
+    }
+  }
+}
 
+/** The reaper's part of the contract. */
+function reaperObserver (i: Instruments): ReaperObserver {
+  return {
     passEnded (report: ReapReport) {
       i.reaperRunsTotal.inc({ result: report.result })
       if (report.result !== 'skipped') i.reaperRunDurationSeconds.observe(report.durationSeconds)
@@ -178,7 +189,7 @@ export function createMetrics (registry: Registry): SessionMetrics {
       i.ttlLagMaxSeconds.set(state.sweep.maxLagSeconds)
     },
     consumed (operation: ReaperOperation, units: number) {
-      capacity(operation, 'reaper', units)
+      capacity(i, operation, 'reaper', units)
     },
     throttled (operation: ReaperOperation) {
       i.throttledRequestsTotal.inc({ operation })

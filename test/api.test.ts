@@ -98,6 +98,29 @@ t.test('regression: @internal Session members do not ship in dist/session.d.ts',
   t.match(dts, /\bregenerate\s*\(/, 'the public methods are still there')
 })
 
+/** The README's `request.session` table: `| \`await save()\` | …` → `save`. */
+function documentedSessionMembers (): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const section = readme.split(/^### `request\.session`\n/m)[1]?.split(/^#{2,3} /m)[0]
+  if (section === undefined) throw new Error('README.md has no "### `request.session`" section')
+  return [...section.matchAll(/^\| `(?:await )?([A-Za-z]+)[^`]*` \|/gm)].map((m) => m[1]!)
+}
+
+t.test('the published Session has exactly the members of the README\'s request.session table', async (t) => {
+  const index = packageEntryPoints().get(PACKAGE.name)!.dts
+  const built = program([index])
+  const checker = built.getTypeChecker()
+  const moduleSymbol = checker.getSymbolAtLocation(built.getSourceFile(index)!)!
+  const session = checker.getExportsOfModule(moduleSymbol).find((symbol) => symbol.name === 'Session')
+  if (session === undefined) throw new Error('Session is not exported')
+  const target = session.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(session) : session
+  const members = checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(target))
+    .map((symbol) => symbol.name).filter((name) => !name.startsWith('#') && !name.startsWith('__#'))
+  const documented = documentedSessionMembers()
+  t.ok(documented.length > 10, 'the table was found')
+  t.strictSame(sorted(members), sorted(documented), 'no undocumented member ships, every documented one does')
+})
+
 t.test('dynalite is an optional peer dependency that only the embedded server imports, lazily', async (t) => {
   t.equal(PACKAGE.dependencies?.dynalite, undefined, 'not a dependency')
   t.type(PACKAGE.peerDependencies?.dynalite, 'string', 'a peer dependency')

@@ -7,10 +7,11 @@ import { buildApp, cookieFrom, fakeClock, signedCookie, SECRET } from './helpers
 import { seedRows, sessionId } from './helpers/reaper.js'
 import { unitsFor } from './helpers/target.js'
 import { dynamoSession } from '../src/index.js'
+import { createMetrics, METRIC_NAMES, TTL_LAG_BUCKETS } from '../src/metrics.js'
 import {
-  createMetrics, METRIC_NAMES, LOAD_RESULTS, STORE_OPERATIONS, OPERATION_RESULTS, REAPER_RESULTS, TTL_LAG_BUCKETS
-} from '../src/metrics.js'
-import { REAPER_OPERATIONS, REAP_SKIP_REASONS, emptyReport } from '../src/reaper/report.js'
+  LOAD_RESULTS, STORE_OPERATIONS, OPERATION_RESULTS, REAPER_RESULTS, REAPER_OPERATIONS, REAP_SKIP_REASONS
+} from '../src/instrumentation.js'
+import { emptyReport } from '../src/reaper/report.js'
 import { ReaperCalls } from '../src/reaper/calls.js'
 import { Lease } from '../src/reaper/lease.js'
 import { reaperOptions } from './helpers/reaper.js'
@@ -99,6 +100,14 @@ t.test('known label combinations exist at 0 from the first scrape', async (t) =>
   const check = promtoolCheck(await registry.metrics())
   t.equal(check.output, '', 'promtool has nothing to say')
   t.equal(check.status, 0, 'promtool check metrics passes on a fresh registry')
+})
+
+t.test('regression: the reaper\'s Query operation is exported at 0 like its other operations', async (t) => {
+  const registry = new Registry()
+  createMetrics(registry)
+  const json = await registry.getMetricsAsJSON()
+  t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'Query', component: 'reaper' }), 0)
+  t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { operation: 'Query' }), 0)
 })
 
 t.test('the observer methods', async (t) => {

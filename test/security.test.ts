@@ -8,8 +8,9 @@ import { buildApp, cookieFrom, fakeClock, isClearingCookie, signedCookie, SECRET
 import { seedRows } from './helpers/reaper.js'
 import { impatientClient, logCapture, watchUnexpected } from './helpers/reliability.js'
 import { dynamoSession } from '../src/index.js'
-import { LOAD_RESULTS, OPERATION_RESULTS, REAPER_RESULTS, STORE_OPERATIONS } from '../src/metrics.js'
-import { REAPER_OPERATIONS, REAP_SKIP_REASONS } from '../src/reaper/report.js'
+import {
+  LOAD_RESULTS, OPERATION_RESULTS, REAPER_RESULTS, STORE_OPERATIONS, REAPER_OPERATIONS, REAP_SKIP_REASONS
+} from '../src/instrumentation.js'
 
 // The security defaults: what the cookie carries on every response that sets or clears it, and what never leaves
 // the process: secrets and session ids stay out of logs (at trace level, through errors and failures) and out of

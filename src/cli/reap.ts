@@ -1,7 +1,7 @@
 import { DEFAULT_REAPER_SCHEDULE } from '../options.js'
 import { formatPassLine, formatReport, textLogger } from '../reaper/console.js'
 import { Reaper } from '../reaper/reaper.js'
-import type { ReaperObserver } from '../reaper/report.js'
+import type { ReaperObserver } from '../instrumentation.js'
 import { EXIT_FAILURE, EXIT_OK, waitForStop, type Command, type ResolvedIo } from './command.js'
 import { CONNECTION_FLAGS, withClient } from './connection.js'
 import { DELETE_FLAGS, SCAN_FLAGS, TABLE_FLAGS, reaperFlags, tableFlags } from './option-flags.js'

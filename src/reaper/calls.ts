@@ -5,7 +5,7 @@ import {
   type UpdateItemCommandInput, type UpdateItemCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import type { UnitBudget } from './budget.js'
-import type { ReaperObserver, ReaperOperation } from './report.js'
+import { billedUnits, isRead, type ReaperObserver, type ReaperOperation } from '../instrumentation.js'
 
 import { isConditionFailure, isThrottle } from '../aws-errors.js'
 
@@ -20,8 +20,6 @@ export interface Budgets {
   /** Undefined where nothing is written but the lease (stats). */
   readonly write?: UnitBudget
 }
-
-const READS = new Set<ReaperOperation>(['Scan', 'Query', 'GetItem'])
 
 interface WithMiddleware {
   middlewareStack: { add: (middleware: never, options: { step: 'finalizeRequest', priority: 'low', name: string }) => void }
@@ -62,7 +60,7 @@ export class ReaperCalls {
   /** Records units consumed by a call (also used for conditional failures, which report none). */
   record (operation: ReaperOperation, units: number): void {
     if (units <= 0) return
-    const read = READS.has(operation)
+    const read = isRead(operation)
     if (read) this.tally.read += units
     else this.tally.write += units
     this.#observer?.consumed(operation, units)
@@ -74,11 +72,10 @@ export class ReaperCalls {
     this.#observeAttempts(operation, command)
     try {
       const out = await run()
-      this.record(operation, out.ConsumedCapacity?.CapacityUnits ?? 0)
+      this.record(operation, billedUnits(out.ConsumedCapacity, 'success', operation))
       return out
     } catch (err) {
-      // A failed condition still costs (at least) one write unit, and DynamoDB does not say how many.
-      if (isConditionFailure(err)) this.record(operation, 1)
+      this.record(operation, billedUnits(undefined, isConditionFailure(err) ? 'conflict' : 'error', operation))
       throw err
     }
   }

@@ -6,7 +6,8 @@ import type { Sleep, WaitGuard } from './budget.js'
 import { ReaperCalls, type Budgets } from './calls.js'
 import { Lease, type LeaseWatch } from './lease.js'
 import { tableStateOf, type LeaseState } from './lease-state.js'
-import { emptyReport, type ReapReport, type ReapResult, type ReaperObserver } from './report.js'
+import { emptyReport, type ReapReport, type ReapResult } from './report.js'
+import type { ReaperObserver } from '../instrumentation.js'
 import { Sweep, newProgress, resumable, sweepFigures, type ExpiryFinder, type SweepProgress } from './sweep.js'
 
 /** The log methods the reaper uses (Fastify's logger fits). */

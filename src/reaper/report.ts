@@ -1,5 +1,6 @@
 /** How a pass ended: `skipped` when another pass (in this process or any instance) holds the lease or ran this tick. */
-export type ReapResult = 'success' | 'skipped' | 'failure'
+export const REAPER_RESULTS = ['success', 'failure', 'skipped'] as const
+export type ReapResult = typeof REAPER_RESULTS[number]
 
 /** What `runOnce()` resolves to. Counts cover the rows this pass examined. */
 export interface ReapReport {
@@ -22,14 +23,6 @@ export interface ReapReport {
   readonly durationSeconds: number
 }
 
-/** DynamoDB operations the reaper sends, as metric label values. */
-export type ReaperOperation = 'Scan' | 'Query' | 'DeleteItem' | 'GetItem' | 'UpdateItem'
-export const REAPER_OPERATIONS: readonly ReaperOperation[] = ['Scan', 'DeleteItem', 'GetItem', 'UpdateItem']
-
-/** Why an expired row was not deleted. */
-export type ReapSkipReason = 'conflict' | 'error'
-export const REAP_SKIP_REASONS: readonly ReapSkipReason[] = ['conflict', 'error']
-
 /**
  * The table as described by the last complete sweep by any instance, kept in the lease item so that every instance
  * can show it (an instance that lost the lease shows the leader's figures).
@@ -49,29 +42,6 @@ export interface TableState {
     /** Epoch seconds when that sweep completed. */
     readonly completedAt: number
   } | undefined
-}
-
-/** Receives what the reaper does, for metrics. Must not throw. */
-export interface ReaperObserver {
-  /** A pass ended, whatever its result. */
-  passEnded (report: ReapReport): void
-  /** The table's figures as last recorded in the lease item. */
-  tableState (state: TableState): void
-  /** Capacity units one reaper call consumed. */
-  consumed (operation: ReaperOperation, units: number): void
-  /** A reaper call attempt was throttled (each SDK retry counts). */
-  throttled (operation: ReaperOperation): void
-  /** An expired row was deleted. */
-  reaped (): void
-  /**
-   * An expired row the pass settled (deleted, or found refreshed or gone at delete time) had existed `lagSeconds`
-   * past its expiry when found. Each row once: a row whose delete failed is observed by the pass that settles it.
-   */
-  ttlLag (lagSeconds: number): void
-  /** An expired row was not deleted. */
-  skipped (reason: ReapSkipReason): void
-  /** The schedule's period in seconds (0 when not scheduled). */
-  interval (seconds: number): void
 }
 
 export function emptyReport (result: ReapResult, durationSeconds = 0): ReapReport {

@@ -7,7 +7,8 @@ import { itemKey } from '../store/marshal.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
-import type { ReaperObserver, TableState } from './report.js'
+import type { TableState } from './report.js'
+import type { ReaperObserver } from '../instrumentation.js'
 
 /** Where a stream (a Scan segment, an index shard) continues: DynamoDB's ExclusiveStartKey. */
 export type StartKey = Record<string, AttributeValue>

@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { isConditionFailure } from '../aws-errors.js'
+import type { RequestObserver, StoreOperation } from '../instrumentation.js'
 import { epochSeconds } from '../clock.js'
 import { isLiveSession } from '../expiry.js'
 import { isInternalId } from '../ids.js'
@@ -13,13 +14,8 @@ import { setOwn, type JsonValue, type SessionRecord } from './json.js'
 import { parseItem, type StoredSession } from './record.js'
 import { buildTombstoneInput } from './tombstone.js'
 
-export type StoreOperation = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem'
-export type OperationResult = 'success' | 'conflict' | 'error'
-
-/** Receives every request-path DynamoDB call, for metrics. Must not throw. */
-export interface StoreObserver {
-  operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined): void
-}
+/** Receives every request-path DynamoDB call, for metrics. */
+type StoreObserver = Pick<RequestObserver, 'operation'>
 
 /** A live session as `fastify.sessionStore.get()` returns it. */
 export interface SessionSnapshot {

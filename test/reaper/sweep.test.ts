@@ -12,7 +12,7 @@ import {
   Sweep, newProgress, isComplete, buildReapDeleteInput, pageLimit, backoffMs, MAX_PAGE_LIMIT, MAX_THROTTLED_PAGE_RETRIES,
   THROTTLE_BACKOFF_MS, type ExpiryFinder, type SweepProgress
 } from '../../src/reaper/sweep.js'
-import type { ReaperObserver, ReapSkipReason, ReaperOperation } from '../../src/reaper/report.js'
+import type { ReaperObserver, ReapSkipReason, ReaperOperation } from '../../src/instrumentation.js'
 
 interface Recorded {
   reaped: number
