@@ -101,8 +101,8 @@ t.test('regression: @internal Session members do not ship in dist/session.d.ts',
 /** The README's `request.session` table: `| \`await save()\` | …` → `save`. */
 function documentedSessionMembers (): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const section = readme.split(/^### `request\.session`\n/m)[1]?.split(/^#{2,3} /m)[0]
-  if (section === undefined) throw new Error('README.md has no "### `request.session`" section')
+  const section = readme.split(/^#{2,3} `request\.session`\n/m)[1]?.split(/^#{2,3} /m)[0]
+  if (section === undefined) throw new Error('README.md has no "## `request.session`" section')
   return [...section.matchAll(/^\| `(?:await )?([A-Za-z]+)[^`]*` \|/gm)].map((m) => m[1]!)
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import {
   CreateTableCommand, DeleteItemCommand, DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand,
-  UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient
+  ScanCommand, UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import { freshTableName, makeClient, startDynalite } from './helpers/dynamo.js'
 import { CAN, CAPABILITIES, TARGET, parseTarget, unitsFor } from './helpers/target.js'
@@ -100,6 +100,17 @@ t.test(`the capability table describes this target (${TARGET.name})`, async (t) 
     })).then(() => undefined, (e: Error & { Item?: unknown }) => e)
     t.equal(err?.name, 'ConditionalCheckFailedException')
     t.strictSame(err?.Item, CAN.returnValuesOnConditionCheckFailure ? { k: { S: 'r' }, v: { N: '1' } } : undefined)
+  })
+
+  t.test('scanStartKeySegmentChecked: a parallel Scan refuses a start key of another segment', async (t) => {
+    const table = await plainTable(client)
+    for (let i = 0; i < 20; i++) await client.send(new PutItemCommand({ TableName: table, Item: { k: { S: `row-${i}` } } }))
+    const other = await client.send(new ScanCommand({ TableName: table, Segment: 1, TotalSegments: 2, Limit: 1 }))
+    const key = other.Items?.[0]?.k
+    t.ok(key !== undefined, 'segment 1 holds a row')
+    const failure = await client.send(new ScanCommand({ TableName: table, Segment: 0, TotalSegments: 2, ExclusiveStartKey: { k: key! } }))
+      .then(() => undefined, (err: Error) => err.name)
+    t.equal(failure, CAN.scanStartKeySegmentChecked ? 'ValidationException' : undefined)
   })
 
   t.test('indexUnitsOnWrite: a write reports the units spent on an index', async (t) => {

@@ -34,6 +34,8 @@ export interface Capabilities {
   readonly validatesInput: boolean
   /** Requests signed with wrong credentials are refused. */
   readonly signatureChecked: boolean
+  /** A parallel Scan refuses an ExclusiveStartKey that belongs to another segment (ValidationException). */
+  readonly scanStartKeySegmentChecked: boolean
 }
 
 export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
@@ -50,7 +52,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     indexCreationOnExistingTable: false,
     returnValuesOnConditionCheckFailure: false,
     validatesInput: true,
-    signatureChecked: false
+    signatureChecked: false,
+    scanStartKeySegmentChecked: true
   },
   // moto 5.2: TTL API (it never deletes by itself either); a fixed figure per operation, whatever the size; items up
   // to 405,000 bytes, a number counted by its text,
@@ -67,7 +70,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
     validatesInput: false,
-    signatureChecked: false
+    signatureChecked: false,
+    scanStartKeySegmentChecked: false
   },
   aws: {
     ttl: true,
@@ -80,7 +84,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     indexCreationOnExistingTable: true,
     returnValuesOnConditionCheckFailure: true,
     validatesInput: true,
-    signatureChecked: true
+    signatureChecked: true,
+    scanStartKeySegmentChecked: true
   }
 }
 

@@ -236,9 +236,14 @@ t.test('against dynalite', async (t) => {
     const log = captureLog()
     const reaper = makeReaper(t, client, table, { segments: 2 }, { now: time.now, sleep: time.sleep, log })
     const failed = await reaper.runOnce()
-    t.equal(failed.result, 'failure')
-    t.match(log.lines.find((l) => l.level === 'error')?.obj, { err: { name: 'ValidationException' } })
-    t.equal((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.sweep, undefined, 'the progress is dropped')
+    if (CAN.scanStartKeySegmentChecked) {
+      t.equal(failed.result, 'failure')
+      t.match(log.lines.find((l) => l.level === 'error')?.obj, { err: { name: 'ValidationException' } })
+      t.equal((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.sweep, undefined, 'the progress is dropped')
+    } else {
+      // This target scans on from the foreign key: nothing to reject, the pass goes on.
+      t.equal(failed.result, 'success')
+    }
     const next = await reaper.runOnce()
     t.match(next, { result: 'success', active: 10 })
     const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
@@ -361,7 +366,12 @@ t.test('against dynalite', async (t) => {
     t.equal(lease?.state.lastSuccessAt, firstSuccess, 'the interrupted pass is not the last success')
     t.equal(await metricValue(registry, METRIC_NAMES.reaperLastSuccessTimestampSeconds), firstSuccess, 'nor does the metric say so')
     t.match(lease?.state.lastReport, { result: 'success', finishedAt: time.seconds }, 'its report is stored')
-    t.same(lease?.state.sweep?.cursors, [{ done: false, start: undefined }], 'with its cursors, for the next pass')
+    // With its cursor, for the next pass: at the start, or past the lease item if the page began with it (the order
+    // of a Scan is the implementation's); no session row was settled.
+    const cursors = lease?.state.sweep?.cursors
+    t.equal(cursors?.length, 1)
+    const cursor = cursors?.[0]
+    t.ok(cursor !== undefined && !cursor.done && (cursor.start === undefined || cursor.start.Sesion_Id?.S === LEASE_ID), 'with its cursors, for the next pass')
     t.ok(log.lines.some((l) => l.msg === 'reaper pass' && (l.obj as { interrupted?: boolean }).interrupted === true), 'logged as interrupted')
     t.equal(await metricValue(registry, METRIC_NAMES.reaperRunsTotal, { result: 'success' }), 2)
   })
