@@ -49,7 +49,12 @@ export class SessionCookie {
   readonly #signer: CookieSigner
   readonly #now: () => number
 
-  constructor (options: ResolvedCookieOptions, secrets: readonly string[], now: () => number = Date.now, signer: CookieSigner = new fastifyCookie.Signer([...secrets])) {
+  constructor (
+    options: ResolvedCookieOptions,
+    secrets: readonly string[],
+    now: () => number = Date.now,
+    signer: CookieSigner = new fastifyCookie.Signer([...secrets])
+  ) {
     this.#options = options
     this.#signer = signer
     this.#now = now

@@ -6,7 +6,13 @@ import { buildClient } from './client.js'
 import { startEmbeddedDynamo, type EmbeddedDynamo } from './embedded.js'
 import { InvalidSecretError } from './errors.js'
 import { originOf } from './metrics-server.js'
-import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_ROUTE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TABLE_NAME, MIN_SECRET_LENGTH } from './options.js'
+import {
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_ROUTE,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_TABLE_NAME,
+  MIN_SECRET_LENGTH
+} from './options.js'
 import { dynamoSession } from './plugin.js'
 import type { Session } from './session.js'
 import type { JsonValue } from './store/json.js'
@@ -83,7 +89,9 @@ function page (session: Session, visits: number, tableName: string, notice?: str
     ? `<p>Logged in as <strong id="user">${escapeHtml(user)}</strong>.</p>
 <form method="post" action="/logout"><button>Log out</button></form>`
     : `<p>Not logged in.</p>
-<form method="post" action="/login"><label>User name <input name="username" maxlength="${MAX_USERNAME_LENGTH}" required></label> <button>Log in</button></form>`
+<form method="post" action="/login"><label>User name <input name="username" maxlength="${MAX_USERNAME_LENGTH}" required></label>` +
+      ' <button>Log in</button></form>'
+  const noticeHtml = notice === undefined ? '' : `<p><strong>${escapeHtml(notice)}</strong></p>\n`
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -93,7 +101,7 @@ function page (session: Session, visits: number, tableName: string, notice?: str
 </head>
 <body>
 <h1>fastify-dynamo-session demo</h1>
-${notice === undefined ? '' : `<p><strong>${escapeHtml(notice)}</strong></p>\n`}<p>Visits in this session: <strong id="visits">${visits}</strong></p>
+${noticeHtml}<p>Visits in this session: <strong id="visits">${visits}</strong></p>
 ${who}
 <p>Session <code>${escapeHtml(session.id.slice(0, 8))}…</code> in table <code>${escapeHtml(tableName)}</code>,
 expires at <time>${session.expiresAt.toISOString()}</time> unless you come back. Logging in gives the session a new id;
@@ -172,7 +180,11 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       dynamo = await startEmbeddedDynamo({ port: 0, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}) })
       cleanup.push(dynamo.close)
     }
-    const target = buildClient({ endpoint: dynamo?.endpoint ?? env.AWS_ENDPOINT_URL_DYNAMODB, requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS, env })
+    const target = buildClient({
+      endpoint: dynamo?.endpoint ?? env.AWS_ENDPOINT_URL_DYNAMODB,
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      env
+    })
     const client = target.client
     cleanup.push(async () => client.destroy())
     const table = await ensureSessionTable(client, { tableName })

@@ -88,7 +88,8 @@ export const StoreUnavailableError = createError(
  */
 export const SessionHijackedError = createError(
   'FST_DYNAMO_SESSION_HIJACKED',
-  'The reply was hijacked: the session cookie cannot be set (%s); call session.cookieHeader() and set it on reply.raw before writing the headers',
+  'The reply was hijacked: the session cookie cannot be set (%s);' +
+    ' call session.cookieHeader() and set it on reply.raw before writing the headers',
   500
 )
 

@@ -64,7 +64,11 @@ export interface ExpiringRow {
 }
 
 /** True while `nowSec` is before the absolute timeout; no timeout, or no creation time on the row: no cap. */
-export function isWithinAbsoluteTimeout (createdAt: number | undefined, nowSec: number, absoluteTimeoutSeconds: number | undefined): boolean {
+export function isWithinAbsoluteTimeout (
+  createdAt: number | undefined,
+  nowSec: number,
+  absoluteTimeoutSeconds: number | undefined
+): boolean {
   return absoluteTimeoutSeconds === undefined || createdAt === undefined || nowSec < createdAt + absoluteTimeoutSeconds
 }
 

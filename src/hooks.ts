@@ -21,7 +21,10 @@ export interface HookDeps {
 
 type Hooks = { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler }
 
-/** The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a hijacked one (onResponse). */
+/**
+ * The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a
+ * hijacked one (onResponse).
+ */
 export function sessionHooks (deps: HookDeps): Hooks {
   // Requests whose session came from the legacy cookie name: that cookie is cleared whenever a cookie is written.
   const legacyCookie = new WeakSet<FastifyRequest>()
@@ -32,7 +35,8 @@ async function readStored ({ options, store }: HookDeps, id: string): Promise<St
   const { now } = options
   const first = await store.load(id, options.consistentRead === 'always')
   const nowSec = epochSeconds(now())
-  if (options.consistentRead !== 'on-miss' || (first !== undefined && (isLiveSession(first, nowSec) || isLiveTombstone(first, nowSec)))) return first
+  const live = first !== undefined && (isLiveSession(first, nowSec) || isLiveTombstone(first, nowSec))
+  if (options.consistentRead !== 'on-miss' || live) return first
   // An eventually consistent read can miss a session created or refreshed a moment ago.
   return await store.load(id, true)
 }

@@ -46,7 +46,11 @@ export function isRead (operation: StoreOperation | ReaperOperation): boolean {
  * The capacity units one call cost: what DynamoDB reported (`ReturnConsumedCapacity`), or, for a failed conditional
  * write, which is billed but not reported, the minimum: one unit. A call that failed otherwise costs nothing known.
  */
-export function billedUnits (consumed: ConsumedCapacity | undefined, result: OperationResult, operation: StoreOperation | ReaperOperation): number {
+export function billedUnits (
+  consumed: ConsumedCapacity | undefined,
+  result: OperationResult,
+  operation: StoreOperation | ReaperOperation
+): number {
   return consumed?.CapacityUnits ?? (result === 'conflict' && !isRead(operation) ? 1 : 0)
 }
 

@@ -44,7 +44,8 @@ async function answer (registry: Registry, path: string, request: IncomingMessag
     response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal Server Error\n')
     return
   }
-  response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(request.method === 'HEAD' ? undefined : body)
+  const headers = { 'content-type': registry.contentType, 'cache-control': 'no-store' }
+  response.writeHead(200, headers).end(request.method === 'HEAD' ? undefined : body)
 }
 
 /**

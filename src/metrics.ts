@@ -103,30 +103,131 @@ export function createMetrics (registry: Registry): SessionMetrics {
 /** Every instrument, registered on `registry` only. */
 function registerInstruments (registry: Registry, readClockOffsetMs: () => number): Instruments {
   const registers = [registry]
+  return {
+    ...registerSweepInstruments(registers),
+    ...registerPassInstruments(registers),
+    ...registerRequestInstruments(registers, readClockOffsetMs)
+  }
+}
+
+/** What the last complete reaper sweep found. */
+function registerSweepInstruments (registers: Registry[]) {
   const N = METRIC_NAMES
   return {
-    activeSessions: new Gauge({ name: N.activeSessions, help: 'Live session rows seen by the last complete reaper sweep (any instance)', registers }),
-    expiredFoundSessions: new Gauge({ name: N.expiredFoundSessions, help: 'Rows past expiry (and grace) the last complete reaper sweep found', registers }),
-    expiredBacklogSessions: new Gauge({ name: N.expiredBacklogSessions, help: 'Expired rows the last complete reaper sweep found and left in the table (found, minus deleted, minus found refreshed or gone)', registers }),
-    expiredPendingSessions: new Gauge({ name: N.expiredPendingSessions, help: `Deprecated, removed in the next release: use ${N.expiredFoundSessions} (same value) or ${N.expiredBacklogSessions}`, registers }),
-    ttlLagSeconds: new Histogram({ name: N.ttlLagSeconds, help: 'For each expired row the reaper found, how long past its expiry it still existed (observed once, when deleted or found refreshed or gone)', buckets: TTL_LAG_BUCKETS, registers }),
-    ttlLagMaxSeconds: new Gauge({ name: N.ttlLagMaxSeconds, help: 'Longest time past expiry of a row found by the last complete reaper sweep', registers }),
+    activeSessions: new Gauge({
+      name: N.activeSessions,
+      help: 'Live session rows seen by the last complete reaper sweep (any instance)',
+      registers
+    }),
+    expiredFoundSessions: new Gauge({
+      name: N.expiredFoundSessions,
+      help: 'Rows past expiry (and grace) the last complete reaper sweep found',
+      registers
+    }),
+    expiredBacklogSessions: new Gauge({
+      name: N.expiredBacklogSessions,
+      help: 'Expired rows the last complete reaper sweep found and left in the table' +
+        ' (found, minus deleted, minus found refreshed or gone)',
+      registers
+    }),
+    expiredPendingSessions: new Gauge({
+      name: N.expiredPendingSessions,
+      help: `Deprecated, removed in the next release: use ${N.expiredFoundSessions} (same value) or ${N.expiredBacklogSessions}`,
+      registers
+    }),
+    ttlLagSeconds: new Histogram({
+      name: N.ttlLagSeconds,
+      help: 'For each expired row the reaper found, how long past its expiry it still existed' +
+        ' (observed once, when deleted or found refreshed or gone)',
+      buckets: TTL_LAG_BUCKETS,
+      registers
+    }),
+    ttlLagMaxSeconds: new Gauge({
+      name: N.ttlLagMaxSeconds,
+      help: 'Longest time past expiry of a row found by the last complete reaper sweep',
+      registers
+    }),
+    invalidExpirySessions: new Gauge({
+      name: N.invalidExpirySessions,
+      help: 'Rows whose expiry is missing or not a number (never deleted by TTL nor the reaper), as of the last complete sweep',
+      registers
+    })
+  }
+}
+
+/** This instance's reaper: rows deleted or skipped, passes, durations, schedule, capacity and throttling. */
+function registerPassInstruments (registers: Registry[]) {
+  const N = METRIC_NAMES
+  return {
     reapedTotal: new Counter({ name: N.reapedTotal, help: 'Expired session rows deleted by this instance\'s reaper', registers }),
-    reapSkippedTotal: new Counter({ name: N.reapSkippedTotal, help: 'Expired rows this instance\'s reaper did not delete, by reason (conflict: refreshed or already gone; error: the delete failed)', labelNames: ['reason'], registers }),
-    invalidExpirySessions: new Gauge({ name: N.invalidExpirySessions, help: 'Rows whose expiry is missing or not a number (never deleted by TTL nor the reaper), as of the last complete sweep', registers }),
-    reaperRunsTotal: new Counter({ name: N.reaperRunsTotal, help: 'Reaper passes started by this instance, by result', labelNames: ['result'], registers }),
-    reaperRunDurationSeconds: new Histogram({ name: N.reaperRunDurationSeconds, help: 'Duration of reaper passes that ran (success or failure)', buckets: RUN_DURATION_BUCKETS, registers }),
-    reaperLastSuccessTimestampSeconds: new Gauge({ name: N.reaperLastSuccessTimestampSeconds, help: 'Unix time of the last successful reaper pass by any instance, passes cut short by shutdown excluded (0 before the first)', registers }),
-    reaperIntervalSeconds: new Gauge({ name: N.reaperIntervalSeconds, help: 'Seconds between scheduled reaper passes (0 when not scheduled)', registers }),
-    consumedCapacityUnitsTotal: new Counter({ name: N.consumedCapacityUnitsTotal, help: 'DynamoDB capacity units consumed by this instance, by operation and component (failed conditional writes count 1)', labelNames: ['operation', 'component'], registers }),
-    throttledRequestsTotal: new Counter({ name: N.throttledRequestsTotal, help: 'Throttled reaper request attempts (each SDK retry counts), by operation', labelNames: ['operation'], registers }),
-    storeOperationDurationSeconds: new Histogram({ name: N.storeOperationDurationSeconds, help: 'Request-path DynamoDB call duration, retries included, by operation and result', labelNames: ['operation', 'result'], buckets: STORE_DURATION_BUCKETS, registers }),
-    loadsTotal: new Counter({ name: N.loadsTotal, help: 'Session loads by result (expired: the row was still there past its expiry; superseded: the id was replaced by a login moments ago)', labelNames: ['result'], registers }),
+    reapSkippedTotal: new Counter({
+      name: N.reapSkippedTotal,
+      help: 'Expired rows this instance\'s reaper did not delete, by reason' +
+        ' (conflict: refreshed or already gone; error: the delete failed)',
+      labelNames: ['reason'],
+      registers
+    }),
+    reaperRunsTotal: new Counter({
+      name: N.reaperRunsTotal,
+      help: 'Reaper passes started by this instance, by result',
+      labelNames: ['result'],
+      registers
+    }),
+    reaperRunDurationSeconds: new Histogram({
+      name: N.reaperRunDurationSeconds,
+      help: 'Duration of reaper passes that ran (success or failure)',
+      buckets: RUN_DURATION_BUCKETS,
+      registers
+    }),
+    reaperLastSuccessTimestampSeconds: new Gauge({
+      name: N.reaperLastSuccessTimestampSeconds,
+      help: 'Unix time of the last successful reaper pass by any instance, passes cut short by shutdown excluded (0 before the first)',
+      registers
+    }),
+    reaperIntervalSeconds: new Gauge({
+      name: N.reaperIntervalSeconds,
+      help: 'Seconds between scheduled reaper passes (0 when not scheduled)',
+      registers
+    }),
+    consumedCapacityUnitsTotal: new Counter({
+      name: N.consumedCapacityUnitsTotal,
+      help: 'DynamoDB capacity units consumed by this instance, by operation and component (failed conditional writes count 1)',
+      labelNames: ['operation', 'component'],
+      registers
+    }),
+    throttledRequestsTotal: new Counter({
+      name: N.throttledRequestsTotal,
+      help: 'Throttled reaper request attempts (each SDK retry counts), by operation',
+      labelNames: ['operation'],
+      registers
+    })
+  }
+}
+
+/** The request path: DynamoDB call durations, loads, sessions created and destroyed, clock skew. */
+function registerRequestInstruments (registers: Registry[], readClockOffsetMs: () => number) {
+  const N = METRIC_NAMES
+  return {
+    storeOperationDurationSeconds: new Histogram({
+      name: N.storeOperationDurationSeconds,
+      help: 'Request-path DynamoDB call duration, retries included, by operation and result',
+      labelNames: ['operation', 'result'],
+      buckets: STORE_DURATION_BUCKETS,
+      registers
+    }),
+    loadsTotal: new Counter({
+      name: N.loadsTotal,
+      help: 'Session loads by result' +
+        ' (expired: the row was still there past its expiry; superseded: the id was replaced by a login moments ago)',
+      labelNames: ['result'],
+      registers
+    }),
     createdTotal: new Counter({ name: N.createdTotal, help: 'Sessions created', registers }),
     destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers }),
     clockSkewSeconds: new Gauge({
       name: N.clockSkewSeconds,
-      help: 'DynamoDB\'s clock minus this instance\'s, from the Date header of the last DynamoDB response (1 s resolution: -1 to 0 is in sync)',
+      help: 'DynamoDB\'s clock minus this instance\'s, from the Date header of the last DynamoDB response' +
+        ' (1 s resolution: -1 to 0 is in sync)',
       registers,
       collect () { this.set(readClockOffsetMs() / 1000) }
     })

@@ -88,14 +88,20 @@ export interface SessionCookieOptions {
   httpOnly?: boolean
   /** SameSite attribute. Defaults to `'lax'`. */
   sameSite?: SameSite
-  /** `true`, `false`, or `'auto'`: secure when the request arrived over https (needs Fastify's `trustProxy` behind a TLS-terminating load balancer). Defaults to `'auto'`. */
+  /**
+   * `true`, `false`, or `'auto'`: secure when the request arrived over https (needs Fastify's `trustProxy` behind a
+   * TLS-terminating load balancer). Defaults to `'auto'`.
+   */
   secure?: boolean | 'auto'
   /** Partitioned (CHIPS) attribute. Defaults to `false`. */
   partitioned?: boolean
 }
 
 export interface ReaperOptions {
-  /** When passes run: a node-cron expression (5 fields, or 6 with seconds), or `false` for passes only through `fastify.sessionReaper.runOnce()`. Defaults to `'* * * * *'` (every minute). */
+  /**
+   * When passes run: a node-cron expression (5 fields, or 6 with seconds), or `false` for passes only through
+   * `fastify.sessionReaper.runOnce()`. Defaults to `'* * * * *'` (every minute).
+   */
   schedule?: string | false
   /** Parallel Scan segments of a pass (they share the budget). Defaults to `1`. */
   segments?: number
@@ -107,14 +113,20 @@ export interface ReaperOptions {
   maxWriteUnitsPerSecond?: number
   /** Length of the lease a pass holds (renewed every third of it while the pass runs), in seconds. Defaults to `30`. */
   leaseSeconds?: number
-  /** A pass stops after this many seconds and the next one resumes where it stopped. Defaults to 80% of the schedule's shortest period (`48` for every minute), or `60` without a schedule. */
+  /**
+   * A pass stops after this many seconds and the next one resumes where it stopped. Defaults to 80% of the schedule's
+   * shortest period (`48` for every minute), or `60` without a schedule.
+   */
   maxPassSeconds?: number
 }
 
 export interface MetricsOptions {
   /** The prom-client Registry to register on (never prom-client's global one by default). Defaults to a new Registry. */
   registry?: Registry
-  /** Path serving the registry in Prometheus text format (on the app, or on the metrics server with `port`), or `false` to serve nothing. Defaults to `'/metrics'`. */
+  /**
+   * Path serving the registry in Prometheus text format (on the app, or on the metrics server with `port`), or `false` to
+   * serve nothing. Defaults to `'/metrics'`.
+   */
   route?: string | false
   /** Serve the metrics on their own HTTP server on this port (0: a free one) instead of on the app. Defaults to none (on the app). */
   port?: number
@@ -125,7 +137,10 @@ export interface MetricsOptions {
 export interface DynamoSessionOptions {
   /** Secret(s) for signing the cookie, each at least 32 characters. With an array the first signs and all verify (rotation). Required. */
   secret: string | readonly string[]
-  /** The DynamoDB client. Defaults to one built from the environment (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) with `requestTimeoutMs`. */
+  /**
+   * The DynamoDB client. Defaults to one built from the environment (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
+   * AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) with `requestTimeoutMs`.
+   */
   client?: DynamoDBClient
   /** Table name. Defaults to `'ManejoSesion'`. */
   tableName?: string
@@ -141,15 +156,27 @@ export interface DynamoSessionOptions {
   touchedAttribute?: string
   /** Idle lifetime of a session in seconds. Defaults to `300`. */
   ttlSeconds?: number
-  /** A read-only request refreshes the expiry only when this many seconds have passed since the last refresh. Defaults to `ttlSeconds / 5` rounded down. */
+  /**
+   * A read-only request refreshes the expiry only when this many seconds have passed since the last refresh. Defaults to
+   * `ttlSeconds / 5` rounded down.
+   */
   touchAfterSeconds?: number
   /** Hard cap on a session's life from its creation, in seconds. Defaults to none. */
   absoluteTimeoutSeconds?: number
-  /** Seconds the old id stays a tombstone after `regenerate()`: requests still carrying it get an empty session and no `Set-Cookie`, so they cannot undo the login's cookie. Defaults to `60`. */
+  /**
+   * Seconds the old id stays a tombstone after `regenerate()`: requests still carrying it get an empty session and no
+   * `Set-Cookie`, so they cannot undo the login's cookie. Defaults to `60`.
+   */
   tombstoneSeconds?: number
-  /** `'on-miss'`: eventually consistent read, re-read strongly before declaring a signed id absent; `'always'`; `'never'`. Defaults to `'on-miss'`. */
+  /**
+   * `'on-miss'`: eventually consistent read, re-read strongly before declaring a signed id absent; `'always'`; `'never'`.
+   * Defaults to `'on-miss'`.
+   */
   consistentRead?: ConsistentRead
-  /** `'fail'`: 503 with a coded error when DynamoDB fails on load; `'anonymous'`: continue with an empty session that is never saved. Defaults to `'fail'`. */
+  /**
+   * `'fail'`: 503 with a coded error when DynamoDB fails on load; `'anonymous'`: continue with an empty session that is
+   * never saved. Defaults to `'fail'`.
+   */
   onStoreError?: OnStoreError
   /** Cookie settings. */
   cookie?: SessionCookieOptions
@@ -233,7 +260,15 @@ const TOP_LEVEL_KEYS = [
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
 const LEGACY_NAME_KEYS = ['name', 'until'] as const
-const REAPER_KEYS = ['schedule', 'segments', 'graceSeconds', 'maxReadUnitsPerSecond', 'maxWriteUnitsPerSecond', 'leaseSeconds', 'maxPassSeconds'] as const
+const REAPER_KEYS = [
+  'schedule',
+  'segments',
+  'graceSeconds',
+  'maxReadUnitsPerSecond',
+  'maxWriteUnitsPerSecond',
+  'leaseSeconds',
+  'maxPassSeconds'
+] as const
 const METRICS_KEYS = ['registry', 'route', 'port', 'host'] as const
 
 // RFC 6265 cookie-name token characters.
@@ -304,7 +339,8 @@ function resolveSecrets (value: unknown): string[] {
   const list = typeof value === 'string' ? [value] : value
   if (list === undefined) throw new InvalidSecretError('it is required')
   if (!Array.isArray(list) || list.length === 0) {
-    throw new InvalidSecretError(`expected a string or a non-empty array of strings, got ${Array.isArray(list) ? 'an empty array' : typeof list}`)
+    const got = Array.isArray(list) ? 'an empty array' : typeof list
+    throw new InvalidSecretError(`expected a string or a non-empty array of strings, got ${got}`)
   }
   list.forEach((s: unknown, i: number) => {
     if (typeof s !== 'string') throw new InvalidSecretError(`entry ${i} is a ${typeof s}, expected a string`)
@@ -400,8 +436,16 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
     schedule,
     segments,
     graceSeconds: int('reaper.graceSeconds', r.graceSeconds, DEFAULT_REAPER_GRACE_SECONDS, MIN_REAPER_GRACE_SECONDS),
-    maxReadUnitsPerSecond: positiveNumber('reaper.maxReadUnitsPerSecond', r.maxReadUnitsPerSecond, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND),
-    maxWriteUnitsPerSecond: positiveNumber('reaper.maxWriteUnitsPerSecond', r.maxWriteUnitsPerSecond, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND),
+    maxReadUnitsPerSecond: positiveNumber(
+      'reaper.maxReadUnitsPerSecond',
+      r.maxReadUnitsPerSecond,
+      DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND
+    ),
+    maxWriteUnitsPerSecond: positiveNumber(
+      'reaper.maxWriteUnitsPerSecond',
+      r.maxWriteUnitsPerSecond,
+      DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND
+    ),
     leaseSeconds: int('reaper.leaseSeconds', r.leaseSeconds, DEFAULT_REAPER_LEASE_SECONDS, MIN_REAPER_LEASE_SECONDS),
     maxPassSeconds: int('reaper.maxPassSeconds', r.maxPassSeconds, undefined, MIN_REAPER_MAX_PASS_SECONDS)
   })
@@ -426,7 +470,9 @@ function resolveMetrics (value: unknown): ResolvedMetricsOptions | false {
   if (m.registry !== undefined && !isRegistry(m.registry)) fail('metrics.registry', 'a prom-client Registry', m.registry)
   let route: string | false = DEFAULT_METRICS_ROUTE
   if (m.route !== undefined) {
-    if (m.route !== false && (typeof m.route !== 'string' || !m.route.startsWith('/'))) fail('metrics.route', "a path starting with '/' or false", m.route)
+    if (m.route !== false && (typeof m.route !== 'string' || !m.route.startsWith('/'))) {
+      fail('metrics.route', "a path starting with '/' or false", m.route)
+    }
     route = m.route
   }
   const port = int('metrics.port', m.port, undefined, 0)

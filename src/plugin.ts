@@ -55,7 +55,10 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
 
   fastify.decorateRequest('session', null as unknown as Session)
   // Only the admin API: the store's other methods stay internal.
-  const sessionStore: SessionStoreApi = Object.freeze({ get: async (id: string) => await store.get(id), destroy: async (id: string) => await store.destroy(id) })
+  const sessionStore: SessionStoreApi = Object.freeze({
+    get: async (id: string) => await store.get(id),
+    destroy: async (id: string) => await store.destroy(id)
+  })
   fastify.decorate('sessionStore', sessionStore)
 
   const reaper = options.reaper === false

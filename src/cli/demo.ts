@@ -38,7 +38,12 @@ export const demo: Command = {
   flags: {
     port: { type: 'string', arg: 'n', description: 'Port to serve on (0 picks a free one)', default: String(DEMO_PORT) },
     host: { type: 'string', arg: 'addr', description: 'Address to serve on', default: DEMO_HOST },
-    'metrics-port': { type: 'string', arg: 'n', description: 'Port of the metrics server, on 127.0.0.1 only (0 picks a free one)', default: String(DEMO_METRICS_PORT) },
+    'metrics-port': {
+      type: 'string',
+      arg: 'n',
+      description: 'Port of the metrics server, on 127.0.0.1 only (0 picks a free one)',
+      default: String(DEMO_METRICS_PORT)
+    },
     'data-dir': { type: 'string', arg: 'dir', description: 'Persist the embedded dynalite in this directory (default: in memory)' },
     table: TABLE_FLAGS.table!,
     json: { type: 'boolean', description: 'Print where to look as one JSON line' }

@@ -47,8 +47,16 @@ export const init: Command = {
     ...TABLE_FLAGS,
     ...CONNECTION_FLAGS,
     billing: { type: 'string', arg: 'mode', description: 'on-demand or provisioned (applies when creating)', default: DEFAULT_BILLING },
-    'read-capacity': { type: 'string', arg: 'n', description: `Read capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})` },
-    'write-capacity': { type: 'string', arg: 'n', description: `Write capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})` },
+    'read-capacity': {
+      type: 'string',
+      arg: 'n',
+      description: `Read capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})`
+    },
+    'write-capacity': {
+      type: 'string',
+      arg: 'n',
+      description: `Write capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})`
+    },
     ...JSON_FLAG
   },
   async run ({ flags, io }) {

@@ -68,7 +68,11 @@ export class ReaperCalls {
     else this.#budgets?.write?.charge(units)
   }
 
-  async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: ReaperOperation, command: WithMiddleware, run: () => Promise<T>): Promise<T> {
+  async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (
+    operation: ReaperOperation,
+    command: WithMiddleware,
+    run: () => Promise<T>
+  ): Promise<T> {
     this.#observeAttempts(operation, command)
     try {
       const out = await run()
@@ -87,12 +91,20 @@ export class ReaperCalls {
 
   async deleteItem (input: DeleteItemCommandInput): Promise<DeleteItemCommandOutput> {
     const command = new DeleteItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('DeleteItem', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
+    return await this.#send(
+      'DeleteItem',
+      command as unknown as WithMiddleware,
+      () => this.#client.send(command, { abortSignal: this.#signal })
+    )
   }
 
   async getItem (input: GetItemCommandInput): Promise<GetItemCommandOutput> {
     const command = new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('GetItem', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
+    return await this.#send(
+      'GetItem',
+      command as unknown as WithMiddleware,
+      () => this.#client.send(command, { abortSignal: this.#signal })
+    )
   }
 
   /** `signal` replaces the calls' own (a final write that must not be cut short by close(), but is bounded). */

@@ -62,7 +62,8 @@ export function formatStats (stats: ReaperStats, nowMs: number): string {
       `${last.durationSeconds.toFixed(1)} s`)
   }
   if (lease.sweep !== undefined) {
-    lines.push(`sweep:        in progress since ${iso(lease.sweep.startedAt * 1000)}, ${lease.sweep.streamsDone}/${lease.sweep.streams} segments done`)
+    const { startedAt, streamsDone, streams } = lease.sweep
+    lines.push(`sweep:        in progress since ${iso(startedAt * 1000)}, ${streamsDone}/${streams} segments done`)
   }
   return lines.join('\n') + '\n'
 }

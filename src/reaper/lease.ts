@@ -76,7 +76,14 @@ export interface LeaseHolder {
  * requires that no pass was started for this tick or a later one, unless the stored tick is more than
  * MAX_TICK_DISTANCE_MS ahead of `nowMs`, and records the tick. Every acquisition bumps the version.
  */
-export function buildAcquireInput (shape: TableShape, owner: string, nowMs: number, untilMs: number, tickMs?: number, takeover?: LeaseHolder): UpdateItemCommandInput {
+export function buildAcquireInput (
+  shape: TableShape,
+  owner: string,
+  nowMs: number,
+  untilMs: number,
+  tickMs?: number,
+  takeover?: LeaseHolder
+): UpdateItemCommandInput {
   const names: Record<string, string> = { ...OWNERSHIP_NAMES }
   const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
   let update = 'SET #owner = :me, #until = :until'

@@ -34,7 +34,11 @@ export interface ScheduledJob {
 }
 
 /** Calls `onTick` with the scheduled time of each tick of `expression`. */
-export type Scheduler = (expression: string, onTick: (tick: Date) => void, log: ReaperLogger) => { readonly job: ScheduledJob, readonly intervalSeconds: number }
+export type Scheduler = (
+  expression: string,
+  onTick: (tick: Date) => void,
+  log: ReaperLogger
+) => { readonly job: ScheduledJob, readonly intervalSeconds: number }
 
 export interface ReaperDeps {
   readonly client: DynamoDBClient

@@ -6,7 +6,13 @@ import type { ReaperCalls } from './calls.js'
 import type { ExpiryFinder, FinderPage, FoundRow, StartKey } from './sweep.js'
 
 /** Pure: one page of a (parallel) Scan that reads only the key, the expiry and the tombstone marker. */
-export function buildScanInput (shape: TableShape, segment: number, segments: number, start: StartKey | undefined, limit: number): ScanCommandInput {
+export function buildScanInput (
+  shape: TableShape,
+  segment: number,
+  segments: number,
+  start: StartKey | undefined,
+  limit: number
+): ScanCommandInput {
   return {
     TableName: shape.tableName,
     ProjectionExpression: '#id, #exp, #tomb',
@@ -19,7 +25,11 @@ export function buildScanInput (shape: TableShape, segment: number, segments: nu
 
 /** Pure: a scanned row; the expiry is undefined unless it is a finite Number (what DynamoDB's TTL would act on). */
 export function parseScannedRow (shape: TableShape, item: Record<string, AttributeValue>): FoundRow {
-  return { id: item[shape.idAttribute]?.S ?? '', expiresAt: numberAttribute(item[shape.expiresAttribute]), tombstone: isTombstoneItem(item) }
+  return {
+    id: item[shape.idAttribute]?.S ?? '',
+    expiresAt: numberAttribute(item[shape.expiresAttribute]),
+    tombstone: isTombstoneItem(item)
+  }
 }
 
 /** Pure: true when `start` is exactly the table's key, `{ [idAttribute]: { S: non-empty string } }`, and nothing else. */

@@ -41,7 +41,13 @@ export interface StatsOptions {
   readonly sleep?: Sleep
 }
 
-function leaseView (owner: string | undefined, untilMs: number, tickMs: number | undefined, state: LeaseState, nowMs: number): NonNullable<ReaperStats['lease']> {
+function leaseView (
+  owner: string | undefined,
+  untilMs: number,
+  tickMs: number | undefined,
+  state: LeaseState,
+  nowMs: number
+): NonNullable<ReaperStats['lease']> {
   const sweep = state.sweep
   return {
     owner,

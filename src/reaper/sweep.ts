@@ -346,7 +346,13 @@ export class Sweep {
    * each row is observed once. A tombstone (`lag` undefined) is deleted the same way but counted nowhere. Resolves to
    * what became of the row: `left` for a later pass (throttled), `stopped` when close() aborted the call.
    */
-  async #delete (write: UnitBudget, reserved: number, id: string, lag: number | undefined, signal: AbortSignal): Promise<ExpiredOutcome | 'stopped'> {
+  async #delete (
+    write: UnitBudget,
+    reserved: number,
+    id: string,
+    lag: number | undefined,
+    signal: AbortSignal
+  ): Promise<ExpiredOutcome | 'stopped'> {
     const options = this.#options
     try {
       const before = options.calls.tally.write

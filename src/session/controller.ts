@@ -88,7 +88,13 @@ export class SessionController implements SessionCore {
     this.#cookie = new PendingCookie(action, opts.cookie, opts.superseded === true)
     this.#row = stored === undefined
       ? { exists: false, hasDataMap: true, createdAt: undefined, touchedAt: undefined, expiresAt: this.#freshExpiry() }
-      : { exists: true, hasDataMap: stored.hasDataMap, createdAt: stored.createdAt, touchedAt: stored.touchedAt, expiresAt: stored.expiresAt }
+      : {
+        exists: true,
+        hasDataMap: stored.hasDataMap,
+        createdAt: stored.createdAt,
+        touchedAt: stored.touchedAt,
+        expiresAt: stored.expiresAt
+      }
     this.session = new Session(this)
     controllers.set(this.session, this)
   }
@@ -283,7 +289,8 @@ export class SessionController implements SessionCore {
     const createdAt = this.#row.createdAt ?? nowSec
     const expiresAt = this.#expiry(nowSec, createdAt)
     const changed = changes.size > 0
-    const written = await changes.write(async (pending) => await this.#writes.update(this.id, nowSec, expiresAt, pending, !this.#row.hasDataMap))
+    const written = await changes.write(async (pending) =>
+      await this.#writes.update(this.id, nowSec, expiresAt, pending, !this.#row.hasDataMap))
     this.#touchRequested = false
     if (!written) {
       // Destroyed, expired or superseded meanwhile: never resurrect it. A lost change is an error; a lost refresh is not.

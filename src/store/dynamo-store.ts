@@ -45,7 +45,12 @@ export class DynamoStore implements SessionStoreApi {
   readonly #now: () => number
   readonly #observer: StoreObserver | undefined
 
-  constructor (client: DynamoDBClient, shape: TableShape & { readonly absoluteTimeoutSeconds?: number | undefined }, now: () => number, observer?: StoreObserver) {
+  constructor (
+    client: DynamoDBClient,
+    shape: TableShape & { readonly absoluteTimeoutSeconds?: number | undefined },
+    now: () => number,
+    observer?: StoreObserver
+  ) {
     this.#client = client
     this.#shape = shape
     this.#now = now
@@ -78,7 +83,10 @@ export class DynamoStore implements SessionStoreApi {
   }
 
   async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
-    return await this.#conditional('UpdateItem', () => this.#client.send(new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })))
+    return await this.#conditional(
+      'UpdateItem',
+      () => this.#client.send(new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }))
+    )
   }
 
   /**
@@ -86,7 +94,13 @@ export class DynamoStore implements SessionStoreApi {
    * a tombstone (nothing is written then). With `createMap`, the row was read without the data map: the first write
    * sets the whole map, and falls back to per-key writes when a concurrent request created it first.
    */
-  async update (id: string, nowSec: number, expiresAt: number, changes: ReadonlyMap<string, JsonValue | undefined>, createMap: boolean): Promise<boolean> {
+  async update (
+    id: string,
+    nowSec: number,
+    expiresAt: number,
+    changes: ReadonlyMap<string, JsonValue | undefined>,
+    createMap: boolean
+  ): Promise<boolean> {
     if (createMap && changes.size > 0) {
       const wholeData: SessionRecord = {}
       for (const [key, value] of changes) if (value !== undefined) setOwn(wholeData, key, value)
@@ -116,7 +130,10 @@ export class DynamoStore implements SessionStoreApi {
     return await this.#conditional('PutItem', () => this.#client.send(new PutItemCommand(input)))
   }
 
-  async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<boolean> {
+  async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (
+    operation: StoreOperation,
+    run: () => Promise<T>
+  ): Promise<boolean> {
     try {
       await this.#send(operation, run)
       return true

@@ -69,7 +69,13 @@ async function describe (client: DynamoDBClient, tableName: string): Promise<Tab
 }
 
 /** Pure: the CreateTable input for a session table. */
-export function buildCreateTableInput (tableName: string, idAttribute: string, billing: Billing, read: number, write: number): CreateTableCommandInput {
+export function buildCreateTableInput (
+  tableName: string,
+  idAttribute: string,
+  billing: Billing,
+  read: number,
+  write: number
+): CreateTableCommandInput & { TableName: string } {
   return {
     TableName: tableName,
     AttributeDefinitions: [{ AttributeName: idAttribute, AttributeType: 'S' }],
@@ -85,7 +91,8 @@ function checkKeySchema (table: TableDescription, tableName: string, idAttribute
   const hash = keys.find((k) => k.KeyType === 'HASH')
   const type = table.AttributeDefinitions?.find((a) => a.AttributeName === idAttribute)?.AttributeType
   if (hash?.AttributeName !== idAttribute || keys.length !== 1 || type !== 'S') {
-    const typeOf = (name: string | undefined): string => table.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType ?? '?'
+    const typeOf = (name: string | undefined): string =>
+      table.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType ?? '?'
     const found = keys.map((k) => `${k.AttributeName ?? '?'} (${k.KeyType ?? '?'}, ${typeOf(k.AttributeName)})`).join(', ')
     throw new TableSetupError(tableName, `expected a single String partition key ${idAttribute}, found ${found || 'no key'}`)
   }
@@ -107,67 +114,100 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   const messages: string[] = []
   const say = (message: string): void => { messages.push(message); log(message) }
 
-  let table = await describe(client, tableName)
-  let created = false
-  if (table === undefined) {
-    try {
-      await client.send(new CreateTableCommand(buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity)))
-      created = true
-      say(`created table ${tableName} (${billing})`)
-    } catch (err) {
-      // Another instance created it at the same moment: fine.
-      if (errorName(err) !== 'ResourceInUseException') throw setupFailure(tableName, 'CreateTable failed', err)
-    }
-  } else {
+  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity)
+  const created = await createTableIfMissing(client, createInput, billing, say)
+  const table = await waitUntilActive(client, tableName, options.waitTimeoutMs ?? DEFAULT_TABLE_WAIT_MS)
+  checkKeySchema(table, tableName, idAttribute)
+  const tableBilling: Billing = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'on-demand' : 'provisioned'
+  const { ttl, ttlAttribute } = await ensureTimeToLive(client, tableName, expiresAttribute, say)
+  return { tableName, created, tableStatus: table.TableStatus ?? 'ACTIVE', billing: tableBilling, ttl, ttlAttribute, messages }
+}
+
+/** Creates the table unless DescribeTable finds it; `true` when this call created it. */
+async function createTableIfMissing (
+  client: DynamoDBClient,
+  input: CreateTableCommandInput & { TableName: string },
+  billing: Billing,
+  say: (message: string) => void
+): Promise<boolean> {
+  const tableName = input.TableName
+  if (await describe(client, tableName) !== undefined) {
     say(`table ${tableName} exists`)
+    return false
   }
-  const deadline = Date.now() + (options.waitTimeoutMs ?? DEFAULT_TABLE_WAIT_MS)
+  try {
+    await client.send(new CreateTableCommand(input))
+    say(`created table ${tableName} (${billing})`)
+    return true
+  } catch (err) {
+    // Another instance created it at the same moment: fine.
+    if (errorName(err) !== 'ResourceInUseException') throw setupFailure(tableName, 'CreateTable failed', err)
+    return false
+  }
+}
+
+/** Polls DescribeTable until the table is ACTIVE, or fails after `waitTimeoutMs`. */
+async function waitUntilActive (client: DynamoDBClient, tableName: string, waitTimeoutMs: number): Promise<TableDescription> {
+  const deadline = Date.now() + waitTimeoutMs
   for (;;) {
-    table = await describe(client, tableName)
-    if (table?.TableStatus === 'ACTIVE') break
+    const table = await describe(client, tableName)
+    if (table?.TableStatus === 'ACTIVE') return table
     if (Date.now() > deadline) throw new TableSetupError(tableName, `not ACTIVE after waiting (status ${table?.TableStatus ?? 'missing'})`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
-  checkKeySchema(table, tableName, idAttribute)
-  const tableBilling: Billing = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'on-demand' : 'provisioned'
+}
 
-  let ttl: TtlState
-  let ttlAttribute: string | undefined
+/** Enables TTL on the expiry attribute unless DescribeTimeToLive shows it on, going on, going off, or on another attribute. */
+async function ensureTimeToLive (
+  client: DynamoDBClient,
+  tableName: string,
+  expiresAttribute: string,
+  say: (message: string) => void
+): Promise<{ ttl: TtlState, ttlAttribute: string | undefined }> {
   let current
   try {
     current = (await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }))).TimeToLiveDescription
   } catch (err) {
     throw setupFailure(tableName, 'DescribeTimeToLive failed', err)
   }
-  ttlAttribute = current?.AttributeName
+  const ttlAttribute = current?.AttributeName
   const status = current?.TimeToLiveStatus ?? 'DISABLED'
   if ((status === 'ENABLED' || status === 'ENABLING') && ttlAttribute !== expiresAttribute) {
-    ttl = 'other-attribute'
     say(`TTL is on ${ttlAttribute ?? '?'}, not ${expiresAttribute}: expired sessions are removed only by the reaper`)
-  } else if (status === 'ENABLED') {
-    ttl = 'already-enabled'
-    say(`TTL already enabled on ${expiresAttribute}`)
-  } else if (status === 'ENABLING') {
-    ttl = 'enabling'
-    say(`TTL on ${expiresAttribute} is being enabled`)
-  } else if (status === 'DISABLING') {
-    ttl = 'disabling'
-    say('TTL is being disabled; run again once that finishes (AWS can take up to an hour)')
-  } else {
-    try {
-      await client.send(new UpdateTimeToLiveCommand({
-        TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: expiresAttribute, Enabled: true }
-      }))
-      ttl = 'enabled'
-      ttlAttribute = expiresAttribute
-      say(`enabled TTL on ${expiresAttribute}`)
-    } catch (err) {
-      if (errorName(err) !== 'UnknownOperationException') throw setupFailure(tableName, 'enabling TTL failed', err)
-      ttl = 'unsupported'
-      ttlAttribute = undefined
-      say('this endpoint does not implement TTL (e.g. dynalite): expired sessions are removed only by the reaper')
-    }
+    return { ttl: 'other-attribute', ttlAttribute }
   }
-  return { tableName, created, tableStatus: table.TableStatus ?? 'ACTIVE', billing: tableBilling, ttl, ttlAttribute, messages }
+  if (status === 'ENABLED') {
+    say(`TTL already enabled on ${expiresAttribute}`)
+    return { ttl: 'already-enabled', ttlAttribute }
+  }
+  if (status === 'ENABLING') {
+    say(`TTL on ${expiresAttribute} is being enabled`)
+    return { ttl: 'enabling', ttlAttribute }
+  }
+  if (status === 'DISABLING') {
+    say('TTL is being disabled; run again once that finishes (AWS can take up to an hour)')
+    return { ttl: 'disabling', ttlAttribute }
+  }
+  return await enableTimeToLive(client, tableName, expiresAttribute, say)
+}
+
+/** UpdateTimeToLive on the expiry attribute; an endpoint without the TTL API (dynalite) is `unsupported`. */
+async function enableTimeToLive (
+  client: DynamoDBClient,
+  tableName: string,
+  expiresAttribute: string,
+  say: (message: string) => void
+): Promise<{ ttl: TtlState, ttlAttribute: string | undefined }> {
+  try {
+    await client.send(new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: expiresAttribute, Enabled: true }
+    }))
+    say(`enabled TTL on ${expiresAttribute}`)
+    return { ttl: 'enabled', ttlAttribute: expiresAttribute }
+  } catch (err) {
+    if (errorName(err) !== 'UnknownOperationException') throw setupFailure(tableName, 'enabling TTL failed', err)
+    say('this endpoint does not implement TTL (e.g. dynalite): expired sessions are removed only by the reaper')
+    return { ttl: 'unsupported', ttlAttribute: undefined }
+  }
 }
