@@ -47,6 +47,8 @@ export interface Child<Info> {
   stop (graceMs?: number): Promise<void>
 }
 
+type PendingCalls = Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>
+
 /** Forks a bench module with IPC and waits for its ready message. */
 export async function startChild<Info> (file: string, options: ChildOptions = {}): Promise<Child<Info>> {
   const child = fork(file, options.args ?? [], {
@@ -55,8 +57,7 @@ export async function startChild<Info> (file: string, options: ChildOptions = {}
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   live.add(child)
-  const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
-  let nextId = 1
+  const pending: PendingCalls = new Map()
   const exited = new Promise<void>((resolve) => child.once('exit', () => {
     live.delete(child)
     for (const p of pending.values()) p.reject(new Error(`${file} exited during a call`))
@@ -64,56 +65,77 @@ export async function startChild<Info> (file: string, options: ChildOptions = {}
     resolve()
   }))
 
-  const info = await new Promise<Info>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} did not report ready within ${options.readyTimeoutMs ?? 60_000} ms`)), options.readyTimeoutMs ?? 60_000)
+  const info = await waitForReady<Info>(child, file, options.readyTimeoutMs ?? 60_000)
+  child.on('message', (msg: ReplyMessage | ReadyMessage) => settleReply(pending, msg))
+
+  return {
+    pid: child.pid as number,
+    info,
+    call: callerOf(child, file, pending),
+    stop: async (graceMs = 5000) => await stopChild(child, exited, graceMs)
+  }
+}
+
+/** The child's ready info; kills the child when it fails, exits or stays silent for `readyTimeoutMs`. */
+async function waitForReady<Info> (child: ChildProcess, file: string, readyTimeoutMs: number): Promise<Info> {
+  return await new Promise<Info>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file} did not report ready within ${readyTimeoutMs} ms`)), readyTimeoutMs)
     const onMessage = (msg: ReadyMessage | FailedMessage | ReplyMessage): void => {
       if ('ready' in msg) { clearTimeout(timer); resolve(msg.ready as Info) }
       if ('failed' in msg) { clearTimeout(timer); reject(new Error(`${file} failed to start: ${msg.failed}`)) }
     }
     child.on('message', onMessage)
-    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${file} exited before ready (code ${code}, signal ${signal})`)) })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${file} exited before ready (code ${code}, signal ${signal})`))
+    })
   }).catch((err: Error) => {
     if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
     throw err
   })
+}
 
-  child.on('message', (msg: ReplyMessage | ReadyMessage) => {
-    if (!('id' in msg)) return
-    const p = pending.get(msg.id)
-    if (p === undefined) return
-    pending.delete(msg.id)
-    if (msg.error !== undefined) p.reject(new Error(msg.error))
-    else p.resolve(msg.result)
-  })
+/** Settles the pending call a reply answers. */
+function settleReply (pending: PendingCalls, msg: ReplyMessage | ReadyMessage): void {
+  if (!('id' in msg)) return
+  const p = pending.get(msg.id)
+  if (p === undefined) return
+  pending.delete(msg.id)
+  if (msg.error !== undefined) p.reject(new Error(msg.error))
+  else p.resolve(msg.result)
+}
 
-  return {
-    pid: child.pid as number,
-    info,
-    call: async <T>(name: string, args?: unknown, timeoutMs = 60_000): Promise<T> => {
-      const id = nextId++
-      let timer: NodeJS.Timeout | undefined
-      const reply = new Promise<unknown>((resolve, reject) => {
-        pending.set(id, { resolve, reject })
-        timer = setTimeout(() => {
-          pending.delete(id)
-          reject(new Error(`${file}: no answer to ${name} within ${timeoutMs} ms`))
-        }, timeoutMs)
-      })
-      child.send({ id, call: name, args } satisfies CallMessage)
-      try {
-        return await reply as T
-      } finally {
-        clearTimeout(timer)
-      }
-    },
-    stop: async (graceMs = 5000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      if (child.connected) child.send({ id: 0, call: 'shutdown' } satisfies CallMessage)
-      const timer = setTimeout(() => { if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL') }, graceMs)
-      await exited
+/** `Child.call`: sends a numbered call and waits for its reply. */
+function callerOf (child: ChildProcess, file: string, pending: PendingCalls): Child<unknown>['call'] {
+  let nextId = 1
+  return async <T>(name: string, args?: unknown, timeoutMs = 60_000): Promise<T> => {
+    const id = nextId++
+    let timer: NodeJS.Timeout | undefined
+    const reply = new Promise<unknown>((resolve, reject) => {
+      pending.set(id, { resolve, reject })
+      timer = setTimeout(() => {
+        pending.delete(id)
+        reject(new Error(`${file}: no answer to ${name} within ${timeoutMs} ms`))
+      }, timeoutMs)
+    })
+    child.send({ id, call: name, args } satisfies CallMessage)
+    try {
+      return await reply as T
+    } finally {
       clearTimeout(timer)
     }
   }
+}
+
+/** `Child.stop`: asks the child to shut down, and kills it after `graceMs`. */
+async function stopChild (child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  if (child.connected) child.send({ id: 0, call: 'shutdown' } satisfies CallMessage)
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL')
+  }, graceMs)
+  await exited
+  clearTimeout(timer)
 }
 
 /**

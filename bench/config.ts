@@ -26,7 +26,8 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'limit',
     label: 'limit (raw calls)',
-    description: 'Bare Fastify routes doing the fewest raw DynamoDB calls each scenario needs (read: one GetItem for the id in an unsigned cookie)',
+    description: 'Bare Fastify routes doing the fewest raw DynamoDB calls each scenario needs' +
+      ' (read: one GetItem for the id in an unsigned cookie)',
     tableName: 'BenchLimit'
   },
   {
@@ -50,10 +51,38 @@ export const CONTESTANTS: readonly Contestant[] = [
 ]
 
 export const SCENARIOS: readonly Scenario[] = [
-  { id: 'anonymous', label: 'anonymous', description: 'GET without a cookie on a route that does not use the session', method: 'GET', path: '/anon', withSession: false },
-  { id: 'read', label: 'read session', description: 'GET with the cookie of an existing session; the route reads one key', method: 'GET', path: '/read', withSession: true },
-  { id: 'change', label: 'change session', description: 'POST with the cookie of an existing session; the route changes one key', method: 'POST', path: '/change', withSession: true },
-  { id: 'login', label: 'login', description: 'POST without a cookie; the route creates a session with three keys', method: 'POST', path: '/login', withSession: false }
+  {
+    id: 'anonymous',
+    label: 'anonymous',
+    description: 'GET without a cookie on a route that does not use the session',
+    method: 'GET',
+    path: '/anon',
+    withSession: false
+  },
+  {
+    id: 'read',
+    label: 'read session',
+    description: 'GET with the cookie of an existing session; the route reads one key',
+    method: 'GET',
+    path: '/read',
+    withSession: true
+  },
+  {
+    id: 'change',
+    label: 'change session',
+    description: 'POST with the cookie of an existing session; the route changes one key',
+    method: 'POST',
+    path: '/change',
+    withSession: true
+  },
+  {
+    id: 'login',
+    label: 'login',
+    description: 'POST without a cookie; the route creates a session with three keys',
+    method: 'POST',
+    path: '/login',
+    withSession: false
+  }
 ]
 
 export interface ReaperCase {

@@ -33,8 +33,10 @@ export function machineLine (result: BenchResult): string {
   const m = result.machine
   const s = result.settings
   return `${result.mode === 'full' ? 'Full' : 'Quick'} run of ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpuModel} ` +
-    `(${m.cores} cores, ${m.platform} ${m.arch}, ${num(m.totalMemoryMiB)} MiB), Node ${m.node}; load average ${m.loadAverage1m} at start. ` +
-    `autocannon: ${s.connections} connections; ${s.rounds === 1 ? 'one run' : `${s.rounds} rounds`} of ${s.durationSeconds} s per contestant and scenario ` +
+    `(${m.cores} cores, ${m.platform} ${m.arch}, ${num(m.totalMemoryMiB)} MiB), Node ${m.node}; ` +
+    `load average ${m.loadAverage1m} at start. ` +
+    `autocannon: ${s.connections} connections; ${s.rounds === 1 ? 'one run' : `${s.rounds} rounds`} of ${s.durationSeconds} s ` +
+    'per contestant and scenario ' +
     `after ${s.warmupSeconds} s of warm-up${s.rounds === 1 ? '' : ' (req/s and latency: median of the rounds)'}; ` +
     'app, dynalite (behind a counting proxy) and autocannon each in their own process on 127.0.0.1.'
 }
@@ -44,7 +46,8 @@ export function renderMarkdown (result: BenchResult): string {
   const lines: string[] = []
   const label = (id: string): string => result.contestants.find((c) => c.id === id)?.label ?? id
   lines.push(machineLine(result), '')
-  lines.push('| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | dynalite CPU µs/req | DynamoDB calls/req | read units/req | write units/req |')
+  lines.push('| scenario | contestant | req/s | p50 ms | p99 ms | app CPU µs/req | dynalite CPU µs/req | DynamoDB calls/req | ' +
+    'read units/req | write units/req |')
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
   for (const s of result.scenarios) {
     for (const c of result.contestants) {
@@ -52,14 +55,19 @@ export function renderMarkdown (result: BenchResult): string {
       if (r === undefined) continue
       const failed = r.failures > 0 ? ` (${num(r.failures)} failed)` : ''
       lines.push(`| ${s.label} | ${c.label} | ${num(r.requestsPerSecond)}${failed} | ${ms(r.latencyMs.p50)} | ${ms(r.latencyMs.p99)} | ` +
-        `${num(r.cpuMicrosPerRequest)} | ${num(r.databaseCpuMicrosPerRequest)} | ${calls(r)} | ${units(r.dynamo.readUnits, r.dynamo.unitsSource)} | ${units(r.dynamo.writeUnits, r.dynamo.unitsSource)} |`)
+        `${num(r.cpuMicrosPerRequest)} | ${num(r.databaseCpuMicrosPerRequest)} | ${calls(r)} | ` +
+        `${units(r.dynamo.readUnits, r.dynamo.unitsSource)} | ${units(r.dynamo.writeUnits, r.dynamo.unitsSource)} |`)
     }
   }
   lines.push('')
   lines.push('\\* computed from item sizes by the counting proxy, because that store does not ask DynamoDB for ConsumedCapacity; ' +
     'other units are DynamoDB\'s own ConsumedCapacity figures (see bench/README.md).')
   lines.push('')
-  lines.push(`Ratios, same run (${label('plugin')} divided by the other; throughput above 1× and the others below 1× favour ${label('plugin')}):`, '')
+  lines.push(
+    `Ratios, same run (${label('plugin')} divided by the other; ` +
+      `throughput above 1× and the others below 1× favour ${label('plugin')}):`,
+    ''
+  )
   lines.push('| scenario | versus | throughput | CPU/req | p99 latency | DynamoDB calls/req | capacity units/req |')
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |')
   for (const r of result.ratios) {
@@ -83,12 +91,14 @@ function renderReaper (result: BenchResult): string[] {
     return lines
   }
   const caps = section.defaultCaps
-  lines.push('Reaper, one `runOnce()` pass per row (caps raised so the pass runs at full speed; the last column is the same pass under the default caps' +
+  lines.push('Reaper, one `runOnce()` pass per row (caps raised so the pass runs at full speed; ' +
+    'the last column is the same pass under the default caps' +
     (caps === undefined ? ')' : ` of ${caps.maxReadUnitsPerSecond} read and ${caps.maxWriteUnitsPerSecond} write units/s)`) + ':', '')
   lines.push('| rows | expired | segments | rows deleted | pass s | rows deleted/s | read units | write units | s at default caps |')
   lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of section.results) {
-    lines.push(`| ${num(r.rows)} | ${num(r.expiredFraction * 100)}% | ${r.segments} | ${num(r.deleted)} | ${num(r.seconds, 2)} | ${num(r.rowsDeletedPerSecond)} | ` +
+    lines.push(`| ${num(r.rows)} | ${num(r.expiredFraction * 100)}% | ${r.segments} | ${num(r.deleted)} | ` +
+      `${num(r.seconds, 2)} | ${num(r.rowsDeletedPerSecond)} | ` +
       `${num(r.readUnits, 1)} | ${num(r.writeUnits, 1)} | ${num(r.secondsAtDefaultCaps)} |`)
   }
   return lines

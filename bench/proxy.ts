@@ -79,6 +79,25 @@ export class CallPricer {
     this.#sizes.set(key, size)
   }
 
+  /** Units of a BatchWriteItem: each put or delete priced as its own write. */
+  #priceBatchWrite (req: Body, ok: boolean): number {
+    let units = 0
+    for (const [name, requests] of Object.entries(req.RequestItems ?? {})) {
+      for (const r of requests) {
+        if (r.PutRequest !== undefined) {
+          const size = itemSize(r.PutRequest.Item)
+          units += writeUnits(size)
+          if (ok) this.#remember(this.#key(name, r.PutRequest.Item), size)
+        } else if (r.DeleteRequest !== undefined) {
+          const key = this.#key(name, r.DeleteRequest.Key)
+          units += writeUnits(key === undefined ? undefined : this.#sizes.get(key))
+          if (ok) this.#remember(key, undefined)
+        }
+      }
+    }
+    return units
+  }
+
   /** Estimated units of one call, and what it teaches about item sizes. */
   price (operation: string, req: Body, res: Body, ok: boolean): number {
     const table = req.TableName
@@ -108,23 +127,8 @@ export class CallPricer {
         if (ok) this.#remember(key, undefined)
         return units
       }
-      case 'BatchWriteItem': {
-        let units = 0
-        for (const [name, requests] of Object.entries(req.RequestItems ?? {})) {
-          for (const r of requests) {
-            if (r.PutRequest !== undefined) {
-              const size = itemSize(r.PutRequest.Item)
-              units += writeUnits(size)
-              if (ok) this.#remember(this.#key(name, r.PutRequest.Item), size)
-            } else if (r.DeleteRequest !== undefined) {
-              const key = this.#key(name, r.DeleteRequest.Key)
-              units += writeUnits(key === undefined ? undefined : this.#sizes.get(key))
-              if (ok) this.#remember(key, undefined)
-            }
-          }
-        }
-        return units
-      }
+      case 'BatchWriteItem':
+        return this.#priceBatchWrite(req, ok)
       case 'Scan':
       case 'Query': {
         // Only returned items are visible: a lower bound when a filter dropped some.
@@ -156,6 +160,51 @@ function readAll (stream: IncomingMessage): Promise<Buffer> {
   })
 }
 
+/** Counts one call and its units: reported ones when the response has them (the estimate kept as a shadow), else the estimate. */
+function recordCall (counts: Counters, pricer: CallPricer, operation: string, call: { req: Body, res: Body, status: number }): void {
+  const { req, res, status } = call
+  const c = counts[operation] ??= emptyCount()
+  const ok = status === 200
+  c.calls++
+  if (!ok) c.errors++
+  const isRead = READ_OPERATIONS.has(operation)
+  const reported = ok ? reportedUnits(res) : undefined
+  // A failed conditional write is still charged; other errors are not.
+  const charged = ok || res.__type?.endsWith('ConditionalCheckFailedException') === true
+  const estimate = charged ? pricer.price(operation, req, res, ok) : 0
+  if (reported !== undefined) {
+    c.reportedCalls++
+    if (isRead) { c.readUnits += reported; c.shadowReadUnits += estimate } else { c.writeUnits += reported; c.shadowWriteUnits += estimate }
+  } else {
+    c.estimatedCalls++
+    if (isRead) c.readUnits += estimate
+    else c.writeUnits += estimate
+  }
+}
+
+/** Sends the request upstream unchanged; the response and its whole body. */
+async function forward (
+  upstream: URL,
+  agent: http.Agent,
+  req: IncomingMessage,
+  body: Buffer
+): Promise<{ response: IncomingMessage, payload: Buffer }> {
+  const out = http.request({
+    host: upstream.hostname,
+    port: upstream.port,
+    method: req.method,
+    path: req.url,
+    headers: { ...req.headers },
+    agent
+  })
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    out.on('response', resolve)
+    out.on('error', reject)
+    out.end(body)
+  })
+  return { response, payload: await readAll(response) }
+}
+
 /**
  * An HTTP proxy on 127.0.0.1 in front of a DynamoDB endpoint that counts calls per operation (from X-Amz-Target)
  * and their capacity units: the figure in the response when the caller asked for ConsumedCapacity, otherwise
@@ -167,48 +216,14 @@ export async function startCountingProxy (target: string, keyAttribute: string):
   const pricer = new CallPricer(keyAttribute)
   const counts: Counters = {}
 
-  function record (operation: string, req: Body, res: Body, status: number): void {
-    const c = counts[operation] ??= emptyCount()
-    const ok = status === 200
-    c.calls++
-    if (!ok) c.errors++
-    const isRead = READ_OPERATIONS.has(operation)
-    const reported = ok ? reportedUnits(res) : undefined
-    // A failed conditional write is still charged; other errors are not.
-    const charged = ok || res.__type?.endsWith('ConditionalCheckFailedException') === true
-    const estimate = charged ? pricer.price(operation, req, res, ok) : 0
-    if (reported !== undefined) {
-      c.reportedCalls++
-      if (isRead) { c.readUnits += reported; c.shadowReadUnits += estimate } else { c.writeUnits += reported; c.shadowWriteUnits += estimate }
-    } else {
-      c.estimatedCalls++
-      if (isRead) c.readUnits += estimate
-      else c.writeUnits += estimate
-    }
-  }
-
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readAll(req)
     const target = String(req.headers['x-amz-target'] ?? '')
     const operation = target.slice(target.indexOf('.') + 1) || 'unknown'
-    const headers = { ...req.headers }
-    const out = http.request({
-      host: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent
-    })
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      out.on('response', resolve)
-      out.on('error', reject)
-      out.end(body)
-    })
-    const payload = await readAll(response)
+    const { response, payload } = await forward(upstream, agent, req, body)
     const status = response.statusCode ?? 500
     try {
-      record(operation, parse(body), parse(payload), status)
+      recordCall(counts, pricer, operation, { req: parse(body), res: parse(payload), status })
     } catch {
       // Counting must never break the call; an unparseable body is still passed through.
     }

@@ -24,7 +24,10 @@ serveChild<ReaperInfo>(async () => {
   const endpoint = process.env.BENCH_DYNAMO_ENDPOINT
   if (endpoint === undefined) throw new Error('BENCH_DYNAMO_ENDPOINT is not set')
   return {
-    info: { defaultCaps: { maxReadUnitsPerSecond: DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, maxWriteUnitsPerSecond: DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } },
+    info: { defaultCaps: {
+      maxReadUnitsPerSecond: DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
+      maxWriteUnitsPerSecond: DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND
+    } },
     handlers: {
       pass: async (args) => {
         const { tableName, segments } = args as { tableName: string, segments: number }
@@ -36,7 +39,13 @@ serveChild<ReaperInfo>(async () => {
             client,
             tableName,
             metrics: false,
-            reaper: { schedule: false, segments, maxReadUnitsPerSecond: UNCAPPED, maxWriteUnitsPerSecond: UNCAPPED, maxPassSeconds: PASS_LIMIT_SECONDS }
+            reaper: {
+              schedule: false,
+              segments,
+              maxReadUnitsPerSecond: UNCAPPED,
+              maxWriteUnitsPerSecond: UNCAPPED,
+              maxPassSeconds: PASS_LIMIT_SECONDS
+            }
           })
           await app.ready()
           if (app.sessionReaper === null) throw new Error('the plugin registered without a reaper')

@@ -69,6 +69,48 @@ function operationCalls (counters: Counters): Record<string, number> {
   return Object.fromEntries(Object.entries(counters).map(([op, c]) => [op, c.calls]))
 }
 
+/** One case on its freshly created table: load the rows, run one pass in the reaper child, check and report it. */
+async function runReaperCase (
+  client: DynamoDBClient,
+  dynamo: Child<DynamoInfo>,
+  reaper: Child<ReaperInfo>,
+  c: ReaperCase & { tableName: string, expiredRows: number },
+  log: (m: string) => void
+): Promise<ReaperResult> {
+  const { tableName, expiredRows, ...reaperCase } = c
+  const loadStarted = Date.now()
+  await loadRows(client, tableName, c.rows, expiredRows)
+  const loadSeconds = (Date.now() - loadStarted) / 1000
+  const before = await dynamo.call<Counters>('counters')
+  const report = await reaper.call<PassReport>('pass', { tableName, segments: c.segments }, (PASS_LIMIT_SECONDS + 60) * 1000)
+  const calls = operationCalls(diffCounters(await dynamo.call<Counters>('counters'), before))
+  if (report.result !== 'success') throw new Error(`bench: the reaper pass on ${tableName} ended with ${report.result}`)
+  if (report.deleted !== expiredRows) {
+    throw new Error(`bench: the reaper pass on ${tableName} deleted ${report.deleted} of ${expiredRows} expired rows`)
+  }
+  const caps = reaper.info.defaultCaps
+  const r: ReaperResult = {
+    ...reaperCase,
+    expiredRows,
+    scanned: report.scanned,
+    deleted: report.deleted,
+    conflicts: report.conflicts,
+    seconds: report.wallSeconds,
+    rowsDeletedPerSecond: report.wallSeconds > 0 ? report.deleted / report.wallSeconds : 0,
+    readUnits: report.consumedReadUnits,
+    writeUnits: report.consumedWriteUnits,
+    dynamoCalls: calls,
+    secondsAtDefaultCaps: Math.max(
+      report.consumedReadUnits / caps.maxReadUnitsPerSecond,
+      report.consumedWriteUnits / caps.maxWriteUnitsPerSecond
+    )
+  }
+  log(`  ${String(c.rows).padStart(7)} rows, ${String(c.expiredFraction * 100).padStart(2)}% expired, ${c.segments} segment(s): ` +
+    `${r.deleted} deleted in ${r.seconds.toFixed(2)} s (${r.rowsDeletedPerSecond.toFixed(0)}/s), ${r.readUnits} RU, ${r.writeUnits} WU ` +
+    `(loaded in ${loadSeconds.toFixed(1)} s)`)
+  return r
+}
+
 /**
  * For each case: a fresh table, loaded directly (not counted), then one `runOnce()` pass of the plugin's reaper in
  * its own process through the counting proxy, then the table is dropped.
@@ -91,32 +133,7 @@ export async function runReaperBench (
       const expiredRows = Math.round(c.rows * c.expiredFraction)
       await ensureSessionTable(client, { tableName })
       try {
-        const loadStarted = Date.now()
-        await loadRows(client, tableName, c.rows, expiredRows)
-        const loadSeconds = (Date.now() - loadStarted) / 1000
-        const before = await dynamo.call<Counters>('counters')
-        const report = await reaper.call<PassReport>('pass', { tableName, segments: c.segments }, (PASS_LIMIT_SECONDS + 60) * 1000)
-        const calls = operationCalls(diffCounters(await dynamo.call<Counters>('counters'), before))
-        if (report.result !== 'success') throw new Error(`bench: the reaper pass on ${tableName} ended with ${report.result}`)
-        if (report.deleted !== expiredRows) throw new Error(`bench: the reaper pass on ${tableName} deleted ${report.deleted} of ${expiredRows} expired rows`)
-        const caps = reaper.info.defaultCaps
-        const r: ReaperResult = {
-          ...c,
-          expiredRows,
-          scanned: report.scanned,
-          deleted: report.deleted,
-          conflicts: report.conflicts,
-          seconds: report.wallSeconds,
-          rowsDeletedPerSecond: report.wallSeconds > 0 ? report.deleted / report.wallSeconds : 0,
-          readUnits: report.consumedReadUnits,
-          writeUnits: report.consumedWriteUnits,
-          dynamoCalls: calls,
-          secondsAtDefaultCaps: Math.max(report.consumedReadUnits / caps.maxReadUnitsPerSecond, report.consumedWriteUnits / caps.maxWriteUnitsPerSecond)
-        }
-        options.log(`  ${String(c.rows).padStart(7)} rows, ${String(c.expiredFraction * 100).padStart(2)}% expired, ${c.segments} segment(s): ` +
-          `${r.deleted} deleted in ${r.seconds.toFixed(2)} s (${r.rowsDeletedPerSecond.toFixed(0)}/s), ${r.readUnits} RU, ${r.writeUnits} WU ` +
-          `(loaded in ${loadSeconds.toFixed(1)} s)`)
-        results.push(r)
+        results.push(await runReaperCase(client, dynamo, reaper, { ...c, tableName, expiredRows }, options.log))
       } finally {
         await client.send(new DeleteTableCommand({ TableName: tableName }))
       }

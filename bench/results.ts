@@ -216,7 +216,13 @@ function ratio (a: number, b: number): number | null {
 
 function compare (a: RequestResult | undefined, b: RequestResult | undefined): Ratio {
   if (a === undefined || b === undefined) {
-    return { requestsPerSecond: null, cpuMicrosPerRequest: null, latencyP99: null, dynamoCallsPerRequest: null, capacityUnitsPerRequest: null }
+    return {
+      requestsPerSecond: null,
+      cpuMicrosPerRequest: null,
+      latencyP99: null,
+      dynamoCallsPerRequest: null,
+      capacityUnitsPerRequest: null
+    }
   }
   return {
     requestsPerSecond: ratio(a.requestsPerSecond, b.requestsPerSecond),

@@ -6,7 +6,17 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { ensureSessionTable } from '../src/store/table.js'
 import { benchFile, startChild, type Child } from './children.js'
-import { CONTESTANTS, SCENARIOS, SETTINGS, type Contestant, type ContestantId, type Mode, type Scenario, type ScenarioId, type Settings } from './config.js'
+import {
+  CONTESTANTS,
+  SCENARIOS,
+  SETTINGS,
+  type Contestant,
+  type ContestantId,
+  type Mode,
+  type Scenario,
+  type ScenarioId,
+  type Settings
+} from './config.js'
 import type { AppContext } from './contestants/context.js'
 import type { AppInfo } from './app-server.js'
 import type { DynamoInfo } from './dynamo-server.js'
@@ -14,7 +24,16 @@ import { runLoad, type LoadSpec } from './load.js'
 import { renderMarkdown } from './markdown.js'
 import { diffCounters, type Counters } from './proxy.js'
 import { runReaperBench } from './reaper.js'
-import { SCHEMA_VERSION, combineRounds, computeRatios, machineInfo, type BenchResult, type ReaperSection, type RequestResult, type Round } from './results.js'
+import {
+  SCHEMA_VERSION,
+  combineRounds,
+  computeRatios,
+  machineInfo,
+  type BenchResult,
+  type ReaperSection,
+  type RequestResult,
+  type Round
+} from './results.js'
 import { renderSvg } from './svg.js'
 
 export type Section = 'requests' | 'reaper'
@@ -47,9 +66,13 @@ export function repoRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const pkg = join(dir, 'package.json')
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'fastify-dynamo-session') return dir
+    const name =
+      existsSync(pkg) ? (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name : undefined
+    if (name === 'fastify-dynamo-session') return dir
     const parent = dirname(dir)
-    if (parent === dir) throw new Error('bench: cannot find the fastify-dynamo-session package root above ' + fileURLToPath(import.meta.url))
+    if (parent === dir) {
+      throw new Error('bench: cannot find the fastify-dynamo-session package root above ' + fileURLToPath(import.meta.url))
+    }
     dir = parent
   }
 }
@@ -62,7 +85,10 @@ function directClient (endpoint: string): DynamoDBClient {
 async function createSessions (port: number, count: number): Promise<string[]> {
   const cookies: string[] = []
   for (let i = 0; i < count; i++) {
-    const res = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    const res = await fetch(
+      `http://127.0.0.1:${port}/login`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }
+    )
     const setCookie = res.headers.getSetCookie()[0]
     await res.arrayBuffer()
     if (res.status !== 200 || setCookie === undefined) throw new Error(`bench: login answered ${res.status} without a cookie`)
@@ -97,7 +123,12 @@ async function settle (dynamo: Child<DynamoInfo>): Promise<Counters> {
   return last
 }
 
-async function measureOnce (app: Child<AppInfo>, dynamo: Child<DynamoInfo>, spec: Omit<LoadSpec, 'durationSeconds'>, seconds: number): Promise<Round> {
+async function measureOnce (
+  app: Child<AppInfo>,
+  dynamo: Child<DynamoInfo>,
+  spec: Omit<LoadSpec, 'durationSeconds'>,
+  seconds: number
+): Promise<Round> {
   // Requests left in flight by the warm-up or the previous run must not land in this one.
   const countersBefore = await settle(dynamo)
   const cpuBefore = await app.call<CpuUsage>('cpu')
@@ -127,10 +158,8 @@ function rotate<T> (list: readonly T[], by: number): T[] {
   return [...list.slice(k), ...list.slice(0, k)]
 }
 
-async function runRequestSection (
-  dynamo: Child<DynamoInfo>, contestants: readonly Contestant[], scenarios: readonly Scenario[], settings: Settings, options: BenchOptions
-): Promise<RequestResult[]> {
-  const log = options.log ?? console.log
+/** Creates the tables of the contestants that keep sessions in DynamoDB (through the uncounted endpoint). */
+async function createContestantTables (dynamo: Child<DynamoInfo>, contestants: readonly Contestant[]): Promise<void> {
   const client = directClient(dynamo.info.direct)
   try {
     for (const c of contestants) {
@@ -139,24 +168,46 @@ async function runRequestSection (
   } finally {
     client.destroy()
   }
+}
+
+/** Starts one contestant's app in its own process, with a CPU profile when asked. */
+async function startApp (dynamo: Child<DynamoInfo>, c: Contestant, settings: Settings, options: BenchOptions): Promise<Child<AppInfo>> {
+  const log = options.log ?? console.log
+  const ctx: AppContext & { contestant: string } = {
+    contestant: c.id, endpoint: dynamo.info.counted, tableName: c.tableName ?? '', secret: SECRET, ttlSeconds: settings.ttlSeconds
+  }
+  const execArgv = [...(options.childExecArgv ?? process.execArgv)]
+  if (options.profile?.includes(c.id) === true) {
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${c.id}.cpuprofile`)
+    log(`  ${c.label}: CPU profile to ${join(PROFILE_DIR, `${c.id}.cpuprofile`)}`)
+  }
+  return await startChild<AppInfo>(benchFile('app-server'), {
+    execArgv, env: { ...(options.childEnv ?? process.env), BENCH_APP_CONTEXT: JSON.stringify(ctx) }
+  })
+}
+
+/** The progress line of one measured round. */
+function roundLine (prefix: string, s: Scenario, c: Contestant, r: Round): string {
+  const calls = Object.values(r.counters).reduce((sum, x) => sum + x.calls, 0)
+  const cpuPerRequest = (r.requests > 0 ? r.cpuMicros / r.requests : 0).toFixed(0)
+  const callsPerRequest = (r.requests > 0 ? calls / r.requests : 0).toFixed(2)
+  return `  ${prefix}${s.label.padEnd(15)} ${c.label.padEnd(38)} ` +
+    `${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${r.latencyMs.p99} ms  ` +
+    `${cpuPerRequest} µs CPU/req  ${callsPerRequest} calls/req` +
+    (r.failures > 0 ? `  ${r.failures} FAILED` : '')
+}
+
+async function runRequestSection (
+  dynamo: Child<DynamoInfo>, contestants: readonly Contestant[], scenarios: readonly Scenario[], settings: Settings, options: BenchOptions
+): Promise<RequestResult[]> {
+  const log = options.log ?? console.log
+  await createContestantTables(dynamo, contestants)
   // Every app runs from the start (idle ones cost nothing), so contestants can take turns within a scenario.
   const apps = new Map<ContestantId, Child<AppInfo>>()
   const pools = new Map<ContestantId, string[]>()
   const rounds = new Map<string, Round[]>()
   try {
-    for (const c of contestants) {
-      const ctx: AppContext & { contestant: string } = {
-        contestant: c.id, endpoint: dynamo.info.counted, tableName: c.tableName ?? '', secret: SECRET, ttlSeconds: settings.ttlSeconds
-      }
-      const execArgv = [...(options.childExecArgv ?? process.execArgv)]
-      if (options.profile?.includes(c.id) === true) {
-        execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${c.id}.cpuprofile`)
-        log(`  ${c.label}: CPU profile to ${join(PROFILE_DIR, `${c.id}.cpuprofile`)}`)
-      }
-      apps.set(c.id, await startChild<AppInfo>(benchFile('app-server'), {
-        execArgv, env: { ...(options.childEnv ?? process.env), BENCH_APP_CONTEXT: JSON.stringify(ctx) }
-      }))
-    }
+    for (const c of contestants) apps.set(c.id, await startApp(dynamo, c, settings, options))
     for (let round = 0; round < settings.rounds; round++) {
       for (const s of scenarios) {
         for (const c of rotate(contestants, round)) {
@@ -171,11 +222,7 @@ async function runRequestSection (
           const r = await measureOnce(app, dynamo, spec, settings.durationSeconds)
           const key = `${c.id}/${s.id}`
           rounds.set(key, [...(rounds.get(key) ?? []), r])
-          const calls = Object.values(r.counters).reduce((sum, x) => sum + x.calls, 0)
-          log(`  ${settings.rounds > 1 ? `round ${round + 1}  ` : ''}${s.label.padEnd(15)} ${c.label.padEnd(38)} ` +
-            `${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${r.latencyMs.p99} ms  ` +
-            `${(r.requests > 0 ? r.cpuMicros / r.requests : 0).toFixed(0)} µs CPU/req  ${(r.requests > 0 ? calls / r.requests : 0).toFixed(2)} calls/req` +
-            (r.failures > 0 ? `  ${r.failures} FAILED` : ''))
+          log(roundLine(settings.rounds > 1 ? `round ${round + 1}  ` : '', s, c, r))
         }
       }
     }
@@ -204,6 +251,21 @@ export function writeResults (result: BenchResult, outDir: string): { json: stri
   return paths
 }
 
+/** The reaper section; a failure is recorded in it, so the request results are still written. */
+async function runReaperSection (dynamo: Child<DynamoInfo>, settings: Settings, options: BenchOptions): Promise<ReaperSection> {
+  const log = options.log ?? console.log
+  try {
+    return await runReaperBench(dynamo, settings, {
+      execArgv: options.childExecArgv ?? process.execArgv,
+      env: options.childEnv ?? process.env,
+      log
+    })
+  } catch (err) {
+    log(`  reaper section failed: ${(err as Error).message}`)
+    return { status: 'failed', message: (err as Error).message, results: [] }
+  }
+}
+
 /** Runs the selected sections, writes the results and returns them. */
 export async function runBench (options: BenchOptions): Promise<BenchResult> {
   const log = options.log ?? console.log
@@ -216,7 +278,10 @@ export async function runBench (options: BenchOptions): Promise<BenchResult> {
   const machine = machineInfo()
   log(`bench (${options.mode}): ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAverage1m}`)
 
-  const dynamo = await startChild<DynamoInfo>(benchFile('dynamo-server'), { execArgv: options.childExecArgv ?? process.execArgv, env: options.childEnv })
+  const dynamo = await startChild<DynamoInfo>(
+    benchFile('dynamo-server'),
+    { execArgv: options.childExecArgv ?? process.execArgv, env: options.childEnv }
+  )
   let requests: RequestResult[] = []
   let reaper: ReaperSection = { status: 'unavailable', message: 'not selected in this run', results: [] }
   try {
@@ -226,13 +291,7 @@ export async function runBench (options: BenchOptions): Promise<BenchResult> {
     }
     if (sections.includes('reaper')) {
       log('reaper:')
-      try {
-        reaper = await runReaperBench(dynamo, settings, { execArgv: options.childExecArgv ?? process.execArgv, env: options.childEnv ?? process.env, log })
-      } catch (err) {
-        // The request results are still worth writing; the section records why it is empty.
-        reaper = { status: 'failed', message: (err as Error).message, results: [] }
-        log(`  reaper section failed: ${(err as Error).message}`)
-      }
+      reaper = await runReaperSection(dynamo, settings, options)
     }
   } finally {
     await dynamo.stop()

@@ -51,8 +51,10 @@ function panel (result: BenchResult, top: number, title: string, value: (r: Requ
       const v = decade * m
       if (v > hi * 1.001) break
       const yy = y(v).toFixed(1)
-      parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${yy}" y2="${yy}" stroke="${m === 1 ? '#c8c8c8' : '#ececec'}"/>`)
-      parts.push(`<text x="${MARGIN.left - 6}" y="${yy}" font-size="${m === 1 ? 11 : 9}" fill="${m === 1 ? '#000' : '#777'}" text-anchor="end" dominant-baseline="middle">${esc(formatValue(v))}</text>`)
+      parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${yy}" y2="${yy}" ` +
+        `stroke="${m === 1 ? '#c8c8c8' : '#ececec'}"/>`)
+      parts.push(`<text x="${MARGIN.left - 6}" y="${yy}" font-size="${m === 1 ? 11 : 9}" fill="${m === 1 ? '#000' : '#777'}" ` +
+        `text-anchor="end" dominant-baseline="middle">${esc(formatValue(v))}</text>`)
     }
   }
   const groupWidth = plotWidth / Math.max(1, scenarios.length)
@@ -66,12 +68,16 @@ function panel (result: BenchResult, top: number, title: string, value: (r: Requ
       const x = groupX + j * barWidth
       const yy = y(v)
       const h = plotTop + plotHeight - yy
-      parts.push(`<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[c.id]}"><title>${esc(`${c.label}, ${s.label}: ${formatValue(v)}`)}</title></rect>`)
-      parts.push(`<text x="${(x + barWidth / 2 - 1).toFixed(1)}" y="${(yy - 3).toFixed(1)}" font-size="10" text-anchor="middle">${esc(formatValue(v))}</text>`)
+      parts.push(`<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${h.toFixed(1)}" ` +
+        `fill="${COLORS[c.id]}"><title>${esc(`${c.label}, ${s.label}: ${formatValue(v)}`)}</title></rect>`)
+      parts.push(`<text x="${(x + barWidth / 2 - 1).toFixed(1)}" y="${(yy - 3).toFixed(1)}" font-size="10" text-anchor="middle">` +
+        `${esc(formatValue(v))}</text>`)
     })
-    parts.push(`<text x="${(MARGIN.left + (i + 0.5) * groupWidth).toFixed(1)}" y="${plotTop + plotHeight + 18}" font-size="12" text-anchor="middle">${esc(s.label)}</text>`)
+    parts.push(`<text x="${(MARGIN.left + (i + 0.5) * groupWidth).toFixed(1)}" y="${plotTop + plotHeight + 18}" ` +
+      `font-size="12" text-anchor="middle">${esc(s.label)}</text>`)
   })
-  parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${plotTop + plotHeight}" y2="${plotTop + plotHeight}" stroke="#333"/>`)
+  parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${plotTop + plotHeight}" y2="${plotTop + plotHeight}" ` +
+    'stroke="#333"/>')
   return parts.join('\n')
 }
 
@@ -83,7 +89,8 @@ export function renderSvg (result: BenchResult): string {
   const parts: string[] = []
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif">`)
   parts.push(`<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`)
-  parts.push(`<text x="${MARGIN.left}" y="16" font-size="11" fill="#555">${esc(`${result.mode} run, ${result.startedAt.slice(0, 10)}: ${m.cpuModel}, ${m.cores} cores, Node ${m.node}`)}</text>`)
+  const caption = `${result.mode} run, ${result.startedAt.slice(0, 10)}: ${m.cpuModel}, ${m.cores} cores, Node ${m.node}`
+  parts.push(`<text x="${MARGIN.left}" y="16" font-size="11" fill="#555">${esc(caption)}</text>`)
   let x = MARGIN.left
   for (const c of result.contestants) {
     parts.push(`<rect x="${x}" y="26" width="12" height="12" fill="${COLORS[c.id]}"/>`)
@@ -91,7 +98,12 @@ export function renderSvg (result: BenchResult): string {
     x += 24 + c.label.length * 6.6
   }
   parts.push(panel(result, legendHeight, 'Requests per second (higher is better; log scale)', (r) => r.requestsPerSecond))
-  parts.push(panel(result, legendHeight + PANEL_HEIGHT, 'App CPU per request, µs (lower is better; log scale)', (r) => r.cpuMicrosPerRequest))
+  parts.push(panel(
+    result,
+    legendHeight + PANEL_HEIGHT,
+    'App CPU per request, µs (lower is better; log scale)',
+    (r) => r.cpuMicrosPerRequest
+  ))
   parts.push('</svg>')
   return parts.join('\n') + '\n'
 }

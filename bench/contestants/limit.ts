@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb'
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { benchClient, loginData, type BuildApp } from './context.js'
 
 const COOKIE = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/
@@ -9,20 +9,25 @@ const COOKIE = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/
  * expiry handling. Reading is one eventually consistent GetItem for the id in an unsigned cookie; changing is that
  * read plus one UpdateItem; login is one PutItem.
  */
+type SessionAttributes = Record<string, { S?: string, N?: string }>
+
+/** One eventually consistent GetItem for the id in an unsigned cookie: the data map and the id. */
+async function readSession (client: DynamoDBClient, tableName: string, cookie: string | undefined): Promise<SessionAttributes | undefined> {
+  const id = COOKIE.exec(cookie ?? '')?.[1]
+  if (id === undefined) return undefined
+  const out = await client.send(new GetItemCommand({
+    TableName: tableName, Key: { Sesion_Id: { S: id } }, ReturnConsumedCapacity: 'TOTAL'
+  }))
+  const data = out.Item?.Data?.M
+  return data === undefined ? undefined : { id: { S: id }, ...data }
+}
+
 export const build: BuildApp = async (app, ctx) => {
   const client = benchClient(ctx.endpoint)
   app.addHook('onClose', async () => client.destroy())
   let logins = 0
-
-  async function read (cookie: string | undefined): Promise<Record<string, { S?: string, N?: string }> | undefined> {
-    const id = COOKIE.exec(cookie ?? '')?.[1]
-    if (id === undefined) return undefined
-    const out = await client.send(new GetItemCommand({
-      TableName: ctx.tableName, Key: { Sesion_Id: { S: id } }, ReturnConsumedCapacity: 'TOTAL'
-    }))
-    const data = out.Item?.Data?.M
-    return data === undefined ? undefined : { id: { S: id }, ...data }
-  }
+  const read = async (cookie: string | undefined): Promise<SessionAttributes | undefined> =>
+    await readSession(client, ctx.tableName, cookie)
 
   app.get('/anon', async () => ({ ok: true }))
 

@@ -9,7 +9,10 @@ import { benchClient, loginData, type BuildApp } from './context.js'
 export const build: BuildApp = async (app, ctx) => {
   const client = benchClient(ctx.endpoint)
   app.addHook('onClose', async () => client.destroy())
-  await app.register(dynamoSession, { secret: ctx.secret, client, tableName: ctx.tableName, ttlSeconds: ctx.ttlSeconds, reaper: { schedule: false } })
+  await app.register(
+    dynamoSession,
+    { secret: ctx.secret, client, tableName: ctx.tableName, ttlSeconds: ctx.ttlSeconds, reaper: { schedule: false } }
+  )
   let logins = 0
 
   app.get('/anon', async () => ({ ok: true }))

@@ -58,27 +58,22 @@ export type StreamCursor = { readonly done: true } | { readonly done: false, rea
  * cursors say where to resume, right after the last row settled; the counts cover exactly the rows before them, so
  * a finished sweep counts every row once.
  */
-export interface SweepProgress {
+export interface SweepProgress extends Omit<SweepCounts, 'scanned'> {
   /** The `kind` of the finder whose cursors these are. */
   finder: string
   streams: number
   cursors: StreamCursor[]
   /** Epoch seconds when the sweep began. */
   startedAt: number
+}
+
+/** What a sweep (or one pass of it) counted. */
+export interface SweepCounts {
+  scanned: number
   active: number
   /** Rows found due for deletion. */
   expired: number
   /** Of those, rows deleted; and rows found refreshed or already gone at delete time. */
-  deleted: number
-  conflicts: number
-  invalid: number
-  maxLagSeconds: number
-}
-
-export interface SweepCounts {
-  scanned: number
-  active: number
-  expired: number
   deleted: number
   conflicts: number
   invalid: number
