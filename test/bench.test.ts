@@ -55,14 +55,14 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
   })
 
   const json = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as BenchResult
-  t.same(json, JSON.parse(JSON.stringify(result)), 'latest.json is the returned result')
+  t.strictSame(json, JSON.parse(JSON.stringify(result)), 'latest.json is the returned result')
   t.equal(json.schemaVersion, 1)
   t.equal(json.mode, 'quick')
   t.equal(json.machine.node, process.version)
   t.ok(json.machine.cores > 0 && json.machine.cpuModel.length > 0, 'machine recorded')
   t.equal(json.settings.durationSeconds, 1, 'overrides recorded')
-  t.same(json.contestants.map((c) => c.id), CONTESTANTS.map((c) => c.id))
-  t.same(json.scenarios.map((s) => s.id), SCENARIOS.map((s) => s.id))
+  t.strictSame(json.contestants.map((c) => c.id), CONTESTANTS.map((c) => c.id))
+  t.strictSame(json.scenarios.map((s) => s.id), SCENARIOS.map((s) => s.id))
   t.equal(json.requests.length, CONTESTANTS.length * SCENARIOS.length, 'one result per contestant and scenario')
   for (const r of json.requests) {
     t.equal(r.failures, 0, `${r.contestant}/${r.scenario}: every request answered 2xx`)
@@ -115,7 +115,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
 
   t.test('reaper: one pass per case on a freshly loaded table', async (t) => {
     t.equal(json.reaper.status, 'ok', json.reaper.message ?? '')
-    t.same(json.reaper.results.map((r) => [r.rows, r.expiredFraction, r.segments]), [[200, 0.5, 1], [200, 0.5, 2]])
+    t.strictSame(json.reaper.results.map((r) => [r.rows, r.expiredFraction, r.segments]), [[200, 0.5, 1], [200, 0.5, 2]])
     for (const r of json.reaper.results) {
       t.equal(r.expiredRows, 100)
       t.equal(r.deleted, 100, `${r.segments} segment(s): every expired row deleted`)
@@ -185,7 +185,7 @@ t.test('rounds combine: medians for throughput and latency, totals for per-reque
   t.equal(r.dynamo.calls, 1)
   t.equal(r.dynamo.readUnits, 0.5)
   t.equal(r.dynamoTotals.GetItem?.calls, 600)
-  t.same(r.rounds.map((x) => x.cpuMicrosPerRequest), [1000 / 101, 3000 / 301, 2000 / 198])
+  t.strictSame(r.rounds.map((x) => x.cpuMicrosPerRequest), [1000 / 101, 3000 / 301, 2000 / 198])
 })
 
 t.test('the README block is replaced between its markers only', async (t) => {

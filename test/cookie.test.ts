@@ -41,7 +41,7 @@ t.test('serialize then read: the same id, no renewal', async (t) => {
   t.equal(c.nameFor(false), 'sessionId')
   for (let i = 0; i < 20; i++) {
     const id = newSessionId()
-    t.same(c.read(pair(c.serialize(id, 300, false))), { kind: 'valid', id, renew: false })
+    t.strictSame(c.read(pair(c.serialize(id, 300, false))), { kind: 'valid', id, renew: false })
   }
 })
 
@@ -52,8 +52,8 @@ t.test('a percent-encoded signed value reads the same as the raw one', async (t)
   while (!/[+/]/.test(fastifyCookie.sign(id, SECRET))) id = newSessionId()
   const raw = fastifyCookie.sign(id, SECRET)
   t.not(encodeURIComponent(raw), raw)
-  t.same(c.read(`sessionId=${raw}`), { kind: 'valid', id, renew: false })
-  t.same(c.read(`sessionId=${encodeURIComponent(raw)}`), { kind: 'valid', id, renew: false })
+  t.strictSame(c.read(`sessionId=${raw}`), { kind: 'valid', id, renew: false })
+  t.strictSame(c.read(`sessionId=${encodeURIComponent(raw)}`), { kind: 'valid', id, renew: false })
 })
 
 t.test('rotation: a cookie signed with an older secret is valid and asks for renewal', async (t) => {
@@ -61,11 +61,11 @@ t.test('rotation: a cookie signed with an older secret is valid and asks for ren
   const old = cookieFor({}, OLD_SECRET)
   const rotated = cookieFor({}, [SECRET, OLD_SECRET])
   const header = pair(old.serialize(id, 300, false))
-  t.same(rotated.read(header), { kind: 'valid', id, renew: true })
+  t.strictSame(rotated.read(header), { kind: 'valid', id, renew: true })
   // The current secret signs; it needs no renewal.
   const fresh = pair(rotated.serialize(id, 300, false))
-  t.same(rotated.read(fresh), { kind: 'valid', id, renew: false })
-  t.same(old.read(fresh), { kind: 'invalid' }, 'a retired secret no longer verifies the new signature')
+  t.strictSame(rotated.read(fresh), { kind: 'valid', id, renew: false })
+  t.strictSame(old.read(fresh), { kind: 'invalid' }, 'a retired secret no longer verifies the new signature')
 })
 
 t.test('invalid cookies: never throws, never valid', async (t) => {
@@ -96,56 +96,56 @@ t.test('invalid cookies: never throws, never valid', async (t) => {
   for (const [name, header] of cases) {
     let result
     t.doesNotThrow(() => { result = c.read(header) }, name)
-    t.same(result, { kind: 'invalid' }, name)
+    t.strictSame(result, { kind: 'invalid' }, name)
   }
   // Longest accepted id (other software's ids may be longer than ours).
   const longest = 'a'.repeat(128)
-  t.same(c.read(`sessionId=${signed(longest)}`), { kind: 'valid', id: longest, renew: false })
+  t.strictSame(c.read(`sessionId=${signed(longest)}`), { kind: 'valid', id: longest, renew: false })
   const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e'
-  t.same(c.read(`sessionId=${signed(uuid)}`), { kind: 'valid', id: uuid, renew: false })
+  t.strictSame(c.read(`sessionId=${signed(uuid)}`), { kind: 'valid', id: uuid, renew: false })
 })
 
 t.test('an oversized Cookie header is invalid, even with a valid session cookie in it', async (t) => {
   const c = cookieFor()
   const id = newSessionId()
   const filler = `other=${'x'.repeat(MAX_COOKIE_HEADER_BYTES)}`
-  t.same(c.read(`sessionId=${signed(id)}; ${filler}`), { kind: 'invalid' })
+  t.strictSame(c.read(`sessionId=${signed(id)}; ${filler}`), { kind: 'invalid' })
   const fits = `other=${'x'.repeat(MAX_COOKIE_HEADER_BYTES - 200)}`
-  t.same(c.read(`${fits}; sessionId=${signed(id)}`), { kind: 'valid', id, renew: false })
+  t.strictSame(c.read(`${fits}; sessionId=${signed(id)}`), { kind: 'valid', id, renew: false })
 })
 
 t.test('no session cookie: none', async (t) => {
   const c = cookieFor()
-  t.same(c.read(undefined), { kind: 'none' })
-  t.same(c.read(''), { kind: 'none' })
-  t.same(c.read([]), { kind: 'none' })
-  t.same(c.read('theme=dark; lang=en'), { kind: 'none' })
+  t.strictSame(c.read(undefined), { kind: 'none' })
+  t.strictSame(c.read(''), { kind: 'none' })
+  t.strictSame(c.read([]), { kind: 'none' })
+  t.strictSame(c.read('theme=dark; lang=en'), { kind: 'none' })
   // Names that merely start with ours, or contain it, are other cookies.
-  t.same(c.read(`sessionIdOld=${signed(newSessionId())}; xsessionId=${signed(newSessionId())}`), { kind: 'none' })
-  t.same(c.read(`SESSIONID=${signed(newSessionId())}`), { kind: 'none' }, 'names are case-sensitive')
+  t.strictSame(c.read(`sessionIdOld=${signed(newSessionId())}; xsessionId=${signed(newSessionId())}`), { kind: 'none' })
+  t.strictSame(c.read(`SESSIONID=${signed(newSessionId())}`), { kind: 'none' }, 'names are case-sensitive')
 })
 
 t.test('several cookies of the same name: the first validly signed one wins', async (t) => {
   const c = cookieFor()
   const a = newSessionId()
   const b = newSessionId()
-  t.same(c.read(`sessionId=${signed(a, STRANGER)}; sessionId=${signed(b)}`), { kind: 'valid', id: b, renew: false })
-  t.same(c.read(`sessionId=garbage; theme=dark; sessionId=${signed(b)}; sessionId=${signed(a)}`), { kind: 'valid', id: b, renew: false })
-  t.same(c.read(`sessionId=${signed(a)}; sessionId=${signed(b)}`), { kind: 'valid', id: a, renew: false })
-  t.same(c.read(`sessionId=${signed('reaper#lease')}; sessionId=${signed(a)}`), { kind: 'valid', id: a, renew: false })
-  t.same(c.read(`sessionId=x; sessionId=${signed(a, STRANGER)}`), { kind: 'invalid' })
+  t.strictSame(c.read(`sessionId=${signed(a, STRANGER)}; sessionId=${signed(b)}`), { kind: 'valid', id: b, renew: false })
+  t.strictSame(c.read(`sessionId=garbage; theme=dark; sessionId=${signed(b)}; sessionId=${signed(a)}`), { kind: 'valid', id: b, renew: false })
+  t.strictSame(c.read(`sessionId=${signed(a)}; sessionId=${signed(b)}`), { kind: 'valid', id: a, renew: false })
+  t.strictSame(c.read(`sessionId=${signed('reaper#lease')}; sessionId=${signed(a)}`), { kind: 'valid', id: a, renew: false })
+  t.strictSame(c.read(`sessionId=x; sessionId=${signed(a, STRANGER)}`), { kind: 'invalid' })
   // Several Cookie header lines.
-  t.same(c.read(['theme=dark', `sessionId=${signed(a)}`]), { kind: 'valid', id: a, renew: false })
+  t.strictSame(c.read(['theme=dark', `sessionId=${signed(a)}`]), { kind: 'valid', id: a, renew: false })
   // Whitespace around pairs, as some clients send it.
-  t.same(c.read(`theme=dark;sessionId=${signed(a)} ;x=1`), { kind: 'valid', id: a, renew: false })
+  t.strictSame(c.read(`theme=dark;sessionId=${signed(a)} ;x=1`), { kind: 'valid', id: a, renew: false })
 })
 
 t.test('a custom and a __Host- cookie name are read by that name only', async (t) => {
   const id = newSessionId()
   const host = cookieFor({ name: '__Host-sid' })
-  t.same(host.read(`__Host-sid=${signed(id)}`), { kind: 'valid', id, renew: false })
-  t.same(host.read(`sessionId=${signed(id)}`), { kind: 'none' })
-  t.same(host.read(`sid=${signed(id)}`), { kind: 'none' })
+  t.strictSame(host.read(`__Host-sid=${signed(id)}`), { kind: 'valid', id, renew: false })
+  t.strictSame(host.read(`sessionId=${signed(id)}`), { kind: 'none' })
+  t.strictSame(host.read(`sid=${signed(id)}`), { kind: 'none' })
 })
 
 t.test('serialize: attributes', async (t) => {
@@ -196,7 +196,7 @@ t.test('clear: empty value, Max-Age=0 and an Expires in 1970, same scope attribu
   t.ok(attrs.includes('Secure'))
   t.ok(attrs.includes('HttpOnly'))
   t.ok(attributes(cookieFor({ name: '__Host-sid' }).clear(false)).includes('Secure'), 'a __Host- cookie is cleared with Secure')
-  t.same(cookieFor().read(pair(cleared)), { kind: 'invalid' }, 'a cleared cookie reads as invalid, not as a session')
+  t.strictSame(cookieFor().read(pair(cleared)), { kind: 'invalid' }, 'a cleared cookie reads as invalid, not as a session')
 })
 
 t.test('the default name: __Host-sessionId over https, sessionId over http and wherever __Host- cannot apply', async (t) => {

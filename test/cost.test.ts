@@ -25,7 +25,7 @@ t.test('DynamoDB calls per request', async (t) => {
       t.equal(res.statusCode, 200, url)
       t.equal(res.headers['set-cookie'], undefined, `${url}: no Set-Cookie`)
     }
-    t.same(counter.calls, [], 'no DynamoDB call')
+    t.strictSame(counter.calls, [], 'no DynamoDB call')
     t.equal(await rowCount(client, table), 0, 'no row created')
   })
 
@@ -43,15 +43,15 @@ t.test('DynamoDB calls per request', async (t) => {
     clock.advance(59)
     let res = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
     t.equal(res.json().value, 1)
-    t.same(counter.calls, ['GetItem'], 'one read, no write before touchAfterSeconds')
+    t.strictSame(counter.calls, ['GetItem'], 'one read, no write before touchAfterSeconds')
     t.equal(res.headers['set-cookie'], undefined, 'no Set-Cookie without a write')
-    t.same(await getRow(client, table, id), before, 'row unchanged')
+    t.strictSame(await getRow(client, table, id), before, 'row unchanged')
 
     counter.reset()
     recorder.reset()
     clock.advance(1)
     res = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
-    t.same(counter.calls, ['GetItem', 'UpdateItem'], 'one read and one refresh at touchAfterSeconds')
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'], 'one read and one refresh at touchAfterSeconds')
     const update = recorder.commands.find((c) => c.name === 'UpdateItem')!
     t.notMatch(String(update.input.UpdateExpression), /#data/, 'the refresh does not touch the data map')
     t.notOk(JSON.stringify(update.input.ExpressionAttributeNames).includes('"Data"'), 'no data attribute named')
@@ -61,12 +61,12 @@ t.test('DynamoDB calls per request', async (t) => {
     t.equal(after?.Expire_Session?.N, String(created + 60 + 300), 'expiry moved')
     t.equal(after?.Touched_At?.N, String(created + 60), 'Touched_At moved')
     t.equal(after?.Created_At?.N, String(created), 'Created_At kept')
-    t.same(after?.Data, before?.Data, 'data unchanged')
+    t.strictSame(after?.Data, before?.Data, 'data unchanged')
 
     counter.reset()
     clock.advance(59)
     res = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(counter.calls, ['GetItem'], 'the next refresh waits for touchAfterSeconds after the last one')
+    t.strictSame(counter.calls, ['GetItem'], 'the next refresh waits for touchAfterSeconds after the last one')
     t.equal(res.headers['set-cookie'], undefined)
   })
 
@@ -78,11 +78,11 @@ t.test('DynamoDB calls per request', async (t) => {
     counter.reset()
     clock.advance(19)
     await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(counter.calls, ['GetItem'])
+    t.strictSame(counter.calls, ['GetItem'])
     counter.reset()
     clock.advance(1)
     await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(counter.calls, ['GetItem', 'UpdateItem'])
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'])
   })
 
   t.test('a changed session: 1 GetItem + 1 UpdateItem carrying only the changed keys', async (t) => {
@@ -96,7 +96,7 @@ t.test('DynamoDB calls per request', async (t) => {
     recorder.reset()
     let res = await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { added: { x: 1 } } })
     t.equal(res.statusCode, 200)
-    t.same(counter.calls, ['GetItem', 'UpdateItem'])
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'])
     let update = recorder.commands.find((c) => c.name === 'UpdateItem')!
     const names = Object.values(update.input.ExpressionAttributeNames as Record<string, string>)
     t.ok(names.includes('added'), 'the changed key is written')
@@ -106,13 +106,13 @@ t.test('DynamoDB calls per request', async (t) => {
     counter.reset()
     recorder.reset()
     res = await app.inject({ method: 'POST', url: '/delete?key=gone', headers: { cookie } })
-    t.same(counter.calls, ['GetItem', 'UpdateItem'])
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'])
     update = recorder.commands.find((c) => c.name === 'UpdateItem')!
     t.match(String(update.input.UpdateExpression), /REMOVE #data\.#k0/, 'a per-key REMOVE')
-    t.same(Object.values(update.input.ExpressionAttributeNames as Record<string, string>).filter((n) => ['keep', 'gone', 'added'].includes(n)), ['gone'])
+    t.strictSame(Object.values(update.input.ExpressionAttributeNames as Record<string, string>).filter((n) => ['keep', 'gone', 'added'].includes(n)), ['gone'])
 
     const row = await getRow(client, table, id)
-    t.same(row?.Data, { M: { keep: { S: 'k' }, added: { M: { x: { N: '1' } } } } })
+    t.strictSame(row?.Data, { M: { keep: { S: 'k' }, added: { M: { x: { N: '1' } } } } })
   })
 
   t.test('a new session with data: 1 PutItem, no read', async (t) => {
@@ -120,7 +120,7 @@ t.test('DynamoDB calls per request', async (t) => {
     const app = await buildApp(t, client, table)
     counter.reset()
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
-    t.same(counter.calls, ['PutItem'])
+    t.strictSame(counter.calls, ['PutItem'])
     t.ok(cookieFrom(res.headers['set-cookie']))
   })
 
@@ -147,15 +147,15 @@ t.test('DynamoDB calls per request', async (t) => {
       counter.reset()
       const res = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: header } })
       t.equal(res.statusCode, 200, `${name}: 200`)
-      t.same(res.json(), { id: res.json().id, isNew: true, value: null }, `${name}: treated as no session`)
+      t.strictSame(res.json(), { id: res.json().id, isNew: true, value: null }, `${name}: treated as no session`)
       t.not(res.json().id, id, `${name}: not the signed session`)
-      t.same(counter.calls, [], `${name}: 0 calls`)
+      t.strictSame(counter.calls, [], `${name}: 0 calls`)
       t.equal(res.headers['set-cookie'], undefined, `${name}: no Set-Cookie`)
     }
     counter.reset()
     const res = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: good } })
-    t.same(res.json(), { id, isNew: false, value: 1 }, 'the untampered cookie still works')
-    t.same(counter.calls, ['GetItem'])
+    t.strictSame(res.json(), { id, isNew: false, value: 1 }, 'the untampered cookie still works')
+    t.strictSame(counter.calls, ['GetItem'])
   })
 
   t.test('a validly signed cookie whose row is gone: cleared once, then free', async (t) => {
@@ -165,11 +165,11 @@ t.test('DynamoDB calls per request', async (t) => {
     const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('A'.repeat(32)) } })
     t.equal(res.statusCode, 200)
     t.equal(res.json().isNew, true)
-    t.same(counter.calls, ['GetItem', 'GetItem'], 'eventual read, then one strong re-read before declaring it absent')
+    t.strictSame(counter.calls, ['GetItem', 'GetItem'], 'eventual read, then one strong re-read before declaring it absent')
     t.ok(isClearingCookie(res.headers['set-cookie']), 'the cookie is cleared')
     counter.reset()
     const next = await app.inject({ method: 'GET', url: '/get' })
-    t.same(counter.calls, [], 'without the cookie the next request costs nothing')
+    t.strictSame(counter.calls, [], 'without the cookie the next request costs nothing')
     t.equal(next.headers['set-cookie'], undefined)
   })
 
@@ -189,10 +189,10 @@ t.test('DynamoDB calls per request', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/set', headers: { cookie: signedCookie(id) }, payload: { x: 1 } })
     t.equal(res.statusCode, 200)
     t.not(res.json().id, id, 'a new session, not the expired one')
-    t.same(counter.calls, ['GetItem', 'GetItem', 'PutItem'])
+    t.strictSame(counter.calls, ['GetItem', 'GetItem', 'PutItem'])
     const row = await getRow(client, table, id)
     t.equal(row?.Expire_Session?.N, String(clock.seconds - 1), 'the expired row was not written to')
-    t.same(row?.Data, { M: { user: { S: 'old' } } })
+    t.strictSame(row?.Data, { M: { user: { S: 'old' } } })
 
     counter.reset()
     const read = await app.inject({ method: 'GET', url: '/get?key=user', headers: { cookie: signedCookie(id) } })
@@ -200,7 +200,7 @@ t.test('DynamoDB calls per request', async (t) => {
     t.ok(isClearingCookie(read.headers['set-cookie']), 'the stale cookie is cleared')
     counter.reset()
     await app.inject({ method: 'GET', url: '/get' })
-    t.same(counter.calls, [])
+    t.strictSame(counter.calls, [])
   })
 
   t.test('a cookie signed with an older secret: re-signed with the first, without a write', async (t) => {
@@ -212,7 +212,7 @@ t.test('DynamoDB calls per request', async (t) => {
     counter.reset()
     const res = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: cookieFrom(first.headers['set-cookie'])! } })
     t.equal(res.json().value, 1)
-    t.same(counter.calls, ['GetItem'], 'no write for re-signing')
+    t.strictSame(counter.calls, ['GetItem'], 'no write for re-signing')
     t.equal(cookieFrom(res.headers['set-cookie']), signedCookie(id, SECRET))
   })
 })

@@ -71,7 +71,7 @@ t.test('demo on its own embedded dynalite', async (t) => {
     t.equal(visits(await request(demo, 'GET', '/')), 1, 'another client has its own session')
     const icon = await request(demo, 'GET', '/favicon.ico')
     t.equal(icon.status, 204)
-    t.same(icon.setCookie, [], 'no session for the favicon')
+    t.strictSame(icon.setCookie, [], 'no session for the favicon')
   })
 
   t.test('regression: the demo serves its metrics on a loopback port of their own, not on the app\'s port', async (t) => {

@@ -94,13 +94,13 @@ t.test('request path under faults', async (t) => {
         proxy.heal()
         t.equal(read.statusCode, 200)
         t.equal(read.json().isNew, true)
-        t.same(read.json().value, {}, 'none of the stored data')
+        t.strictSame(read.json().value, {}, 'none of the stored data')
         t.not(read.json().id, alice.id)
         t.equal(changed.statusCode, 200)
         t.equal(read.headers['set-cookie'], undefined)
         t.equal(changed.headers['set-cookie'], undefined, 'the anonymous change is not stored and sets no cookie')
         const again = await app.inject({ method: 'GET', url: '/get', headers: { cookie: alice.cookie } })
-        t.same(again.json(), { id: alice.id, isNew: false, value: alice.data }, 'the stored session is untouched')
+        t.strictSame(again.json(), { id: alice.id, isNew: false, value: alice.data }, 'the stored session is untouched')
       })
 
       t.test('create: 503 FST_DYNAMO_SESSION_SAVE_FAILED, no cookie for a session that was not stored', async (t) => {
@@ -131,7 +131,7 @@ t.test('request path under faults', async (t) => {
         if (applied) {
           t.ok(isDeepStrictEqual(again.value, bob.data) || isDeepStrictEqual(again.value, { ...bob.data, ...change }), 'before or after, never between')
           bob.data = again.value
-        } else t.same(again.value, bob.data)
+        } else t.strictSame(again.value, bob.data)
       })
 
       t.test('expiry refresh: 503 FST_DYNAMO_SESSION_SAVE_FAILED, the session still usable', async (t) => {
@@ -144,7 +144,7 @@ t.test('request path under faults', async (t) => {
         t.equal(res.headers['set-cookie'], undefined)
         t.equal(await errors('UpdateItem') - failed, 1)
         const again = await app.inject({ method: 'GET', url: '/get', headers: { cookie: bob.cookie } })
-        t.same(again.json(), { id: bob.id, isNew: false, value: bob.data })
+        t.strictSame(again.json(), { id: bob.id, isNew: false, value: bob.data })
       })
 
       t.test('destroy: 503 FST_DYNAMO_SESSION_SAVE_FAILED, the session is not half-destroyed; destroy after healing works', async (t) => {
@@ -175,8 +175,8 @@ t.test('request path under faults', async (t) => {
           t.equal(res.json().code, 'FST_DYNAMO_SESSION_SAVE_FAILED')
           const old = (await app.inject({ method: 'GET', url: '/get', headers: { cookie: visitor.cookie } })).json()
           if (applied && after === 1 && old.isNew === true) {
-            t.same(old.value, {}, 'the tombstone went through: the old id is dead')
-          } else t.same(old, { id: visitor.id, isNew: false, value: { cart: [1, 2] } }, `${operation} failing: the old session is as it was`)
+            t.strictSame(old.value, {}, 'the tombstone went through: the old id is dead')
+          } else t.strictSame(old, { id: visitor.id, isNew: false, value: { cart: [1, 2] } }, `${operation} failing: the old session is as it was`)
         }
       })
     })
@@ -200,7 +200,7 @@ t.test('request path under faults', async (t) => {
     // Both delayed attempts reach DynamoDB eventually (polled: how late depends on the machine's load).
     const landed = { a: 1, b: 2, c: 3 }
     await until(async () => isDeepStrictEqual((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, landed), 'the late write to land')
-    t.same((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, landed)
+    t.strictSame((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, landed)
     before.push({ ...s, data: { a: 1, b: 2, c: 3 } })
   })
 
@@ -229,11 +229,11 @@ t.test('request path under faults', async (t) => {
     proxy.inject({ kind: 'dropResponse' }, { operations: ['UpdateItem'], times: 1 })
     const changed = await app.inject({ method: 'POST', url: '/set', headers: { cookie: s.cookie }, payload: { b: 2 } })
     t.equal(changed.statusCode, 200, 'the retried conditional per-key update succeeds again')
-    t.same((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, { a: 1, b: 2 })
+    t.strictSame((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, { a: 1, b: 2 })
 
     proxy.inject({ kind: 'dropResponse' }, { operations: ['GetItem'], times: 1 })
     const read = await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })
-    t.same(read.json(), { id: s.id, isNew: false, value: { a: 1, b: 2 } })
+    t.strictSame(read.json(), { id: s.id, isNew: false, value: { a: 1, b: 2 } })
 
     proxy.inject({ kind: 'dropResponse' }, { operations: ['DeleteItem'], times: 1 })
     const destroyed = await app.inject({ method: 'POST', url: '/destroy', headers: { cookie: s.cookie } })
@@ -252,7 +252,7 @@ t.test('request path under faults', async (t) => {
     t.equal(login.json().code, 'FST_DYNAMO_SESSION_GONE')
     t.equal(login.headers['set-cookie'], undefined, 'no cookie: neither the new id nor a clearing one')
     t.equal((await getRow(admin, table, visitor.id))?.Superseded_At === undefined, false, 'the old id is a tombstone')
-    t.same(await tableIds(admin, table), rowsBefore, 'and no new session was left behind')
+    t.strictSame(await tableIds(admin, table), rowsBefore, 'and no new session was left behind')
 
     proxy.inject({ kind: 'dropResponse' }, { operations: ['PutItem'], times: 1 })
     const created = await app.inject({ method: 'POST', url: '/set', payload: { fresh: true } })
@@ -267,12 +267,12 @@ t.test('request path under faults', async (t) => {
     t.ok(before.length >= FAULTS.length * 2)
     for (const s of before) {
       const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })
-      t.same(res.json(), { id: s.id, isNew: false, value: s.data }, `${s.id.slice(0, 6)}… intact`)
+      t.strictSame(res.json(), { id: s.id, isNew: false, value: s.data }, `${s.id.slice(0, 6)}… intact`)
     }
   })
 
   t.test('the process kept serving: no unhandled rejection, no uncaught exception', async (t) => {
-    t.same(unexpected.events, [])
+    t.strictSame(unexpected.events, [])
   })
 })
 
@@ -345,13 +345,13 @@ t.test('the reaper under the same faults', async (t) => {
         t.equal(next.result, 'success', 'the next pass completes')
         t.equal(next.conflicts, 0, 'no row deleted twice')
         t.equal(first.deleted + next.deleted, expired.length, 'every expired row deleted exactly once')
-        t.same(await tableIds(admin, table), [LEASE_ID, ...live].sort(), 'live rows kept')
+        t.strictSame(await tableIds(admin, table), [LEASE_ID, ...live].sort(), 'live rows kept')
         t.equal((await a.runOnce()).result, 'success', 'the instance that failed runs again')
       })
     }
   }
 
   t.test('no unhandled rejection, no uncaught exception', async (t) => {
-    t.same(unexpected.events, [])
+    t.strictSame(unexpected.events, [])
   })
 })

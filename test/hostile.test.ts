@@ -192,7 +192,7 @@ t.test('hostile input', async (t) => {
       t.not(attacker.json().id, victimId)
       t.equal(attacker.headers['set-cookie'], undefined, 'and its answer sets no cookie, which could only overwrite the victim\'s')
       const victim = await app.inject({ method: 'GET', url: '/get', headers: { cookie: cookieFrom(login.headers['set-cookie'])! } })
-      t.same(victim.json().value, { theme: 'dark', user: 'victim' })
+      t.strictSame(victim.json().value, { theme: 'dark', user: 'victim' })
     })
   })
 
@@ -230,7 +230,7 @@ t.test('hostile input', async (t) => {
       }
       if (counter.calls.join(',') !== 'GetItem') throw new Error(`${name}: calls ${counter.calls.join(',')}: something was written`)
     }), { numRuns: 200 })
-    t.same(await getRow(client, table, id), before, 'the row is byte for byte what it was')
+    t.strictSame(await getRow(client, table, id), before, 'the row is byte for byte what it was')
   })
 
   t.test('JSON values round-trip through DynamoDB exactly, or are refused whole (generated)', async (t) => {
@@ -274,26 +274,26 @@ t.test('hostile input', async (t) => {
     const cookie = cookieFrom(s.headers['set-cookie'])!
     for (const key of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__']) {
       const unset = await app.inject({ method: 'GET', url: `/get-key?key=${key}`, headers: { cookie } })
-      t.same(unset.json(), { value: null }, `${key}: absent until set (get() returned Object.prototype's member)`)
+      t.strictSame(unset.json(), { value: null }, `${key}: absent until set (get() returned Object.prototype's member)`)
       const set = await app.inject({ method: 'POST', url: `/set-key?key=${key}`, headers: { cookie } })
       t.equal(set.statusCode, 200, `${key}: set`)
       const read = await app.inject({ method: 'GET', url: `/get-key?key=${key}`, headers: { cookie } })
-      t.same(read.json(), { value: 'x' }, `${key}: read back`)
+      t.strictSame(read.json(), { value: 'x' }, `${key}: read back`)
     }
     // An app that stores user-chosen keys: a '__proto__' entry used to become the data's prototype, so its members
     // answered get() for keys never set, in the same request and after every reload.
     const injected = await app.inject({ method: 'POST', url: '/inject-proto', headers: { cookie } })
-    t.same(injected.json(), { role: null })
+    t.strictSame(injected.json(), { role: null })
     const reloaded = await app.inject({ method: 'GET', url: '/get-key?key=role', headers: { cookie } })
-    t.same(reloaded.json(), { value: null })
+    t.strictSame(reloaded.json(), { value: null })
     const all = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(all.json().value.__proto__, { role: 'admin' }, 'stored as an ordinary key')
+    t.strictSame(all.json().value.__proto__, { role: 'admin' }, 'stored as an ordinary key')
   })
 
   t.test('regression: a \'__proto__\' key inside a value was dropped on its way to and from DynamoDB', async (t) => {
     const value = JSON.parse('{"__proto__": {"role": "admin"}, "a": [{"__proto__": 1}]}') as unknown
     const copy = cloneJson('v', value)
-    t.same(Object.keys(copy as object), ['__proto__', 'a'])
+    t.strictSame(Object.keys(copy as object), ['__proto__', 'a'])
     // As on the wire: JSON text, parsed again.
     const wire = JSON.parse(JSON.stringify(toAttributeMap({ v: copy }))) as Record<string, AttributeValue>
     t.equal(JSON.stringify(wire), '{"v":{"M":{"__proto__":{"M":{"role":{"S":"admin"}}},"a":{"L":[{"M":{"__proto__":{"N":"1"}}}]}}}}')
@@ -303,7 +303,7 @@ t.test('hostile input', async (t) => {
   })
 
   t.test('no unhandled rejection, no uncaught exception', async (t) => {
-    t.same(unexpected.events, [])
+    t.strictSame(unexpected.events, [])
   })
 })
 

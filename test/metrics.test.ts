@@ -67,14 +67,14 @@ t.test('the names, types and labels are public API', async (t) => {
   const registry = new Registry()
   createMetrics(registry)
   const json = await registry.getMetricsAsJSON()
-  t.same(json.map((m) => m.name).sort(), Object.values(METRIC_NAMES).sort(), 'exactly the exported names are registered')
+  t.strictSame(json.map((m) => m.name).sort(), Object.values(METRIC_NAMES).sort(), 'exactly the exported names are registered')
   for (const [key, type] of Object.entries(TYPES)) {
     const name = METRIC_NAMES[key as keyof typeof METRIC_NAMES]
     t.equal(String(find(json, name).type), type, `${name} is a ${type}`)
     t.match(name, /^dynamo_session_[a-z_]+$/)
     t.equal(name.endsWith('_total'), type === 'counter', `${name}: _total exactly on counters`)
   }
-  t.same(await globalRegistry.getMetricsAsJSON().then((all) => all.filter((m) => m.name.startsWith('dynamo_session_'))), [], 'nothing on the global registry')
+  t.strictSame(await globalRegistry.getMetricsAsJSON().then((all) => all.filter((m) => m.name.startsWith('dynamo_session_'))), [], 'nothing on the global registry')
   t.equal(TTL_LAG_BUCKETS.at(-1)! >= 2 * 86_400, true, 'TTL lag buckets reach days')
 })
 
@@ -270,7 +270,7 @@ t.test('with the plugin, against dynalite', async (t) => {
     t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
     t.match(res.body, /# TYPE dynamo_session_reaper_runs_total counter/)
     t.equal(res.headers['set-cookie'], undefined, 'the metrics route never touches the session')
-    t.same(calls.calls, [], 'the cookie on the scrape was not even read')
+    t.strictSame(calls.calls, [], 'the cookie on the scrape was not even read')
 
     const custom = await buildApp(t, client, table, { metrics: { route: '/internal/metrics' } })
     t.equal((await custom.inject({ method: 'GET', url: '/internal/metrics' })).statusCode, 200)

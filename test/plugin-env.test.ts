@@ -24,7 +24,7 @@ t.test('the default client', async (t) => {
     const app = await buildApp(t, noClient, table)
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     t.equal(res.statusCode, 200)
-    t.same((await getRow(euAdmin, table, res.json().id))?.Data, { M: { a: { N: '1' } } }, 'written to the endpoint from the environment')
+    t.strictSame((await getRow(euAdmin, table, res.json().id))?.Data, { M: { a: { N: '1' } } }, 'written to the endpoint from the environment')
     const read = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: cookieFrom(res.headers['set-cookie'])! } })
     t.equal(read.json().value, 1)
   })
@@ -43,7 +43,7 @@ t.test('the default client', async (t) => {
     const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('N'.repeat(32)) } })
     t.equal(res.statusCode, 503)
     t.equal(res.json().code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
-    t.same(proxy.seen, ['GetItem'], 'AWS_MAX_ATTEMPTS=1: one attempt')
+    t.strictSame(proxy.seen, ['GetItem'], 'AWS_MAX_ATTEMPTS=1: one attempt')
   })
 
   t.test('without AWS_MAX_ATTEMPTS the default client makes 3 attempts', async (t) => {
@@ -54,6 +54,6 @@ t.test('the default client', async (t) => {
     proxy.inject({ kind: 'error5xx' }, { operations: ['GetItem'] })
     const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('O'.repeat(32)) } })
     t.equal(res.statusCode, 503)
-    t.same(proxy.seen, ['GetItem', 'GetItem', 'GetItem'])
+    t.strictSame(proxy.seen, ['GetItem', 'GetItem', 'GetItem'])
   })
 })

@@ -72,7 +72,7 @@ t.test('the plugin', async (t) => {
     const app = await buildApp(t, client, tableName, { createTable: true, idAttribute: 'sid', expiresAttribute: 'exp' })
     const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table
     t.equal(table?.TableStatus, 'ACTIVE')
-    t.same(table?.KeySchema, [{ AttributeName: 'sid', KeyType: 'HASH' }])
+    t.strictSame(table?.KeySchema, [{ AttributeName: 'sid', KeyType: 'HASH' }])
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     t.equal(res.statusCode, 200)
     t.ok(await getRow(client, tableName, res.json().id, 'sid'))
@@ -92,12 +92,12 @@ t.test('the plugin', async (t) => {
         return c.input.ConsistentRead as boolean
       })
     }
-    t.same(await reads('on-miss', live), [false], "'on-miss' finds a live session with one eventually consistent read")
-    t.same(await reads('on-miss', missing), [false, true], "'on-miss' re-reads strongly once before declaring absent")
-    t.same(await reads('always', live), [true], "'always': one strong read")
-    t.same(await reads('always', missing), [true])
-    t.same(await reads('never', live), [false], "'never': one eventual read")
-    t.same(await reads('never', missing), [false])
+    t.strictSame(await reads('on-miss', live), [false], "'on-miss' finds a live session with one eventually consistent read")
+    t.strictSame(await reads('on-miss', missing), [false, true], "'on-miss' re-reads strongly once before declaring absent")
+    t.strictSame(await reads('always', live), [true], "'always': one strong read")
+    t.strictSame(await reads('always', missing), [true])
+    t.strictSame(await reads('never', live), [false], "'never': one eventual read")
+    t.strictSame(await reads('never', missing), [false])
   })
 
   t.test("'on-miss' finds a session the eventually consistent read missed", async (t) => {
@@ -122,8 +122,8 @@ t.test('the plugin', async (t) => {
     })
     counter.reset()
     const res = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: signedCookie(id) } })
-    t.same(res.json(), { id, isNew: false, value: 1 })
-    t.same(counter.calls, ['GetItem', 'GetItem'])
+    t.strictSame(res.json(), { id, isNew: false, value: 1 })
+    t.strictSame(counter.calls, ['GetItem', 'GetItem'])
     t.equal(res.headers['set-cookie'], undefined, 'the cookie is not cleared')
   })
 
@@ -134,7 +134,7 @@ t.test('the plugin', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     const id = res.json().id as string
     const row = await getRow(client, table, id, 'sid')
-    t.same(row, {
+    t.strictSame(row, {
       sid: { S: id },
       ttl_at: { N: String(clock.seconds + 120) },
       Created_At: { N: String(clock.seconds) },
@@ -143,9 +143,9 @@ t.test('the plugin', async (t) => {
     })
     const cookie = cookieFrom(res.headers['set-cookie'])!
     await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 2 } })
-    t.same((await getRow(client, table, id, 'sid'))?.payload, { M: { a: { N: '1' }, b: { N: '2' } } })
+    t.strictSame((await getRow(client, table, id, 'sid'))?.payload, { M: { a: { N: '1' }, b: { N: '2' } } })
     const read = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(read.json().value, { a: 1, b: 2 })
+    t.strictSame(read.json().value, { a: 1, b: 2 })
   })
 
   t.test('data model: rows this library creates carry the data map, Created_At and Touched_At', async (t) => {
@@ -154,7 +154,7 @@ t.test('the plugin', async (t) => {
     const app = await buildApp(t, client, table, { now: clock.now })
     const res = await app.inject({ method: 'GET', url: '/touch' })
     const id = cookieFrom(res.headers['set-cookie'])!.split('=')[1]!.split('.')[0]!
-    t.same(await getRow(client, table, id), {
+    t.strictSame(await getRow(client, table, id), {
       Sesion_Id: { S: id },
       Expire_Session: { N: String(clock.seconds + 300) },
       Created_At: { N: String(clock.seconds) },
@@ -171,15 +171,15 @@ t.test('the plugin', async (t) => {
     await putRow(client, table, { Sesion_Id: { S: id }, Expire_Session: { N: String(clock.seconds + 300) } })
     const cookie = signedCookie(id)
     const read = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(read.json(), { id, isNew: false, value: {} }, 'loads as an empty, valid session')
+    t.strictSame(read.json(), { id, isNew: false, value: {} }, 'loads as an empty, valid session')
     const set = await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { a: 1 } })
     t.equal(set.statusCode, 200)
     const row = await getRow(client, table, id)
-    t.same(row?.Data, { M: { a: { N: '1' } } }, 'the first write creates the data map')
+    t.strictSame(row?.Data, { M: { a: { N: '1' } } }, 'the first write creates the data map')
     t.equal(row?.Created_At?.N, String(clock.seconds))
     t.equal(row?.Touched_At?.N, String(clock.seconds))
     await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 2 } })
-    t.same((await getRow(client, table, id))?.Data, { M: { a: { N: '1' }, b: { N: '2' } } }, 'later writes are per key')
+    t.strictSame((await getRow(client, table, id))?.Data, { M: { a: { N: '1' }, b: { N: '2' } } }, 'later writes are per key')
   })
 
   t.test("onStoreError 'fail' (default): DynamoDB unreachable at load is a 503 FST_DYNAMO_SESSION_STORE_UNAVAILABLE", async (t) => {
@@ -211,7 +211,7 @@ t.test('the plugin', async (t) => {
     const cookie = signedCookie('G'.repeat(32))
     let res = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
     t.equal(res.statusCode, 200)
-    t.same(res.json().value, {}, 'empty session')
+    t.strictSame(res.json().value, {}, 'empty session')
     t.equal(res.json().isNew, true)
     t.equal(res.headers['set-cookie'], undefined, 'the client cookie is left alone')
 
@@ -219,7 +219,7 @@ t.test('the plugin', async (t) => {
     res = await app.inject({ method: 'POST', url: '/everything', headers: { cookie } })
     t.equal(res.statusCode, 200)
     t.strictSame(res.json(), { value: 1, degraded: true })
-    t.same(deadCounter.calls, ['GetItem'], 'only the failed load: nothing is ever saved')
+    t.strictSame(deadCounter.calls, ['GetItem'], 'only the failed load: nothing is ever saved')
     t.equal(res.headers['set-cookie'], undefined)
 
     for (const url of ['/save', '/regenerate', '/destroy']) {
@@ -227,7 +227,7 @@ t.test('the plugin', async (t) => {
       res = await app.inject({ method: 'POST', url, headers: { cookie } })
       t.equal(res.statusCode, 503, `${url}: no fake success`)
       t.equal(res.json().code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
-      t.same(deadCounter.calls, ['GetItem'])
+      t.strictSame(deadCounter.calls, ['GetItem'])
       t.equal(res.headers['set-cookie'], undefined, `${url}: the cookie is left alone`)
     }
   })
@@ -248,7 +248,7 @@ t.test('the plugin', async (t) => {
     t.equal(old.json().value, 1, 'an older secret still verifies')
     t.equal(cookieFrom(old.headers['set-cookie']), signedCookie(id, SECRET), 're-signed with the first secret')
     t.equal(cookieMaxAge(old.headers['set-cookie']), 300)
-    t.same(counter.calls, ['GetItem'], 're-signing costs no write')
+    t.strictSame(counter.calls, ['GetItem'], 're-signing costs no write')
 
     const retired = await buildApp(t, client, table, { secret: SECRET })
     const dropped = await retired.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: signedCookie(id, OLD_SECRET) } })
@@ -319,7 +319,7 @@ t.test('the plugin', async (t) => {
     counter.reset()
     const several = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: `theme=dark; sessionId=forged.value; sessionId=${signed}` } })
     t.equal(several.json().value, 1, 'the validly signed one wins')
-    t.same(counter.calls, ['GetItem'])
+    t.strictSame(counter.calls, ['GetItem'])
   })
 
   t.test('Max-Age tracks the expiry', async (t) => {
@@ -351,7 +351,7 @@ t.test('the plugin', async (t) => {
     counter.reset()
     clock.advance(40)
     await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(counter.calls, ['GetItem'], 'when to refresh comes from Touched_At, not from expiry - ttl')
+    t.strictSame(counter.calls, ['GetItem'], 'when to refresh comes from Touched_At, not from expiry - ttl')
 
     clock.advance(200)
     await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 2 } })
@@ -359,7 +359,7 @@ t.test('the plugin', async (t) => {
 
     clock.advance(20)
     const ended = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
-    t.same(ended.json().value, null, 'absent at the cap')
+    t.strictSame(ended.json().value, null, 'absent at the cap')
     t.ok(isClearingCookie(ended.headers['set-cookie']))
   })
 
@@ -379,7 +379,7 @@ t.test('the plugin', async (t) => {
     t.not(res.json().id, id, 'a new session instead')
     const row = await getRow(client, table, id)
     t.equal(row?.Expire_Session?.N, String(clock.seconds + 300), 'the capped row is not written')
-    t.same(row?.Data, { M: { user: { S: 'u' } } })
+    t.strictSame(row?.Data, { M: { user: { S: 'u' } } })
   })
 
   t.test('regression: fastify.sessionStore.get() returned sessions past absoluteTimeoutSeconds', async (t) => {
@@ -406,10 +406,10 @@ t.test('the plugin', async (t) => {
     for (const headers of [{}, { cookie }, { cookie: signedCookie('I'.repeat(32)) }]) {
       const res = await app.inject({ method: 'GET', url: '/off', headers })
       t.equal(res.statusCode, 200)
-      t.same(res.json(), { session: null })
+      t.strictSame(res.json(), { session: null })
       t.equal(res.headers['set-cookie'], undefined)
     }
-    t.same(counter.calls, [])
+    t.strictSame(counter.calls, [])
   })
 
   t.test('fastify.sessionStore: get(id) returns live sessions only; destroy(id) deletes', async (t) => {
@@ -418,7 +418,7 @@ t.test('the plugin', async (t) => {
     const app = await buildApp(t, client, table, { now: clock.now })
     const id = (await app.inject({ method: 'POST', url: '/set', payload: { user: 'u' } })).json().id as string
     const snapshot = await app.sessionStore.get(id)
-    t.same(snapshot, { id, expiresAt: new Date((clock.seconds + 300) * 1000), createdAt: new Date(clock.seconds * 1000), data: { user: 'u' } })
+    t.strictSame(snapshot, { id, expiresAt: new Date((clock.seconds + 300) * 1000), createdAt: new Date(clock.seconds * 1000), data: { user: 'u' } })
     t.equal(await app.sessionStore.get('J'.repeat(32)), undefined, 'absent')
     t.equal(await app.sessionStore.get(''), undefined, 'not an id')
 
@@ -435,7 +435,7 @@ t.test('the plugin', async (t) => {
   t.test('regression: fastify.sessionStore exposes only get and destroy, frozen', async (t) => {
     const table = await createTable(client)
     const app = await buildApp(t, client, table)
-    t.same(Object.keys(app.sessionStore).sort(), ['destroy', 'get'])
+    t.strictSame(Object.keys(app.sessionStore).sort(), ['destroy', 'get'])
     t.notOk('delete' in app.sessionStore, 'the store\'s unguarded delete is not reachable')
     t.ok(Object.isFrozen(app.sessionStore))
   })

@@ -68,11 +68,11 @@ t.test('races on one session', async (t) => {
       allLoaded.wait = barrier(50)
       const results = await Promise.all(Array.from({ length: 50 }, async (_, i) =>
         await app.inject({ method: 'POST', url: '/set-after-all-loaded', headers: { cookie: s.cookie }, payload: { [`k${i}`]: i } })))
-      t.same(results.map((r) => r.statusCode), Array(50).fill(200), `round ${round}: every request saved`)
+      t.strictSame(results.map((r) => r.statusCode), Array(50).fill(200), `round ${round}: every request saved`)
       const expected: Record<string, number> = { base: round }
       for (let i = 0; i < 50; i++) expected[`k${i}`] = i
       const read = await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })
-      t.same(read.json().value, expected, `round ${round}: all 50 keys`)
+      t.strictSame(read.json().value, expected, `round ${round}: all 50 keys`)
     }
   })
 
@@ -87,10 +87,10 @@ t.test('races on one session', async (t) => {
       ...Array.from({ length: 25 }, async (_, i) =>
         await app.inject({ method: 'POST', url: `/delete-after-all-loaded?key=old${i}`, headers: { cookie: s.cookie } }))
     ])
-    t.same(results.map((r) => r.statusCode), Array(50).fill(200))
+    t.strictSame(results.map((r) => r.statusCode), Array(50).fill(200))
     const expected: Record<string, number> = {}
     for (let i = 0; i < 25; i++) expected[`new${i}`] = i
-    t.same((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, expected)
+    t.strictSame((await app.inject({ method: 'GET', url: '/get', headers: { cookie: s.cookie } })).json().value, expected)
   })
 
   t.test('50 concurrent first writes to a row without the data map (written by other software): all 50 keys', async (t) => {
@@ -100,9 +100,9 @@ t.test('races on one session', async (t) => {
     allLoaded.wait = barrier(50)
     const results = await Promise.all(Array.from({ length: 50 }, async (_, i) =>
       await app.inject({ method: 'POST', url: '/set-after-all-loaded', headers: { cookie }, payload: { [`k${i}`]: i } })))
-    t.same(results.map((r) => r.statusCode), Array(50).fill(200))
+    t.strictSame(results.map((r) => r.statusCode), Array(50).fill(200))
     const data = (await getRow(admin, table, id))?.Data?.M ?? {}
-    t.same(Object.keys(data).sort(), Array.from({ length: 50 }, (_, i) => `k${i}`).sort())
+    t.strictSame(Object.keys(data).sort(), Array.from({ length: 50 }, (_, i) => `k${i}`).sort())
   })
 
   t.test('a change too large for one write is written in steps: a concurrent read sees the first steps whole, in order', async (t) => {
@@ -120,7 +120,7 @@ t.test('races on one session', async (t) => {
         const written = Object.keys(value).filter((k) => k !== 'base').length
         seen.add(written)
         // Each step is the next keys in the order they were set: what a read sees is a prefix of them.
-        t.same(Object.keys(value).filter((k) => k !== 'base').sort(), Array.from({ length: written }, (_, i) => `n${i}`).sort(), `round ${round}: ${written} of ${MANY_KEYS} keys, the first ones`)
+        t.strictSame(Object.keys(value).filter((k) => k !== 'base').sort(), Array.from({ length: written }, (_, i) => `n${i}`).sort(), `round ${round}: ${written} of ${MANY_KEYS} keys, the first ones`)
       }
     }
     t.comment(`keys visible to concurrent reads: ${[...seen].sort((a, b) => a - b).join(', ')}`)
@@ -175,12 +175,12 @@ t.test('races on one session', async (t) => {
       for (const res of seen) {
         t.equal(res.statusCode, 200)
         const body = res.json()
-        if (body.isNew === false) t.same(body, { id: s.id, isNew: false, value: data }, `round ${round}: the whole old session`)
-        else t.same(body.value, {}, `round ${round}: or none`)
+        if (body.isNew === false) t.strictSame(body, { id: s.id, isNew: false, value: data }, `round ${round}: the whole old session`)
+        else t.strictSame(body.value, {}, `round ${round}: or none`)
         t.not(body.id, loggedIn!.json().id, 'a read of the old cookie never sees the new id')
       }
       const fresh = await app.inject({ method: 'GET', url: '/get', headers: { cookie: cookieFrom(loggedIn!.headers['set-cookie'])! } })
-      t.same(fresh.json().value, { ...data, role: 'admin' }, 'the new id has all of it')
+      t.strictSame(fresh.json().value, { ...data, role: 'admin' }, 'the new id has all of it')
       t.strictSame(Object.keys((await getRow(admin, table, s.id))!).sort(), ['Expire_Session', 'Sesion_Id', 'Superseded_At'], 'the old id is a tombstone')
     }
   })
@@ -298,7 +298,7 @@ t.test('races with the reaper', async (t) => {
       t.ok(reports.every((r) => r.result !== 'failure'), `round ${round}: ${reports.map((r) => r.result).join(', ')}`)
       t.equal(reports.reduce((sum, r) => sum + r.conflicts, 0), 0, `round ${round}: no delete found its row already gone`)
       deleted += reports.reduce((sum, r) => sum + r.deleted, 0)
-      t.same(await tableIds(admin, table), [LEASE_ID], `round ${round}: all reaped`)
+      t.strictSame(await tableIds(admin, table), [LEASE_ID], `round ${round}: all reaped`)
     }
     t.equal(deleted, seeded, 'every row deleted exactly once')
     const windows = leaseWindows(log)
@@ -314,6 +314,6 @@ t.test('races with the reaper', async (t) => {
   })
 
   t.test('no unhandled rejection, no uncaught exception', async (t) => {
-    t.same(unexpected.events, [])
+    t.strictSame(unexpected.events, [])
   })
 })

@@ -39,7 +39,7 @@ t.test('regression: registering @fastify/cookie (with a secret) before the plugi
   await t.resolves(async () => { await app.ready() })
   const res = await app.inject({ method: 'POST', url: '/login' })
   t.equal(res.statusCode, 200)
-  t.same(list(res.headers['set-cookie']).map((h) => h.split('=')[0]).sort(), ['remember', 'sessionId'])
+  t.strictSame(list(res.headers['set-cookie']).map((h) => h.split('=')[0]).sort(), ['remember', 'sessionId'])
 })
 
 t.test('registration styles', async (t) => {
@@ -71,14 +71,14 @@ t.test('registration styles', async (t) => {
       counter.reset()
       const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
       t.equal(created.statusCode, 200)
-      t.same(counter.calls, ['PutItem'])
+      t.strictSame(counter.calls, ['PutItem'])
       const cookie = cookieFrom(created.headers['set-cookie'])!
       t.ok(cookie, 'session cookie set')
 
       counter.reset()
       const read = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
-      t.same(read.json(), { id: created.json().id, isNew: false, value: 1 }, 'session read back')
-      t.same(counter.calls, ['GetItem'])
+      t.strictSame(read.json(), { id: created.json().id, isNew: false, value: 1 }, 'session read back')
+      t.strictSame(counter.calls, ['GetItem'])
 
       if (!withCookiePlugin) return
       const both = await app.inject({ method: 'POST', url: '/with-app-cookie', headers: { cookie: `theme=light; ${cookie}` } })

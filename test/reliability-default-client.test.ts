@@ -49,8 +49,8 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     const res = await answered(app.inject({ method: 'GET', url: '/get', headers: { cookie } }))
     t.equal(res.statusCode, 503)
     t.equal(res.json().code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
-    t.same(proxy.seen.slice(mark), Array(DEFAULT_MAX_ATTEMPTS).fill('GetItem'), `${DEFAULT_MAX_ATTEMPTS} attempts, each cut by the timeout`)
-    t.same(attemptHeaders(proxy, 'GetItem').slice(-DEFAULT_MAX_ATTEMPTS), Array.from({ length: DEFAULT_MAX_ATTEMPTS }, (_, i) => `attempt=${i + 1}; max=${DEFAULT_MAX_ATTEMPTS}`))
+    t.strictSame(proxy.seen.slice(mark), Array(DEFAULT_MAX_ATTEMPTS).fill('GetItem'), `${DEFAULT_MAX_ATTEMPTS} attempts, each cut by the timeout`)
+    t.strictSame(attemptHeaders(proxy, 'GetItem').slice(-DEFAULT_MAX_ATTEMPTS), Array.from({ length: DEFAULT_MAX_ATTEMPTS }, (_, i) => `attempt=${i + 1}; max=${DEFAULT_MAX_ATTEMPTS}`))
     proxy.heal()
     const healed = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
     t.equal(healed.json().value, 1, 'the session written before the stall is there')
@@ -66,7 +66,7 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     const res = await answered(app.inject({ method: 'GET', url: '/get', headers: { cookie: cookieFrom(created.headers['set-cookie'])! } }))
     t.equal(res.statusCode, 503)
     t.equal(res.json().code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
-    t.same(proxy.seen.filter((o) => o === 'GetItem'), ['GetItem', 'GetItem'], 'both attempts cut, then given up')
+    t.strictSame(proxy.seen.filter((o) => o === 'GetItem'), ['GetItem', 'GetItem'], 'both attempts cut, then given up')
   })
 
   t.test('regression: the CLI and demo client hung the same way on a body stalled after its headers', async (t) => {
@@ -78,7 +78,7 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     const limit = sleep(60_000, undefined, { ref: false }).then(() => 'hung')
     const outcome = await Promise.race([client.send(new GetItemCommand({ TableName: table, Key: { Sesion_Id: { S: 'x'.repeat(32) } } })).then(() => 'answered', (err: Error) => err.name), limit])
     t.equal(outcome, 'TimeoutError')
-    t.same(proxy.seen, ['GetItem', 'GetItem'])
+    t.strictSame(proxy.seen, ['GetItem', 'GetItem'])
   })
 
   t.test('AWS_MAX_ATTEMPTS is honoured, for stalls and for 5xx', async (t) => {
@@ -120,10 +120,10 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     proxy.inject({ kind: 'stall' })
     const res = await answered(app.inject({ method: 'POST', url: '/set', payload: { a: 1 } }))
     t.equal(res.statusCode, 503)
-    t.same(proxy.seen, ['PutItem'], 'one attempt, cut at the passed client\'s 100 ms rather than a minute')
+    t.strictSame(proxy.seen, ['PutItem'], 'one attempt, cut at the passed client\'s 100 ms rather than a minute')
   })
 
   t.test('no unhandled rejection, no uncaught exception', async (t) => {
-    t.same(unexpected.events, [])
+    t.strictSame(unexpected.events, [])
   })
 })

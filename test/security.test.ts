@@ -181,7 +181,7 @@ t.test('secrets and session ids never reach the logs or the metrics', async (t) 
   const labels = [...metrics.matchAll(/(\w+)="([^"]*)"/g)].filter(([, name]) => name !== 'le')
   t.ok(labels.length > 20)
   for (const [, name, value] of labels) t.ok(allowed.has(value!), `label ${name}="${value}" is from a fixed set`)
-  t.same(unexpected.events, [])
+  t.strictSame(unexpected.events, [])
 })
 
 t.test('cookie tossing: the default name over https is __Host-sessionId', async (t) => {

@@ -60,9 +60,9 @@ t.test('request.session', async (t) => {
 
     const { id, cookie } = await withSession(app, { s: 'text', n: 1.5, b: false, z: null, arr: [1, { x: 'y' }], obj: { deep: { er: [true] } } })
     const info = await app.inject({ method: 'GET', url: '/info', headers: { cookie } })
-    t.same(info.json(), { id, isNew: false, expiresAt: new Date((clock.seconds + 600) * 1000).toISOString() })
+    t.strictSame(info.json(), { id, isNew: false, expiresAt: new Date((clock.seconds + 600) * 1000).toISOString() })
     const all = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(all.json().value, { s: 'text', n: 1.5, b: false, z: null, arr: [1, { x: 'y' }], obj: { deep: { er: [true] } } }, 'every JSON type round-trips')
+    t.strictSame(all.json().value, { s: 'text', n: 1.5, b: false, z: null, arr: [1, { x: 'y' }], obj: { deep: { er: [true] } } }, 'every JSON type round-trips')
 
     await app.inject({ method: 'POST', url: '/delete?key=s', headers: { cookie } })
     await app.inject({ method: 'POST', url: '/delete?key=never-set', headers: { cookie } })
@@ -71,7 +71,7 @@ t.test('request.session', async (t) => {
     t.notOk('s' in (await getRow(client, table, id))!.Data!.M!, 'removed from the row')
 
     const copies = await app.inject({ method: 'POST', url: '/copies', headers: { cookie } })
-    t.same(copies.json().stored, { list: [1, 2] }, 'set keeps a copy; data() returns a copy')
+    t.strictSame(copies.json().stored, { list: [1, 2] }, 'set keeps a copy; data() returns a copy')
   })
 
   t.test('set() of a value that is not JSON throws FST_DYNAMO_SESSION_NOT_SERIALIZABLE and changes nothing', async (t) => {
@@ -100,13 +100,13 @@ t.test('request.session', async (t) => {
       counter.reset()
       const res = await app.inject({ method: 'POST', url: `/bad?kind=${encodeURIComponent(kind)}`, headers: { cookie } })
       t.equal(res.json().code, 'FST_DYNAMO_SESSION_NOT_SERIALIZABLE', kind)
-      t.same(counter.calls, ['GetItem'], `${kind}: nothing written`)
+      t.strictSame(counter.calls, ['GetItem'], `${kind}: nothing written`)
     }
-    t.same(await getRow(client, table, id), before, 'stored session unchanged')
+    t.strictSame(await getRow(client, table, id), before, 'stored session unchanged')
     counter.reset()
     const fresh = await app.inject({ method: 'POST', url: '/bad?kind=bigint' })
     t.equal(fresh.json().code, 'FST_DYNAMO_SESSION_NOT_SERIALIZABLE')
-    t.same(counter.calls, [], 'a new session is not created')
+    t.strictSame(counter.calls, [], 'a new session is not created')
     t.equal(fresh.headers['set-cookie'], undefined)
   })
 
@@ -126,7 +126,7 @@ t.test('request.session', async (t) => {
       const res = await app.inject({ method: 'POST', url: `/bad-key?op=${op}` })
       t.equal(res.json().code, 'FST_DYNAMO_SESSION_INVALID_KEY', op)
     }
-    t.same(counter.calls, [])
+    t.strictSame(counter.calls, [])
   })
 
   t.test('a session over 400 KB fails with FST_DYNAMO_SESSION_TOO_LARGE before anything is sent', async (t) => {
@@ -135,7 +135,7 @@ t.test('request.session', async (t) => {
     counter.reset()
     const huge = await app.inject({ method: 'POST', url: '/set', payload: { big: 'x'.repeat(401 * 1024) } })
     t.equal(huge.json().code, 'FST_DYNAMO_SESSION_TOO_LARGE')
-    t.same(counter.calls, [], 'a new oversized session sends nothing')
+    t.strictSame(counter.calls, [], 'a new oversized session sends nothing')
     t.equal(huge.headers['set-cookie'], undefined)
 
     const { id, cookie } = await withSession(app, { a: 'a'.repeat(300 * 1024) })
@@ -143,13 +143,13 @@ t.test('request.session', async (t) => {
     counter.reset()
     const more = await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 'b'.repeat(150 * 1024) } })
     t.equal(more.json().code, 'FST_DYNAMO_SESSION_TOO_LARGE', 'loaded data counts towards the limit')
-    t.same(counter.calls, ['GetItem'], 'nothing written')
-    t.same(await getRow(client, table, id), before, 'stored session unchanged')
+    t.strictSame(counter.calls, ['GetItem'], 'nothing written')
+    t.strictSame(await getRow(client, table, id), before, 'stored session unchanged')
 
     counter.reset()
     const replace = await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { a: 'c'.repeat(390 * 1024) } })
     t.equal(replace.statusCode, 200, 'replacing a key counts only the new value')
-    t.same(counter.calls, ['GetItem', 'UpdateItem'])
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'])
     t.equal((await getRow(client, table, id))?.Data?.M?.a?.S?.length, 390 * 1024)
   })
 
@@ -168,7 +168,7 @@ t.test('request.session', async (t) => {
     counter.reset()
     const res = await app.inject({ method: 'POST', url: '/destroy', headers: { cookie } })
     t.equal(res.statusCode, 200)
-    t.same(counter.calls, ['GetItem', 'DeleteItem'])
+    t.strictSame(counter.calls, ['GetItem', 'DeleteItem'])
     t.ok(isClearingCookie(res.headers['set-cookie']), 'cookie cleared')
     t.equal(await getRow(client, table, id), undefined, 'row deleted')
     const again = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
@@ -176,7 +176,7 @@ t.test('request.session', async (t) => {
 
     counter.reset()
     const none = await app.inject({ method: 'POST', url: '/destroy' })
-    t.same(counter.calls, [], 'destroying a session that was never stored costs nothing')
+    t.strictSame(counter.calls, [], 'destroying a session that was never stored costs nothing')
     t.equal(none.headers['set-cookie'], undefined)
 
     const second = await withSession(app, { user: 'v' })
@@ -194,15 +194,15 @@ t.test('request.session', async (t) => {
     clock.advance(5)
     counter.reset()
     const res = await app.inject({ method: 'GET', url: '/touch', headers: { cookie } })
-    t.same(counter.calls, ['GetItem', 'UpdateItem'], 'refreshed before touchAfterSeconds because asked')
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'], 'refreshed before touchAfterSeconds because asked')
     t.equal(cookieMaxAge(res.headers['set-cookie']), 300)
     const row = await getRow(client, table, id)
     t.equal(row?.Expire_Session?.N, String(clock.seconds + 300))
-    t.same(row?.Data, { M: { a: { N: '1' } } })
+    t.strictSame(row?.Data, { M: { a: { N: '1' } } })
 
     counter.reset()
     const fresh = await app.inject({ method: 'GET', url: '/touch' })
-    t.same(counter.calls, ['PutItem'], 'a touched new session is stored')
+    t.strictSame(counter.calls, ['PutItem'], 'a touched new session is stored')
     t.ok(cookieFrom(fresh.headers['set-cookie']))
   })
 
@@ -220,23 +220,23 @@ t.test('request.session', async (t) => {
     })
     counter.reset()
     let res = await app.inject({ method: 'POST', url: '/save' })
-    t.same(counter.calls, ['PutItem'], 'new session: one write')
+    t.strictSame(counter.calls, ['PutItem'], 'new session: one write')
     const cookie = cookieFrom(res.headers['set-cookie'])!
     t.ok(cookie)
 
     counter.reset()
     res = await app.inject({ method: 'POST', url: '/save', headers: { cookie } })
-    t.same(counter.calls, ['GetItem', 'UpdateItem'], 'existing session: one write')
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'], 'existing session: one write')
 
     counter.reset()
     res = await app.inject({ method: 'POST', url: '/save?more=1', headers: { cookie } })
-    t.same(counter.calls, ['GetItem', 'UpdateItem', 'UpdateItem'], 'a change after save() is written at the end')
-    t.same((await getRow(client, table, res.json().id))?.Data, { M: { a: { N: '1' }, b: { N: '2' } } })
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem', 'UpdateItem'], 'a change after save() is written at the end')
+    t.strictSame((await getRow(client, table, res.json().id))?.Data, { M: { a: { N: '1' }, b: { N: '2' } } })
 
     counter.reset()
     res = await app.inject({ method: 'POST', url: '/save?more=1' })
-    t.same(counter.calls, ['PutItem', 'UpdateItem'], 'new session saved, then its later change')
-    t.same((await getRow(client, table, res.json().id))?.Data, { M: { a: { N: '1' }, b: { N: '2' } } })
+    t.strictSame(counter.calls, ['PutItem', 'UpdateItem'], 'new session saved, then its later change')
+    t.strictSame((await getRow(client, table, res.json().id))?.Data, { M: { a: { N: '1' }, b: { N: '2' } } })
   })
 
   t.test('a route that throws: its changes are saved once and the error reply still carries the cookie', async (t) => {
@@ -252,7 +252,7 @@ t.test('request.session', async (t) => {
     counter.reset()
     const res = await app.inject({ method: 'POST', url: '/throw' })
     t.equal(res.statusCode, 418)
-    t.same(counter.calls, ['PutItem'], 'saved exactly once')
+    t.strictSame(counter.calls, ['PutItem'], 'saved exactly once')
     const cookie = cookieFrom(res.headers['set-cookie'])!
     t.ok(cookie)
     const read = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie } })
@@ -276,7 +276,7 @@ t.test('request.session', async (t) => {
     counter.reset()
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     t.equal(res.statusCode, 502)
-    t.same(counter.calls, ['PutItem'], 'saved once')
+    t.strictSame(counter.calls, ['PutItem'], 'saved once')
     const cookies = [res.headers['set-cookie'] ?? []].flat()
     t.equal(cookies.length, 1, 'one Set-Cookie')
     const read = await app.inject({ method: 'GET', url: '/get?key=a', headers: { cookie: cookieFrom(cookies)! } })
@@ -302,7 +302,7 @@ t.test('request.session', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/set-and-lose-dynamo' })
     t.equal(res.statusCode, 503)
     t.equal(res.json().code, 'FST_DYNAMO_SESSION_SAVE_FAILED')
-    t.same(doomedCounter.calls, ['PutItem'], 'the save is not retried by the error reply')
+    t.strictSame(doomedCounter.calls, ['PutItem'], 'the save is not retried by the error reply')
     t.equal(res.headers['set-cookie'], undefined, 'no cookie for a session that was not stored')
   })
 
@@ -325,7 +325,7 @@ t.test('request.session', async (t) => {
     ])
     t.equal(r1.statusCode, 200)
     t.equal(r2.statusCode, 200)
-    t.same((await getRow(client, table, id))?.Data, { M: { base: { N: '0' }, left: { N: '1' }, right: { N: '2' } } })
+    t.strictSame((await getRow(client, table, id))?.Data, { M: { base: { N: '0' }, left: { N: '1' }, right: { N: '2' } } })
   })
 
   t.test('a change racing with destroy: FST_DYNAMO_SESSION_GONE (409), cookie cleared, row not recreated', async (t) => {
@@ -395,7 +395,7 @@ t.test('request.session', async (t) => {
     t.equal(res.json().code, 'FST_DYNAMO_SESSION_GONE')
     const row = await getRow(client, table, id)
     t.equal(row?.Expire_Session?.N, expiry, 'expiry not pushed forward')
-    t.same(row?.Data, { M: { user: { S: 'u' } } }, 'data unchanged')
+    t.strictSame(row?.Data, { M: { user: { S: 'u' } } }, 'data unchanged')
   })
 
   t.test('regenerate(): new id, data kept, old row a tombstone, old cookie dead', async (t) => {
@@ -407,9 +407,9 @@ t.test('request.session', async (t) => {
     const { before, after } = res.json() as { before: string, after: string }
     t.equal(before, id)
     t.not(after, id)
-    t.same(counter.calls, ['GetItem', 'PutItem', 'PutItem'], 'new row written before the old one becomes a tombstone; nothing more at the end')
+    t.strictSame(counter.calls, ['GetItem', 'PutItem', 'PutItem'], 'new row written before the old one becomes a tombstone; nothing more at the end')
     t.strictSame(Object.keys((await getRow(client, table, id))!).sort(), ['Expire_Session', 'Sesion_Id', 'Superseded_At'], 'old row a tombstone')
-    t.same((await getRow(client, table, after))?.Data, { M: { user: { S: 'u' }, cart: { L: [{ N: '1' }, { N: '2' }] } } }, 'data kept')
+    t.strictSame((await getRow(client, table, after))?.Data, { M: { user: { S: 'u' }, cart: { L: [{ N: '1' }, { N: '2' }] } } }, 'data kept')
     const newCookie = cookieFrom(res.headers['set-cookie'])!
     t.equal(newCookie, signedCookie(after))
 
@@ -417,7 +417,7 @@ t.test('request.session', async (t) => {
     t.equal(old.json().value, null, 'the old cookie no longer works')
     t.equal(old.headers['set-cookie'], undefined, 'and its answer leaves the login cookie alone')
     const current = await app.inject({ method: 'GET', url: '/get?key=user', headers: { cookie: newCookie } })
-    t.same(current.json(), { id: after, isNew: false, value: 'u' })
+    t.strictSame(current.json(), { id: after, isNew: false, value: 'u' })
   })
 
   t.test('regression: regenerate() racing with destroy copied the destroyed session to a new id', async (t) => {
@@ -467,7 +467,7 @@ t.test('request.session', async (t) => {
     t.equal(res.statusCode, 200)
     const newId = res.json().id as string
     t.equal(await getRow(client, table, id), undefined)
-    t.same((await getRow(client, table, newId))?.Data, { M: { user: { S: 'second' } } }, 'only the new data')
+    t.strictSame((await getRow(client, table, newId))?.Data, { M: { user: { S: 'second' } } }, 'only the new data')
     t.equal(cookieFrom(res.headers['set-cookie']), signedCookie(newId))
   })
 
@@ -484,8 +484,8 @@ t.test('request.session', async (t) => {
     })
     counter.reset()
     const res = await app.inject({ method: 'POST', url: '/login' })
-    t.same(counter.calls, ['PutItem'])
-    t.same((await getRow(client, table, res.json().id))?.Data, { M: { user: { S: 'u' } } })
+    t.strictSame(counter.calls, ['PutItem'])
+    t.strictSame((await getRow(client, table, res.json().id))?.Data, { M: { user: { S: 'u' } } })
   })
 
   t.test('a tutorial row without the data map: changed by two concurrent requests, both keys survive', async (t) => {
@@ -510,7 +510,7 @@ t.test('request.session', async (t) => {
     ])
     t.equal(r1.statusCode, 200)
     t.equal(r2.statusCode, 200)
-    t.same((await getRow(client, table, id))?.Data, { M: { left: { N: '1' }, right: { N: '2' } } })
+    t.strictSame((await getRow(client, table, id))?.Data, { M: { left: { N: '1' }, right: { N: '2' } } })
   })
   t.test('regression: a save() left unawaited and the automatic save write once, and the request succeeds', async (t) => {
     const table = await createTable(client)
@@ -531,14 +531,14 @@ t.test('request.session', async (t) => {
     counter.reset()
     const first = await app.inject({ method: 'POST', url: '/unawaited' })
     t.equal(first.statusCode, 200)
-    t.same(counter.calls, ['PutItem'], 'one create, not a second one failing its condition')
+    t.strictSame(counter.calls, ['PutItem'], 'one create, not a second one failing its condition')
     const cookie = cookieFrom(first.headers['set-cookie'])!
     counter.reset()
     const second = await app.inject({ method: 'POST', url: '/parallel', headers: { cookie } })
     t.equal(second.statusCode, 200)
-    t.same(counter.calls, ['GetItem', 'UpdateItem'], 'two parallel saves, one write')
+    t.strictSame(counter.calls, ['GetItem', 'UpdateItem'], 'two parallel saves, one write')
     const read = await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
-    t.same(read.json().value, { a: 1, b: 2 })
+    t.strictSame(read.json().value, { a: 1, b: 2 })
   })
 
   t.test('regression: get() returns a copy, so an unsaved mutation cannot diverge from what is stored', async (t) => {
@@ -555,7 +555,7 @@ t.test('request.session', async (t) => {
     const { cookie } = await withSession(app, { cart: ['apple'] })
     counter.reset()
     const res = await app.inject({ method: 'POST', url: '/mutate', headers: { cookie } })
-    t.same(res.json().again, ['apple'])
-    t.same(counter.calls, ['GetItem'], 'nothing to write')
+    t.strictSame(res.json().again, ['apple'])
+    t.strictSame(counter.calls, ['GetItem'], 'nothing to write')
   })
 })

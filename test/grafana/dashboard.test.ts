@@ -46,7 +46,7 @@ for (const { file, dashboard } of dashboards) {
 
     t.test('rows as documented, each with panels', async (t) => {
       const rows = dashboard.panels.filter((p) => p.type === 'row')
-      t.same(rows.map((r) => r.title), ROWS)
+      t.strictSame(rows.map((r) => r.title), ROWS)
       const order = dashboard.panels.map((p) => p.type === 'row' ? 'row' : 'panel')
       for (let i = 0; i < order.length; i++) {
         if (order[i] === 'row') t.equal(order[i + 1], 'panel', `row ${dashboard.panels[i]?.title} is not empty`)

@@ -90,11 +90,11 @@ t.test('dashboard queries and the stalled-reaper alert against a real Prometheus
   t.ok(queries >= 20, `${queries} queries evaluated`)
 
   const running = await prometheus.alerts()
-  t.same(active(running, STALLED), [], 'no stalled alert while the reaper runs')
+  t.strictSame(active(running, STALLED), [], 'no stalled alert while the reaper runs')
   // dynalite shares our clock: what remains is the Date header's 1-second resolution, far below the alert.
   const skew = await firstSeries(prometheus, `abs(dynamo_session_clock_skew_seconds{job="${JOB}"}) < 5`, Date.now() + 10_000)
   t.equal(skew.length, 1, 'the clock skew is scraped, and small')
-  t.same(active(running, 'DynamoSessionClockSkew'), [], 'no clock-skew alert')
+  t.strictSame(active(running, 'DynamoSessionClockSkew'), [], 'no clock-skew alert')
 
   // Stop the reaper (what fastify.close() does first); the app keeps serving its metrics.
   await reaper.close()
@@ -109,8 +109,8 @@ t.test('dashboard queries and the stalled-reaper alert against a real Prometheus
   t.equal(stalled[0]?.labels.severity, 'warning')
   t.match(stalled[0]?.annotations.runbook_url, /#dynamosessionreaperstalled$/)
   t.ok(Number(stalled[0]?.value) > 9, 'the last success is more than 3 intervals old')
-  t.same(active(alerts, 'DynamoSessionReaperFailing'), [], 'a stopped reaper is not reported as failing')
-  t.same(active(alerts, 'DynamoSessionMetricsAbsent'), [], 'the metrics are still scraped')
+  t.strictSame(active(alerts, 'DynamoSessionReaperFailing'), [], 'a stopped reaper is not reported as failing')
+  t.strictSame(active(alerts, 'DynamoSessionMetricsAbsent'), [], 'the metrics are still scraped')
 
   await prometheus.stop()
   await app.close()

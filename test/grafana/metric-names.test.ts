@@ -31,7 +31,7 @@ function exportedMetricOf (series: string): string | undefined {
 }
 
 t.test('METRIC_NAMES and the registry agree', async (t) => {
-  t.same([...types.keys()].sort(), [...exported].sort())
+  t.strictSame([...types.keys()].sort(), [...exported].sort())
 })
 
 t.test('the dashboards and rules query something', async (t) => {

@@ -34,12 +34,12 @@ t.test('promtool check config accepts the scrape example, which loads the rules'
   const out = await promtool(['check', 'config', SCRAPE_EXAMPLE])
   t.equal(out.code, 0, 'promtool check config exits 0', { output: out.stderr + out.stdout })
   const config = parseYaml(await readFile(SCRAPE_EXAMPLE, 'utf8')) as { rule_files: string[], scrape_configs: Array<{ metrics_path: string }> }
-  t.same(config.rule_files, ['dynamo-session.rules.yml'])
+  t.strictSame(config.rule_files, ['dynamo-session.rules.yml'])
   t.equal(config.scrape_configs[0]?.metrics_path, '/metrics')
 })
 
 t.test('there is an alert for each failure the library documents', async (t) => {
-  t.same(alerts.map((a) => a.alert).sort(), [
+  t.strictSame(alerts.map((a) => a.alert).sort(), [
     'DynamoSessionClockSkew',
     'DynamoSessionExpiredPendingGrowing',
     'DynamoSessionMetricsAbsent',
@@ -93,7 +93,7 @@ t.test('the end-to-end copy of the rules differs from the shipped file only in f
     g.rules.forEach((rule, j) => {
       const { for: shortFor, ...rest } = rule
       const { for: _originalFor, ...originalRest } = original[j] as Rule
-      t.same(rest, originalRest, `rule ${rule.alert ?? rule.record} unchanged apart from for:`)
+      t.strictSame(rest, originalRest, `rule ${rule.alert ?? rule.record} unchanged apart from for:`)
       if (rule.alert !== undefined) t.equal(shortFor, '1s')
       else t.equal(shortFor, undefined)
     })

@@ -8,7 +8,7 @@ t.test('starts with one second of units and takes them without waiting', async (
   t.equal(budget.ratePerSecond, 10)
   t.equal(await budget.take(4), true)
   t.equal(await budget.take(6), true)
-  t.same(time.slept, [], 'no wait while units remain')
+  t.strictSame(time.slept, [], 'no wait while units remain')
 })
 
 t.test('waits for the refill, on the injected clock', async (t) => {
@@ -16,9 +16,9 @@ t.test('waits for the refill, on the injected clock', async (t) => {
   const budget = new UnitBudget(10, time.now, time.sleep)
   await budget.take(10)
   await budget.take(5)
-  t.same(time.slept, [500], 'five units at ten a second: half a second')
+  t.strictSame(time.slept, [500], 'five units at ten a second: half a second')
   await budget.take(1)
-  t.same(time.slept, [500, 100])
+  t.strictSame(time.slept, [500, 100])
 })
 
 t.test('never holds more than one second of units', async (t) => {
@@ -27,7 +27,7 @@ t.test('never holds more than one second of units', async (t) => {
   time.advance(60_000)
   await budget.take(10)
   await budget.take(1)
-  t.same(time.slept, [100], 'idle time does not accumulate past the capacity')
+  t.strictSame(time.slept, [100], 'idle time does not accumulate past the capacity')
 })
 
 t.test('a reservation over the capacity waits for a full bucket, then later callers repay it', async (t) => {
@@ -35,9 +35,9 @@ t.test('a reservation over the capacity waits for a full bucket, then later call
   const budget = new UnitBudget(10, time.now, time.sleep)
   await budget.take(3)
   await budget.take(25)
-  t.same(time.slept, [300], 'waited until the bucket was full again, not for 25 units')
+  t.strictSame(time.slept, [300], 'waited until the bucket was full again, not for 25 units')
   await budget.take(1)
-  t.same(time.slept, [300, 1600], '15 units of debt and one more: 1.6 s')
+  t.strictSame(time.slept, [300, 1600], '15 units of debt and one more: 1.6 s')
 })
 
 t.test('charge corrects a reservation both ways', async (t) => {
@@ -46,15 +46,15 @@ t.test('charge corrects a reservation both ways', async (t) => {
   await budget.take(10)
   budget.charge(-4)
   await budget.take(4)
-  t.same(time.slept, [], 'refunded units are available at once')
+  t.strictSame(time.slept, [], 'refunded units are available at once')
   budget.charge(-100)
   await budget.take(10)
-  t.same(time.slept, [], 'a refund fills the bucket')
+  t.strictSame(time.slept, [], 'a refund fills the bucket')
   await budget.take(1)
-  t.same(time.slept, [100], 'but never past its capacity')
+  t.strictSame(time.slept, [100], 'but never past its capacity')
   budget.charge(5)
   await budget.take(1)
-  t.same(time.slept, [100, 600], 'an extra charge is waited for by the next caller')
+  t.strictSame(time.slept, [100, 600], 'an extra charge is waited for by the next caller')
 })
 
 t.test('over a long run the rate holds', async (t) => {
@@ -93,8 +93,8 @@ t.test('a guard: sleeps are cut at its due time, and it runs after each sleep an
   }
   const start = time.now()
   t.equal(await budget.take(1, undefined, guard), true)
-  t.same(time.slept, [3000, 3000, 3000, 1000], 'ten seconds to repay the debt, in sleeps no longer than the guard allows')
-  t.same(checks.map((at) => at - start), [0, 3000, 6000, 9000, 10000], 'checked each time, last right before taking')
+  t.strictSame(time.slept, [3000, 3000, 3000, 1000], 'ten seconds to repay the debt, in sleeps no longer than the guard allows')
+  t.strictSame(checks.map((at) => at - start), [0, 3000, 6000, 9000, 10000], 'checked each time, last right before taking')
 })
 
 t.test('a guard that says stop ends the wait, taking nothing', async (t) => {
@@ -104,10 +104,10 @@ t.test('a guard that says stop ends the wait, taking nothing', async (t) => {
   const deadline = time.now() + 500
   const guard = { dueAt: deadline, check: async () => time.now() < deadline }
   t.equal(await budget.take(1, undefined, guard), false)
-  t.same(time.slept, [500])
+  t.strictSame(time.slept, [500])
   time.advance(500)
   t.equal(await budget.take(1), true, 'the unit is still there')
-  t.same(time.slept, [500])
+  t.strictSame(time.slept, [500])
 })
 
 /**

@@ -53,7 +53,7 @@ t.test('node-cron messages go to the reaper log', async (t) => {
   logger.error(new TypeError('boom'))
   logger.error('plain')
   logger.debug('ignored')
-  t.same(log.lines, [
+  t.strictSame(log.lines, [
     { level: 'debug', obj: {}, msg: 'started' },
     { level: 'warn', obj: {}, msg: 'missed execution' },
     { level: 'error', obj: { err: { name: 'TypeError', message: 'boom' } }, msg: 'reaper schedule error' },
@@ -88,21 +88,21 @@ t.test('against dynalite', async (t) => {
     })
     t.equal(reaper.intervalSeconds, 0, 'not scheduled')
     const report = await reaper.runOnce()
-    t.same(Object.keys(report).sort(), [...REPORT_KEYS].sort(), 'exactly the documented fields')
+    t.strictSame(Object.keys(report).sort(), [...REPORT_KEYS].sort(), 'exactly the documented fields')
     t.match(report, { result: 'success', scanned: 4, active: 1, expired: 2, deleted: 2, conflicts: 0, invalid: 1, maxLagSeconds: 7200 })
     t.ok(report.consumedReadUnits > 0, 'the scan cost')
     t.ok(report.consumedWriteUnits >= 2 * unitsFor('DeleteItem', 1) + unitsFor('UpdateItem', 1), 'two deletes and the lease writes')
-    t.same(reaper.lastReport, report)
-    t.same(ended, [report])
-    t.same(await tableIds(client, table), [LEASE_ID, ids[0], ids[3]].sort())
+    t.strictSame(reaper.lastReport, report)
+    t.strictSame(ended, [report])
+    t.strictSame(await tableIds(client, table), [LEASE_ID, ids[0], ids[3]].sort())
 
     const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
     t.equal(lease?.untilMs, 0, 'released')
     t.equal(lease?.state.lastSuccessAt, time.seconds)
-    t.same(lease?.state.table, { active: 1, expiredFound: 2, expiredBacklog: 0, invalid: 1, maxLagSeconds: 7200, completedAt: time.seconds })
+    t.strictSame(lease?.state.table, { active: 1, expiredFound: 2, expiredBacklog: 0, invalid: 1, maxLagSeconds: 7200, completedAt: time.seconds })
     t.equal(lease?.state.sweep, undefined, 'the sweep completed: no cursors left')
     t.match(lease?.state.lastReport, { result: 'success', deleted: 2, finishedAt: time.seconds })
-    t.same(states.at(-1), { lastSuccessAt: time.seconds, sweep: lease?.state.table })
+    t.strictSame(states.at(-1), { lastSuccessAt: time.seconds, sweep: lease?.state.table })
     t.equal(await metricValue(registry, METRIC_NAMES.activeSessions), 1)
     t.equal(await metricValue(registry, METRIC_NAMES.reaperLastSuccessTimestampSeconds), time.seconds)
 
@@ -119,7 +119,7 @@ t.test('against dynalite', async (t) => {
     const reaper = makeReaper(t, client, table)
     const [a, b] = await Promise.all([reaper.runOnce(), reaper.runOnce()])
     t.equal(a.result, 'success')
-    t.same(b, { ...b, result: 'skipped', scanned: 0, deleted: 0, consumedReadUnits: 0, consumedWriteUnits: 0 })
+    t.strictSame(b, { ...b, result: 'skipped', scanned: 0, deleted: 0, consumedReadUnits: 0, consumedWriteUnits: 0 })
     t.equal(a.deleted, 1)
   })
 
@@ -334,8 +334,8 @@ t.test('against dynalite', async (t) => {
     const reaper = makeReaper(t, client, table, {}, { now: time.now, sleep: time.sleep })
     const report = await reaper.runOnce()
     const stored = (await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.state.lastReport
-    t.same(stored, { ...report, finishedAt: time.seconds })
-    t.same(reaper.lastReport, report)
+    t.strictSame(stored, { ...report, finishedAt: time.seconds })
+    t.strictSame(reaper.lastReport, report)
   })
 
   t.test('regression: a pass cut short by close() reports success but does not move the last success time', async (t) => {
@@ -441,7 +441,7 @@ t.test('against dynalite', async (t) => {
     proxy.heal()
     await reaper.close()
     t.equal((await running).result, 'skipped')
-    t.same(log.lines.filter((l) => l.level === 'error'), [], 'nothing to report as an error')
+    t.strictSame(log.lines.filter((l) => l.level === 'error'), [], 'nothing to report as an error')
     const lease = await readLease(new ReaperCalls(client, undefined), reaperOptions(table))
     t.ok(lease === undefined || lease.untilMs === 0, 'no lease left held')
   })
@@ -482,7 +482,7 @@ t.test('against dynalite', async (t) => {
     const next = await b.runOnce()
     t.equal(next.result, 'success', 'left unrenewed for a lease length, another instance takes it over')
     t.equal(failed.deleted + next.deleted, 20)
-    t.same(await tableIds(ownClient, table), [LEASE_ID])
+    t.strictSame(await tableIds(ownClient, table), [LEASE_ID])
     t.equal((await a.runOnce()).result, 'success', 'and the instance that failed runs again')
   })
 
@@ -590,7 +590,7 @@ t.test('against dynalite', async (t) => {
         t.equal(reports.filter((r) => r.result === 'skipped').length, 2)
         t.equal(reports.reduce((sum, r) => sum + r.deleted, 0), 30, 'every expired row deleted once')
         t.equal(reports.reduce((sum, r) => sum + r.conflicts, 0), 0, 'never twice')
-        t.same(await tableIds(client, table), [LEASE_ID])
+        t.strictSame(await tableIds(client, table), [LEASE_ID])
         const late = await reapers[round % 3]!.runOnce({ tick })
         t.equal(late.result, 'skipped', 'a pass for a tick already taken is skipped, even with the lease free')
       }
@@ -605,7 +605,7 @@ t.test('against dynalite', async (t) => {
       const first = reapers[0]!.runOnce({ tick })
       await until(() => proxy.seen.includes('Scan'), 'the first pass to be scanning')
       const others = await Promise.all([reapers[1]!.runOnce({ tick: tick + 60_000 }), reapers[2]!.runOnce()])
-      t.same(others.map((r) => r.result), ['skipped', 'skipped'], 'held by the running pass')
+      t.strictSame(others.map((r) => r.result), ['skipped', 'skipped'], 'held by the running pass')
       t.equal((await first).deleted, 10)
       t.equal((await reapers[2]!.runOnce({ tick })).result, 'skipped', 'its tick is taken')
       t.equal((await reapers[1]!.runOnce({ tick: tick + 60_000 })).result, 'success', 'the next tick runs once the lease is free')

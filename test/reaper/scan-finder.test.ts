@@ -6,14 +6,14 @@ import { reaperOptions } from '../helpers/reaper.js'
 const shape = reaperOptions('sessions')
 
 t.test('a Scan page projects only the key, the expiry and the tombstone marker, through attribute names', async (t) => {
-  t.same(buildScanInput(shape, 0, 1, undefined, 25), {
+  t.strictSame(buildScanInput(shape, 0, 1, undefined, 25), {
     TableName: 'sessions',
     ProjectionExpression: '#id, #exp, #tomb',
     ExpressionAttributeNames: { '#id': 'Sesion_Id', '#exp': 'Expire_Session', '#tomb': 'Superseded_At' },
     Limit: 25
   })
   const start = { Sesion_Id: { S: 'abc' } }
-  t.same(buildScanInput(shape, 2, 4, start, 10), {
+  t.strictSame(buildScanInput(shape, 2, 4, start, 10), {
     TableName: 'sessions',
     ProjectionExpression: '#id, #exp, #tomb',
     ExpressionAttributeNames: { '#id': 'Sesion_Id', '#exp': 'Expire_Session', '#tomb': 'Superseded_At' },
@@ -23,18 +23,18 @@ t.test('a Scan page projects only the key, the expiry and the tombstone marker, 
     ExclusiveStartKey: start
   })
   const custom = reaperOptions('sessions')
-  t.same(buildScanInput({ ...custom, idAttribute: 'pk', expiresAttribute: 'ttl' }, 0, 1, undefined, 1).ExpressionAttributeNames, { '#id': 'pk', '#exp': 'ttl', '#tomb': 'Superseded_At' }, 'reserved words such as ttl are safe')
+  t.strictSame(buildScanInput({ ...custom, idAttribute: 'pk', expiresAttribute: 'ttl' }, 0, 1, undefined, 1).ExpressionAttributeNames, { '#id': 'pk', '#exp': 'ttl', '#tomb': 'Superseded_At' }, 'reserved words such as ttl are safe')
 })
 
 t.test('rows: the expiry counts only as a finite Number', async (t) => {
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '1700000000' } }), { id: 'a', expiresAt: 1_700_000_000, tombstone: false })
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '1.7e9' } }), { id: 'a', expiresAt: 1_700_000_000, tombstone: false })
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { S: '1700000000' } }), { id: 'a', expiresAt: undefined, tombstone: false }, 'a string, as TTL ignores it')
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { NULL: true } }), { id: 'a', expiresAt: undefined, tombstone: false })
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' } }), { id: 'a', expiresAt: undefined, tombstone: false }, 'missing')
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: 'abc' } }), { id: 'a', expiresAt: undefined, tombstone: false })
-  t.same(parseScannedRow(shape, { Expire_Session: { N: '1' } }), { id: '', expiresAt: 1, tombstone: false })
-  t.same(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '5' }, Superseded_At: { N: '1' } }), { id: 'a', expiresAt: 5, tombstone: true }, 'a tombstone')
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '1700000000' } }), { id: 'a', expiresAt: 1_700_000_000, tombstone: false })
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '1.7e9' } }), { id: 'a', expiresAt: 1_700_000_000, tombstone: false })
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { S: '1700000000' } }), { id: 'a', expiresAt: undefined, tombstone: false }, 'a string, as TTL ignores it')
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { NULL: true } }), { id: 'a', expiresAt: undefined, tombstone: false })
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' } }), { id: 'a', expiresAt: undefined, tombstone: false }, 'missing')
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: 'abc' } }), { id: 'a', expiresAt: undefined, tombstone: false })
+  t.strictSame(parseScannedRow(shape, { Expire_Session: { N: '1' } }), { id: '', expiresAt: 1, tombstone: false })
+  t.strictSame(parseScannedRow(shape, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '5' }, Superseded_At: { N: '1' } }), { id: 'a', expiresAt: 5, tombstone: true }, 'a tombstone')
 })
 
 t.test('a Scan cursor is exactly the table key; the cursor after a row is its key', async (t) => {

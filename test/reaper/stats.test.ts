@@ -56,7 +56,7 @@ t.test('against dynalite', async (t) => {
 
     calls.reset()
     const before = await collectStats(client, shape, options)
-    t.same(calls.calls.filter((c) => c !== 'Scan' && c !== 'GetItem'), [], 'only reads')
+    t.strictSame(calls.calls.filter((c) => c !== 'Scan' && c !== 'GetItem'), [], 'only reads')
     t.match(before, { tableName: table, scanned: 3, active: 1, expired: 1, invalid: 1, maxLagSeconds: 3600, lease: undefined })
     t.ok(before.consumedReadUnits > 0)
     t.match(formatStats(before, time.now()), /^reaper: +no pass has run on this table$/m)

@@ -78,7 +78,7 @@ function makeSweep (client: DynamoDBClient, tableName: string, s: SweepSetup): S
 
 t.test('pure builders', async (t) => {
   const shape = reaperOptions('sessions')
-  t.same(buildReapDeleteInput(shape, 'abc', 100), {
+  t.strictSame(buildReapDeleteInput(shape, 'abc', 100), {
     TableName: 'sessions',
     Key: { Sesion_Id: { S: 'abc' } },
     ConditionExpression: 'attribute_exists(#id) AND #exp < :cutoff',
@@ -116,11 +116,11 @@ t.test('against dynalite', async (t) => {
     const observer = recorder(time)
     const sweep = makeSweep(client, table, { time, observer })
     t.equal(await sweep.run(), true, 'complete')
-    t.same(sweep.counts, { scanned: 7, active: 2, expired: 2, deleted: 2, conflicts: 0, invalid: 3, maxLagSeconds: 3600 })
-    t.same(await tableIds(client, table), [LEASE_ID, sessionId(1), sessionId(2), sessionId(5), sessionId(6), sessionId(7)])
+    t.strictSame(sweep.counts, { scanned: 7, active: 2, expired: 2, deleted: 2, conflicts: 0, invalid: 3, maxLagSeconds: 3600 })
+    t.strictSame(await tableIds(client, table), [LEASE_ID, sessionId(1), sessionId(2), sessionId(5), sessionId(6), sessionId(7)])
     t.equal(observer.log.reaped, 2)
-    t.same(observer.log.lags.sort((a, b) => a - b), [1, 3600], 'each deleted row observed once, with its lag')
-    t.same(sweep.progress, { ...sweep.progress, active: 2, expired: 2, invalid: 3, maxLagSeconds: 3600 })
+    t.strictSame(observer.log.lags.sort((a, b) => a - b), [1, 3600], 'each deleted row observed once, with its lag')
+    t.strictSame(sweep.progress, { ...sweep.progress, active: 2, expired: 2, invalid: 3, maxLagSeconds: 3600 })
     t.ok(isComplete(sweep.progress))
   })
 
@@ -165,7 +165,7 @@ t.test('against dynalite', async (t) => {
     calls.reset()
     const sweep = makeSweep(client, table, { time, deleteRows: false })
     await sweep.run()
-    t.same(sweep.counts, { scanned: 2, active: 1, expired: 1, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 10 })
+    t.strictSame(sweep.counts, { scanned: 2, active: 1, expired: 1, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 10 })
     t.equal(calls.count('DeleteItem'), 0)
     t.equal((await tableIds(client, table)).length, 2)
   })
@@ -192,12 +192,12 @@ t.test('against dynalite', async (t) => {
     const observer = recorder(time)
     const sweep = makeSweep(client, table, { time, finder, observer })
     await sweep.run()
-    t.same(sweep.counts, { scanned: 2, active: 0, expired: 2, deleted: 1, conflicts: 1, invalid: 0, maxLagSeconds: 5 })
+    t.strictSame(sweep.counts, { scanned: 2, active: 0, expired: 2, deleted: 1, conflicts: 1, invalid: 0, maxLagSeconds: 5 })
     t.equal((await getRow(client, table, refreshed))?.Expire_Session?.N, String(time.seconds + 300), 'the refreshed session is intact')
     t.equal(await getRow(client, table, sessionId(2)), undefined)
-    t.same(observer.log.skipped, ['conflict'])
+    t.strictSame(observer.log.skipped, ['conflict'])
     t.equal(observer.log.reaped, 1, 'the conflict is not counted as reaped')
-    t.same(observer.log.lags, [5, 5], 'the refreshed row was found expired too: its lag is observed')
+    t.strictSame(observer.log.lags, [5, 5], 'the refreshed row was found expired too: its lag is observed')
     const deleteUnits = observer.log.consumed.filter((c) => c.operation === 'DeleteItem').reduce((sum, c) => sum + c.units, 0)
     t.equal(deleteUnits, 2, 'the failed conditional delete is accounted one write unit')
   })
@@ -233,7 +233,7 @@ t.test('against dynalite', async (t) => {
     second.progress.cursors = first.progress.cursors
     t.equal(await second.run(), true)
     t.equal(first.counts.deleted + second.counts.deleted, 60)
-    t.same(await tableIds(client, table), [])
+    t.strictSame(await tableIds(client, table), [])
   })
 
   t.test('regression: passes that stop inside big pages count every row of the sweep exactly once', async (t) => {
@@ -268,9 +268,9 @@ t.test('against dynalite', async (t) => {
       t.ok(Math.max(...pageSizes) >= 120 / segments, `${label}: a page held a whole segment (${pageSizes.join(', ')} rows)`)
       t.ok(passes >= 10, `${label}: many passes (${passes})`)
       t.equal(deleted, 80, `${label}: every expired row deleted`)
-      t.same(await tableIds(client, table), Array.from({ length: 40 }, (_, i) => sessionId(i, 'live')), `${label}: the live rows kept`)
+      t.strictSame(await tableIds(client, table), Array.from({ length: 40 }, (_, i) => sessionId(i, 'live')), `${label}: the live rows kept`)
       const { active, expired, deleted: settled, conflicts, invalid } = progress
-      t.same({ active, expired, deleted: settled, conflicts, invalid }, { active: 40, expired: 80, deleted: 80, conflicts: 0, invalid: 0 }, `${label}: the sweep counts every row once`)
+      t.strictSame({ active, expired, deleted: settled, conflicts, invalid }, { active: 40, expired: 80, deleted: 80, conflicts: 0, invalid: 0 }, `${label}: the sweep counts every row once`)
       t.ok(progress.maxLagSeconds >= 179, `${label}: the oldest row's lag is in the figures (${progress.maxLagSeconds})`)
     }
   })
@@ -287,8 +287,8 @@ t.test('against dynalite', async (t) => {
     ])
     const sweep = makeSweep(client, table, { time })
     t.equal(await sweep.run(), true)
-    t.same(sweep.counts, { scanned: 4, active: 2, expired: 1, deleted: 1, conflicts: 0, invalid: 1, maxLagSeconds: 60 }, 'sessions like any other; the lease item is not one')
-    t.same(await tableIds(client, table), ['#invalid', '#live', LEASE_ID, sessionId(1)].sort(), 'the expired foreign row is deleted, the lease item never')
+    t.strictSame(sweep.counts, { scanned: 4, active: 2, expired: 1, deleted: 1, conflicts: 0, invalid: 1, maxLagSeconds: 60 }, 'sessions like any other; the lease item is not one')
+    t.strictSame(await tableIds(client, table), ['#invalid', '#live', LEASE_ID, sessionId(1)].sort(), 'the expired foreign row is deleted, the lease item never')
 
     const store = new DynamoStore(client, reaperOptions(table), time.now)
     t.equal((await store.get('#live'))?.id, '#live', 'the admin API reads a foreign # row')
@@ -305,7 +305,7 @@ t.test('against dynalite', async (t) => {
 
     await t.rejects(makeSweep(client, 'no_such_table', { time, budgets }).run(), { name: 'ResourceNotFoundException' })
     t.equal(await read.take(10), true)
-    t.same(time.slept, [], 'after a failed page, the next one does not start in debt')
+    t.strictSame(time.slept, [], 'after a failed page, the next one does not start in debt')
 
     time.advance(1000)
     const table = await createTable(client)
@@ -317,7 +317,7 @@ t.test('against dynalite', async (t) => {
     })
     t.equal(await makeSweep(client, table, { time, budgets, finder: aborting, signal: abort.signal }).run(), false, 'stopped, not failed')
     t.equal(await read.take(10), true)
-    t.same(time.slept, [], 'after an aborted page, neither')
+    t.strictSame(time.slept, [], 'after an aborted page, neither')
   })
 
   t.test('a wait on the budget ends at the deadline: no delete after it', async (t) => {
@@ -403,8 +403,8 @@ t.test('against dynalite', async (t) => {
       const sweep = makeSweep(throttled, table, { time, observer })
       t.equal(await sweep.run(), true)
       t.equal(sweep.counts.deleted, 1)
-      t.same(observer.log.throttled, ['Scan', 'Scan'], 'the SDK retry and the final attempt')
-      t.same(time.slept, [THROTTLE_BACKOFF_MS], 'one back-off of ours after the SDK gave up')
+      t.strictSame(observer.log.throttled, ['Scan', 'Scan'], 'the SDK retry and the final attempt')
+      t.strictSame(time.slept, [THROTTLE_BACKOFF_MS], 'one back-off of ours after the SDK gave up')
     })
 
     t.test('a page throttled past the retries fails the sweep', async (t) => {
@@ -427,9 +427,9 @@ t.test('against dynalite', async (t) => {
       const sweep = makeSweep(throttled, table, { time, observer })
       t.equal(await sweep.run(), true)
       const { scanned, expired, deleted, conflicts } = sweep.counts
-      t.same({ scanned, expired, deleted, conflicts }, { scanned: 2, expired: 2, deleted: 1, conflicts: 0 }, 'expired = deleted + conflicts + failed')
-      t.same(observer.log.skipped, ['error'])
-      t.same(observer.log.throttled, ['DeleteItem', 'DeleteItem'])
+      t.strictSame({ scanned, expired, deleted, conflicts }, { scanned: 2, expired: 2, deleted: 1, conflicts: 0 }, 'expired = deleted + conflicts + failed')
+      t.strictSame(observer.log.skipped, ['error'])
+      t.strictSame(observer.log.throttled, ['DeleteItem', 'DeleteItem'])
       t.equal((await tableIds(client, table)).length, 1, 'the throttled row is still there for the next pass')
     })
 
@@ -442,12 +442,12 @@ t.test('against dynalite', async (t) => {
       const observer = recorder(time)
       const first = makeSweep(throttled, own, { time, observer })
       await first.run()
-      t.same({ expired: first.counts.expired, deleted: first.counts.deleted }, { expired: 1, deleted: 0 })
-      t.same(observer.log.lags, [], 'not settled: not observed yet')
+      t.strictSame({ expired: first.counts.expired, deleted: first.counts.deleted }, { expired: 1, deleted: 0 })
+      t.strictSame(observer.log.lags, [], 'not settled: not observed yet')
       const second = makeSweep(throttled, own, { time, observer })
       await second.run()
       t.equal(second.counts.deleted, 1)
-      t.same(observer.log.lags, [11], 'observed once, when deleted (a second later, after the back-off)')
+      t.strictSame(observer.log.lags, [11], 'observed once, when deleted (a second later, after the back-off)')
     })
 
     t.test('another delete error fails the sweep and is counted', async (t) => {
@@ -461,7 +461,7 @@ t.test('against dynalite', async (t) => {
       await t.rejects(sweep.run())
       t.equal(sweep.counts.expired, 1)
       t.equal(sweep.counts.deleted, 0)
-      t.same(observer.log.skipped, ['error'])
+      t.strictSame(observer.log.skipped, ['error'])
     })
   })
 })

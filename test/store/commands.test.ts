@@ -6,21 +6,21 @@ import type { JsonValue } from '../../src/store/json.js'
 const SHAPE = resolveOptions({ secret: 'a-test-secret-that-is-long-enough-0123456789' })
 
 t.test('get, delete and create inputs', async (t) => {
-  t.same(buildGetInput(SHAPE, 'abc', true), { TableName: 'ManejoSesion', Key: { Sesion_Id: { S: 'abc' } }, ConsistentRead: true })
-  t.same(buildGetInput(SHAPE, 'abc', false).ConsistentRead, false)
-  t.same(buildDeleteInput(SHAPE, 'abc'), {
+  t.strictSame(buildGetInput(SHAPE, 'abc', true), { TableName: 'ManejoSesion', Key: { Sesion_Id: { S: 'abc' } }, ConsistentRead: true })
+  t.strictSame(buildGetInput(SHAPE, 'abc', false).ConsistentRead, false)
+  t.strictSame(buildDeleteInput(SHAPE, 'abc'), {
     TableName: 'ManejoSesion',
     Key: { Sesion_Id: { S: 'abc' } },
     ConditionExpression: 'attribute_not_exists(#tomb)',
     ExpressionAttributeNames: { '#tomb': 'Superseded_At' }
   }, 'never a tombstone')
   const create = buildCreateInput(SHAPE, { id: 'abc', data: { a: 1 }, nowSec: 10, createdAt: 9, expiresAt: 310 })
-  t.same(create.Item, {
+  t.strictSame(create.Item, {
     Sesion_Id: { S: 'abc' }, Expire_Session: { N: '310' }, Created_At: { N: '9' }, Touched_At: { N: '10' }, Data: { M: { a: { N: '1' } } }
   })
   t.equal(create.ConditionExpression, 'attribute_not_exists(#id)')
-  t.same(create.ExpressionAttributeNames, { '#id': 'Sesion_Id' })
-  t.same(buildCreateInput(SHAPE, { id: 'abc', data: {}, nowSec: 1, createdAt: 1, expiresAt: 2 }).Item?.Data, { M: {} }, 'rows we create always carry the map')
+  t.strictSame(create.ExpressionAttributeNames, { '#id': 'Sesion_Id' })
+  t.strictSame(buildCreateInput(SHAPE, { id: 'abc', data: {}, nowSec: 1, createdAt: 1, expiresAt: 2 }).Item?.Data, { M: {} }, 'rows we create always carry the map')
 })
 
 t.test('buildUpdateInput: per-key SET and REMOVE, conditional on a live row', async (t) => {
@@ -31,15 +31,15 @@ t.test('buildUpdateInput: per-key SET and REMOVE, conditional on a live row', as
     changes: new Map<string, JsonValue | undefined>([['name', 'ana'], ['gone', undefined], ['a.b', { x: [1] }]])
   })
   t.equal(input.TableName, 'ManejoSesion')
-  t.same(input.Key, { Sesion_Id: { S: 'abc' } })
+  t.strictSame(input.Key, { Sesion_Id: { S: 'abc' } })
   t.equal(input.UpdateExpression,
     'SET #exp = :exp, #touched = :now, #created = if_not_exists(#created, :now), #data.#k0 = :v0, #data.#k2 = :v2 REMOVE #data.#k1')
   t.equal(input.ConditionExpression, 'attribute_exists(#id) AND #exp > :now AND attribute_not_exists(#tomb)')
-  t.same(input.ExpressionAttributeNames, {
+  t.strictSame(input.ExpressionAttributeNames, {
     '#id': 'Sesion_Id', '#exp': 'Expire_Session', '#touched': 'Touched_At', '#created': 'Created_At', '#data': 'Data',
     '#tomb': 'Superseded_At', '#k0': 'name', '#k1': 'gone', '#k2': 'a.b'
   })
-  t.same(input.ExpressionAttributeValues, {
+  t.strictSame(input.ExpressionAttributeValues, {
     ':exp': { N: '1300' }, ':now': { N: '1000' }, ':v0': { S: 'ana' }, ':v2': { M: { x: { L: [{ N: '1' }] } } }
   })
 
@@ -50,15 +50,15 @@ t.test('buildUpdateInput: per-key SET and REMOVE, conditional on a live row', as
 
   const onlyRemove = buildUpdateInput(SHAPE, { id: 'abc', nowSec: 1, expiresAt: 2, changes: new Map([['x', undefined]]) })
   t.match(onlyRemove.UpdateExpression, / REMOVE #data\.#k0$/)
-  t.same(onlyRemove.ExpressionAttributeValues, { ':exp': { N: '2' }, ':now': { N: '1' } }, 'no unused values (DynamoDB rejects them)')
+  t.strictSame(onlyRemove.ExpressionAttributeValues, { ':exp': { N: '2' }, ':now': { N: '1' } }, 'no unused values (DynamoDB rejects them)')
 })
 
 t.test('buildUpdateInput: whole-map mode for a row without the map', async (t) => {
   const input = buildUpdateInput(SHAPE, { id: 'abc', nowSec: 1000, expiresAt: 1300, wholeData: { a: 1, b: 'x' } })
   t.equal(input.UpdateExpression, 'SET #exp = :exp, #touched = :now, #created = if_not_exists(#created, :now), #data = :data')
   t.equal(input.ConditionExpression, 'attribute_exists(#id) AND #exp > :now AND attribute_not_exists(#tomb) AND attribute_not_exists(#data)')
-  t.same(input.ExpressionAttributeValues?.[':data'], { M: { a: { N: '1' }, b: { S: 'x' } } })
+  t.strictSame(input.ExpressionAttributeValues?.[':data'], { M: { a: { N: '1' }, b: { S: 'x' } } })
   t.equal(input.ExpressionAttributeNames?.['#data'], 'Data')
   const empty = buildUpdateInput(SHAPE, { id: 'abc', nowSec: 1, expiresAt: 2, wholeData: {} })
-  t.same(empty.ExpressionAttributeValues?.[':data'], { M: {} })
+  t.strictSame(empty.ExpressionAttributeValues?.[':data'], { M: {} })
 })

@@ -50,10 +50,10 @@ t.test('DynamoStore against dynalite', async (t) => {
   t.test('create then load', async (t) => {
     const id = newSessionId()
     await create(id, { user: 'ana', n: [1, 2] })
-    t.same(await store.load(id, true), {
+    t.strictSame(await store.load(id, true), {
       id, expiresAt: NOW + TTL, createdAt: NOW, touchedAt: NOW, data: { user: 'ana', n: [1, 2] }, hasDataMap: true, superseded: false
     })
-    t.same(await store.load(newSessionId(), false), undefined, 'an absent row loads as undefined')
+    t.strictSame(await store.load(newSessionId(), false), undefined, 'an absent row loads as undefined')
   })
 
   t.test('load passes the requested consistency', async (t) => {
@@ -61,19 +61,19 @@ t.test('DynamoStore against dynalite', async (t) => {
     const id = newSessionId()
     await store.load(id, false)
     await store.load(id, true)
-    t.same(inputs.filter((c) => c.name === 'GetItem').map((c) => c.input.ConsistentRead), [false, true])
+    t.strictSame(inputs.filter((c) => c.name === 'GetItem').map((c) => c.input.ConsistentRead), [false, true])
   })
 
   t.test('create never overwrites an existing row', async (t) => {
     const id = newSessionId()
     await create(id, { owner: 'first' })
     await t.rejects(create(id, { owner: 'second' }), { name: 'ConditionalCheckFailedException' })
-    t.same((await store.load(id, true))?.data, { owner: 'first' })
+    t.strictSame((await store.load(id, true))?.data, { owner: 'first' })
     // Not even an expired one, nor one written by other software.
     const expired = newSessionId()
     await create(expired, { old: true }, NOW - 1000, NOW - 700)
     await t.rejects(create(expired, { fresh: true }), { name: 'ConditionalCheckFailedException' })
-    t.same((await store.load(expired, true))?.data, { old: true })
+    t.strictSame((await store.load(expired, true))?.data, { old: true })
     const tutorial = newSessionId()
     await tutorialRow(tutorial)
     await t.rejects(create(tutorial), { name: 'ConditionalCheckFailedException' })
@@ -85,14 +85,14 @@ t.test('DynamoStore against dynalite', async (t) => {
     await create(id, { keep: 1, drop: 2, change: 3 })
     const ok = await store.update(id, NOW + 60, NOW + 60 + TTL, changes([['drop', undefined], ['change', 'new'], ['add', { x: [true] }]]), false)
     t.equal(ok, true)
-    t.same(await store.load(id, true), {
+    t.strictSame(await store.load(id, true), {
       id, expiresAt: NOW + 60 + TTL, createdAt: NOW, touchedAt: NOW + 60, data: { keep: 1, change: 'new', add: { x: [true] } }, hasDataMap: true, superseded: false
     })
     // No changes: only the expiry (and the touch time) move.
     t.equal(await store.update(id, NOW + 120, NOW + 120 + TTL, new Map(), false), true)
     const touched = await store.load(id, true)
-    t.same([touched?.expiresAt, touched?.touchedAt, touched?.createdAt], [NOW + 120 + TTL, NOW + 120, NOW])
-    t.same(touched?.data, { keep: 1, change: 'new', add: { x: [true] } })
+    t.strictSame([touched?.expiresAt, touched?.touchedAt, touched?.createdAt], [NOW + 120 + TTL, NOW + 120, NOW])
+    t.strictSame(touched?.data, { keep: 1, change: 'new', add: { x: [true] } })
   })
 
   t.test('keys DynamoDB would misread without attribute-name placeholders', async (t) => {
@@ -100,9 +100,9 @@ t.test('DynamoStore against dynalite', async (t) => {
     await create(id)
     const keys = ['a.b', 'Data', 'name', 'size', '#x', ':v0', 'with space', 'ü😀', '[0]', 'k'.repeat(255), 'é'.repeat(255)]
     t.equal(await store.update(id, NOW, NOW + TTL, changes(keys.map((k, i) => [k, i])), false), true)
-    t.same((await store.load(id, true))?.data, Object.fromEntries(keys.map((k, i) => [k, i])))
+    t.strictSame((await store.load(id, true))?.data, Object.fromEntries(keys.map((k, i) => [k, i])))
     t.equal(await store.update(id, NOW, NOW + TTL, changes(keys.map((k) => [k, undefined])), false), true)
-    t.same((await store.load(id, true))?.data, {})
+    t.strictSame((await store.load(id, true))?.data, {})
   })
 
   t.test('update refuses a missing row and does not create it', async (t) => {
@@ -119,7 +119,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     t.equal(await store.update(id, NOW, NOW + TTL, changes([['a', 2]]), false), false)
     t.equal(await store.update(id, NOW, NOW + TTL, new Map(), false), false)
     const after = await store.load(id, true)
-    t.same([after?.expiresAt, after?.data], [NOW - 10, { a: 1 }], 'the row is as it was')
+    t.strictSame([after?.expiresAt, after?.data], [NOW - 10, { a: 1 }], 'the row is as it was')
     // Expiring this very second counts as expired, as on reads.
     const edge = newSessionId()
     await create(edge, {}, NOW - TTL, NOW)
@@ -147,18 +147,18 @@ t.test('DynamoStore against dynalite', async (t) => {
       store.update(id, NOW + 1, NOW + 1 + TTL, changes([['theme', 'dark']]), false),
       store.update(id, NOW + 1, NOW + 1 + TTL, changes([['visits', 3]]), false)
     ])
-    t.same(results, [true, true, true])
-    t.same((await store.load(id, true))?.data, { shared: 0, cart: ['book'], theme: 'dark', visits: 3 })
+    t.strictSame(results, [true, true, true])
+    t.strictSame((await store.load(id, true))?.data, { shared: 0, cart: ['book'], theme: 'dark', visits: 3 })
   })
 
   t.test('createMap on a tutorial row (id and expiry only) creates the map', async (t) => {
     const id = newSessionId()
     await tutorialRow(id)
-    t.same((await store.load(id, true))?.hasDataMap, false)
+    t.strictSame((await store.load(id, true))?.hasDataMap, false)
     seen.length = 0
     t.equal(await store.update(id, NOW + 5, NOW + 5 + TTL, changes([['user', 'ana'], ['never', undefined]]), true), true)
-    t.same(seen.map((s) => [s.operation, s.result]), [['UpdateItem', 'success']], 'one write')
-    t.same(await store.load(id, true), {
+    t.strictSame(seen.map((s) => [s.operation, s.result]), [['UpdateItem', 'success']], 'one write')
+    t.strictSame(await store.load(id, true), {
       id, expiresAt: NOW + 5 + TTL, createdAt: NOW + 5, touchedAt: NOW + 5, data: { user: 'ana' }, hasDataMap: true, superseded: false
     })
   })
@@ -177,9 +177,9 @@ t.test('DynamoStore against dynalite', async (t) => {
     t.equal(await store.update(id, NOW + 1, NOW + 1 + TTL, changes([['a', 1]]), true), true)
     seen.length = 0
     t.equal(await store.update(id, NOW + 2, NOW + 2 + TTL, changes([['b', 2], ['gone', undefined]]), true), true)
-    t.same(seen.map((s) => [s.operation, s.result]), [['UpdateItem', 'conflict'], ['UpdateItem', 'success']])
+    t.strictSame(seen.map((s) => [s.operation, s.result]), [['UpdateItem', 'conflict'], ['UpdateItem', 'success']])
     const after = await store.load(id, true)
-    t.same(after?.data, { a: 1, b: 2 }, "the first request's key survives")
+    t.strictSame(after?.data, { a: 1, b: 2 }, "the first request's key survives")
     t.equal(after?.expiresAt, NOW + 2 + TTL)
   })
 
@@ -192,7 +192,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     ])
     seen.length = 0
     t.equal(await store.update(id, NOW + 1, NOW + 1 + TTL, many, false), true)
-    t.same((await store.load(id, true))?.data, Object.fromEntries(Array.from({ length: 280 }, (_, i) => [`key${i}`, `value ${i}`])))
+    t.strictSame((await store.load(id, true))?.data, Object.fromEntries(Array.from({ length: 280 }, (_, i) => [`key${i}`, `value ${i}`])))
     t.equal(seen.filter((s) => s.operation === 'UpdateItem').length, 2, '300 keys in writes of at most 150')
 
     // Creating the map writes them all at once.
@@ -266,7 +266,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     const id = newSessionId()
     await create(id, { user: 'ana' }, NOW - 10, NOW + 100)
     const inputs = recordInputs(t, client)
-    t.same(await store.get(id), {
+    t.strictSame(await store.get(id), {
       id, expiresAt: new Date((NOW + 100) * 1000), createdAt: new Date((NOW - 10) * 1000), data: { user: 'ana' }
     })
     t.equal(inputs.at(-1)?.input.ConsistentRead, true)
@@ -279,7 +279,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     t.equal(await store.get(newSessionId()), undefined)
     const tutorial = newSessionId()
     await tutorialRow(tutorial)
-    t.same(await store.get(tutorial), { id: tutorial, expiresAt: new Date((NOW + TTL) * 1000), createdAt: undefined, data: {} })
+    t.strictSame(await store.get(tutorial), { id: tutorial, expiresAt: new Date((NOW + TTL) * 1000), createdAt: undefined, data: {} })
 
     const calls = countCalls(client)
     t.teardown(() => client.middlewareStack.remove('countCalls'))
@@ -319,7 +319,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     await t.rejects(create(id))
     await store.update(newSessionId(), NOW, NOW + TTL, new Map(), false)
     await store.delete(id)
-    t.same(seen.map((s) => [s.operation, s.result]), [
+    t.strictSame(seen.map((s) => [s.operation, s.result]), [
       ['PutItem', 'success'],
       ['GetItem', 'success'],
       ['GetItem', 'success'],
@@ -343,7 +343,7 @@ t.test('DynamoStore against dynalite', async (t) => {
     })
     await t.rejects(missing.load(id, true), { name: 'ResourceNotFoundException' })
     await t.rejects(missing.update(id, NOW, NOW + TTL, changes([['a', 1]]), false), { name: 'ResourceNotFoundException' })
-    t.same(seen.map((s) => [s.operation, s.result, s.consumed]), [['GetItem', 'error', undefined], ['UpdateItem', 'error', undefined]])
+    t.strictSame(seen.map((s) => [s.operation, s.result, s.consumed]), [['GetItem', 'error', undefined], ['UpdateItem', 'error', undefined]])
   })
 
   t.test('a store without an observer works the same', async (t) => {
@@ -352,6 +352,6 @@ t.test('DynamoStore against dynalite', async (t) => {
     await plain.create({ id, data: { a: 1 }, nowSec: NOW, createdAt: NOW, expiresAt: NOW + TTL })
     await t.rejects(plain.create({ id, data: {}, nowSec: NOW, createdAt: NOW, expiresAt: NOW + TTL }))
     t.equal(await plain.update(id, NOW, NOW + TTL, changes([['b', 2]]), false), true)
-    t.same((await plain.get(id))?.data, { a: 1, b: 2 })
+    t.strictSame((await plain.get(id))?.data, { a: 1, b: 2 })
   })
 })

@@ -23,7 +23,7 @@ t.test('cloneJson: JSON values are accepted and deep-copied', async (t) => {
     null, true, false, 0, -1, 1.5, 2 ** 60, 1e-130, -1e-130, 9.999999999999998e125, -9.999999999999998e125,
     '', 'text', 'emoji 😀 and ü', [], {}, [1, 'a', null, [true]], { a: { b: { c: [1, { d: 'e' }] } } }
   ]
-  for (const v of values) t.same(cloneJson('k', v), v, JSON.stringify(v))
+  for (const v of values) t.strictSame(cloneJson('k', v), v, JSON.stringify(v))
   t.ok(Object.is(cloneJson('k', -0), 0), '-0 is stored as 0')
 
   const original = { list: [1, { x: 1 }], inner: { y: 'a' } }
@@ -31,18 +31,18 @@ t.test('cloneJson: JSON values are accepted and deep-copied', async (t) => {
   original.list.push(2)
   ;(original.list[1] as { x: number }).x = 99
   original.inner.y = 'changed'
-  t.same(copy, { list: [1, { x: 1 }], inner: { y: 'a' } }, 'later mutation of the input does not reach the copy')
+  t.strictSame(copy, { list: [1, { x: 1 }], inner: { y: 'a' } }, 'later mutation of the input does not reach the copy')
 
   // A value shared twice (not a cycle) is fine, and copied twice.
   const shared = { s: 1 }
   const dag = cloneJson('k', { a: shared, b: [shared, shared] }) as { a: object, b: object[] }
-  t.same(dag, { a: { s: 1 }, b: [{ s: 1 }, { s: 1 }] })
+  t.strictSame(dag, { a: { s: 1 }, b: [{ s: 1 }, { s: 1 }] })
   t.not(dag.a, shared)
 
   // Objects without a prototype are plain.
   const bare = Object.create(null) as Record<string, number>
   bare.z = 1
-  t.same(cloneJson('k', bare), { z: 1 })
+  t.strictSame(cloneJson('k', bare), { z: 1 })
 })
 
 t.test('cloneJson: anything that is not JSON is rejected with a coded error', async (t) => {

@@ -19,26 +19,26 @@ t.test('toAttributeValue / fromAttributeValue round trip', async (t) => {
     null, true, false, 0, -7, 3.25, 2 ** 53, 2 ** 53 + 2, 2 ** 60, 12345678901234567000, 1e21, 1.5e-7, -1e-130,
     9.999999999999998e125, '', 'x', 'ü😀', [], {}, [1, ['a', { b: null }]], { a: { b: [true, 1.5] }, 'dotted.key': 1 }
   ]
-  for (const v of values) t.same(fromAttributeValue(toAttributeValue(v)), v, JSON.stringify(v))
-  t.same(toAttributeValue(null), { NULL: true })
-  t.same(toAttributeValue('s'), { S: 's' })
-  t.same(toAttributeValue(12), { N: '12' })
-  t.same(toAttributeValue(false), { BOOL: false })
-  t.same(toAttributeValue([1]), { L: [{ N: '1' }] })
-  t.same(toAttributeValue({ a: 1 }), { M: { a: { N: '1' } } })
-  t.same(fromAttributeMap(toAttributeMap({ a: 1, b: [null] })), { a: 1, b: [null] })
+  for (const v of values) t.strictSame(fromAttributeValue(toAttributeValue(v)), v, JSON.stringify(v))
+  t.strictSame(toAttributeValue(null), { NULL: true })
+  t.strictSame(toAttributeValue('s'), { S: 's' })
+  t.strictSame(toAttributeValue(12), { N: '12' })
+  t.strictSame(toAttributeValue(false), { BOOL: false })
+  t.strictSame(toAttributeValue([1]), { L: [{ N: '1' }] })
+  t.strictSame(toAttributeValue({ a: 1 }), { M: { a: { N: '1' } } })
+  t.strictSame(fromAttributeMap(toAttributeMap({ a: 1, b: [null] })), { a: 1, b: [null] })
   // Numbers written by other software with more digits than a double holds: the nearest double.
   t.equal(fromAttributeValue({ N: '9007199254740993' }), 9007199254740992)
   t.equal(fromAttributeValue({ N: '12345678901234567890123456789012345678' }), 1.2345678901234568e37)
 })
 
 t.test('rows from other software: sets and binaries are read as JSON', async (t) => {
-  t.same(fromAttributeValue({ SS: ['a', 'b'] }), ['a', 'b'])
-  t.same(fromAttributeValue({ NS: ['1', '2.5', '-3'] }), [1, 2.5, -3])
-  t.same(fromAttributeValue({ B: Buffer.from('hello') }), Buffer.from('hello').toString('base64'))
-  t.same(fromAttributeValue({ B: new Uint8Array([0, 255]) }), 'AP8=')
-  t.same(fromAttributeValue({ BS: [new Uint8Array([1]), new Uint8Array([2])] }), ['AQ==', 'Ag=='])
-  t.same(fromAttributeValue({ M: { s: { SS: ['x'] }, l: { L: [{ NS: ['7'] }] } } }), { s: ['x'], l: [[7]] })
+  t.strictSame(fromAttributeValue({ SS: ['a', 'b'] }), ['a', 'b'])
+  t.strictSame(fromAttributeValue({ NS: ['1', '2.5', '-3'] }), [1, 2.5, -3])
+  t.strictSame(fromAttributeValue({ B: Buffer.from('hello') }), Buffer.from('hello').toString('base64'))
+  t.strictSame(fromAttributeValue({ B: new Uint8Array([0, 255]) }), 'AP8=')
+  t.strictSame(fromAttributeValue({ BS: [new Uint8Array([1]), new Uint8Array([2])] }), ['AQ==', 'Ag=='])
+  t.strictSame(fromAttributeValue({ M: { s: { SS: ['x'] }, l: { L: [{ NS: ['7'] }] } } }), { s: ['x'], l: [[7]] })
   t.equal(fromAttributeValue({} as AttributeValue), null, 'an unknown type reads as null')
 })
 
@@ -88,7 +88,7 @@ t.test('number sizes are never under-estimated', async (t) => {
     const n = (Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 40 - 20)
     if (valueSize(n) < exact(n)) under.push(n)
   }
-  t.same(under, [], 'random numbers')
+  t.strictSame(under, [], 'random numbers')
 })
 
 t.test('the size estimate against dynalite: an item just under 400 KB by our estimate is accepted', async (t) => {
@@ -171,7 +171,7 @@ t.test('numbers round-trip through dynalite', async (t) => {
   const id = newSessionId()
   await client.send(new PutItemCommand(buildCreateInput({ ...SHAPE, tableName }, { id, data, nowSec: 1, createdAt: 1, expiresAt: 2 })))
   const row = await getRow(client, tableName, id)
-  t.same(parseItem(SHAPE, row!).data, data)
+  t.strictSame(parseItem(SHAPE, row!).data, data)
 })
 
 t.test('itemKey and numberAttribute: the key object and a Number read the same way everywhere', async (t) => {

@@ -8,7 +8,7 @@ const SHAPE = resolveOptions({ secret: 'a-test-secret-that-is-long-enough-012345
 
 t.test('parseItem: a tutorial row (id and expiry only) is an empty session without the data map', async (t) => {
   const stored = parseItem(SHAPE, { Sesion_Id: { S: 'tutorial-row-0000001' }, Expire_Session: { N: '1800000300' } })
-  t.same(stored, {
+  t.strictSame(stored, {
     id: 'tutorial-row-0000001',
     expiresAt: 1800000300,
     createdAt: undefined,
@@ -24,7 +24,7 @@ t.test('parseItem: a tutorial row (id and expiry only) is an empty session witho
     Sesion_Id: { S: 'x'.repeat(32) }, Expire_Session: { N: '200' }, Created_At: { N: '100' }, Touched_At: { N: '150' },
     Data: { M: { a: { N: '1' } } }
   })
-  t.same([ours.createdAt, ours.touchedAt, ours.data, ours.hasDataMap], [100, 150, { a: 1 }, true])
+  t.strictSame([ours.createdAt, ours.touchedAt, ours.data, ours.hasDataMap], [100, 150, { a: 1 }, true])
   // An empty map is still a map.
   t.equal(parseItem(SHAPE, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '1' }, Data: { M: {} } }).hasDataMap, true)
 
@@ -40,5 +40,5 @@ t.test('parseItem: a tutorial row (id and expiry only) is an empty session witho
   t.equal(parseItem(SHAPE, { Sesion_Id: { S: 'a' }, Expire_Session: { N: '1' }, Data: { S: 'x' } }).hasDataMap, false)
   // Custom attribute names.
   const custom = { ...SHAPE, idAttribute: 'pk', expiresAttribute: 'ttl', dataAttribute: 'd' }
-  t.same(parseItem(custom, { pk: { S: 'id' }, ttl: { N: '5' }, d: { M: { k: { S: 'v' } } } }).data, { k: 'v' })
+  t.strictSame(parseItem(custom, { pk: { S: 'id' }, ttl: { N: '5' }, d: { M: { k: { S: 'v' } } } }).data, { k: 'v' })
 })

@@ -29,13 +29,13 @@ async function createRaw (client: DynamoDBClient, input: Omit<CreateTableCommand
 }
 
 t.test('buildCreateTableInput: a single String partition key, on-demand or provisioned', async (t) => {
-  t.same(buildCreateTableInput('T', 'pk', 'on-demand', 5, 5), {
+  t.strictSame(buildCreateTableInput('T', 'pk', 'on-demand', 5, 5), {
     TableName: 'T',
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     BillingMode: 'PAY_PER_REQUEST'
   })
-  t.same(buildCreateTableInput('T', 'pk', 'provisioned', 3, 2), {
+  t.strictSame(buildCreateTableInput('T', 'pk', 'provisioned', 3, 2), {
     TableName: 'T',
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
@@ -59,13 +59,13 @@ t.test('against dynalite', async (t) => {
       ttl: NEW_TABLE_TTL.state,
       ttlAttribute: NEW_TABLE_TTL.attribute(DEFAULT_EXPIRES_ATTRIBUTE)
     })
-    t.same(result.messages, messages, 'the log sees every message')
+    t.strictSame(result.messages, messages, 'the log sees every message')
     t.match(messages.join('\n'), /created table ManejoSesion \(on-demand\)/)
     t.match(messages.join('\n'), NEW_TABLE_TTL.message)
     const table = (await client.send(new DescribeTableCommand({ TableName: DEFAULT_TABLE_NAME }))).Table!
     t.equal(table.TableStatus, 'ACTIVE')
-    t.same(table.KeySchema, [{ AttributeName: DEFAULT_ID_ATTRIBUTE, KeyType: 'HASH' }])
-    t.same(table.AttributeDefinitions, [{ AttributeName: DEFAULT_ID_ATTRIBUTE, AttributeType: 'S' }])
+    t.strictSame(table.KeySchema, [{ AttributeName: DEFAULT_ID_ATTRIBUTE, KeyType: 'HASH' }])
+    t.strictSame(table.AttributeDefinitions, [{ AttributeName: DEFAULT_ID_ATTRIBUTE, AttributeType: 'S' }])
     t.equal(table.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST')
     t.equal(DEFAULT_EXPIRES_ATTRIBUTE, 'Expire_Session')
   })
@@ -105,7 +105,7 @@ t.test('against dynalite', async (t) => {
     const tableName = unique('custom')
     await ensureSessionTable(client, { tableName, idAttribute: 'sid', expiresAttribute: 'exp' })
     const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table!
-    t.same(table.KeySchema, [{ AttributeName: 'sid', KeyType: 'HASH' }])
+    t.strictSame(table.KeySchema, [{ AttributeName: 'sid', KeyType: 'HASH' }])
     t.equal((await ensureSessionTable(client, { tableName, idAttribute: 'sid' })).created, false)
   })
 
@@ -184,7 +184,7 @@ t.test('against dynalite', async (t) => {
   t.test('concurrent setup of the same table: both succeed, one creates it', async (t) => {
     const tableName = unique('race')
     const results = await Promise.all([ensureSessionTable(client, { tableName }), ensureSessionTable(client, { tableName })])
-    t.same(results.map((r) => r.tableStatus), ['ACTIVE', 'ACTIVE'])
+    t.strictSame(results.map((r) => r.tableStatus), ['ACTIVE', 'ACTIVE'])
     t.ok(results.some((r) => r.created), 'one of them created it')
   })
 })
