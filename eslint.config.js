@@ -21,5 +21,12 @@ export default tseslint.config(
       'max-len': ['error', { code: 140, ignoreUrls: true }],
       'max-lines-per-function': ['error', { max: 50, skipBlankLines: true, skipComments: true }]
     }
+  },
+  {
+    // tap's t.same is loose ('7' equals 7): tests compare strictly.
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 't', property: 'same', message: 'use t.strictSame (t.same treats \'7\' and 7 as equal)' }]
+    }
   }
 )
