@@ -4,28 +4,9 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { startDynalite, makeClient, createTable, countCalls, getRow, putRow } from './helpers/dynamo.js'
 import { startFaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom, fakeClock, signedCookie, isClearingCookie, cookieMaxAge } from './helpers/app.js'
+import { barrier, gate } from './helpers/reliability.js'
 
 // request.session against dynalite: the API, change tracking, saving, and concurrent requests on one session.
-
-/** Resolves once `count` callers have arrived. */
-function barrier (count: number): () => Promise<void> {
-  let arrived = 0
-  let open!: () => void
-  const opened = new Promise<void>((resolve) => { open = resolve })
-  return async () => {
-    if (++arrived === count) open()
-    await opened
-  }
-}
-
-/** A gate a route waits at; `reached` resolves when the route gets there. */
-function gate (): { reached: Promise<void>, wait: () => Promise<void>, release: () => void } {
-  let arrive!: () => void
-  let release!: () => void
-  const reached = new Promise<void>((resolve) => { arrive = resolve })
-  const opened = new Promise<void>((resolve) => { release = resolve })
-  return { reached, wait: async () => { arrive(); await opened }, release }
-}
 
 t.test('request.session', async (t) => {
   const dynamo = await startDynalite(t)

@@ -5,21 +5,12 @@ import { startDynalite, makeClient, createTable, getRow, countCalls } from './he
 import { buildApp, cookieFrom, fakeClock, isClearingCookie } from './helpers/app.js'
 import { reaperOptions } from './helpers/reaper.js'
 import { startFaultProxy } from './helpers/fault-proxy.js'
-import { impatientClient } from './helpers/reliability.js'
+import { gate, impatientClient } from './helpers/reliability.js'
 import { collectStats } from '../src/reaper/stats.js'
 import { METRIC_NAMES } from '../src/metrics.js'
 
 // Login (regenerate()) leaves a tombstone under the old id: requests still carrying the pre-login cookie, answered
 // after the login, must not touch the client's cookie, which may already be the login's new one.
-
-/** A gate a route waits at; `reached` resolves when the route gets there (its session is loaded by then). */
-function gate (): { reached: Promise<void>, wait: () => Promise<void>, release: () => void } {
-  let arrive!: () => void
-  let release!: () => void
-  const reached = new Promise<void>((resolve) => { arrive = resolve })
-  const opened = new Promise<void>((resolve) => { release = resolve })
-  return { reached, wait: async () => { arrive(); await opened }, release }
-}
 
 t.test('tombstones', async (t) => {
   const dynamo = await startDynalite(t)

@@ -78,6 +78,15 @@ export function barrier (count: number): () => Promise<void> {
   }
 }
 
+/** A gate a route waits at; `reached` resolves when the route gets there, `release()` lets it go on. */
+export function gate (): { reached: Promise<void>, wait: () => Promise<void>, release: () => void } {
+  let arrive!: () => void
+  let release!: () => void
+  const reached = new Promise<void>((resolve) => { arrive = resolve })
+  const opened = new Promise<void>((resolve) => { release = resolve })
+  return { reached, wait: async () => { arrive(); await opened }, release }
+}
+
 /** A writable stream that keeps what a logger writes, for a logger's `stream` option. */
 export function logCapture (): { readonly stream: Writable, text (): string } {
   const chunks: string[] = []
