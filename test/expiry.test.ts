@@ -15,6 +15,7 @@ import { numberAttribute } from '../src/store/marshal.js'
 import { buildTombstoneInput } from '../src/store/tombstone.js'
 import { createTable, makeClient, startDynalite } from './helpers/dynamo.js'
 import { assertProperty } from './helpers/property.js'
+import { CAN } from './helpers/target.js'
 
 const SHAPE = resolveOptions({ secret: 'a-test-secret-that-is-long-enough-0123456789' })
 const NOW = 1_800_000_000
@@ -122,7 +123,8 @@ t.test('each predicate and its condition fragment select the same rows (boundari
   rows.set('fraction_below_now', { N: String(NOW - 0.5) })
   rows.set('fraction_above_now', { N: String(NOW + 0.5) })
   rows.set('missing', undefined)
-  rows.set('string_expiry', { S: String(NOW + 100) })
+  // A String expiry (TTL ignores it) compares false in DynamoDB; moto fails the request instead (target.test.ts).
+  if (CAN.comparesAcrossTypes) rows.set('string_expiry', { S: String(NOW + 100) })
   rows.set('null_expiry', { NULL: true })
   await putRows(client, tableName, rows)
   const ids = [...rows.keys()]

@@ -113,6 +113,16 @@ t.test(`the capability table describes this target (${TARGET.name})`, async (t) 
     t.equal(failure, CAN.scanStartKeySegmentChecked ? 'ValidationException' : undefined)
   })
 
+  t.test('comparesAcrossTypes: a String compared with a Number is false, not a failed request', async (t) => {
+    const table = await plainTable(client)
+    await client.send(new PutItemCommand({ TableName: table, Item: { k: { S: 'typed' }, e: { S: '100' } } }))
+    const scanned = await client.send(new ScanCommand({
+      TableName: table, FilterExpression: '#e > :n', ExpressionAttributeNames: { '#e': 'e' }, ExpressionAttributeValues: { ':n': { N: '1' } }
+    })).then((out) => out.Items?.length, (err: Error) => err.name)
+    if (CAN.comparesAcrossTypes) t.equal(scanned, 0, 'no row selected')
+    else t.type(scanned, 'string', `the request fails (${String(scanned)})`)
+  })
+
   t.test('indexUnitsOnWrite: a write reports the units spent on an index', async (t) => {
     const indexed = await plainTable(client, {
       AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }, { AttributeName: 'g', AttributeType: 'S' }],

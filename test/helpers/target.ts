@@ -36,6 +36,11 @@ export interface Capabilities {
   readonly signatureChecked: boolean
   /** A parallel Scan refuses an ExclusiveStartKey that belongs to another segment (ValidationException). */
   readonly scanStartKeySegmentChecked: boolean
+  /**
+   * A comparison of values of different types (a String expiry against a Number) is simply false, as in DynamoDB;
+   * moto 5.2 fails the whole request with an internal error (HTTP 500, an HTML page).
+   */
+  readonly comparesAcrossTypes: boolean
 }
 
 export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
@@ -53,7 +58,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     returnValuesOnConditionCheckFailure: false,
     validatesInput: true,
     signatureChecked: false,
-    scanStartKeySegmentChecked: true
+    scanStartKeySegmentChecked: true,
+    comparesAcrossTypes: true
   },
   // moto 5.2: TTL API (it never deletes by itself either); a fixed figure per operation, whatever the size; items up
   // to 405,000 bytes, a number counted by its text,
@@ -71,7 +77,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     returnValuesOnConditionCheckFailure: true,
     validatesInput: false,
     signatureChecked: false,
-    scanStartKeySegmentChecked: false
+    scanStartKeySegmentChecked: false,
+    comparesAcrossTypes: false
   },
   aws: {
     ttl: true,
@@ -85,7 +92,8 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     returnValuesOnConditionCheckFailure: true,
     validatesInput: true,
     signatureChecked: true,
-    scanStartKeySegmentChecked: true
+    scanStartKeySegmentChecked: true,
+    comparesAcrossTypes: true
   }
 }
 
