@@ -84,3 +84,24 @@ export function isLiveSession (row: ExpiringRow, nowSec: number, absoluteTimeout
 export function isLiveTombstone (row: ExpiringRow, nowSec: number): boolean {
   return row.superseded && isLive(row.expiresAt, nowSec)
 }
+
+/*
+ * The expiry index's buckets (see store/expiry-index.ts for the attributes): a row's bucket is floor(expiry /
+ * bucketSeconds), so a refresh that stays inside the bucket leaves the index entry unchanged. A bucket is finished at
+ * `cutoff` when every expiry it can hold is due: all of [b·w, (b+1)·w) is below the cutoff.
+ */
+
+/** The bucket of an expiry (epoch seconds). */
+export function bucketOf (expiresAt: number, bucketSeconds: number): number {
+  return Math.floor(expiresAt / bucketSeconds)
+}
+
+/** The lowest bucket not finished at `cutoff` (see dueCutoff): every bucket below it holds only due rows. */
+export function firstUnfinishedBucket (cutoff: number, bucketSeconds: number): number {
+  return Math.floor(cutoff / bucketSeconds)
+}
+
+/** The latest expiry a bucket can hold. */
+export function bucketEnd (bucket: number, bucketSeconds: number): number {
+  return (bucket + 1) * bucketSeconds - 1
+}

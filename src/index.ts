@@ -4,7 +4,7 @@ export { dynamoSession, dynamoSession as default } from './plugin.js'
 export type { Session, SessionData, SessionKey, SessionValue } from './session.js'
 export type { JsonValue } from './store/json.js'
 export type {
-  DynamoSessionOptions, SessionCookieOptions, ReaperOptions, MetricsOptions, ConsistentRead, OnStoreError, SameSite
+  DynamoSessionOptions, SessionCookieOptions, ExpiryIndexOptions, ReaperOptions, MetricsOptions, ConsistentRead, OnStoreError, SameSite
 } from './options.js'
 export type { SessionStoreApi, SessionSnapshot } from './store/dynamo-store.js'
 export type { SessionReaper } from './reaper/reaper.js'

@@ -11,6 +11,26 @@ export const DEFAULT_DATA_ATTRIBUTE = 'Data'
 export const DEFAULT_CREATED_ATTRIBUTE = 'Created_At'
 export const DEFAULT_TOUCHED_ATTRIBUTE = 'Touched_At'
 export const DEFAULT_TTL_SECONDS = 300
+/** The expiry index (see docs/reaper.md): a KEYS_ONLY global secondary index on (shard, bucket). */
+export const DEFAULT_EXPIRY_INDEX_NAME = 'Expire_Bucket_Index'
+/** Sort key of the expiry index: floor(expiry / bucketSeconds). */
+export const DEFAULT_BUCKET_ATTRIBUTE = 'Expire_Bucket'
+/** Partition key of the expiry index: a hash of the id modulo `shards`, written once. */
+export const DEFAULT_SHARD_ATTRIBUTE = 'Expire_Shard'
+/**
+ * Index partitions: each takes up to ~1,000 index writes a second, and every session write that creates, deletes or
+ * moves an entry is one or two of them; 16 keeps each well under the limit up to ~8,000 such writes a second.
+ */
+export const DEFAULT_EXPIRY_INDEX_SHARDS = 16
+/**
+ * Width of a bucket: a refresh crosses a bucket boundary (2 index writes) with probability Δ/bucketSeconds for a
+ * refresh that moves the expiry by Δ (at least touchAfterSeconds, 60 s by default); 300 keeps it at 0.4 index writes
+ * per refresh at the defaults, and a bucket is reaped once it has wholly passed.
+ */
+export const DEFAULT_BUCKET_SECONDS = 300
+export const MIN_EXPIRY_INDEX_SHARDS = 1
+export const MAX_EXPIRY_INDEX_SHARDS = 1000
+export const MIN_BUCKET_SECONDS = 1
 /** touchAfterSeconds defaults to this fraction of ttlSeconds, rounded down. */
 export const DEFAULT_TOUCH_FRACTION = 5
 /** How long the tombstone regenerate() leaves under the old id lasts. */
@@ -120,6 +140,23 @@ export interface ReaperOptions {
   maxPassSeconds?: number
 }
 
+export interface ExpiryIndexOptions {
+  /** Name of the global secondary index. Defaults to `'Expire_Bucket_Index'`. */
+  indexName?: string
+  /** Bucket attribute (Number, the index's sort key): floor(expiry / bucketSeconds). Defaults to `'Expire_Bucket'`. */
+  attribute?: string
+  /** Shard attribute (Number, the index's partition key): a hash of the id modulo `shards`. Defaults to `'Expire_Shard'`. */
+  shardAttribute?: string
+  /**
+   * Index partitions, 1 to 1000. Keep each under ~500 index writes a second (half DynamoDB's per-partition limit): at
+   * least peak (logins + bucket crossings + deletions) per second / 500. Never lower it on a table in use: rows
+   * written with a higher shard are then found by the backfill's scan only. Defaults to `16`.
+   */
+  shards?: number
+  /** Width of a bucket in seconds: index writes per refresh against reaping lag. Defaults to `300`. */
+  bucketSeconds?: number
+}
+
 export interface MetricsOptions {
   /** The prom-client Registry to register on (never prom-client's global one by default). Defaults to a new Registry. */
   registry?: Registry
@@ -154,6 +191,11 @@ export interface DynamoSessionOptions {
   createdAttribute?: string
   /** Attribute holding the last expiry refresh (epoch seconds), used by `touchAfterSeconds`. Defaults to `'Touched_At'`. */
   touchedAttribute?: string
+  /**
+   * The expiry index the reaper queries instead of scanning the table: every session write sets the row's bucket
+   * (and, once, its shard), even before the index exists. `false` writes neither. Defaults to `{}`.
+   */
+  expiryIndex?: ExpiryIndexOptions | false
   /** Idle lifetime of a session in seconds. Defaults to `300`. */
   ttlSeconds?: number
   /**
@@ -207,6 +249,14 @@ export interface ResolvedCookieOptions {
   readonly partitioned: boolean
 }
 
+export interface ExpiryIndexShape {
+  readonly indexName: string
+  readonly attribute: string
+  readonly shardAttribute: string
+  readonly shards: number
+  readonly bucketSeconds: number
+}
+
 export interface TableShape {
   readonly tableName: string
   readonly idAttribute: string
@@ -214,6 +264,8 @@ export interface TableShape {
   readonly dataAttribute: string
   readonly createdAttribute: string
   readonly touchedAttribute: string
+  /** False: sessions carry no bucket and the reaper scans. */
+  readonly expiryIndex: ExpiryIndexShape | false
 }
 
 export interface ResolvedReaperOptions {
@@ -255,7 +307,7 @@ export interface ResolvedOptions extends TableShape {
 
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
-  'touchedAttribute', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
+  'touchedAttribute', 'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
   'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
@@ -270,6 +322,7 @@ const REAPER_KEYS = [
   'maxPassSeconds'
 ] as const
 const METRICS_KEYS = ['registry', 'route', 'port', 'host'] as const
+const EXPIRY_INDEX_KEYS = ['indexName', 'attribute', 'shardAttribute', 'shards', 'bucketSeconds'] as const
 
 // RFC 6265 cookie-name token characters.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -485,12 +538,31 @@ function resolveMetrics (value: unknown): ResolvedMetricsOptions | false {
 
 type TableShapeInput = { readonly [K in keyof TableShape]?: unknown }
 
+const TABLE_NAME_TEXT = '3 to 255 characters of A-Z a-z 0-9 _ . -'
+
+/** Validates, then defaults, the `expiryIndex` option (its attribute names are checked with the table's). */
+export function resolveExpiryIndex (value: unknown): ExpiryIndexShape | false {
+  const x = section('expiryIndex', value, EXPIRY_INDEX_KEYS)
+  if (x === false) return false
+  const shards = int('expiryIndex.shards', x.shards, DEFAULT_EXPIRY_INDEX_SHARDS, MIN_EXPIRY_INDEX_SHARDS)
+  if (shards > MAX_EXPIRY_INDEX_SHARDS) {
+    fail('expiryIndex.shards', `an integer from ${MIN_EXPIRY_INDEX_SHARDS} to ${MAX_EXPIRY_INDEX_SHARDS}`, shards)
+  }
+  return Object.freeze({
+    indexName: str('expiryIndex.indexName', x.indexName, DEFAULT_EXPIRY_INDEX_NAME, TABLE_NAME, TABLE_NAME_TEXT),
+    attribute: str('expiryIndex.attribute', x.attribute, DEFAULT_BUCKET_ATTRIBUTE),
+    shardAttribute: str('expiryIndex.shardAttribute', x.shardAttribute, DEFAULT_SHARD_ATTRIBUTE),
+    shards,
+    bucketSeconds: int('expiryIndex.bucketSeconds', x.bucketSeconds, DEFAULT_BUCKET_SECONDS, MIN_BUCKET_SECONDS)
+  })
+}
+
 /**
  * Validates, then defaults, the table name and attribute names as resolveOptions() does (also used by the CLI's
  * table flags). Other keys of `input` are ignored.
  */
 export function resolveTableShape (input: TableShapeInput): TableShape {
-  const tableName = str('tableName', input.tableName, DEFAULT_TABLE_NAME, TABLE_NAME, '3 to 255 characters of A-Z a-z 0-9 _ . -')
+  const tableName = str('tableName', input.tableName, DEFAULT_TABLE_NAME, TABLE_NAME, TABLE_NAME_TEXT)
   const attributes = {
     idAttribute: str('idAttribute', input.idAttribute, DEFAULT_ID_ATTRIBUTE),
     expiresAttribute: str('expiresAttribute', input.expiresAttribute, DEFAULT_EXPIRES_ATTRIBUTE),
@@ -500,12 +572,16 @@ export function resolveTableShape (input: TableShapeInput): TableShape {
   }
   // The tombstone's marker is reserved: a session attribute of that name would make every row a tombstone.
   const seen = new Map<string, string>([[TOMBSTONE_ATTRIBUTE, 'the tombstone marker']])
-  for (const [key, attr] of Object.entries(attributes)) {
+  const expiryIndex = resolveExpiryIndex(input.expiryIndex)
+  const indexAttributes = expiryIndex === false
+    ? {}
+    : { 'expiryIndex.attribute': expiryIndex.attribute, 'expiryIndex.shardAttribute': expiryIndex.shardAttribute }
+  for (const [key, attr] of Object.entries({ ...attributes, ...indexAttributes })) {
     const other = seen.get(attr)
     if (other !== undefined) fail(key, `an attribute name different from ${other}`, attr)
     seen.set(attr, key)
   }
-  return Object.freeze({ tableName, ...attributes })
+  return Object.freeze({ tableName, ...attributes, expiryIndex })
 }
 
 /** Validates user options, then applies defaults, once. Throws a coded error on the first problem. */

@@ -13,6 +13,7 @@ import {
   DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape
 } from '../src/options.js'
 import { DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS, defaultMaxPassSeconds } from '../src/options.js'
+import { DEFAULT_BUCKET_ATTRIBUTE, DEFAULT_BUCKET_SECONDS, DEFAULT_EXPIRY_INDEX_NAME, DEFAULT_EXPIRY_INDEX_SHARDS, DEFAULT_SHARD_ATTRIBUTE } from '../src/options.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const OTHER = 'another-secret-that-is-long-enough-abcdefgh'
@@ -409,7 +410,7 @@ t.test('README documents every option', async (t) => {
 // The reaper's and the metrics' own options are tabled on their doc pages, which the README's rows link to.
 t.test('docs/reaper.md and docs/operations.md document every reaper and metrics option', async (t) => {
   const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8')
-  for (const [iface, prefix, page] of [['ReaperOptions', 'reaper', 'reaper.md'], ['MetricsOptions', 'metrics', 'operations.md']]) {
+  for (const [iface, prefix, page] of [['ReaperOptions', 'reaper', 'reaper.md'], ['MetricsOptions', 'metrics', 'operations.md'], ['ExpiryIndexOptions', 'expiryIndex', 'reaper.md']]) {
     const doc = readFileSync(new URL(`../docs/${page!}`, import.meta.url), 'utf8')
     const from = source.indexOf(`export interface ${iface!} {`)
     t.ok(from >= 0, `${iface!} is in options.ts`)
@@ -517,8 +518,8 @@ t.test('reaper and metrics: wrong values are coded errors naming the option and 
 
 t.test('regression: the table shape and the reaper options resolve on their own, without a secret (the CLI uses them)', async (t) => {
   const full = resolveWithSecret({ tableName: 'sessions_x', idAttribute: 'pk', reaper: { segments: 4 } })
-  const { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute } = full
-  t.strictSame(resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }), { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute })
+  const { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute, expiryIndex } = full
+  t.strictSame(resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }), { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute, expiryIndex })
   t.ok(Object.isFrozen(resolveTableShape({})))
   t.strictSame(resolveReaperOptions({ segments: 4 }), full.reaper)
   t.equal(resolveReaperOptions(false), false)
@@ -534,4 +535,37 @@ t.test('reaper.maxPassSeconds defaults to 80% of the schedule\'s shortest period
   t.equal(defaultMaxPassSeconds(1), 1, 'never below the option\'s minimum')
   t.equal(defaultMaxPassSeconds(0), DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS)
   t.equal(DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS, 60)
+})
+
+t.test('expiryIndex: defaults, explicit values, false, and its attribute names are reserved like the others', async (t) => {
+  t.strictSame(resolveWithSecret({}).expiryIndex, {
+    indexName: DEFAULT_EXPIRY_INDEX_NAME,
+    attribute: DEFAULT_BUCKET_ATTRIBUTE,
+    shardAttribute: DEFAULT_SHARD_ATTRIBUTE,
+    shards: DEFAULT_EXPIRY_INDEX_SHARDS,
+    bucketSeconds: DEFAULT_BUCKET_SECONDS
+  })
+  t.strictSame([DEFAULT_EXPIRY_INDEX_NAME, DEFAULT_BUCKET_ATTRIBUTE, DEFAULT_SHARD_ATTRIBUTE, DEFAULT_EXPIRY_INDEX_SHARDS, DEFAULT_BUCKET_SECONDS],
+    ['Expire_Bucket_Index', 'Expire_Bucket', 'Expire_Shard', 16, 300], 'the documented values')
+  t.ok(Object.isFrozen(resolveWithSecret({}).expiryIndex))
+  t.strictSame(resolveWithSecret({ expiryIndex: { indexName: 'by-expiry', attribute: 'b', shardAttribute: 's', shards: 1, bucketSeconds: 1 } }).expiryIndex,
+    { indexName: 'by-expiry', attribute: 'b', shardAttribute: 's', shards: 1, bucketSeconds: 1 })
+  t.equal(resolveWithSecret({ expiryIndex: false }).expiryIndex, false)
+  t.equal(resolveWithSecret({ expiryIndex: { shards: 1000 } }).expiryIndex !== false, true, '1000 shards is the upper bound')
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ expiryIndex: true }, INVALID, /expiryIndex: expected an object or false/],
+    [{ expiryIndex: { shards: 0 } }, INVALID, /expiryIndex\.shards/],
+    [{ expiryIndex: { shards: 1001 } }, INVALID, /expiryIndex\.shards: expected an integer from 1 to 1000/],
+    [{ expiryIndex: { shards: 2.5 } }, INVALID, /expiryIndex\.shards/],
+    [{ expiryIndex: { bucketSeconds: 0 } }, INVALID, /expiryIndex\.bucketSeconds/],
+    [{ expiryIndex: { indexName: 'ab' } }, INVALID, /expiryIndex\.indexName/],
+    [{ expiryIndex: { attribute: '' } }, INVALID, /expiryIndex\.attribute/],
+    [{ expiryIndex: { attribute: 'Expire_Session' } }, INVALID, /expiryIndex\.attribute: expected an attribute name different from expiresAttribute/],
+    [{ expiryIndex: { shardAttribute: 'Expire_Bucket' } }, INVALID, /expiryIndex\.shardAttribute: expected an attribute name different from expiryIndex\.attribute/],
+    [{ expiryIndex: { attribute: 'Superseded_At' } }, INVALID, /the tombstone marker/],
+    [{ dataAttribute: 'Expire_Shard' }, INVALID, /expiryIndex\.shardAttribute/],
+    [{ expiryIndex: { bucket: 60 } }, UNKNOWN, /expiryIndex\.bucket \(known options: indexName, attribute, shardAttribute, shards, bucketSeconds\)/]
+  ]
+  for (const [options, code, message] of cases) t.throws(() => resolveWithSecret(options), { code, message }, JSON.stringify(options))
+  t.equal(resolveWithSecret({ expiryIndex: false, dataAttribute: 'Expire_Shard' }).dataAttribute, 'Expire_Shard', 'without the index its names are free')
 })

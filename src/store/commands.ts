@@ -6,6 +6,7 @@ import { LIVE_CONDITION, liveValues } from '../expiry.js'
 import type { JsonValue, SessionRecord } from './json.js'
 import { itemKey, toAttributeMap, toAttributeValue } from './marshal.js'
 import { NOT_TOMBSTONE, TOMBSTONE_NAMES } from './tombstone.js'
+import { indexItemAttributes, indexUpdateParts } from './expiry-index.js'
 
 // The pure request-path command builders: the store sends what they return.
 
@@ -40,7 +41,8 @@ export function buildCreateInput (shape: TableShape, spec: CreateSpec): PutItemC
       [shape.expiresAttribute]: { N: String(spec.expiresAt) },
       [shape.createdAttribute]: { N: String(spec.createdAt) },
       [shape.touchedAttribute]: { N: String(spec.nowSec) },
-      [shape.dataAttribute]: { M: toAttributeMap(spec.data) }
+      [shape.dataAttribute]: { M: toAttributeMap(spec.data) },
+      ...(shape.expiryIndex === false ? {} : indexItemAttributes(shape.expiryIndex, spec.id, spec.expiresAt))
     },
     ConditionExpression: 'attribute_not_exists(#id)',
     ExpressionAttributeNames: { '#id': shape.idAttribute }
@@ -75,6 +77,13 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
     ...liveValues(spec.nowSec)
   }
   const sets = ['#exp = :exp', '#touched = :now', '#created = if_not_exists(#created, :now)']
+  if (shape.expiryIndex !== false) {
+    // The bucket follows the expiry; the shard is written once.
+    const index = indexUpdateParts(shape.expiryIndex, spec.id, spec.expiresAt)
+    sets.push(...index.sets)
+    Object.assign(names, index.names)
+    Object.assign(values, index.values)
+  }
   const removes: string[] = []
   let condition = `attribute_exists(#id) AND ${LIVE_CONDITION} AND ${NOT_TOMBSTONE}`
   if (spec.wholeData !== undefined || (spec.changes !== undefined && spec.changes.size > 0)) names['#data'] = shape.dataAttribute

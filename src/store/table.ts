@@ -2,7 +2,9 @@ import {
   CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand,
   type CreateTableCommandInput, type DynamoDBClient, type TableDescription
 } from '@aws-sdk/client-dynamodb'
-import { DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME } from '../options.js'
+import {
+  DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME, resolveExpiryIndex, type ExpiryIndexShape
+} from '../options.js'
 import { TableSetupError } from '../errors.js'
 import { errorFields, errorName } from '../aws-errors.js'
 
@@ -21,6 +23,11 @@ export interface EnsureTableOptions {
   idAttribute?: string
   /** Defaults to `'Expire_Session'`. */
   expiresAttribute?: string
+  /**
+   * The expiry index (its name and key attributes), created with a new table; `false` for none. Defaults to the
+   * plugin's default `expiryIndex`.
+   */
+  expiryIndex?: Pick<ExpiryIndexShape, 'indexName' | 'attribute' | 'shardAttribute'> | false
   /** Defaults to `'on-demand'`. */
   billing?: Billing
   /** Provisioned read capacity. Defaults to `5` (the tutorial's table). */
@@ -68,21 +75,58 @@ async function describe (client: DynamoDBClient, tableName: string): Promise<Tab
   }
 }
 
-/** Pure: the CreateTable input for a session table. */
+export type IndexKeys = Pick<ExpiryIndexShape, 'indexName' | 'attribute' | 'shardAttribute'>
+
+/** Pure: the expiry index's definition: (shard HASH, bucket RANGE), both Numbers, KEYS_ONLY. */
+export interface ExpiryIndexDefinition {
+  attributes: Array<{ AttributeName: string, AttributeType: 'N' }>
+  index: {
+    IndexName: string
+    KeySchema: Array<{ AttributeName: string, KeyType: 'HASH' | 'RANGE' }>
+    Projection: { ProjectionType: 'KEYS_ONLY' }
+  }
+}
+
+export function expiryIndexDefinition (index: IndexKeys): ExpiryIndexDefinition {
+  return {
+    attributes: [
+      { AttributeName: index.shardAttribute, AttributeType: 'N' },
+      { AttributeName: index.attribute, AttributeType: 'N' }
+    ],
+    index: {
+      IndexName: index.indexName,
+      KeySchema: [{ AttributeName: index.shardAttribute, KeyType: 'HASH' }, { AttributeName: index.attribute, KeyType: 'RANGE' }],
+      Projection: { ProjectionType: 'KEYS_ONLY' }
+    }
+  }
+}
+
+/** Pure: the CreateTable input for a session table, with the expiry index unless `index` is false. */
 export function buildCreateTableInput (
   tableName: string,
   idAttribute: string,
   billing: Billing,
   read: number,
-  write: number
+  write: number,
+  index: IndexKeys | false = false
 ): CreateTableCommandInput & { TableName: string } {
+  const throughput = { ReadCapacityUnits: read, WriteCapacityUnits: write }
+  const definition = index === false ? undefined : expiryIndexDefinition(index)
   return {
     TableName: tableName,
-    AttributeDefinitions: [{ AttributeName: idAttribute, AttributeType: 'S' }],
+    AttributeDefinitions: [{ AttributeName: idAttribute, AttributeType: 'S' }, ...(definition?.attributes ?? [])],
     KeySchema: [{ AttributeName: idAttribute, KeyType: 'HASH' }],
     ...(billing === 'on-demand'
       ? { BillingMode: 'PAY_PER_REQUEST' as const }
-      : { BillingMode: 'PROVISIONED' as const, ProvisionedThroughput: { ReadCapacityUnits: read, WriteCapacityUnits: write } })
+      : { BillingMode: 'PROVISIONED' as const, ProvisionedThroughput: throughput }),
+    ...(definition === undefined
+      ? {}
+      : {
+          GlobalSecondaryIndexes: [{
+            ...definition.index,
+            ...(billing === 'on-demand' ? {} : { ProvisionedThroughput: { ...throughput } })
+          }]
+        })
   }
 }
 
@@ -114,7 +158,8 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   const messages: string[] = []
   const say = (message: string): void => { messages.push(message); log(message) }
 
-  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity)
+  const index = options.expiryIndex ?? resolveExpiryIndex(undefined)
+  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity, index)
   const created = await createTableIfMissing(client, createInput, billing, say)
   const table = await waitUntilActive(client, tableName, options.waitTimeoutMs ?? DEFAULT_TABLE_WAIT_MS)
   checkKeySchema(table, tableName, idAttribute)

@@ -28,6 +28,16 @@ async function createRaw (client: DynamoDBClient, input: Omit<CreateTableCommand
   await client.send(new CreateTableCommand({ BillingMode: 'PAY_PER_REQUEST', ...input }))
 }
 
+t.test('buildCreateTableInput: the expiry index, KEYS_ONLY, with the table\'s throughput on a provisioned table', async (t) => {
+  const keys = { indexName: 'X', attribute: 'b', shardAttribute: 's' }
+  const index = { IndexName: 'X', KeySchema: [{ AttributeName: 's', KeyType: 'HASH' }, { AttributeName: 'b', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } }
+  const definitions = [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 's', AttributeType: 'N' }, { AttributeName: 'b', AttributeType: 'N' }]
+  t.strictSame(buildCreateTableInput('T', 'pk', 'on-demand', 5, 5, keys), {
+    TableName: 'T', AttributeDefinitions: definitions, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST', GlobalSecondaryIndexes: [index]
+  })
+  t.strictSame(buildCreateTableInput('T', 'pk', 'provisioned', 3, 2, keys).GlobalSecondaryIndexes, [{ ...index, ProvisionedThroughput: { ReadCapacityUnits: 3, WriteCapacityUnits: 2 } }])
+})
+
 t.test('buildCreateTableInput: a single String partition key, on-demand or provisioned', async (t) => {
   t.strictSame(buildCreateTableInput('T', 'pk', 'on-demand', 5, 5), {
     TableName: 'T',
@@ -65,7 +75,16 @@ t.test('against dynalite', async (t) => {
     const table = (await client.send(new DescribeTableCommand({ TableName: DEFAULT_TABLE_NAME }))).Table!
     t.equal(table.TableStatus, 'ACTIVE')
     t.strictSame(table.KeySchema, [{ AttributeName: DEFAULT_ID_ATTRIBUTE, KeyType: 'HASH' }])
-    t.strictSame(table.AttributeDefinitions, [{ AttributeName: DEFAULT_ID_ATTRIBUTE, AttributeType: 'S' }])
+    t.strictSame(table.AttributeDefinitions, [
+      { AttributeName: DEFAULT_ID_ATTRIBUTE, AttributeType: 'S' },
+      { AttributeName: 'Expire_Shard', AttributeType: 'N' },
+      { AttributeName: 'Expire_Bucket', AttributeType: 'N' }
+    ])
+    const index = table.GlobalSecondaryIndexes?.[0]
+    t.equal(table.GlobalSecondaryIndexes?.length, 1, 'the expiry index is created with the table')
+    t.equal(index?.IndexName, 'Expire_Bucket_Index')
+    t.strictSame(index?.KeySchema, [{ AttributeName: 'Expire_Shard', KeyType: 'HASH' }, { AttributeName: 'Expire_Bucket', KeyType: 'RANGE' }])
+    t.strictSame(index?.Projection, { ProjectionType: 'KEYS_ONLY' })
     t.equal(table.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST')
     t.equal(DEFAULT_EXPIRES_ATTRIBUTE, 'Expire_Session')
   })
