@@ -2,9 +2,15 @@
 export const REAPER_RESULTS = ['success', 'failure', 'skipped'] as const
 export type ReapResult = typeof REAPER_RESULTS[number]
 
+/** How a pass found expired rows: by querying the expiry index, or by scanning the table. */
+export const REAPER_STRATEGIES = ['index', 'scan'] as const
+export type ReaperStrategy = typeof REAPER_STRATEGIES[number]
+
 /** What `runOnce()` resolves to. Counts cover the rows this pass examined. */
 export interface ReapReport {
   readonly result: ReapResult
+  /** The finder the pass used; `none` when no pass ran (skipped, or failed before choosing). */
+  readonly strategy: ReaperStrategy | 'none'
   /** Rows examined (the lease item excluded): active + expired + invalid + rows past expiry within the grace. */
   readonly scanned: number
   /** Live rows: expiry at or after now. */
@@ -42,11 +48,24 @@ export interface TableState {
     /** Epoch seconds when that sweep completed. */
     readonly completedAt: number
   } | undefined
+  /**
+   * In index mode `sweep.active` is an estimate (see docs/reaper.md#table-gauges-in-index-mode): its relative standard
+   * error and when it was made. Undefined when `active` was counted by a scan.
+   */
+  readonly activeEstimate?: { readonly relativeError: number, readonly completedAt: number } | undefined
+  /**
+   * From the backfill's last complete scan (index mode): rows missing the bucket attribute (invisible to the index)
+   * and rows without a numeric expiry, and when that scan completed.
+   */
+  readonly backfill?: { readonly missing: number, readonly invalid: number, readonly completedAt: number } | undefined
+  /** The strategy the reaper used last. */
+  readonly strategy?: ReaperStrategy | undefined
 }
 
-export function emptyReport (result: ReapResult, durationSeconds = 0): ReapReport {
+export function emptyReport (result: ReapResult, durationSeconds = 0, strategy: ReaperStrategy | 'none' = 'none'): ReapReport {
   return {
     result,
+    strategy,
     scanned: 0,
     active: 0,
     expired: 0,

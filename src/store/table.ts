@@ -101,6 +101,23 @@ export function expiryIndexDefinition (index: IndexKeys): ExpiryIndexDefinition 
   }
 }
 
+/**
+ * What DescribeTable says of an index: `missing`, `creating` (CREATING, or ACTIVE while still backfilling), `active`,
+ * or `deleting`/`updating` as DynamoDB names them. Pure: the reaper's `auto` strategy and `init` read it.
+ */
+export type IndexState = 'missing' | 'creating' | 'active' | 'updating' | 'deleting'
+
+export function indexStateOf (table: TableDescription | undefined, indexName: string): IndexState {
+  const index = table?.GlobalSecondaryIndexes?.find((gsi) => gsi.IndexName === indexName)
+  if (index === undefined) return 'missing'
+  switch (index.IndexStatus) {
+    case 'CREATING': return 'creating'
+    case 'UPDATING': return 'updating'
+    case 'DELETING': return 'deleting'
+    default: return index.Backfilling === true ? 'creating' : 'active'
+  }
+}
+
 /** Pure: the CreateTable input for a session table, with the expiry index unless `index` is false. */
 export function buildCreateTableInput (
   tableName: string,
