@@ -54,6 +54,8 @@ export const MIN_SECRET_LENGTH = 32
 /** The reaper runs every minute. */
 export const DEFAULT_REAPER_SCHEDULE = '* * * * *'
 export const DEFAULT_REAPER_SEGMENTS = 1
+/** The reaper queries the expiry index when DescribeTable shows it ACTIVE, and scans otherwise. */
+export const DEFAULT_REAPER_STRATEGY = 'auto'
 /**
  * Clock skew the reaper tolerates: an instance whose clock runs up to this far ahead deletes no row that the others
  * still treat as live.
@@ -81,6 +83,8 @@ export const MIN_REAPER_MAX_PASS_SECONDS = 1
 export const CONSISTENT_READ_MODES = ['on-miss', 'always', 'never'] as const
 export const ON_STORE_ERROR_MODES = ['fail', 'anonymous'] as const
 export const SAME_SITE_VALUES = ['lax', 'strict', 'none'] as const
+export const REAPER_STRATEGY_CHOICES = ['auto', 'index', 'scan'] as const
+export type ReaperStrategyChoice = typeof REAPER_STRATEGY_CHOICES[number]
 export type ConsistentRead = typeof CONSISTENT_READ_MODES[number]
 export type OnStoreError = typeof ON_STORE_ERROR_MODES[number]
 export type SameSite = typeof SAME_SITE_VALUES[number]
@@ -123,6 +127,12 @@ export interface ReaperOptions {
    * `fastify.sessionReaper.runOnce()`. Defaults to `'* * * * *'` (every minute).
    */
   schedule?: string | false
+  /**
+   * How a pass finds expired rows: `'index'` queries the expiry index, `'scan'` scans the table, `'auto'` uses the
+   * index when DescribeTable shows it ACTIVE (checked at start, every 10 passes and after an index pass fails) and scans
+   * otherwise. `'index'` needs `expiryIndex`. Defaults to `'auto'`.
+   */
+  strategy?: ReaperStrategyChoice
   /** Parallel Scan segments of a pass (they share the budget). Defaults to `1`. */
   segments?: number
   /** Seconds past its expiry before a row is deleted: the clock skew between instances tolerated. Defaults to `60`. */
@@ -270,6 +280,7 @@ export interface TableShape {
 
 export interface ResolvedReaperOptions {
   readonly schedule: string | false
+  readonly strategy: ReaperStrategyChoice
   readonly segments: number
   readonly graceSeconds: number
   readonly maxReadUnitsPerSecond: number
@@ -314,6 +325,7 @@ const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure',
 const LEGACY_NAME_KEYS = ['name', 'until'] as const
 const REAPER_KEYS = [
   'schedule',
+  'strategy',
   'segments',
   'graceSeconds',
   'maxReadUnitsPerSecond',
@@ -487,6 +499,7 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
   if (segments > MAX_REAPER_SEGMENTS) fail('reaper.segments', `an integer from ${MIN_REAPER_SEGMENTS} to ${MAX_REAPER_SEGMENTS}`, segments)
   return Object.freeze({
     schedule,
+    strategy: oneOf('reaper.strategy', r.strategy, REAPER_STRATEGY_CHOICES, DEFAULT_REAPER_STRATEGY),
     segments,
     graceSeconds: int('reaper.graceSeconds', r.graceSeconds, DEFAULT_REAPER_GRACE_SECONDS, MIN_REAPER_GRACE_SECONDS),
     maxReadUnitsPerSecond: positiveNumber(
@@ -598,6 +611,10 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const touchAfterSeconds = int('touchAfterSeconds', o.touchAfterSeconds, Math.floor(ttlSeconds / DEFAULT_TOUCH_FRACTION), 0)
   if (touchAfterSeconds >= ttlSeconds) fail('touchAfterSeconds', `an integer below ttlSeconds (${ttlSeconds})`, touchAfterSeconds)
   const absoluteTimeoutSeconds = int('absoluteTimeoutSeconds', o.absoluteTimeoutSeconds, undefined, 1)
+  const reaper = resolveReaperOptions(o.reaper)
+  if (reaper !== false && reaper.strategy === 'index' && shape.expiryIndex === false) {
+    fail('reaper.strategy', "'auto' or 'scan' with expiryIndex: false", reaper.strategy)
+  }
 
   return Object.freeze({
     secrets: Object.freeze(secrets),
@@ -613,7 +630,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
     createTable: bool('createTable', o.createTable, DEFAULT_CREATE_TABLE),
     now: (o.now as (() => number) | undefined) ?? Date.now,
-    reaper: resolveReaperOptions(o.reaper),
+    reaper,
     metrics: resolveMetrics(o.metrics)
   })
 }

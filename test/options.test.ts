@@ -440,6 +440,7 @@ t.test('reaper and metrics: defaults', async (t) => {
   const o = resolveWithSecret({})
   t.strictSame(o.reaper, {
     schedule: DEFAULT_REAPER_SCHEDULE,
+    strategy: 'auto',
     segments: DEFAULT_REAPER_SEGMENTS,
     graceSeconds: DEFAULT_REAPER_GRACE_SECONDS,
     maxReadUnitsPerSecond: DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
@@ -462,7 +463,7 @@ t.test('reaper and metrics: explicit values are kept, including false and 0', as
     reaper: { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 },
     metrics: { registry, route: false }
   })
-  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 })
+  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', strategy: 'auto', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 })
   t.equal(o.metrics !== false && o.metrics.registry, registry)
   t.equal(o.metrics !== false && o.metrics.route, false)
   t.equal(resolveWithSecret({ reaper: { schedule: false } }).reaper !== false && (resolveWithSecret({ reaper: { schedule: false } }).reaper as { schedule: unknown }).schedule, false)
@@ -568,4 +569,13 @@ t.test('expiryIndex: defaults, explicit values, false, and its attribute names a
   ]
   for (const [options, code, message] of cases) t.throws(() => resolveWithSecret(options), { code, message }, JSON.stringify(options))
   t.equal(resolveWithSecret({ expiryIndex: false, dataAttribute: 'Expire_Shard' }).dataAttribute, 'Expire_Shard', 'without the index its names are free')
+})
+
+t.test('reaper.strategy: auto by default, index or scan; index needs the expiry index', async (t) => {
+  for (const strategy of ['auto', 'index', 'scan'] as const) {
+    t.equal((resolveWithSecret({ reaper: { strategy } }).reaper as { strategy: string }).strategy, strategy)
+  }
+  t.throws(() => resolveWithSecret({ reaper: { strategy: 'query' } }), { code: INVALID, message: /reaper\.strategy/ })
+  t.throws(() => resolveWithSecret({ expiryIndex: false, reaper: { strategy: 'index' } }), { code: INVALID, message: /reaper\.strategy: expected 'auto' or 'scan' with expiryIndex: false/ })
+  t.equal((resolveWithSecret({ expiryIndex: false, reaper: { strategy: 'auto' } }).reaper as { strategy: string }).strategy, 'auto', 'auto then always scans')
 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { shardOf } from '../src/store/expiry-index.js'
 import { Server } from 'node:net'
 import Fastify from 'fastify'
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb'
@@ -139,7 +140,9 @@ t.test('the plugin', async (t) => {
       ttl_at: { N: String(clock.seconds + 120) },
       Created_At: { N: String(clock.seconds) },
       Touched_At: { N: String(clock.seconds) },
-      payload: { M: { a: { N: '1' } } }
+      payload: { M: { a: { N: '1' } } },
+      Expire_Shard: { N: String(shardOf(id, 16)) },
+      Expire_Bucket: { N: String(Math.floor((clock.seconds + 120) / 300)) }
     })
     const cookie = cookieFrom(res.headers['set-cookie'])!
     await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 2 } })
@@ -159,8 +162,10 @@ t.test('the plugin', async (t) => {
       Expire_Session: { N: String(clock.seconds + 300) },
       Created_At: { N: String(clock.seconds) },
       Touched_At: { N: String(clock.seconds) },
-      Data: { M: {} }
-    }, 'even an empty session has the map')
+      Data: { M: {} },
+      Expire_Shard: { N: String(shardOf(id, 16)) },
+      Expire_Bucket: { N: String(Math.floor((clock.seconds + 300) / 300)) }
+    }, 'even an empty session has the map, and the expiry index\'s shard and bucket')
   })
 
   t.test('data model: a tutorial row (only Sesion_Id and Expire_Session) is a valid empty session that can be changed', async (t) => {

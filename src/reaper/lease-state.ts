@@ -1,4 +1,4 @@
-import type { TableState, ReapReport } from './report.js'
+import { REAPER_STRATEGIES, type TableState, type ReapReport } from './report.js'
 import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
 
 // The reaper's state as the lease item stores it (JSON in LEASE_ATTRIBUTES.state): its type, its codec, and the
@@ -61,7 +61,9 @@ const REPORT_NUMBERS = [
 function decodeReport (value: unknown): LeaseState['lastReport'] {
   if (!isObject(value) || !['success', 'failure', 'skipped'].includes(value.result as string)) return undefined
   if (!REPORT_NUMBERS.every((key) => isNumber(value[key]))) return undefined
-  return value as unknown as LeaseState['lastReport']
+  // Fields later versions added: a report stored by an older one gets their empty values.
+  const strategy = (REAPER_STRATEGIES as readonly unknown[]).includes(value.strategy) ? value.strategy : 'none'
+  return { ...value, strategy, repaired: isNumber(value.repaired) ? value.repaired : 0 } as unknown as LeaseState['lastReport']
 }
 
 /**
@@ -93,5 +95,10 @@ export function encodeState (state: LeaseState): string {
 }
 
 export function tableStateOf (state: LeaseState): TableState {
-  return { lastSuccessAt: state.lastSuccessAt, sweep: state.table }
+  const strategy = state.lastReport?.strategy
+  return {
+    lastSuccessAt: state.lastSuccessAt,
+    sweep: state.table,
+    ...(strategy === 'index' || strategy === 'scan' ? { strategy } : {})
+  }
 }

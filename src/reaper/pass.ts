@@ -6,7 +6,7 @@ import type { Sleep, WaitGuard } from './budget.js'
 import { ReaperCalls, type Budgets } from './calls.js'
 import { Lease, type LeaseWatch } from './lease.js'
 import { tableStateOf, type LeaseState } from './lease-state.js'
-import { emptyReport, type ReapReport, type ReapResult } from './report.js'
+import { emptyReport, type ReapReport, type ReapResult, type ReaperStrategy } from './report.js'
 import type { ReaperObserver } from '../instrumentation.js'
 import { Sweep, newProgress, resumable, sweepFigures, type ExpiryFinder, type SweepProgress } from './sweep.js'
 
@@ -32,6 +32,8 @@ export interface PassDeps {
   readonly log: ReaperLogger
   readonly sleep: Sleep
   readonly finder: ExpiryFinder
+  /** The strategy `finder` stands for, as reported. */
+  readonly strategy: ReaperStrategy
   /** The lease owner token. */
   readonly owner: string
   /** This instance's memory of other holders of the lease. */
@@ -176,7 +178,7 @@ export class ReaperPass {
 
   #report (result: ReapResult, sweep?: Sweep): ReapReport {
     return {
-      ...emptyReport(result),
+      ...emptyReport(result, 0, sweep === undefined ? 'none' : this.#deps.strategy),
       ...sweep?.counts,
       consumedReadUnits: this.#calls.tally.read,
       consumedWriteUnits: this.#calls.tally.write,
@@ -196,7 +198,11 @@ export class ReaperPass {
     if (end.outcome === 'success') {
       if (!end.interrupted) next.lastSuccessAt = endedAt
       if (end.complete) {
-        if (this.#deps.finder.seesLiveRows) next.table = sweepFigures(sweep.progress, endedAt)
+        const figures = sweepFigures(sweep.progress, endedAt)
+        // An index sweep sees only expired rows: the live and invalid counts come from elsewhere (census, backfill).
+        next.table = this.#deps.finder.seesLiveRows
+          ? figures
+          : { ...figures, active: state.table?.active ?? 0, invalid: state.table?.invalid ?? 0 }
         delete next.sweep
       }
     }

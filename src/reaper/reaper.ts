@@ -2,13 +2,17 @@ import { errorFields } from '../aws-errors.js'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { createTask, type Logger as CronLogger } from 'node-cron'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { defaultMaxPassSeconds, type ResolvedReaperOptions, type TableShape } from '../options.js'
+import { epochSeconds } from '../clock.js'
+import { dueCutoff, firstUnfinishedBucket } from '../expiry.js'
+import { indexStateOf } from '../store/table.js'
+import { IndexFinder } from './index-finder.js'
 import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperTickOutOfRangeError } from '../errors.js'
 import { LeaseWatch, MAX_TICK_DISTANCE_MS, monotonicNow } from './lease.js'
 import { ReaperPass, type PassDeps, type ReaperLogger } from './pass.js'
-import { emptyReport, type ReapReport } from './report.js'
+import { REAPER_STRATEGIES, emptyReport, type ReapReport, type ReaperStrategy } from './report.js'
 import type { ReaperObserver } from '../instrumentation.js'
 import { ScanFinder } from './scan-finder.js'
 import type { ExpiryFinder } from './sweep.js'
@@ -19,9 +23,10 @@ export interface SessionReaper {
    * Runs one pass now (or reports `skipped` when a pass is running in this process or another instance holds the
    * lease). Never rejects: failures are logged, counted and reported. `tick`, the scheduled time a pass belongs to
    * (epoch ms), makes every instance skip a tick that any instance already started; a tick more than an hour from
-   * `now()` runs no pass and reports `failure` (FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE in the log).
+   * `now()` runs no pass and reports `failure` (FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE in the log). `strategy`
+   * overrides `reaper.strategy` for this pass (`'index'` without `expiryIndex` reports `failure`).
    */
-  runOnce (options?: { tick?: Date | number }): Promise<ReapReport>
+  runOnce (options?: { tick?: Date | number, strategy?: ReaperStrategy }): Promise<ReapReport>
   /** The last report this instance produced. */
   readonly lastReport: ReapReport | undefined
   /** Seconds between scheduled passes (0 when not scheduled). */
@@ -52,12 +57,15 @@ export interface ReaperDeps {
   readonly log?: ReaperLogger
   readonly sleep?: Sleep
   readonly scheduler?: Scheduler
+  /** A finder for every pass, whatever the strategy (tests). */
   readonly finder?: ExpiryFinder
   /** The lease owner token. Defaults to host:pid:random. */
   readonly owner?: string
 }
 
 const SAMPLED_TICKS = 12
+/** With strategy `auto`, DescribeTable is read again after this many passes (and after a failed index pass). */
+export const STRATEGY_RECHECK_PASSES = 10
 
 /** The shortest period between the expression's next ticks, in seconds. */
 export function shortestInterval (ticks: readonly Date[]): number {
@@ -96,8 +104,12 @@ export class Reaper implements SessionReaper {
   lastReport: ReapReport | undefined
   readonly #deps: ReaperDeps
   readonly #log: ReaperLogger
-  readonly #passDeps: PassDeps
+  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy'>
+  readonly #finders: { readonly scan: ExpiryFinder, readonly index: ExpiryFinder | undefined }
   readonly #job: ScheduledJob | undefined
+  // Strategy `auto`: the index's last seen state (undefined: to be read), and passes since.
+  #indexActive: boolean | undefined
+  #passesSinceDescribe = 0
   #active: Promise<ReapReport> | undefined
   #abort: AbortController | undefined
   #closed = false
@@ -122,7 +134,6 @@ export class Reaper implements SessionReaper {
       observer: deps.observer,
       log: this.#log,
       sleep,
-      finder: deps.finder ?? new ScanFinder(deps.shape, deps.options.segments),
       owner: deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       watch: new LeaseWatch(deps.monotonic ?? monotonicNow),
       budgets: {
@@ -131,6 +142,17 @@ export class Reaper implements SessionReaper {
       },
       maxPassMs: passSeconds * 1000,
       ended: (report) => this.#ended(report)
+    }
+    const { shape } = deps
+    const indexed = shape.expiryIndex === false ? undefined : { ...shape, expiryIndex: shape.expiryIndex }
+    this.#finders = {
+      scan: new ScanFinder(shape, deps.options.segments),
+      index: indexed === undefined
+        ? undefined
+        : new IndexFinder(indexed, () => firstUnfinishedBucket(
+          dueCutoff(epochSeconds(deps.now()), deps.options.graceSeconds),
+          indexed.expiryIndex.bucketSeconds
+        ))
     }
     deps.observer?.interval(interval)
   }
@@ -148,7 +170,7 @@ export class Reaper implements SessionReaper {
     await this.#active
   }
 
-  async runOnce (options: { tick?: Date | number } = {}): Promise<ReapReport> {
+  async runOnce (options: { tick?: Date | number, strategy?: ReaperStrategy } = {}): Promise<ReapReport> {
     if (this.#closed || this.#active !== undefined) return this.#ended(emptyReport('skipped'))
     const tick = options.tick instanceof Date ? options.tick.getTime() : options.tick
     const nowMs = this.#deps.now()
@@ -158,13 +180,63 @@ export class Reaper implements SessionReaper {
       this.#log.error({ err: errorFields(err) }, 'reaper pass failed: tick too far from now')
       return this.#ended(emptyReport('failure'))
     }
+    if (options.strategy !== undefined && !(REAPER_STRATEGIES as readonly unknown[]).includes(options.strategy)) {
+      this.#log.error({ strategy: String(options.strategy) }, "reaper pass failed: strategy must be 'index' or 'scan'")
+      return this.#ended(emptyReport('failure'))
+    }
+    if (options.strategy === 'index' && this.#finders.index === undefined) {
+      this.#log.error({}, 'reaper pass failed: strategy index without expiryIndex')
+      return this.#ended(emptyReport('failure'))
+    }
     this.#abort = new AbortController()
-    this.#active = new ReaperPass(this.#passDeps, this.#abort.signal).run(tick)
+    this.#active = this.#pass(tick, options.strategy, this.#abort.signal)
     try {
       return await this.#active
     } finally {
       this.#active = undefined
       this.#abort = undefined
+    }
+  }
+
+  async #pass (tick: number | undefined, override: ReaperStrategy | undefined, signal: AbortSignal): Promise<ReapReport> {
+    const strategy = override ?? await this.#choose(signal)
+    const finder = this.#deps.finder ?? (strategy === 'index' ? this.#finders.index : undefined) ?? this.#finders.scan
+    const report = await new ReaperPass({ ...this.#passDeps, finder, strategy }, signal).run(tick)
+    // An index pass that failed may have met a missing index: read DescribeTable again before the next pass.
+    if (strategy === 'index' && report.result === 'failure') this.#indexActive = undefined
+    return report
+  }
+
+  /**
+   * The strategy of the next pass: `reaper.strategy`, or for `auto` the index when DescribeTable last showed it ACTIVE
+   * (read at the first pass, every STRATEGY_RECHECK_PASSES passes and after a failed index pass). A change is logged.
+   */
+  async #choose (signal: AbortSignal): Promise<ReaperStrategy> {
+    const wanted = this.#deps.options.strategy
+    if (wanted !== 'auto') return wanted
+    if (this.#finders.index === undefined) return 'scan'
+    if (this.#indexActive === undefined || ++this.#passesSinceDescribe >= STRATEGY_RECHECK_PASSES) {
+      const was = this.#indexActive
+      this.#passesSinceDescribe = 0
+      this.#indexActive = await this.#describeIndex(signal)
+      if (was !== this.#indexActive) {
+        const strategy = this.#indexActive ? 'index' : 'scan'
+        this.#log.info({ strategy }, `reaper strategy: ${strategy} (the expiry index is ${this.#indexActive ? '' : 'not '}ACTIVE)`)
+      }
+    }
+    return this.#indexActive ? 'index' : 'scan'
+  }
+
+  /** True when DescribeTable shows the expiry index ACTIVE; false when it does not, or cannot be read (logged). */
+  async #describeIndex (signal: AbortSignal): Promise<boolean> {
+    const { client, shape } = this.#deps
+    if (shape.expiryIndex === false) return false
+    try {
+      const out = await client.send(new DescribeTableCommand({ TableName: shape.tableName }), { abortSignal: signal })
+      return indexStateOf(out.Table, shape.expiryIndex.indexName) === 'active'
+    } catch (err) {
+      if (!signal.aborted) this.#log.warn({ err: errorFields(err) }, 'reaper could not describe the table: scanning')
+      return false
     }
   }
 

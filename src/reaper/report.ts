@@ -20,6 +20,11 @@ export interface ReapReport {
   readonly deleted: number
   /** Conditional deletes that found the row refreshed or already gone: not errors. */
   readonly conflicts: number
+  /**
+   * Index entries found with a stale bucket (a writer extended the row's expiry without moving it) and re-bucketed
+   * from the row's expiry (index strategy; 0 otherwise).
+   */
+  readonly repaired: number
   /** Rows whose expiry is missing or not a number: left alone, as DynamoDB's TTL leaves them. */
   readonly invalid: number
   /** The longest time an expired row had been past its expiry (grace included) when found, in seconds (0 when none). */
@@ -71,6 +76,7 @@ export function emptyReport (result: ReapResult, durationSeconds = 0, strategy: 
     expired: 0,
     deleted: 0,
     conflicts: 0,
+    repaired: 0,
     invalid: 0,
     maxLagSeconds: 0,
     consumedReadUnits: 0,

@@ -1,9 +1,11 @@
+import { setMaxListeners } from 'node:events'
 import type { AttributeValue, DeleteItemCommandInput } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { epochSeconds } from '../clock.js'
 import { DUE_CONDITION, classifyExpiry, dueCutoff, dueValues } from '../expiry.js'
 import { isInternalId } from '../ids.js'
-import { itemKey } from '../store/marshal.js'
+import { itemKey, numberAttribute } from '../store/marshal.js'
+import { buildRebucketInput } from './index-finder.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
@@ -19,6 +21,13 @@ export interface FoundRow {
   readonly expiresAt: number | undefined
   /** A login's tombstone (see store/tombstone.ts): never counted as a session, deleted once expired. */
   readonly tombstone?: boolean
+  /** The row's expiry-index bucket, when the finder read it. */
+  readonly bucket?: number | undefined
+  /**
+   * False when `expiresAt` is only an upper bound (an index entry holds the bucket, not the expiry): the delete then
+   * returns the row to learn the real expiry, and a failed delete means the bucket may be stale.
+   */
+  readonly exactExpiry?: boolean
 }
 
 export interface FinderPage {
@@ -58,7 +67,7 @@ export type StreamCursor = { readonly done: true } | { readonly done: false, rea
  * cursors say where to resume, right after the last row settled; the counts cover exactly the rows before them, so
  * a finished sweep counts every row once.
  */
-export interface SweepProgress extends Omit<SweepCounts, 'scanned'> {
+export interface SweepProgress extends Omit<SweepCounts, 'scanned' | 'repaired'> {
   /** The `kind` of the finder whose cursors these are. */
   finder: string
   streams: number
@@ -78,6 +87,8 @@ export interface SweepCounts {
   conflicts: number
   invalid: number
   maxLagSeconds: number
+  /** Index entries whose stale bucket was rewritten from the row's expiry. */
+  repaired: number
 }
 
 export interface SweepOptions {
@@ -173,7 +184,7 @@ export function backoffMs (attempt: number): number {
  * failure) leaves cursors to resume from; `counts` cover what this pass did.
  */
 export class Sweep {
-  readonly counts: SweepCounts = { scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0 }
+  readonly counts: SweepCounts = { scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0, repaired: 0 }
   readonly progress: SweepProgress
   readonly #options: SweepOptions
   // The caller's guard, and the deadline: a wait stops there.
@@ -205,6 +216,8 @@ export class Sweep {
   async run (): Promise<boolean> {
     const failed = new AbortController()
     const signal = AbortSignal.any([this.#options.signal, failed.signal])
+    // Every stream waits on it (budget, backoff, calls): one index shard each, up to 1000.
+    setMaxListeners(0, signal)
     const results = await Promise.allSettled(this.progress.cursors.map(async (_, stream) => {
       try {
         await this.#stream(stream, signal)
@@ -298,7 +311,7 @@ export class Sweep {
       }
       if (row.tombstone === true) {
         // Never a session: deleted once due, counted nowhere.
-        if (due && write !== undefined && await this.#delete(write, reserved, row.id, undefined, signal) === 'stopped') return false
+        if (due && write !== undefined && (await this.#delete(write, reserved, row, undefined, signal)).outcome === 'stopped') return false
         this.#settle(stream, row, undefined)
         continue
       }
@@ -310,13 +323,16 @@ export class Sweep {
         this.#settle(stream, row, kind)
         continue
       }
-      const lag = nowSec - (row.expiresAt as number)
       this.counts.expired++
-      this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, lag)
-      const outcome = write === undefined ? 'left' : await this.#delete(write, reserved, row.id, lag, signal)
+      // The lag of a row found with its exact expiry; an index entry's comes back with the delete.
+      const foundLag = row.exactExpiry === false ? undefined : nowSec - (row.expiresAt as number)
+      if (foundLag !== undefined) this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, foundLag)
+      const end = write === undefined
+        ? { outcome: 'left' as const, lag: foundLag }
+        : await this.#delete(write, reserved, row, foundLag, signal)
       // A delete cut short by close() may not have happened: the row is read again next pass.
-      if (outcome === 'stopped') return false
-      this.#settle(stream, row, outcome, lag)
+      if (end.outcome === 'stopped') return false
+      this.#settle(stream, row, end.outcome, end.lag ?? 0)
     }
     return true
   }
@@ -337,46 +353,99 @@ export class Sweep {
 
   /**
    * Deletes one expired row (`reserved` units were taken from `write` for it). A row settled here, deleted or found
-   * refreshed or gone, has its lag observed; one left for a later pass is observed by the pass that settles it, so
-   * each row is observed once. A tombstone (`lag` undefined) is deleted the same way but counted nowhere. Resolves to
-   * what became of the row: `left` for a later pass (throttled), `stopped` when close() aborted the call.
+   * refreshed or gone, has its lag observed (`foundLag`, or for an index entry the expiry the delete returned); one
+   * left for a later pass is observed by the pass that settles it, so each row is observed once. A tombstone is
+   * deleted the same way but counted nowhere. An index entry whose delete fails may carry a stale bucket (a writer that
+   * extends the expiry without moving it): it is re-bucketed so that later passes do not read it again.
    */
   async #delete (
     write: UnitBudget,
     reserved: number,
-    id: string,
-    lag: number | undefined,
+    row: FoundRow,
+    foundLag: number | undefined,
     signal: AbortSignal
-  ): Promise<ExpiredOutcome | 'stopped'> {
+  ): Promise<DeleteEnd> {
     const options = this.#options
+    const counted = row.tombstone !== true
+    const fromIndex = row.exactExpiry === false
     try {
       const before = options.calls.tally.write
-      await options.calls.deleteItem(buildReapDeleteInput(options.shape, id, dueCutoff(epochSeconds(options.now()), options.graceSeconds)))
+      const input = buildReapDeleteInput(options.shape, row.id, dueCutoff(epochSeconds(options.now()), options.graceSeconds))
+      const out = await options.calls.deleteItem(fromIndex ? { ...input, ...RETURN_OLD } : input)
       this.#unitsPerDelete = Math.max(1, options.calls.tally.write - before)
-      if (lag === undefined) return 'deleted'
+      if (!counted) return { outcome: 'deleted', lag: undefined }
+      const lag = fromIndex ? lagOf(options.shape, out.Attributes, epochSeconds(options.now())) : foundLag
       this.counts.deleted++
       options.observer?.reaped()
-      options.observer?.ttlLag(lag)
-      return 'deleted'
+      if (lag !== undefined) {
+        this.counts.maxLagSeconds = Math.max(this.counts.maxLagSeconds, lag)
+        options.observer?.ttlLag(lag)
+      }
+      return { outcome: 'deleted', lag }
     } catch (err) {
       if (isConditionFailure(err)) {
-        if (lag === undefined) return 'conflict'
+        if (!counted) return { outcome: 'conflict', lag: undefined }
         this.counts.conflicts++
         options.observer?.skipped('conflict')
-        options.observer?.ttlLag(lag)
-        return 'conflict'
+        if (fromIndex) {
+          // Not known to have expired at all: no lag. Its bucket may be stale.
+          await this.#repair(write, row, err, signal)
+          return { outcome: 'conflict', lag: undefined }
+        }
+        if (foundLag !== undefined) options.observer?.ttlLag(foundLag)
+        return { outcome: 'conflict', lag: foundLag }
       }
-      if (lag !== undefined) options.observer?.skipped('error')
+      if (counted) options.observer?.skipped('error')
       if (isThrottle(err)) {
         // Left for a later pass; slow down meanwhile.
         await this.#pause(backoffMs(0), signal)
-        return 'left'
+        return { outcome: 'left', lag: foundLag }
       }
       // Aborted by close(): the row is left for the next pass.
       if (!signal.aborted) throw err
-      return 'stopped'
+      return { outcome: 'stopped', lag: undefined }
     } finally {
       write.charge(-reserved)
     }
   }
+
+  /**
+   * Re-buckets an index entry whose delete found the row not due: from the row as the failed delete returned it
+   * (AWS, with ReturnValuesOnConditionCheckFailure) or as a GetItem reads it, conditionally on the expiry read, so a
+   * concurrent refresh wins. Nothing is written when the bucket is already right or the row is gone. A throttled or
+   * conflicting repair is left for the next pass that finds the entry.
+   */
+  async #repair (write: UnitBudget, row: FoundRow, failure: unknown, signal: AbortSignal): Promise<void> {
+    const options = this.#options
+    const { shape } = options
+    if (shape.expiryIndex === false || this.#stopping(signal)) return
+    if (!await write.take(1, signal, this.#guard)) return
+    try {
+      let item = (failure as { Item?: Record<string, AttributeValue> }).Item
+      item ??= (await options.calls.getItem({ TableName: shape.tableName, Key: itemKey(shape, row.id), ConsistentRead: true })).Item
+      const input = item === undefined ? undefined : buildRebucketInput({ ...shape, expiryIndex: shape.expiryIndex }, row.id, item)
+      if (input === undefined) return
+      await options.calls.updateItem(input)
+      this.counts.repaired++
+    } catch (err) {
+      if (!isConditionFailure(err) && !isThrottle(err) && !signal.aborted) throw err
+    } finally {
+      write.charge(-1)
+    }
+  }
+}
+
+/** How a delete ended, and the lag to record for the row (undefined: none known). */
+interface DeleteEnd {
+  readonly outcome: ExpiredOutcome | 'stopped'
+  readonly lag: number | undefined
+}
+
+// An index entry's delete returns the row (its expiry gives the lag), and on AWS a failed one returns it too.
+const RETURN_OLD = { ReturnValues: 'ALL_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const
+
+/** Pure: seconds the deleted row had been past its expiry; undefined without a numeric expiry. */
+export function lagOf (shape: TableShape, item: Record<string, AttributeValue> | undefined, nowSec: number): number | undefined {
+  const expiresAt = numberAttribute(item?.[shape.expiresAttribute])
+  return expiresAt === undefined ? undefined : Math.max(0, nowSec - expiresAt)
 }

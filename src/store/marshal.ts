@@ -85,10 +85,14 @@ export function entrySize (key: string, value: JsonValue): number {
   return 1 + Buffer.byteLength(key) + valueSize(value)
 }
 
-/** Size of a whole session item except its data entries (which the caller sums with entrySize). */
+/**
+ * Size of a whole session item except its data entries (which the caller sums with entrySize): the key, the three
+ * times, the map's own overhead and, with the expiry index, the shard and the bucket.
+ */
 export function itemOverhead (shape: TableShape, id: string): number {
   const numberAttr = (name: string): number => Buffer.byteLength(name) + 12
+  const index = shape.expiryIndex === false ? 0 : numberAttr(shape.expiryIndex.attribute) + numberAttr(shape.expiryIndex.shardAttribute)
   return Buffer.byteLength(shape.idAttribute) + Buffer.byteLength(id) +
     numberAttr(shape.expiresAttribute) + numberAttr(shape.createdAttribute) + numberAttr(shape.touchedAttribute) +
-    Buffer.byteLength(shape.dataAttribute) + 3
+    Buffer.byteLength(shape.dataAttribute) + 3 + index
 }

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { dynamoSession, type DynamoSessionOptions } from '../../src/index.js'
+import { dynamoSession, type DynamoSessionOptions, type ReaperOptions } from '../../src/index.js'
 
 export const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 export const OLD_SECRET = 'an-older-secret-that-is-also-long-enough-987'
@@ -22,6 +22,12 @@ export interface BuildOptions {
  * GET /get?key=k, POST /set {key: value...}, POST /delete?key=k, POST /regenerate, POST /destroy, GET /touch,
  * GET /noop (does not use the session), GET /off (config session:false).
  */
+/**
+ * The reaper strategy the shared reaper tests run with: `scan` by default, `index` when
+ * DYNAMO_SESSION_TEST_REAPER_STRATEGY says so (`npm run test:index-mode` runs them again that way).
+ */
+export const TEST_REAPER_STRATEGY: 'scan' | 'index' = process.env.DYNAMO_SESSION_TEST_REAPER_STRATEGY === 'index' ? 'index' : 'scan'
+
 export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: string, options: Partial<DynamoSessionOptions> = {}, build: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(build.fastify ?? { logger: false })
   t.teardown(() => app.close())
@@ -29,7 +35,12 @@ export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: 
   const cookieOpts = { hook: build.cookieHook ?? 'onRequest' as const }
   if (cookiePlugin === 'before') await app.register(fastifyCookie, cookieOpts)
   // No scheduled reaper unless a test asks for one: a cron tick must not land in the middle of another test.
-  await app.register(dynamoSession, { secret: SECRET, client, tableName, reaper: { schedule: false }, ...options })
+  // The reaper runs with TEST_REAPER_STRATEGY unless the test picks one (or has no expiry index).
+  const strategy: ReaperOptions = options.expiryIndex === false ? {} : { strategy: TEST_REAPER_STRATEGY }
+  const reaper: ReaperOptions | false = options.reaper === undefined
+    ? { schedule: false, ...strategy }
+    : options.reaper === false ? false : { ...strategy, ...options.reaper }
+  await app.register(dynamoSession, { secret: SECRET, client, tableName, ...options, reaper })
   if (cookiePlugin === 'after') await app.register(fastifyCookie, cookieOpts)
 
   app.get<{ Querystring: { key?: string } }>('/get', async (request) => {

@@ -1,9 +1,13 @@
 import { BatchWriteItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { resolveOptions, type ReaperOptions, type ResolvedOptions } from '../../src/options.js'
+import { resolveExpiryIndex, resolveOptions, type ExpiryIndexShape, type ReaperOptions, type ResolvedOptions } from '../../src/options.js'
+import { bucketOf } from '../../src/expiry.js'
+import { shardOf } from '../../src/store/expiry-index.js'
 import { Reaper, type ReaperDeps } from '../../src/reaper/reaper.js'
 import type { Sleep } from '../../src/reaper/budget.js'
 import type { ExpiryFinder } from '../../src/reaper/sweep.js'
-import { SECRET } from './app.js'
+import { SECRET, TEST_REAPER_STRATEGY } from './app.js'
+
+export { TEST_REAPER_STRATEGY }
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -46,13 +50,27 @@ export interface SeedRow {
   expiresAt?: number | string | null
   /** Extra bytes of data, to make rows cost more to read. */
   padding?: number
+  /**
+   * Write the expiry index's shard and bucket (default index options), as the plugin does, when the expiry is a
+   * number. Defaults to true; false gives a tutorial-shaped row, invisible to the index.
+   */
+  indexed?: boolean
+  /** The bucket to write instead of the expiry's own (a stale bucket, as an older writer leaves it). */
+  bucket?: number
 }
+
+const DEFAULT_INDEX = resolveExpiryIndex(undefined) as ExpiryIndexShape
+
 
 /** Writes rows directly (not through the plugin). */
 export async function seedRows (client: DynamoDBClient, tableName: string, rows: readonly SeedRow[]): Promise<void> {
   const items = rows.map((row): Record<string, AttributeValue> => {
     const item: Record<string, AttributeValue> = { Sesion_Id: { S: row.id }, Data: { M: { pad: { S: 'x'.repeat(row.padding ?? 10) } } } }
     if (typeof row.expiresAt === 'number') item.Expire_Session = { N: String(row.expiresAt) }
+    if (typeof row.expiresAt === 'number' && row.indexed !== false) {
+      item[DEFAULT_INDEX.shardAttribute] = { N: String(shardOf(row.id, DEFAULT_INDEX.shards)) }
+      item[DEFAULT_INDEX.attribute] = { N: String(row.bucket ?? bucketOf(row.expiresAt, DEFAULT_INDEX.bucketSeconds)) }
+    }
     else if (typeof row.expiresAt === 'string') item.Expire_Session = { S: row.expiresAt }
     else if (row.expiresAt === null) item.Expire_Session = { NULL: true }
     return item
@@ -84,7 +102,8 @@ export async function tableIds (client: DynamoDBClient, tableName: string): Prom
  * seed rows seconds past their expiry: the default grace is tested by name).
  */
 export function reaperOptions (tableName: string, reaper: ReaperOptions = {}): ResolvedOptions {
-  return resolveOptions({ secret: SECRET, tableName, reaper: { schedule: false, graceSeconds: 0, ...reaper } })
+  // The shared tests run with TEST_REAPER_STRATEGY unless they ask for one.
+  return resolveOptions({ secret: SECRET, tableName, reaper: { schedule: false, graceSeconds: 0, strategy: TEST_REAPER_STRATEGY, ...reaper } })
 }
 
 /** A Reaper on `client`/`tableName`, closed at teardown. */
