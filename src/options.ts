@@ -64,6 +64,10 @@ export const DEFAULT_REAPER_GRACE_SECONDS = 60
 export const DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND = 20
 export const DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND = 10
 export const DEFAULT_REAPER_LEASE_SECONDS = 30
+/** The backfill's own read budget (index strategy), apart from the passes' `maxReadUnitsPerSecond`. */
+export const DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND = 5
+/** After a complete backfill that found nothing to fix, the next one starts a day later. */
+export const DEFAULT_REAPER_BACKFILL_INTERVAL_SECONDS = 86_400
 /** reaper.maxPassSeconds defaults to this share of the schedule's shortest period (see defaultMaxPassSeconds). */
 export const DEFAULT_REAPER_PASS_SHARE = 0.8
 /** reaper.maxPassSeconds without a schedule (`schedule: false`, `reap --once`). */
@@ -143,6 +147,16 @@ export interface ReaperOptions {
   maxWriteUnitsPerSecond?: number
   /** Length of the lease a pass holds (renewed every third of it while the pass runs), in seconds. Defaults to `30`. */
   leaseSeconds?: number
+  /**
+   * Read capacity units per second of the backfill (index strategy): a budgeted scan, beside the index passes, that
+   * gives rows missing from the expiry index their bucket and deletes expired rows the index cannot see. Defaults to `5`.
+   */
+  backfillReadUnitsPerSecond?: number
+  /**
+   * Seconds between backfills once a complete one found nothing to fix (one that fixed rows is followed by another at
+   * once). Defaults to `86400` (a day).
+   */
+  backfillIntervalSeconds?: number
   /**
    * A pass stops after this many seconds and the next one resumes where it stopped. Defaults to 80% of the schedule's
    * shortest period (`48` for every minute), or `60` without a schedule.
@@ -286,6 +300,8 @@ export interface ResolvedReaperOptions {
   readonly maxReadUnitsPerSecond: number
   readonly maxWriteUnitsPerSecond: number
   readonly leaseSeconds: number
+  readonly backfillReadUnitsPerSecond: number
+  readonly backfillIntervalSeconds: number
   /** Undefined: derived from the schedule by the reaper. */
   readonly maxPassSeconds: number | undefined
 }
@@ -331,6 +347,8 @@ const REAPER_KEYS = [
   'maxReadUnitsPerSecond',
   'maxWriteUnitsPerSecond',
   'leaseSeconds',
+  'backfillReadUnitsPerSecond',
+  'backfillIntervalSeconds',
   'maxPassSeconds'
 ] as const
 const METRICS_KEYS = ['registry', 'route', 'port', 'host'] as const
@@ -513,6 +531,12 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
       DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND
     ),
     leaseSeconds: int('reaper.leaseSeconds', r.leaseSeconds, DEFAULT_REAPER_LEASE_SECONDS, MIN_REAPER_LEASE_SECONDS),
+    backfillReadUnitsPerSecond: positiveNumber(
+      'reaper.backfillReadUnitsPerSecond',
+      r.backfillReadUnitsPerSecond,
+      DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND
+    ),
+    backfillIntervalSeconds: int('reaper.backfillIntervalSeconds', r.backfillIntervalSeconds, DEFAULT_REAPER_BACKFILL_INTERVAL_SECONDS, 1),
     maxPassSeconds: int('reaper.maxPassSeconds', r.maxPassSeconds, undefined, MIN_REAPER_MAX_PASS_SECONDS)
   })
 }

@@ -446,6 +446,8 @@ t.test('reaper and metrics: defaults', async (t) => {
     maxReadUnitsPerSecond: DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
     maxWriteUnitsPerSecond: DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND,
     leaseSeconds: DEFAULT_REAPER_LEASE_SECONDS,
+    backfillReadUnitsPerSecond: 5,
+    backfillIntervalSeconds: 86_400,
     maxPassSeconds: undefined
   })
   t.strictSame([DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
@@ -460,10 +462,10 @@ t.test('reaper and metrics: defaults', async (t) => {
 t.test('reaper and metrics: explicit values are kept, including false and 0', async (t) => {
   const registry = new Registry()
   const o = resolveWithSecret({
-    reaper: { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 },
+    reaper: { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, backfillReadUnitsPerSecond: 0.25, backfillIntervalSeconds: 1, maxPassSeconds: 7 },
     metrics: { registry, route: false }
   })
-  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', strategy: 'auto', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, maxPassSeconds: 7 })
+  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', strategy: 'auto', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, backfillReadUnitsPerSecond: 0.25, backfillIntervalSeconds: 1, maxPassSeconds: 7 })
   t.equal(o.metrics !== false && o.metrics.registry, registry)
   t.equal(o.metrics !== false && o.metrics.route, false)
   t.equal(resolveWithSecret({ reaper: { schedule: false } }).reaper !== false && (resolveWithSecret({ reaper: { schedule: false } }).reaper as { schedule: unknown }).schedule, false)

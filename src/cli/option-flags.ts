@@ -2,6 +2,7 @@ import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
   DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_PASS_SHARE, DEFAULT_REAPER_SEGMENTS,
   DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS,
+  DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND, DEFAULT_REAPER_STRATEGY, REAPER_STRATEGY_CHOICES,
   DEFAULT_TABLE_NAME, MAX_REAPER_SEGMENTS, MIN_REAPER_GRACE_SECONDS, MIN_REAPER_LEASE_SECONDS,
   MIN_REAPER_MAX_PASS_SECONDS, MIN_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape, type ReaperOptions,
   type ResolvedReaperOptions, type TableShape
@@ -53,6 +54,18 @@ export const SCAN_FLAGS: FlagSpecs = {
 
 /** Flags of the reaper's deletes and lease, for `reap`. */
 export const DELETE_FLAGS: FlagSpecs = {
+  strategy: {
+    type: 'string',
+    arg: 'mode',
+    description: 'auto (the expiry index when ACTIVE, else a scan), index or scan',
+    default: DEFAULT_REAPER_STRATEGY
+  },
+  'backfill-read-units': {
+    type: 'string',
+    arg: 'n',
+    description: 'Read capacity units per second of the backfill beside index passes',
+    default: String(DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND)
+  },
   'max-write-units': {
     type: 'string',
     arg: 'n',
@@ -101,6 +114,8 @@ export function reaperFlags (flags: Flags, schedule: string | false | undefined)
   const units = { above: 0 }
   const given: ReaperOptions = {
     schedule,
+    strategy: flags.choice('strategy', REAPER_STRATEGY_CHOICES),
+    backfillReadUnitsPerSecond: flags.number('backfill-read-units', units),
     segments: flags.integer('segments', REAPER_FLAG_BOUNDS.segments),
     graceSeconds: flags.integer('grace-seconds', REAPER_FLAG_BOUNDS.graceSeconds),
     maxReadUnitsPerSecond: flags.number('max-read-units', units),

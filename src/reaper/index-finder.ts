@@ -2,6 +2,8 @@ import type { AttributeValue, QueryCommandInput, UpdateItemCommandInput } from '
 import type { ExpiryIndexShape, TableShape } from '../options.js'
 import { bucketEnd, bucketOf } from '../expiry.js'
 import { itemKey, numberAttribute } from '../store/marshal.js'
+import { indexUpdateParts } from '../store/expiry-index.js'
+import { NOT_TOMBSTONE, TOMBSTONE_NAMES } from '../store/tombstone.js'
 import type { ReaperCalls } from './calls.js'
 import type { ExpiryFinder, FinderPage, FoundRow, StartKey } from './sweep.js'
 
@@ -130,5 +132,22 @@ export function buildRebucketInput (
             ...(seen === undefined ? {} : { ':seen': seen })
           }
         })
+  }
+}
+
+/**
+ * Pure: the backfill of a live row missing from the expiry index (a row of an older version or of other software):
+ * its bucket from the expiry the scan read and, if it has none, its shard. Conditional on that very expiry and on the
+ * row not being a tombstone, so it never creates, resurrects or extends a session, and a concurrent write wins.
+ */
+export function buildBackfillInput (shape: IndexedShape, id: string, expiresAt: number): UpdateItemCommandInput {
+  const parts = indexUpdateParts(shape.expiryIndex, id, expiresAt)
+  return {
+    TableName: shape.tableName,
+    Key: itemKey(shape, id),
+    UpdateExpression: 'SET ' + parts.sets.join(', '),
+    ConditionExpression: `#exp = :seen AND ${NOT_TOMBSTONE}`,
+    ExpressionAttributeNames: { ...parts.names, '#exp': shape.expiresAttribute, ...TOMBSTONE_NAMES },
+    ExpressionAttributeValues: { ...parts.values, ':seen': { N: String(expiresAt) } }
   }
 }

@@ -1,5 +1,6 @@
 import { REAPER_STRATEGIES, type TableState, type ReapReport } from './report.js'
 import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
+import type { BackfillState } from './backfill.js'
 
 // The reaper's state as the lease item stores it (JSON in LEASE_ATTRIBUTES.state): its type, its codec, and the
 // table figures read from it. The lease protocol that stores it is lease.ts.
@@ -14,6 +15,8 @@ export interface LeaseState {
   table?: NonNullable<TableState['sweep']>
   /** A sweep in progress (the budget made it longer than a pass). */
   sweep?: SweepProgress
+  /** The backfill (index strategy): see backfill.ts. */
+  backfill?: BackfillState
 }
 
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
@@ -43,7 +46,9 @@ function decodeSweep (value: unknown): SweepProgress | undefined {
   if (!SWEEP_NUMBERS.every((key) => isNumber(value[key]))) return undefined
   const numbers = Object.fromEntries(SWEEP_NUMBERS.map((key) => [key, value[key] as number])) as
     Record<typeof SWEEP_NUMBERS[number], number>
-  return { finder: value.finder, streams: value.streams, cursors: cursors as StreamCursor[], ...numbers }
+  // Counts later versions added: 0 in a sweep saved by an older one.
+  const added = { backfilled: isNumber(value.backfilled) ? value.backfilled : 0, missing: isNumber(value.missing) ? value.missing : 0 }
+  return { finder: value.finder, streams: value.streams, cursors: cursors as StreamCursor[], ...numbers, ...added }
 }
 
 const TABLE_NUMBERS = ['active', 'expiredFound', 'expiredBacklog', 'invalid', 'maxLagSeconds', 'completedAt'] as const
@@ -58,12 +63,30 @@ const REPORT_NUMBERS = [
   'durationSeconds', 'finishedAt'
 ] as const
 
+// Report counts later versions added (0 in a report stored by an older one).
+const ADDED_REPORT_NUMBERS = ['repaired', 'backfilled', 'backfillReadUnits', 'backfillWriteUnits'] as const
+
 function decodeReport (value: unknown): LeaseState['lastReport'] {
   if (!isObject(value) || !['success', 'failure', 'skipped'].includes(value.result as string)) return undefined
   if (!REPORT_NUMBERS.every((key) => isNumber(value[key]))) return undefined
   // Fields later versions added: a report stored by an older one gets their empty values.
   const strategy = (REAPER_STRATEGIES as readonly unknown[]).includes(value.strategy) ? value.strategy : 'none'
-  return { ...value, strategy, repaired: isNumber(value.repaired) ? value.repaired : 0 } as unknown as LeaseState['lastReport']
+  const added = Object.fromEntries(ADDED_REPORT_NUMBERS.map((key) => [key, isNumber(value[key]) ? value[key] : 0]))
+  return { ...value, strategy, ...added } as unknown as LeaseState['lastReport']
+}
+
+function decodeBackfill (value: unknown): BackfillState | undefined {
+  if (!isObject(value)) return undefined
+  const backfill: BackfillState = {}
+  const sweep = decodeSweep(value.sweep)
+  if (sweep !== undefined) backfill.sweep = sweep
+  if (isNumber(value.nextAt)) backfill.nextAt = value.nextAt
+  const figures = value.figures
+  if (isObject(figures) && ['missing', 'invalid', 'completedAt'].every((key) => isNumber(figures[key]))) {
+    const [missing, invalid, completedAt] = [figures.missing, figures.invalid, figures.completedAt] as number[]
+    backfill.figures = { missing: missing!, invalid: invalid!, completedAt: completedAt! }
+  }
+  return backfill
 }
 
 /**
@@ -87,6 +110,8 @@ export function decodeState (text: string | undefined): LeaseState {
   if (table !== undefined) state.table = table
   const sweep = decodeSweep(raw.sweep)
   if (sweep !== undefined) state.sweep = sweep
+  const backfill = decodeBackfill(raw.backfill)
+  if (backfill !== undefined) state.backfill = backfill
   return state
 }
 
@@ -99,6 +124,7 @@ export function tableStateOf (state: LeaseState): TableState {
   return {
     lastSuccessAt: state.lastSuccessAt,
     sweep: state.table,
-    ...(strategy === 'index' || strategy === 'scan' ? { strategy } : {})
+    ...(strategy === 'index' || strategy === 'scan' ? { strategy } : {}),
+    ...(state.backfill?.figures === undefined ? {} : { backfill: state.backfill.figures })
   }
 }

@@ -2,7 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { errorFields } from '../aws-errors.js'
 import type { ResolvedReaperOptions, TableShape } from '../options.js'
 import { epochSeconds } from '../clock.js'
-import type { Sleep, WaitGuard } from './budget.js'
+import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
+import { backfillProgress, nextBackfillState } from './backfill.js'
+import type { ScanFinder } from './scan-finder.js'
 import { ReaperCalls, type Budgets } from './calls.js'
 import { Lease, type LeaseWatch } from './lease.js'
 import { tableStateOf, type LeaseState } from './lease-state.js'
@@ -39,6 +41,8 @@ export interface PassDeps {
   /** This instance's memory of other holders of the lease. */
   readonly watch: LeaseWatch
   readonly budgets: Budgets
+  /** The backfill's finder and read budget: an index pass runs the backfill beside it (backfill.ts). */
+  readonly backfill: { readonly finder: ScanFinder, readonly read: UnitBudget } | undefined
   /** A pass stops (and saves its cursors) this long after it started. */
   readonly maxPassMs: number
   /** Records the pass's report, in the same turn as the pass's last log line. */
@@ -77,19 +81,28 @@ async function runSweep (sweep: Sweep, signal: AbortSignal): Promise<SweepEnd> {
 }
 
 /**
- * The sweep's guard: once a renewal is due, renews the lease, saving `state` with the sweep's `progress()`. Segments
- * share one renewal; the sweep checks the guard right before each call and while it waits.
+ * The sweeps' guard: once a renewal is due, renews the lease, saving the state `snapshot()` gives (the sweeps'
+ * progress). Streams and sweeps share one renewal; a sweep checks the guard right before each call and while it waits.
  */
-function renewalGuard (lease: Lease, state: LeaseState, progress: () => SweepProgress): WaitGuard {
+function renewalGuard (lease: Lease, snapshot: () => LeaseState): WaitGuard {
   let renewing: Promise<void> | undefined
   return {
     get dueAt () { return lease.renewAt },
     check: async () => {
-      if (lease.renewDue) await (renewing ??= lease.renew({ ...state, sweep: progress() }).finally(() => { renewing = undefined }))
+      if (lease.renewDue) await (renewing ??= lease.renew(snapshot()).finally(() => { renewing = undefined }))
       return true
     }
   }
 }
+
+/** The end of a pass's sweeps: the first failure, if any, decides. */
+function bothEnds (main: SweepEnd, backfill: SweepEnd | undefined): SweepEnd {
+  if (backfill === undefined || main.outcome === 'failure' || backfill.outcome !== 'failure') return main
+  return { ...main, outcome: 'failure', failure: backfill.failure }
+}
+
+// The report's counts, as the index or scan sweep made them.
+const REPORT_COUNTS = ['scanned', 'active', 'expired', 'deleted', 'conflicts', 'repaired', 'invalid', 'maxLagSeconds'] as const
 
 /**
  * One pass: takes the lease, sweeps (resuming the saved sweep), saves the state it leaves and frees the lease, then
@@ -100,6 +113,8 @@ export class ReaperPass {
   readonly #signal: AbortSignal
   readonly #startedAt: number
   readonly #calls: ReaperCalls
+  // The backfill's calls: its units are reported apart.
+  readonly #backfillCalls: ReaperCalls | undefined
   readonly #lease: Lease
 
   constructor (deps: PassDeps, signal: AbortSignal) {
@@ -107,6 +122,9 @@ export class ReaperPass {
     this.#signal = signal
     this.#startedAt = deps.now()
     this.#calls = new ReaperCalls(deps.client, deps.observer, deps.budgets, signal)
+    this.#backfillCalls = deps.backfill === undefined
+      ? undefined
+      : new ReaperCalls(deps.client, deps.observer, { read: deps.backfill.read, write: deps.budgets.write }, signal)
     this.#lease = new Lease(this.#calls, deps.shape, deps.owner, deps.options.leaseSeconds * 1000, deps.now, deps.watch)
   }
 
@@ -114,13 +132,24 @@ export class ReaperPass {
   async run (tick: number | undefined): Promise<ReapReport> {
     const state = await this.#takeLease(tick)
     if (typeof state === 'string') return this.#deps.ended(this.#report(state))
-    const sweep = this.#sweep(state)
-    const end = await runSweep(sweep, this.#signal)
+    const sweeps = this.#sweeps(state)
+    const { sweep, backfill } = sweeps
+    const [mainEnd, backfillEnd] = await Promise.all([
+      runSweep(sweep, this.#signal),
+      backfill === undefined ? undefined : runSweep(backfill, this.#signal)
+    ])
+    const end = bothEnds(mainEnd, backfillEnd)
     // Built once: the report stored in the lease is the one runOnce() resolves to (it cannot include the cost of
     // the write that stores it).
-    const report = this.#report(end.outcome, sweep)
+    const report = this.#report(end.outcome, sweep, backfill)
     if (end.outcome === 'failure') this.#deps.log.error({ err: errorFields(end.failure), report }, 'reaper pass failed')
-    const next = this.#nextState(state, report, sweep, end)
+    const next = this.#nextState(state, report, sweep, mainEnd)
+    if (backfill !== undefined) {
+      const complete = backfillEnd?.complete === true && backfillEnd.outcome === 'success'
+      const endedAt = epochSeconds(this.#deps.now())
+      next.backfill = nextBackfillState(state.backfill, backfill.progress, complete, endedAt, this.#deps.options.backfillIntervalSeconds)
+      if (backfill.cursorRejected && next.backfill !== undefined) delete next.backfill.sweep
+    }
     await this.#release(next)
     this.#deps.observer?.tableState(tableStateOf(next))
     if (end.outcome === 'success') this.#deps.log.info({ report, complete: end.complete, interrupted: end.interrupted }, 'reaper pass')
@@ -146,23 +175,39 @@ export class ReaperPass {
     }
   }
 
-  #sweep (state: LeaseState): Sweep {
+  /** The pass's sweep, and with the index strategy the backfill's when one is due (both share the lease's guard). */
+  #sweeps (state: LeaseState): { sweep: Sweep, backfill: Sweep | undefined } {
     const { shape, finder, budgets, now, sleep, options, observer } = this.#deps
-    const guard = renewalGuard(this.#lease, state, () => sweep.progress)
-    const sweep = new Sweep({
+    const snapshot = (): LeaseState => ({
+      ...state,
+      sweep: sweep.progress,
+      ...(backfill === undefined ? {} : { backfill: { ...state.backfill, sweep: backfill.progress } })
+    })
+    const common = {
       shape,
-      finder,
-      calls: this.#calls,
-      budgets,
       now,
       sleep,
       graceSeconds: options.graceSeconds,
       deadline: this.#startedAt + this.#deps.maxPassMs,
       signal: this.#signal,
-      guard,
+      guard: renewalGuard(this.#lease, snapshot),
       observer
-    }, this.#progress(state))
-    return sweep
+    }
+    const sweep = new Sweep({ ...common, finder, calls: this.#calls, budgets }, this.#progress(state))
+    const extra = this.#deps.backfill
+    const progress = extra === undefined || this.#backfillCalls === undefined
+      ? undefined
+      : backfillProgress(extra.finder, state.backfill, epochSeconds(this.#startedAt))
+    const backfill = progress === undefined || extra === undefined || this.#backfillCalls === undefined
+      ? undefined
+      : new Sweep({
+        ...common,
+        finder: extra.finder,
+        calls: this.#backfillCalls,
+        budgets: { read: extra.read, write: budgets.write },
+        backfill: true
+      }, progress)
+    return { sweep, backfill }
   }
 
   /** The saved sweep to resume, or a new one: saved progress this finder cannot resume is dropped, with a warning. */
@@ -176,12 +221,16 @@ export class ReaperPass {
     return saved ?? newProgress(finder, epochSeconds(this.#startedAt))
   }
 
-  #report (result: ReapResult, sweep?: Sweep): ReapReport {
+  #report (result: ReapResult, sweep?: Sweep, backfill?: Sweep): ReapReport {
+    const counts = sweep === undefined ? {} : Object.fromEntries(REPORT_COUNTS.map((key) => [key, sweep.counts[key]]))
     return {
       ...emptyReport(result, 0, sweep === undefined ? 'none' : this.#deps.strategy),
-      ...sweep?.counts,
+      ...counts,
+      backfilled: backfill?.counts.backfilled ?? 0,
       consumedReadUnits: this.#calls.tally.read,
       consumedWriteUnits: this.#calls.tally.write,
+      backfillReadUnits: this.#backfillCalls?.tally.read ?? 0,
+      backfillWriteUnits: this.#backfillCalls?.tally.write ?? 0,
       durationSeconds: Math.max(0, this.#deps.now() - this.#startedAt) / 1000
     }
   }

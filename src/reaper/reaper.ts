@@ -15,6 +15,7 @@ import { ReaperPass, type PassDeps, type ReaperLogger } from './pass.js'
 import { REAPER_STRATEGIES, emptyReport, type ReapReport, type ReaperStrategy } from './report.js'
 import type { ReaperObserver } from '../instrumentation.js'
 import { ScanFinder } from './scan-finder.js'
+import { backfillFinder } from './backfill.js'
 import type { ExpiryFinder } from './sweep.js'
 
 /** `fastify.sessionReaper`. */
@@ -104,8 +105,9 @@ export class Reaper implements SessionReaper {
   lastReport: ReapReport | undefined
   readonly #deps: ReaperDeps
   readonly #log: ReaperLogger
-  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy'>
+  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy' | 'backfill'>
   readonly #finders: { readonly scan: ExpiryFinder, readonly index: ExpiryFinder | undefined }
+  readonly #backfill: PassDeps['backfill']
   readonly #job: ScheduledJob | undefined
   // Strategy `auto`: the index's last seen state (undefined: to be read), and passes since.
   #indexActive: boolean | undefined
@@ -154,6 +156,12 @@ export class Reaper implements SessionReaper {
           indexed.expiryIndex.bucketSeconds
         ))
     }
+    this.#backfill = indexed === undefined
+      ? undefined
+      : {
+          finder: backfillFinder(shape, deps.options.segments),
+          read: new UnitBudget(deps.options.backfillReadUnitsPerSecond, deps.now, sleep)
+        }
     deps.observer?.interval(interval)
   }
 
@@ -201,7 +209,9 @@ export class Reaper implements SessionReaper {
   async #pass (tick: number | undefined, override: ReaperStrategy | undefined, signal: AbortSignal): Promise<ReapReport> {
     const strategy = override ?? await this.#choose(signal)
     const finder = this.#deps.finder ?? (strategy === 'index' ? this.#finders.index : undefined) ?? this.#finders.scan
-    const report = await new ReaperPass({ ...this.#passDeps, finder, strategy }, signal).run(tick)
+    // The backfill runs beside index passes only (a scan pass sees every row anyway).
+    const backfill = strategy === 'index' && this.#deps.finder === undefined ? this.#backfill : undefined
+    const report = await new ReaperPass({ ...this.#passDeps, finder, strategy, backfill }, signal).run(tick)
     // An index pass that failed may have met a missing index: read DescribeTable again before the next pass.
     if (strategy === 'index' && report.result === 'failure') this.#indexActive = undefined
     return report

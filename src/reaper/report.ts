@@ -25,12 +25,17 @@ export interface ReapReport {
    * from the row's expiry (index strategy; 0 otherwise).
    */
   readonly repaired: number
+  /** Rows the backfill (index strategy) gave their bucket in this pass. */
+  readonly backfilled: number
   /** Rows whose expiry is missing or not a number: left alone, as DynamoDB's TTL leaves them. */
   readonly invalid: number
   /** The longest time an expired row had been past its expiry (grace included) when found, in seconds (0 when none). */
   readonly maxLagSeconds: number
   readonly consumedReadUnits: number
   readonly consumedWriteUnits: number
+  /** What the backfill's scan and writes cost in this pass, apart from the figures above. */
+  readonly backfillReadUnits: number
+  readonly backfillWriteUnits: number
   readonly durationSeconds: number
 }
 
@@ -77,10 +82,13 @@ export function emptyReport (result: ReapResult, durationSeconds = 0, strategy: 
     deleted: 0,
     conflicts: 0,
     repaired: 0,
+    backfilled: 0,
     invalid: 0,
     maxLagSeconds: 0,
     consumedReadUnits: 0,
     consumedWriteUnits: 0,
+    backfillReadUnits: 0,
+    backfillWriteUnits: 0,
     durationSeconds
   }
 }

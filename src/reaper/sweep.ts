@@ -5,7 +5,7 @@ import { epochSeconds } from '../clock.js'
 import { DUE_CONDITION, classifyExpiry, dueCutoff, dueValues } from '../expiry.js'
 import { isInternalId } from '../ids.js'
 import { itemKey, numberAttribute } from '../store/marshal.js'
-import { buildRebucketInput } from './index-finder.js'
+import { buildBackfillInput, buildRebucketInput } from './index-finder.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
@@ -23,6 +23,11 @@ export interface FoundRow {
   readonly tombstone?: boolean
   /** The row's expiry-index bucket, when the finder read it. */
   readonly bucket?: number | undefined
+  /**
+   * True when the row has a numeric expiry but is missing from the expiry index or in the wrong bucket there (no
+   * shard, no bucket, or a bucket other than its expiry's): what the backfill fixes. Set by a finder that reads them.
+   */
+  readonly needsBucket?: boolean
   /**
    * False when `expiresAt` is only an upper bound (an index entry holds the bucket, not the expiry): the delete then
    * returns the row to learn the real expiry, and a failed delete means the bucket may be stale.
@@ -89,6 +94,10 @@ export interface SweepCounts {
   maxLagSeconds: number
   /** Index entries whose stale bucket was rewritten from the row's expiry. */
   repaired: number
+  /** Backfill: live rows given their bucket (see `SweepOptions.backfill`). */
+  backfilled: number
+  /** Live rows found missing from the expiry index (or in a wrong bucket) and left so (not fixed, or only counted). */
+  missing: number
 }
 
 export interface SweepOptions {
@@ -110,6 +119,11 @@ export interface SweepOptions {
    */
   readonly guard: WaitGuard
   readonly observer: ReaperObserver | undefined
+  /**
+   * Backfill: live rows the finder marks `needsBucket` get their bucket (and, if missing, their shard) from their
+   * expiry, conditionally on that expiry, within the write budget. Without it such rows are only counted (`missing`).
+   */
+  readonly backfill?: boolean
 }
 
 /** What became of an expired row: deleted, found refreshed or gone (conflict), or left in the table for later. */
@@ -137,7 +151,9 @@ export function newProgress (finder: Pick<ExpiryFinder, 'kind' | 'streams'>, sta
     deleted: 0,
     conflicts: 0,
     invalid: 0,
-    maxLagSeconds: 0
+    maxLagSeconds: 0,
+    backfilled: 0,
+    missing: 0
   }
 }
 
@@ -184,7 +200,9 @@ export function backoffMs (attempt: number): number {
  * failure) leaves cursors to resume from; `counts` cover what this pass did.
  */
 export class Sweep {
-  readonly counts: SweepCounts = { scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0, repaired: 0 }
+  readonly counts: SweepCounts = {
+    scanned: 0, active: 0, expired: 0, deleted: 0, conflicts: 0, invalid: 0, maxLagSeconds: 0, repaired: 0, backfilled: 0, missing: 0
+  }
   readonly progress: SweepProgress
   readonly #options: SweepOptions
   // The caller's guard, and the deadline: a wait stops there.
@@ -320,7 +338,9 @@ export class Sweep {
         // Past its expiry but within the grace: not live any more, not yet due; counted in `scanned` only.
         const kind = expiry === 'grace' ? undefined : expiry
         if (kind !== undefined) this.counts[kind]++
-        this.#settle(stream, row, kind)
+        const indexed = row.needsBucket === true && expiry !== 'invalid' ? await this.#backfill(row, signal) : 'yes'
+        if (indexed === 'stopped') return false
+        this.#settle(stream, row, kind, 0, indexed)
         continue
       }
       this.counts.expired++
@@ -337,9 +357,41 @@ export class Sweep {
     return true
   }
 
+  /**
+   * Gives a live row missing from the expiry index its bucket (backfill), or counts it missing: `fixed`, `no`
+   * (missing still), `yes` (a concurrent write changed or removed the row: it is not ours to count), `stopped`.
+   */
+  async #backfill (row: FoundRow, signal: AbortSignal): Promise<Indexed | 'stopped'> {
+    const options = this.#options
+    const write = options.budgets.write
+    const { shape } = options
+    if (options.backfill !== true || write === undefined || shape.expiryIndex === false || row.expiresAt === undefined) {
+      this.counts.missing++
+      return 'no'
+    }
+    if (this.#stopping(signal) || !await write.take(1, signal, this.#guard)) return 'stopped'
+    try {
+      await options.calls.updateItem(buildBackfillInput({ ...shape, expiryIndex: shape.expiryIndex }, row.id, row.expiresAt))
+      this.counts.backfilled++
+      return 'fixed'
+    } catch (err) {
+      if (isConditionFailure(err)) return 'yes'
+      if (isThrottle(err) || signal.aborted) {
+        // Left for the next backfill.
+        this.counts.missing++
+        return signal.aborted ? 'stopped' : 'no'
+      }
+      throw err
+    } finally {
+      write.charge(-1)
+    }
+  }
+
   /** Counts a settled row into the sweep's progress and moves the stream's cursor past it, in one step. */
-  #settle (stream: number, row: FoundRow, outcome: RowOutcome | undefined, lag = 0): void {
+  #settle (stream: number, row: FoundRow, outcome: RowOutcome | undefined, lag = 0, indexed: Indexed = 'yes'): void {
     const progress = this.progress
+    if (indexed === 'fixed') progress.backfilled++
+    if (indexed === 'no') progress.missing++
     if (outcome === 'active') progress.active++
     else if (outcome === 'invalid') progress.invalid++
     else if (outcome !== undefined) {
@@ -434,6 +486,9 @@ export class Sweep {
     }
   }
 }
+
+/** Whether a live row is in the expiry index: yes (or not ours to count), fixed by the backfill, or not. */
+type Indexed = 'yes' | 'fixed' | 'no'
 
 /** How a delete ended, and the lag to record for the row (undefined: none known). */
 interface DeleteEnd {

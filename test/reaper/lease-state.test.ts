@@ -7,7 +7,7 @@ t.test('state round-trips, and anything malformed is dropped', async (t) => {
     lastSuccessAt: 100,
     lastReport: { ...emptyReport('success', 2), deleted: 3, finishedAt: 100 },
     table: { active: 1, expiredFound: 2, expiredBacklog: 1, invalid: 3, maxLagSeconds: 4, completedAt: 100 },
-    sweep: { finder: 'scan', streams: 2, cursors: [{ done: true }, { done: false, start: { Sesion_Id: { S: 'x' } } }], startedAt: 90, active: 1, expired: 3, deleted: 2, conflicts: 1, invalid: 0, maxLagSeconds: 0 }
+    sweep: { finder: 'scan', streams: 2, cursors: [{ done: true }, { done: false, start: { Sesion_Id: { S: 'x' } } }], startedAt: 90, active: 1, expired: 3, deleted: 2, conflicts: 1, invalid: 0, maxLagSeconds: 0, backfilled: 0, missing: 0 }
   }
   t.strictSame(decodeState(encodeState(state)), state)
   t.strictSame(decodeState(undefined), {})
