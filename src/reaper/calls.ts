@@ -1,8 +1,8 @@
 import {
-  DeleteItemCommand, GetItemCommand, ScanCommand, UpdateItemCommand,
+  DeleteItemCommand, GetItemCommand, QueryCommand, ScanCommand, UpdateItemCommand,
   type ConsumedCapacity, type DeleteItemCommandInput, type DeleteItemCommandOutput, type DynamoDBClient,
-  type GetItemCommandInput, type GetItemCommandOutput, type ScanCommandInput, type ScanCommandOutput,
-  type UpdateItemCommandInput, type UpdateItemCommandOutput
+  type GetItemCommandInput, type GetItemCommandOutput, type QueryCommandInput, type QueryCommandOutput,
+  type ScanCommandInput, type ScanCommandOutput, type UpdateItemCommandInput, type UpdateItemCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import type { UnitBudget } from './budget.js'
 import { billedUnits, isRead, type ReaperObserver, type ReaperOperation } from '../instrumentation.js'
@@ -87,6 +87,11 @@ export class ReaperCalls {
   async scan (input: ScanCommandInput): Promise<ScanCommandOutput> {
     const command = new ScanCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
     return await this.#send('Scan', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
+  }
+
+  async query (input: QueryCommandInput): Promise<QueryCommandOutput> {
+    const command = new QueryCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
+    return await this.#send('Query', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
   }
 
   async deleteItem (input: DeleteItemCommandInput): Promise<DeleteItemCommandOutput> {
