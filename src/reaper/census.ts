@@ -214,6 +214,7 @@ async function readSegment (read: SegmentRead, segment: number): Promise<void> {
   const { budget, signal } = read.options
   let start: StartKey | undefined
   do {
+    signal?.throwIfAborted()
     const limit = budget === undefined ? undefined : pageLimit(budget.ratePerSecond, 1, read.unitsPerRow)
     const reserved = limit === undefined ? 0 : limit * read.unitsPerRow
     if (budget !== undefined && !await budget.take(reserved, signal)) {
