@@ -109,6 +109,15 @@ export function predictedRelativeError (rows: number, share: number): number {
 }
 
 /**
+ * Pure: how far a census's active estimate is from a known true count, in the standard errors the method predicts for
+ * that count (the bench compares an estimate with the rows it loaded: within ±2 about 95% of the time).
+ */
+export function standardErrors (result: Pick<CensusResult, 'active' | 'share'>, trueActive: number): number {
+  const error = predictedRelativeError(trueActive, result.share) * trueActive
+  return error === 0 ? (result.active === trueActive ? 0 : Number.POSITIVE_INFINITY) : (result.active - trueActive) / error
+}
+
+/**
  * Pure: the segments of the next census, from the active rows the last one found: the largest power of two that still
  * leaves CENSUS_TARGET_SAMPLE active rows in one segment, within MIN_ and MAX_CENSUS_SEGMENTS. Small tables are read
  * at 1/32, large ones at a fixed sample size (and a cost that no longer grows with the table).

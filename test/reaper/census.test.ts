@@ -9,7 +9,7 @@ import { ReaperCalls } from '../../src/reaper/calls.js'
 import {
   CENSUS_TARGET_SAMPLE, DEFAULT_CENSUS_SECONDS, MAX_CENSUS_SEGMENTS, MIN_CENSUS_SEGMENTS, buildCensusScanInput, censusResult,
   censusSegments, countRow, emptyCounts, estimate, nextCensusOptions, predictedRelativeError, relativeError, runCensus,
-  sampledSegments, type CensusResult
+  sampledSegments, standardErrors, type CensusResult
 } from '../../src/reaper/census.js'
 import { indexItemAttributes } from '../../src/store/expiry-index.js'
 import { TOMBSTONE_ATTRIBUTE } from '../../src/store/tombstone.js'
@@ -33,6 +33,9 @@ t.test('estimate and relative error: the sample scaled by 1/share; the binomial 
   t.equal(relativeError(10, 1), 0, 'a full read has no sampling error')
   t.equal(relativeError(0, 1 / 32), 1, 'an empty sample: 100%')
   t.equal(predictedRelativeError(20_000, 1 / 32), Math.sqrt((31 / 32) / 625))
+  t.equal(standardErrors({ active: 16_000 * (1 + predictedRelativeError(16_000, 1 / 32)), share: 1 / 32 }, 16_000).toFixed(9), '1.000000000', 'one predicted error high')
+  t.equal(standardErrors({ active: 100, share: 1 }, 100), 0)
+  t.equal(standardErrors({ active: 99, share: 1 }, 100), Number.POSITIVE_INFINITY)
   t.equal(DEFAULT_CENSUS_SECONDS, 300, 'the gauges are refreshed at least every 5 minutes')
 })
 
@@ -132,13 +135,14 @@ function row (kind: Kind, id: string, n: number, now: number, padding: number): 
   const expires = kind === 'active'
     ? now + (n % 3600)
     : kind === 'grace' ? now - 1 - (n % GRACE) : kind === 'expired' ? now - GRACE - 1 - (n % 3600) : now + 60
+  const data: Record<string, AttributeValue> = { user: { S: `user-${n}` }, roles: { L: [{ S: 'reader' }, { S: 'writer' }] }, n: { N: String(n % 100) } }
+  if (padding > 0) data.pad = { S: 'x'.repeat(padding) }
   const item: Record<string, AttributeValue> = {
     Sesion_Id: { S: id },
     Created_At: { N: String(now - 300) },
     Touched_At: { N: String(now - 300) },
-    Data: { M: { user: { S: `user-${n}` }, roles: { L: [{ S: 'reader' }, { S: 'writer' }] }, n: { N: String(n % 100) } } }
+    Data: { M: data }
   }
-  if (padding > 0) item.Data.M = { ...item.Data.M, pad: { S: 'x'.repeat(padding) } }
   if (kind === 'invalid') return { ...item, Expire_Session: { S: String(expires) } }
   if (kind === 'tombstone') return { Sesion_Id: { S: id }, Expire_Session: { N: String(expires) }, [TOMBSTONE_ATTRIBUTE]: { N: String(now) } }
   return { ...item, Expire_Session: { N: String(expires) }, ...indexItemAttributes(shape.expiryIndex, id, expires) }
@@ -207,7 +211,8 @@ t.test('on a table of 23,001 rows', async (t) => {
     const sigma = predictedRelativeError(MIX.active, 1 / 32)
     t.equal(Math.abs(sigma - 0.0440) < 0.0001, true, 'σ = sqrt((31/32) / 500) = 4.40% at 16,000 active rows')
     for (const result of results) {
-      t.equal(Math.abs(result.active - MIX.active) <= SIGMAS * sigma * MIX.active, true, `segment ${result.startSegment}: ${result.active}`)
+      const off = standardErrors(result, MIX.active)
+      t.equal(Math.abs(off) <= SIGMAS, true, `segment ${result.startSegment}: ${result.active} (${off.toFixed(2)}σ)`)
       const expiredSigma = predictedRelativeError(MIX.expired, 1 / 32)
       t.equal(Math.abs(result.expired - MIX.expired) <= SIGMAS * expiredSigma * MIX.expired, true, `expired, segment ${result.startSegment}`)
     }
@@ -222,12 +227,13 @@ t.test('on a table of 23,001 rows', async (t) => {
   })
 
   t.test('several samples: 4 of 32, 1 of 64 and 1 of 128 segments, each within 4σ', async (t) => {
-    for (const [segments, sampleSegments, startSegment] of [[32, 4, 30], [64, 1, 5], [64, 2, 63], [128, 1, 77]]) {
+    const samples: Array<[number, number, number]> = [[32, 4, 30], [64, 1, 5], [64, 2, 63], [128, 1, 77]]
+    for (const [segments, sampleSegments, startSegment] of samples) {
       const result = await runCensus(new ReaperCalls(client, undefined), table, NOW, { segments, sampleSegments, startSegment, graceSeconds: GRACE })
       const share = sampleSegments / segments
       t.equal(result.share, share)
-      const bound = SIGMAS * predictedRelativeError(MIX.active, share) * MIX.active
-      t.equal(Math.abs(result.active - MIX.active) <= bound, true, `${sampleSegments}/${segments}: ${result.active}`)
+      const off = standardErrors(result, MIX.active)
+      t.equal(Math.abs(off) <= SIGMAS, true, `${sampleSegments}/${segments}: ${result.active} (${off.toFixed(2)}σ)`)
       t.equal(result.relativeError, relativeError(result.sampled.active, share), 'the error it reports is its own sample\'s')
     }
   })
