@@ -243,12 +243,13 @@ t.test('on a table of 23,001 rows', async (t) => {
     const observer = { consumed: (operation: string, units: number) => consumed.push([operation, units]) }
     const calls = new ReaperCalls(client, observer as never)
     const census = await runCensus(calls, table, NOW, { segments: 32, graceSeconds: GRACE })
-    const scan = await fullScan(client, tableName)
-    t.equal(scan.rows, 23_001)
     t.equal(calls.tally.read, census.consumedReadUnits, 'tallied by the calls')
     t.strictSame(consumed.map(([operation]) => operation), consumed.map(() => 'Scan'))
     t.equal(consumed.reduce((sum, [, units]) => sum + units, 0), census.consumedReadUnits, 'and observed')
     if (CAN.capacity === 'real') {
+      // (A full Scan of moto's, whose capacity is a constant, would only take minutes.)
+      const scan = await fullScan(client, tableName)
+      t.equal(scan.rows, 23_001)
       const ratio = census.consumedReadUnits / scan.units
       t.equal(ratio <= 0.05, true, `census / scan = ${ratio.toFixed(4)} (at most 5%)`)
       t.equal(ratio > 0.5 / 32 && ratio < 1.5 / 32, true, 'about the share read, 1/32')
