@@ -222,14 +222,12 @@ interface SegmentRead {
 async function readSegment (read: SegmentRead, segment: number): Promise<void> {
   const { budget, signal } = read.options
   let start: StartKey | undefined
-  do {
+  for (;;) {
     signal?.throwIfAborted()
     const limit = budget === undefined ? undefined : pageLimit(budget.ratePerSecond, 1, read.unitsPerRow)
     const reserved = limit === undefined ? 0 : limit * read.unitsPerRow
-    if (budget !== undefined && !await budget.take(reserved, signal)) {
-      signal?.throwIfAborted()
-      throw new Error('census: the read budget refused units')
-    }
+    // Refused only when `signal` aborts (no guard is passed): the loop's first line then rejects.
+    if (budget !== undefined && !await budget.take(reserved, signal)) continue
     let out
     try {
       out = await read.calls.scan(buildCensusScanInput(read.shape, segment, read.segments, start, limit))
@@ -243,7 +241,8 @@ async function readSegment (read: SegmentRead, segment: number): Promise<void> {
     if (evaluated > 0) read.unitsPerRow = Math.max(MIN_UNITS_PER_ROW, units / evaluated)
     for (const item of out.Items ?? []) countRow(read.counts, parseScannedRow(read.shape, item), read.nowSec, read.grace)
     start = out.LastEvaluatedKey
-  } while (start !== undefined)
+    if (start === undefined) return
+  }
 }
 
 /**

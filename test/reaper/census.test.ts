@@ -271,10 +271,17 @@ t.test('on a table of 23,001 rows', async (t) => {
     t.equal(budgeted.completedAt, Math.floor(time.now() / 1000), 'completedAt from the injected clock')
   })
 
-  t.test('an aborted census rejects; bad segment figures are refused', async (t) => {
+  t.test('an aborted census rejects, also while it waits for the budget; bad segment figures are refused', async (t) => {
     const controller = new AbortController()
     controller.abort()
     await t.rejects(runCensus(new ReaperCalls(client, undefined), table, NOW, { signal: controller.signal }))
+    const waiting = new AbortController()
+    const time = fakeTime()
+    // The budget's first wait is where close() aborts it.
+    const budget = new UnitBudget(1, time.now, async (ms, signal) => { waiting.abort(); await time.sleep(ms, signal) })
+    const calls = new ReaperCalls(client, undefined, { read: budget })
+    await t.rejects(runCensus(calls, table, NOW, { budget, signal: waiting.signal }), { name: 'AbortError' })
+    t.equal(time.slept.length, 1, 'it stopped at its first wait')
     for (const bad of [{ segments: 16 }, { segments: 48 }, { segments: 8192 }, { sampleSegments: 0 }, { sampleSegments: 33 }, { startSegment: -1 }]) {
       await t.rejects(runCensus(new ReaperCalls(client, undefined), table, NOW, bad), RangeError, JSON.stringify(bad))
     }
