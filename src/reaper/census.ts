@@ -4,10 +4,9 @@ import { classifyExpiry } from '../expiry.js'
 import { isInternalId } from '../ids.js'
 import { billedUnits } from '../instrumentation.js'
 import { DEFAULT_REAPER_GRACE_SECONDS, type TableShape } from '../options.js'
-import { TOMBSTONE_NAMES } from '../store/tombstone.js'
 import type { UnitBudget } from './budget.js'
 import type { ReaperCalls } from './calls.js'
-import { parseScannedRow } from './scan-finder.js'
+import { buildScanInput, parseScannedRow } from './scan-finder.js'
 import { pageLimit, type FoundRow, type StartKey } from './sweep.js'
 
 /*
@@ -144,7 +143,7 @@ export function sampledSegments (start: number, count: number, segments: number)
   return Array.from({ length: count }, (_, i) => (start + i) % segments)
 }
 
-/** Pure: one page of a census: one segment, the key, expiry and tombstone marker only. */
+/** Pure: one page of a census: a page of the sweep's Scan (key, expiry, tombstone marker) in one segment; no Limit: 1 MB. */
 export function buildCensusScanInput (
   shape: TableShape,
   segment: number,
@@ -152,15 +151,9 @@ export function buildCensusScanInput (
   start: StartKey | undefined,
   limit: number | undefined
 ): ScanCommandInput {
-  return {
-    TableName: shape.tableName,
-    ProjectionExpression: '#id, #exp, #tomb',
-    ExpressionAttributeNames: { '#id': shape.idAttribute, '#exp': shape.expiresAttribute, ...TOMBSTONE_NAMES },
-    Segment: segment,
-    TotalSegments: segments,
-    ...(limit === undefined ? {} : { Limit: limit }),
-    ...(start === undefined ? {} : { ExclusiveStartKey: start })
-  }
+  const input = buildScanInput(shape, segment, segments, start, limit ?? 0)
+  if (limit === undefined) delete input.Limit
+  return input
 }
 
 export function emptyCounts (): CensusCounts {
