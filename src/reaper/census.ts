@@ -15,7 +15,7 @@ import { pageLimit, type FoundRow, type StartKey } from './sweep.js'
  * segment with probability 1/segments, independently of its expiry: the rows of `k` segments out of `T` are a uniform
  * sample of share p = k/T. The estimate of a class (active, expired) is its sampled count divided by p: unbiased, with
  * the binomial relative standard error sqrt((1 − p) / (N·p)) for a class of N rows. The sample reads whole rows, so
- * "active" is exactly what a sweep counts (expiry ≥ now), grace and due rows included, unlike a count of index
+ * "active" is exactly what a sweep counts (expiry ≥ now), grace and due rows told apart, unlike a count of index
  * buckets, whose current bucket mixes live and expired rows. A census costs p of a full scan pass, whatever the row
  * size (docs/reaper.md#table-gauges-in-index-mode).
  */
