@@ -1,8 +1,8 @@
 import {
   DeleteItemCommand, GetItemCommand, QueryCommand, ScanCommand, UpdateItemCommand,
   type ConsumedCapacity, type DeleteItemCommandInput, type DeleteItemCommandOutput, type DynamoDBClient,
-  type GetItemCommandInput, type GetItemCommandOutput, type QueryCommandInput, type QueryCommandOutput, type ScanCommandInput,
-  type ScanCommandOutput, type UpdateItemCommandInput, type UpdateItemCommandOutput
+  type GetItemCommandInput, type GetItemCommandOutput, type QueryCommandInput, type QueryCommandOutput,
+  type ScanCommandInput, type ScanCommandOutput, type UpdateItemCommandInput, type UpdateItemCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import type { UnitBudget } from './budget.js'
 import { billedUnits, isRead, type ReaperObserver, type ReaperOperation } from '../instrumentation.js'
