@@ -18,7 +18,9 @@ function passPrinter (io: ResolvedIo, json: boolean): ReaperObserver {
     reaped () {},
     ttlLag () {},
     skipped () {},
-    interval () {}
+    interval () {},
+    strategy () {},
+    budgets () {}
   }
 }
 
