@@ -4,7 +4,8 @@ import { MAX_REAPER_SEGMENTS } from '../../src/options.js'
 import { LEASE_ID } from '../../src/reaper/lease.js'
 import { startDynalite, makeClient, createTable } from '../helpers/dynamo.js'
 import { seedRows, sessionId, tableIds } from '../helpers/reaper.js'
-import { run } from '../helpers/cli.js'
+import { capture, run } from '../helpers/cli.js'
+import { main } from '../../src/cli/main.js'
 import { checkMetrics } from '../helpers/prometheus.js'
 import { METRIC_NAMES } from '../../src/metrics.js'
 
@@ -125,5 +126,25 @@ t.test('against dynalite', async (t) => {
     t.equal(check.stdout + check.stderr, '', 'promtool has nothing to say')
     t.equal(check.code, 0, 'promtool check metrics passes')
     await t.rejects(fetch(url!), 'the server is closed with the reaper')
+  })
+
+  t.test('reap --json --metrics-port keeps stdout for the reports: the address goes to stderr', async (t) => {
+    const table = await createTable(client)
+    const stop = new AbortController()
+    const timer = setTimeout(() => stop.abort(), 120_000)
+    t.teardown(() => clearTimeout(timer))
+    let firstLine: () => void = () => {}
+    const lined = new Promise<void>((resolve) => { firstLine = resolve })
+    const c = capture((stdout) => { if (stdout.includes('\n')) firstLine() })
+    const running = main(['reap', '--schedule', '* * * * * *', '--json', '--metrics-port', '0', '--metrics-host', '127.0.0.1', ...flags(table)],
+      { ...c.io, env: {}, signal: stop.signal })
+    await lined
+    const url = /^Metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(c.err())?.[1]
+    const status = url === undefined ? 0 : (await fetch(url)).status
+    stop.abort()
+    t.equal(await running, EXIT_OK, c.err())
+    t.ok(url !== undefined, `the address is on stderr: ${c.err()}`)
+    t.equal(status, 200)
+    t.match(JSON.parse(c.out().split('\n')[0]!), { result: 'success' }, 'stdout starts with a pass report')
   })
 })
