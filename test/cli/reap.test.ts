@@ -108,7 +108,11 @@ t.test('against dynalite', async (t) => {
       signal: stop.signal,
       onOutput: (stdout) => { if (/^\S+ success: /m.test(stdout)) firstPass(stdout) }
     })
-    const stdout = await passed
+    const ended = async (): Promise<never> => {
+      const r = await running
+      throw new Error(`reap ended (${r.code}) before its first successful pass: ${r.stderr}`)
+    }
+    const stdout = await Promise.race([passed, ended()])
     const url = /^Metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(stdout)?.[1]
     t.ok(url !== undefined, `the bound address is printed: ${stdout}`)
     const response = await fetch(url!)
@@ -138,7 +142,7 @@ t.test('against dynalite', async (t) => {
     const c = capture((stdout) => { if (stdout.includes('\n')) firstLine() })
     const running = main(['reap', '--schedule', '* * * * * *', '--json', '--metrics-port', '0', '--metrics-host', '127.0.0.1', ...flags(table)],
       { ...c.io, env: {}, signal: stop.signal })
-    await lined
+    await Promise.race([lined, running.then((code) => { throw new Error(`reap ended (${code}) before its first pass: ${c.err()}`) })])
     const url = /^Metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(c.err())?.[1]
     const status = url === undefined ? 0 : (await fetch(url)).status
     stop.abort()
