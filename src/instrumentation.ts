@@ -1,5 +1,7 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb'
-import { REAPER_RESULTS, type ReapReport, type ReapResult, type TableState } from './reaper/report.js'
+import {
+  REAPER_RESULTS, REAPER_STRATEGIES, type ReapReport, type ReapResult, type ReaperStrategy, type TableState
+} from './reaper/report.js'
 
 /**
  * What the library reports for metrics: every label value (each array derives its union, and every combination is
@@ -35,6 +37,45 @@ export type ReapSkipReason = typeof REAP_SKIP_REASONS[number]
 export const COMPONENTS = ['request', 'reaper'] as const
 export type Component = typeof COMPONENTS[number]
 
+/** How the reaper finds expired rows: the array lives beside `ReapReport.strategy` (reaper/report.ts). */
+export { REAPER_STRATEGIES, type ReaperStrategy }
+
+/** The reaper's capacity budgets: `dynamo_session_reaper_budget_units_per_second{kind}`. */
+export const BUDGET_KINDS = ['read', 'write'] as const
+export type BudgetKind = typeof BUDGET_KINDS[number]
+
+/** Where the table figures come from: `dynamo_session_table_figures_timestamp_seconds{source}`. */
+export const TABLE_FIGURE_SOURCES = ['sweep', 'estimate', 'backfill'] as const
+export type TableFigureSource = typeof TABLE_FIGURE_SOURCES[number]
+
+/**
+ * Why DynamoDB throttled a call, from the exception's `ThrottlingReasons` (`ResourceType + OperationType +
+ * LimitType`, e.g. `IndexWriteKeyRangeThroughputExceeded`: the expiry index's back-pressure on the table's writes).
+ */
+export const THROTTLE_REASONS = (['Table', 'Index'] as const).flatMap((resource) =>
+  (['Read', 'Write'] as const).flatMap((access) =>
+    (['ProvisionedThroughputExceeded', 'AccountLimitExceeded', 'KeyRangeThroughputExceeded', 'MaxOnDemandThroughputExceeded'] as const)
+      .map((limit) => `${resource}${access}${limit}` as const)))
+/** A documented reason, `other` for a reason this version does not know, `unknown` when the exception carries none. */
+export type ThrottleReason = typeof THROTTLE_REASONS[number] | 'other' | 'unknown'
+/** Every label value of `dynamo_session_throttled_requests_total{reason}`. */
+export const THROTTLE_REASON_LABELS: readonly ThrottleReason[] = [...THROTTLE_REASONS, 'other', 'unknown']
+
+const KNOWN_THROTTLE_REASONS: ReadonlySet<string> = new Set(THROTTLE_REASONS)
+
+/**
+ * The label of a throttling exception: its first reason (one attempt counts once, so sums by operation still count
+ * attempts). `ThrottlingException` spells the field `throttlingReasons`, the other throttling exceptions
+ * `ThrottlingReasons`.
+ */
+export function throttleReasonOf (err: unknown): ThrottleReason {
+  const e = err as { ThrottlingReasons?: unknown, throttlingReasons?: unknown } | null
+  const reasons = e?.ThrottlingReasons ?? e?.throttlingReasons
+  const first = Array.isArray(reasons) ? (reasons[0] as { reason?: unknown } | undefined)?.reason : undefined
+  if (typeof first !== 'string' || first === '') return 'unknown'
+  return KNOWN_THROTTLE_REASONS.has(first) ? first as ThrottleReason : 'other'
+}
+
 const READ_OPERATIONS: ReadonlySet<StoreOperation | ReaperOperation> = new Set(['GetItem', 'Scan', 'Query'])
 
 /** True for the operations DynamoDB bills in read units. */
@@ -64,6 +105,8 @@ export interface RequestObserver {
   destroyed (): void
   /** A request-path DynamoDB call ended, after `seconds` (the SDK's retries included). */
   operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined): void
+  /** A request-path call attempt was throttled (each SDK retry counts), with the exception's first reason. */
+  requestThrottled (operation: StoreOperation, reason: ThrottleReason): void
 }
 
 /** What the reaper reports. Must not throw. */
@@ -74,8 +117,8 @@ export interface ReaperObserver {
   tableState (state: TableState): void
   /** Capacity units one reaper call consumed. */
   consumed (operation: ReaperOperation, units: number): void
-  /** A reaper call attempt was throttled (each SDK retry counts). */
-  throttled (operation: ReaperOperation): void
+  /** A reaper call attempt was throttled (each SDK retry counts), with the exception's first reason. */
+  throttled (operation: ReaperOperation, reason: ThrottleReason): void
   /** An expired row was deleted. */
   reaped (): void
   /**
@@ -87,4 +130,8 @@ export interface ReaperObserver {
   skipped (reason: ReapSkipReason): void
   /** The schedule's period in seconds (0 when not scheduled). */
   interval (seconds: number): void
+  /** The finder the reaper uses from now on (at start, and whenever it changes). */
+  strategy (strategy: ReaperStrategy): void
+  /** The reaper's capacity budgets in units per second, as configured (at start). */
+  budgets (readUnitsPerSecond: number, writeUnitsPerSecond: number): void
 }

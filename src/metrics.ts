@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb'
 import {
-  LOAD_RESULTS, OPERATION_RESULTS, REAP_SKIP_REASONS, REAPER_OPERATIONS, REAPER_RESULTS, STORE_OPERATIONS, billedUnits,
+  BUDGET_KINDS, LOAD_RESULTS, OPERATION_RESULTS, REAP_SKIP_REASONS, REAPER_OPERATIONS, REAPER_RESULTS, REAPER_STRATEGIES,
+  STORE_OPERATIONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS, billedUnits,
   type Component, type LoadResult, type OperationResult, type ReapSkipReason, type ReaperObserver, type ReaperOperation,
-  type RequestObserver, type StoreOperation
+  type ReaperStrategy, type RequestObserver, type StoreOperation, type ThrottleReason
 } from './instrumentation.js'
 import type { ReapReport, TableState } from './reaper/report.js'
 import { MetricsConflictError } from './errors.js'
@@ -23,6 +24,11 @@ export const METRIC_NAMES = Object.freeze({
   reapedTotal: 'dynamo_session_reaped_total',
   reapSkippedTotal: 'dynamo_session_reap_skipped_total',
   invalidExpirySessions: 'dynamo_session_invalid_expiry_sessions',
+  activeSessionsRelativeError: 'dynamo_session_active_sessions_relative_error',
+  missingBucketSessions: 'dynamo_session_missing_bucket_sessions',
+  tableFiguresTimestampSeconds: 'dynamo_session_table_figures_timestamp_seconds',
+  reaperStrategy: 'dynamo_session_reaper_strategy',
+  reaperBudgetUnitsPerSecond: 'dynamo_session_reaper_budget_units_per_second',
   reaperRunsTotal: 'dynamo_session_reaper_runs_total',
   reaperRunDurationSeconds: 'dynamo_session_reaper_run_duration_seconds',
   reaperLastSuccessTimestampSeconds: 'dynamo_session_reaper_last_success_timestamp_seconds',
@@ -54,12 +60,17 @@ export interface Instruments {
   readonly reapedTotal: Counter
   readonly reapSkippedTotal: Counter<'reason'>
   readonly invalidExpirySessions: Gauge
+  readonly activeSessionsRelativeError: Gauge
+  readonly missingBucketSessions: Gauge
+  readonly tableFiguresTimestampSeconds: Gauge<'source'>
+  readonly reaperStrategy: Gauge<'strategy'>
+  readonly reaperBudgetUnitsPerSecond: Gauge<'kind'>
   readonly reaperRunsTotal: Counter<'result'>
   readonly reaperRunDurationSeconds: Histogram
   readonly reaperLastSuccessTimestampSeconds: Gauge
   readonly reaperIntervalSeconds: Gauge
   readonly consumedCapacityUnitsTotal: Counter<'operation' | 'component'>
-  readonly throttledRequestsTotal: Counter<'operation'>
+  readonly throttledRequestsTotal: Counter<'component' | 'operation' | 'reason'>
   readonly storeOperationDurationSeconds: Histogram<'operation' | 'result'>
   readonly loadsTotal: Counter<'result'>
   readonly createdTotal: Counter
@@ -105,6 +116,7 @@ function registerInstruments (registry: Registry, readClockOffsetMs: () => numbe
   const registers = [registry]
   return {
     ...registerSweepInstruments(registers),
+    ...registerTableSourceInstruments(registers),
     ...registerPassInstruments(registers),
     ...registerRequestInstruments(registers, readClockOffsetMs)
   }
@@ -155,6 +167,42 @@ function registerSweepInstruments (registers: Registry[]) {
   }
 }
 
+/** How current and how exact the table figures are, and what the index cannot see. */
+function registerTableSourceInstruments (registers: Registry[]) {
+  const N = METRIC_NAMES
+  return {
+    activeSessionsRelativeError: new Gauge({
+      name: N.activeSessionsRelativeError,
+      help: `Relative standard error of ${N.activeSessions} when it is an estimate (index mode); 0 when counted by a sweep`,
+      registers
+    }),
+    missingBucketSessions: new Gauge({
+      name: N.missingBucketSessions,
+      help: 'Rows without the expiry bucket attribute (invisible to the expiry index), as of the backfill\'s last complete scan',
+      registers
+    }),
+    tableFiguresTimestampSeconds: new Gauge({
+      name: N.tableFiguresTimestampSeconds,
+      help: 'Unix time the table figures were last made, by source (sweep: a complete sweep; estimate: the index mode' +
+        ' estimate of live rows; backfill: the backfill\'s last complete scan); 0 before the first',
+      labelNames: ['source'],
+      registers
+    }),
+    reaperStrategy: new Gauge({
+      name: N.reaperStrategy,
+      help: 'How the reaper finds expired rows: 1 for the strategy in use (index: the expiry index; scan: the table), 0 for the other',
+      labelNames: ['strategy'],
+      registers
+    }),
+    reaperBudgetUnitsPerSecond: new Gauge({
+      name: N.reaperBudgetUnitsPerSecond,
+      help: 'Capacity units per second this instance\'s reaper may consume, by kind (read, write); 0 without a reaper',
+      labelNames: ['kind'],
+      registers
+    })
+  }
+}
+
 /** This instance's reaper: rows deleted or skipped, passes, durations, schedule, capacity and throttling. */
 function registerPassInstruments (registers: Registry[]) {
   const N = METRIC_NAMES
@@ -197,8 +245,9 @@ function registerPassInstruments (registers: Registry[]) {
     }),
     throttledRequestsTotal: new Counter({
       name: N.throttledRequestsTotal,
-      help: 'Throttled reaper request attempts (each SDK retry counts), by operation',
-      labelNames: ['operation'],
+      help: 'Throttled DynamoDB call attempts (each SDK retry counts), by component, operation and the exception\'s' +
+        ' first ThrottlingReasons entry (other: a reason not listed; unknown: none given)',
+      labelNames: ['component', 'operation', 'reason'],
       registers
     })
   }
@@ -239,10 +288,14 @@ function zeroKnownLabels (i: Instruments): void {
   for (const reason of REAP_SKIP_REASONS) i.reapSkippedTotal.inc({ reason }, 0)
   for (const result of REAPER_RESULTS) i.reaperRunsTotal.inc({ result }, 0)
   for (const operation of STORE_OPERATIONS) i.consumedCapacityUnitsTotal.inc({ operation, component: 'request' }, 0)
-  for (const operation of REAPER_OPERATIONS) {
-    i.consumedCapacityUnitsTotal.inc({ operation, component: 'reaper' }, 0)
-    i.throttledRequestsTotal.inc({ operation }, 0)
+  for (const operation of REAPER_OPERATIONS) i.consumedCapacityUnitsTotal.inc({ operation, component: 'reaper' }, 0)
+  for (const reason of THROTTLE_REASON_LABELS) {
+    for (const operation of STORE_OPERATIONS) i.throttledRequestsTotal.inc({ component: 'request', operation, reason }, 0)
+    for (const operation of REAPER_OPERATIONS) i.throttledRequestsTotal.inc({ component: 'reaper', operation, reason }, 0)
   }
+  for (const strategy of REAPER_STRATEGIES) i.reaperStrategy.set({ strategy }, 0)
+  for (const kind of BUDGET_KINDS) i.reaperBudgetUnitsPerSecond.set({ kind }, 0)
+  for (const source of TABLE_FIGURE_SOURCES) i.tableFiguresTimestampSeconds.set({ source }, 0)
   for (const operation of STORE_OPERATIONS) {
     for (const result of OPERATION_RESULTS) i.storeOperationDurationSeconds.zero({ operation, result })
   }
@@ -268,6 +321,9 @@ function requestObserver (i: Instruments): RequestObserver {
     operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined) {
       i.storeOperationDurationSeconds.observe({ operation, result }, seconds)
       capacity(i, operation, 'request', billedUnits(consumed, result, operation))
+    },
+    requestThrottled (operation: StoreOperation, reason: ThrottleReason) {
+      i.throttledRequestsTotal.inc({ component: 'request', operation, reason })
     }
   }
 }
@@ -280,20 +336,13 @@ function reaperObserver (i: Instruments): ReaperObserver {
       if (report.result !== 'skipped') i.reaperRunDurationSeconds.observe(report.durationSeconds)
     },
     tableState (state: TableState) {
-      if (state.lastSuccessAt !== undefined) i.reaperLastSuccessTimestampSeconds.set(state.lastSuccessAt)
-      if (state.sweep === undefined) return
-      i.activeSessions.set(state.sweep.active)
-      i.expiredFoundSessions.set(state.sweep.expiredFound)
-      i.expiredBacklogSessions.set(state.sweep.expiredBacklog)
-      i.expiredPendingSessions.set(state.sweep.expiredFound)
-      i.invalidExpirySessions.set(state.sweep.invalid)
-      i.ttlLagMaxSeconds.set(state.sweep.maxLagSeconds)
+      showTableState(i, state)
     },
     consumed (operation: ReaperOperation, units: number) {
       capacity(i, operation, 'reaper', units)
     },
-    throttled (operation: ReaperOperation) {
-      i.throttledRequestsTotal.inc({ operation })
+    throttled (operation: ReaperOperation, reason: ThrottleReason) {
+      i.throttledRequestsTotal.inc({ component: 'reaper', operation, reason })
     },
     reaped () {
       i.reapedTotal.inc()
@@ -306,6 +355,39 @@ function reaperObserver (i: Instruments): ReaperObserver {
     },
     interval (seconds: number) {
       i.reaperIntervalSeconds.set(seconds)
+    },
+    strategy (strategy: ReaperStrategy) {
+      for (const known of REAPER_STRATEGIES) i.reaperStrategy.set({ strategy: known }, known === strategy ? 1 : 0)
+    },
+    budgets (readUnitsPerSecond: number, writeUnitsPerSecond: number) {
+      i.reaperBudgetUnitsPerSecond.set({ kind: 'read' }, readUnitsPerSecond)
+      i.reaperBudgetUnitsPerSecond.set({ kind: 'write' }, writeUnitsPerSecond)
     }
+  }
+}
+
+/**
+ * The table gauges from the lease item's state: live and expired rows from the last sweep (in index mode the live
+ * count is the estimate, with its error), invalid rows and rows missing the bucket from the backfill's scan when
+ * there is one, and when each figure was made. A figure not in `state` keeps its last value.
+ */
+function showTableState (i: Instruments, state: TableState): void {
+  if (state.lastSuccessAt !== undefined) i.reaperLastSuccessTimestampSeconds.set(state.lastSuccessAt)
+  const { sweep, activeEstimate, backfill } = state
+  if (sweep !== undefined) {
+    i.activeSessions.set(sweep.active)
+    i.expiredFoundSessions.set(sweep.expiredFound)
+    i.expiredBacklogSessions.set(sweep.expiredBacklog)
+    i.expiredPendingSessions.set(sweep.expiredFound)
+    i.invalidExpirySessions.set(sweep.invalid)
+    i.ttlLagMaxSeconds.set(sweep.maxLagSeconds)
+    i.activeSessionsRelativeError.set(activeEstimate?.relativeError ?? 0)
+    i.tableFiguresTimestampSeconds.set({ source: 'sweep' }, sweep.completedAt)
+  }
+  if (activeEstimate !== undefined) i.tableFiguresTimestampSeconds.set({ source: 'estimate' }, activeEstimate.completedAt)
+  if (backfill !== undefined) {
+    i.missingBucketSessions.set(backfill.missing)
+    i.invalidExpirySessions.set(backfill.invalid)
+    i.tableFiguresTimestampSeconds.set({ source: 'backfill' }, backfill.completedAt)
   }
 }

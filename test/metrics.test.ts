@@ -9,7 +9,8 @@ import { unitsFor } from './helpers/target.js'
 import { dynamoSession } from '../src/index.js'
 import { createMetrics, METRIC_NAMES, TTL_LAG_BUCKETS } from '../src/metrics.js'
 import {
-  LOAD_RESULTS, STORE_OPERATIONS, OPERATION_RESULTS, REAPER_RESULTS, REAPER_OPERATIONS, REAP_SKIP_REASONS
+  BUDGET_KINDS, LOAD_RESULTS, STORE_OPERATIONS, OPERATION_RESULTS, REAPER_RESULTS, REAPER_OPERATIONS, REAPER_STRATEGIES,
+  REAP_SKIP_REASONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS
 } from '../src/instrumentation.js'
 import { emptyReport } from '../src/reaper/report.js'
 import { ReaperCalls } from '../src/reaper/calls.js'
@@ -17,6 +18,7 @@ import { Lease } from '../src/reaper/lease.js'
 import { reaperOptions } from './helpers/reaper.js'
 import { startFaultProxy } from './helpers/fault-proxy.js'
 import { originOf } from '../src/metrics-server.js'
+import { metricValue } from './helpers/reliability.js'
 
 type Json = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
 
@@ -30,6 +32,11 @@ const TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   reapedTotal: 'counter',
   reapSkippedTotal: 'counter',
   invalidExpirySessions: 'gauge',
+  activeSessionsRelativeError: 'gauge',
+  missingBucketSessions: 'gauge',
+  tableFiguresTimestampSeconds: 'gauge',
+  reaperStrategy: 'gauge',
+  reaperBudgetUnitsPerSecond: 'gauge',
   reaperRunsTotal: 'counter',
   reaperRunDurationSeconds: 'histogram',
   reaperLastSuccessTimestampSeconds: 'gauge',
@@ -91,9 +98,16 @@ t.test('known label combinations exist at 0 from the first scrape', async (t) =>
   }
   for (const operation of REAPER_OPERATIONS) {
     t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation, component: 'reaper' }), 0)
-    t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { operation }), 0)
   }
+  for (const reason of THROTTLE_REASON_LABELS) {
+    for (const operation of STORE_OPERATIONS) t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { component: 'request', operation, reason }), 0)
+    for (const operation of REAPER_OPERATIONS) t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { component: 'reaper', operation, reason }), 0)
+  }
+  for (const strategy of REAPER_STRATEGIES) t.equal(value(json, METRIC_NAMES.reaperStrategy, { strategy }), 0)
+  for (const kind of BUDGET_KINDS) t.equal(value(json, METRIC_NAMES.reaperBudgetUnitsPerSecond, { kind }), 0)
+  for (const source of TABLE_FIGURE_SOURCES) t.equal(value(json, METRIC_NAMES.tableFiguresTimestampSeconds, { source }), 0)
   for (const name of [METRIC_NAMES.reapedTotal, METRIC_NAMES.createdTotal, METRIC_NAMES.destroyedTotal, METRIC_NAMES.activeSessions,
+    METRIC_NAMES.activeSessionsRelativeError, METRIC_NAMES.missingBucketSessions,
     METRIC_NAMES.reaperLastSuccessTimestampSeconds, METRIC_NAMES.reaperIntervalSeconds, METRIC_NAMES.ttlLagSeconds, METRIC_NAMES.reaperRunDurationSeconds]) {
     t.equal(value(json, name), 0, name)
   }
@@ -107,14 +121,15 @@ t.test('regression: the reaper\'s Query operation is exported at 0 like its othe
   createMetrics(registry)
   const json = await registry.getMetricsAsJSON()
   t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'Query', component: 'reaper' }), 0)
-  t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { operation: 'Query' }), 0)
+  t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { component: 'reaper', operation: 'Query', reason: 'unknown' }), 0)
 })
 
 t.test('the observer methods', async (t) => {
   const registry = new Registry()
   const m = createMetrics(registry)
-  m.throttled('Scan')
-  m.throttled('Scan')
+  m.throttled('Scan', 'TableReadKeyRangeThroughputExceeded')
+  m.throttled('Scan', 'unknown')
+  m.requestThrottled('PutItem', 'IndexWriteKeyRangeThroughputExceeded')
   m.skipped('error')
   m.skipped('conflict')
   m.consumed('Scan', 2.5)
@@ -132,7 +147,12 @@ t.test('the observer methods', async (t) => {
   t.equal(value(json, METRIC_NAMES.reapedTotal), 1)
   t.equal(value(json, METRIC_NAMES.ttlLagSeconds), 2, 'the lag of each settled row, deleted or not')
   t.equal(value(json, METRIC_NAMES.ttlLagSeconds, {}, 'sum'), 7205)
-  t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { operation: 'Scan' }), 2)
+  const throttled = (component: string, operation: string, reason: string): number | undefined =>
+    value(json, METRIC_NAMES.throttledRequestsTotal, { component, operation, reason })
+  t.equal(throttled('reaper', 'Scan', 'TableReadKeyRangeThroughputExceeded'), 1)
+  t.equal(throttled('reaper', 'Scan', 'unknown'), 1)
+  t.equal(throttled('request', 'PutItem', 'IndexWriteKeyRangeThroughputExceeded'), 1)
+  t.equal(throttled('reaper', 'PutItem', 'IndexWriteKeyRangeThroughputExceeded'), undefined, 'the reaper sends no PutItem')
   t.equal(value(json, METRIC_NAMES.reapSkippedTotal, { reason: 'error' }), 1)
   t.equal(value(json, METRIC_NAMES.reapSkippedTotal, { reason: 'conflict' }), 1)
   t.equal(value(json, METRIC_NAMES.consumedCapacityUnitsTotal, { operation: 'Scan', component: 'reaper' }), 2.5)
@@ -145,6 +165,56 @@ t.test('the observer methods', async (t) => {
   t.equal(value(json, METRIC_NAMES.reaperRunDurationSeconds), 1, 'skipped passes are not timed')
   t.equal(value(json, METRIC_NAMES.reaperRunDurationSeconds, {}, 'sum'), 3)
   t.equal(value(json, METRIC_NAMES.reaperLastSuccessTimestampSeconds), 0, 'untouched before any success')
+})
+
+t.test('index mode: the strategy, the budgets, the estimate\'s error, rows missing the bucket and the figures\' age', async (t) => {
+  const registry = new Registry()
+  const m = createMetrics(registry)
+  const N = METRIC_NAMES
+  const read = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
+    value(await registry.getMetricsAsJSON(), name, labels)
+  m.budgets(20, 10)
+  t.equal(await read(N.reaperBudgetUnitsPerSecond, { kind: 'read' }), 20)
+  t.equal(await read(N.reaperBudgetUnitsPerSecond, { kind: 'write' }), 10)
+  m.strategy('index')
+  t.strictSame([await read(N.reaperStrategy, { strategy: 'index' }), await read(N.reaperStrategy, { strategy: 'scan' })], [1, 0])
+  m.strategy('scan')
+  t.strictSame([await read(N.reaperStrategy, { strategy: 'index' }), await read(N.reaperStrategy, { strategy: 'scan' })], [0, 1])
+
+  const sweep = { active: 900, expiredFound: 40, expiredBacklog: 5, invalid: 3, maxLagSeconds: 70, completedAt: 1000 }
+  // A scan sweep: exact counts, no estimate, no backfill.
+  m.tableState({ lastSuccessAt: 1000, sweep })
+  t.equal(await read(N.activeSessions), 900)
+  t.equal(await read(N.activeSessionsRelativeError), 0, 'counted exactly')
+  t.equal(await read(N.invalidExpirySessions), 3)
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'sweep' }), 1000)
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'estimate' }), 0, 'never estimated')
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'backfill' }), 0, 'never backfilled')
+
+  // Index mode: the estimate in sweep.active, invalid rows and rows missing the bucket from the backfill's scan.
+  m.tableState({
+    lastSuccessAt: 2000,
+    sweep: { ...sweep, active: 1_000_000, invalid: 0, completedAt: 2000 },
+    activeEstimate: { relativeError: 0.01, completedAt: 1990 },
+    backfill: { missing: 12, invalid: 4, completedAt: 500 },
+    strategy: 'index'
+  })
+  t.equal(await read(N.activeSessions), 1_000_000)
+  t.equal(await read(N.activeSessionsRelativeError), 0.01)
+  t.equal(await read(N.missingBucketSessions), 12)
+  t.equal(await read(N.invalidExpirySessions), 4, 'the backfill\'s count, not the index pass\'s (the index cannot see them)')
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'sweep' }), 2000)
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'estimate' }), 1990)
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'backfill' }), 500)
+  t.equal(await read(N.reaperStrategy, { strategy: 'scan' }), 1, 'the strategy gauge is this instance\'s own, not the lease item\'s')
+
+  // Back to a scan sweep: the error is 0 again; the backfill's figures stay until its next scan.
+  m.tableState({ lastSuccessAt: 3000, sweep: { ...sweep, completedAt: 3000 }, backfill: { missing: 0, invalid: 3, completedAt: 2900 } })
+  t.equal(await read(N.activeSessionsRelativeError), 0)
+  t.equal(await read(N.missingBucketSessions), 0)
+  t.equal(await read(N.tableFiguresTimestampSeconds, { source: 'estimate' }), 1990, 'the last estimate\'s time stays')
+  const check = promtoolCheck(await registry.metrics())
+  t.equal(check.output, '', 'promtool has nothing to say')
 })
 
 t.test('the clock-skew gauge reads its source at each scrape', async (t) => {
@@ -230,7 +300,7 @@ t.test('with the plugin, against dynalite', async (t) => {
     t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'Scan', component: 'reaper' })! > 0)
     t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'DeleteItem', component: 'reaper' })! >= 3 * unitsFor('DeleteItem', 1))
     t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'UpdateItem', component: 'reaper' })! >= 2 * unitsFor('UpdateItem', 1), 'the lease')
-    t.equal(value(json, N.throttledRequestsTotal, { operation: 'Scan' }), 0)
+    t.equal(value(json, N.throttledRequestsTotal, { component: 'reaper', operation: 'Scan', reason: 'unknown' }), 0)
     t.equal(value(json, N.reapSkippedTotal, { reason: 'conflict' }), 0)
 
     const text = await registry.metrics()
@@ -313,6 +383,49 @@ t.test('with the plugin, against dynalite', async (t) => {
     await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     const inSync = await scrape()
     t.ok(inSync <= 0 && inSync > -60, `clocks in sync show as ${inSync} (the header's resolution, not skew)`)
+  })
+
+  t.test('regression: throttles by reason: request-path and reaper attempts counted by the exception\'s ThrottlingReasons', async (t) => {
+    const table = await createTable(client)
+    const clock = fakeClock()
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const registry = new Registry()
+    const proxied = makeClient(t, proxy.endpoint, { maxAttempts: 2 })
+    const app = await buildApp(t, proxied, table, { now: clock.now, metrics: { registry }, reaper: { schedule: false, graceSeconds: 0 } })
+    const N = METRIC_NAMES.throttledRequestsTotal
+    const throttled = async (labels: Record<string, string>): Promise<number> => await metricValue(registry, N, labels)
+    const index = 'arn:aws:dynamodb:us-east-1:123456789012:table/sessions/index/expiry'
+
+    // Index back-pressure on a login: both attempts (the SDK's retry included) throttled, the write fails.
+    proxy.inject({
+      kind: 'throttle',
+      type: 'ProvisionedThroughputExceededException',
+      reasons: [{ reason: 'IndexWriteKeyRangeThroughputExceeded', resource: index }]
+    }, { operations: ['PutItem'], times: 2 })
+    t.not((await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })).statusCode, 200)
+    t.equal(await throttled({ component: 'request', operation: 'PutItem', reason: 'IndexWriteKeyRangeThroughputExceeded' }), 2)
+
+    // ThrottlingException spells the field throttlingReasons; the retry succeeds.
+    const cookie = cookieFrom((await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })).headers['set-cookie'])!
+    proxy.inject({ kind: 'throttle', type: 'ThrottlingException', reasons: [{ reason: 'TableReadKeyRangeThroughputExceeded' }] },
+      { operations: ['GetItem'], times: 1 })
+    t.equal((await app.inject({ method: 'GET', url: '/get', headers: { cookie } })).statusCode, 200)
+    t.equal(await throttled({ component: 'request', operation: 'GetItem', reason: 'TableReadKeyRangeThroughputExceeded' }), 1)
+
+    // The reaper: a reason this version does not know is 'other', none at all is 'unknown'.
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: clock.seconds - 100 }])
+    proxy.inject({ kind: 'throttle', type: 'RequestLimitExceeded', reasons: [{ reason: 'TableWriteSomethingNewExceeded' }] },
+      { operations: ['DeleteItem'], times: 1 })
+    proxy.inject({ kind: 'throttle' }, { operations: ['Scan'], times: 1 })
+    t.match(await app.sessionReaper!.runOnce(), { result: 'success', deleted: 1 })
+    t.equal(await throttled({ component: 'reaper', operation: 'DeleteItem', reason: 'other' }), 1)
+    t.equal(await throttled({ component: 'reaper', operation: 'Scan', reason: 'unknown' }), 1)
+    t.equal(await throttled({ component: 'reaper' }), 2, 'nothing else counted for the reaper')
+    t.equal(await throttled({ component: 'request' }), 3, 'nor for requests')
+    t.equal(await throttled({}), proxy.faulted.throttle, 'every throttled attempt once')
+
+    const check = promtoolCheck(await registry.metrics())
+    t.equal(check.output, '', 'promtool has nothing to say')
   })
 
   t.test('two plugins on one registry: a coded error at registration', async (t) => {

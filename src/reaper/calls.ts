@@ -5,9 +5,9 @@ import {
   type ScanCommandInput, type ScanCommandOutput, type UpdateItemCommandInput, type UpdateItemCommandOutput
 } from '@aws-sdk/client-dynamodb'
 import type { UnitBudget } from './budget.js'
-import { billedUnits, isRead, type ReaperObserver, type ReaperOperation } from '../instrumentation.js'
+import { billedUnits, isRead, throttleReasonOf, type ReaperObserver, type ReaperOperation } from '../instrumentation.js'
 
-import { isConditionFailure, isThrottle } from '../aws-errors.js'
+import { isConditionFailure, watchThrottledAttempts, type WithMiddleware } from '../aws-errors.js'
 
 /** Units consumed so far, split as DynamoDB bills them. */
 export interface Tally {
@@ -19,10 +19,6 @@ export interface Budgets {
   readonly read: UnitBudget
   /** Undefined where nothing is written but the lease (stats). */
   readonly write?: UnitBudget
-}
-
-interface WithMiddleware {
-  middlewareStack: { add: (middleware: never, options: { step: 'finalizeRequest', priority: 'low', name: string }) => void }
 }
 
 /**
@@ -44,17 +40,8 @@ export class ReaperCalls {
     this.#signal = signal
   }
 
-  // Runs inside the SDK's retry loop (after retryMiddleware), so it sees every attempt's error.
   #observeAttempts (operation: ReaperOperation, command: WithMiddleware): void {
-    const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-      try {
-        return await next(args)
-      } catch (err) {
-        if (isThrottle(err)) this.#observer?.throttled(operation)
-        throw err
-      }
-    }
-    command.middlewareStack.add(middleware as never, { step: 'finalizeRequest', priority: 'low', name: 'dynamoSessionReaperAttempts' })
+    watchThrottledAttempts(command, 'dynamoSessionReaperAttempts', (err) => this.#observer?.throttled(operation, throttleReasonOf(err)))
   }
 
   /** Records units consumed by a call (also used for conditional failures, which report none). */

@@ -18,10 +18,17 @@ export function formatDuration (seconds: number): string {
 const iso = (ms: number): string => new Date(ms).toISOString()
 const units = (amount: number): string => String(Math.round(amount * 100) / 100)
 
+const STRATEGY_NOTES: Record<ReapReport['strategy'], string> = {
+  index: ' (queried the expiry index)',
+  scan: ' (scanned the table)',
+  none: ' (no pass ran)'
+}
+
 /** One line per figure of a pass report. */
 export function formatReport (report: ReapReport): string {
   return [
     `result:       ${report.result}`,
+    `strategy:     ${report.strategy}${STRATEGY_NOTES[report.strategy]}`,
     `scanned:      ${report.scanned} (active ${report.active}, expired ${report.expired}, invalid ${report.invalid})`,
     `deleted:      ${report.deleted}`,
     `conflicts:    ${report.conflicts} (refreshed or already gone)`,
@@ -72,7 +79,8 @@ export function formatStats (stats: ReaperStats, nowMs: number): string {
 export function formatPassLine (report: ReapReport, atMs: number): string {
   return `${iso(atMs)} ${report.result}: scanned ${report.scanned}, expired ${report.expired}, deleted ${report.deleted}, ` +
     `conflicts ${report.conflicts}, invalid ${report.invalid}, max lag ${formatDuration(report.maxLagSeconds)}, ` +
-    `${units(report.consumedReadUnits)} RCU, ${units(report.consumedWriteUnits)} WCU, ${report.durationSeconds.toFixed(1)} s\n`
+    `${units(report.consumedReadUnits)} RCU, ${units(report.consumedWriteUnits)} WCU, ${report.durationSeconds.toFixed(1)} s` +
+    `${report.strategy === 'none' ? '' : `, ${report.strategy}`}\n`
 }
 
 /** The reaper's warnings and errors as plain lines (`warn: message (name: detail)`); pass reports are printed apart. */

@@ -4,8 +4,8 @@ import {
   type ConsumedCapacity, type DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { isConditionFailure } from '../aws-errors.js'
-import type { RequestObserver, StoreOperation } from '../instrumentation.js'
+import { isConditionFailure, watchThrottledAttempts, type WithMiddleware } from '../aws-errors.js'
+import { throttleReasonOf, type RequestObserver, type StoreOperation } from '../instrumentation.js'
 import { epochSeconds } from '../clock.js'
 import { isLiveSession } from '../expiry.js'
 import { isInternalId } from '../ids.js'
@@ -14,8 +14,8 @@ import { setOwn, type JsonValue, type SessionRecord } from './json.js'
 import { parseItem, type StoredSession } from './record.js'
 import { buildTombstoneInput } from './tombstone.js'
 
-/** Receives every request-path DynamoDB call, for metrics. */
-type StoreObserver = Pick<RequestObserver, 'operation'>
+/** Receives every request-path DynamoDB call, and each throttled attempt, for metrics. */
+type StoreObserver = Pick<RequestObserver, 'operation'> & Partial<Pick<RequestObserver, 'requestThrottled'>>
 
 /** A live session as `fastify.sessionStore.get()` returns it. */
 export interface SessionSnapshot {
@@ -57,6 +57,16 @@ export class DynamoStore implements SessionStoreApi {
     this.#observer = observer
   }
 
+  /** `command`, reporting each of its throttled attempts (the SDK's retries included). */
+  #watched<C> (operation: StoreOperation, command: C): C {
+    const throttled = this.#observer?.requestThrottled?.bind(this.#observer)
+    if (throttled !== undefined) {
+      const onThrottle = (err: unknown): void => throttled(operation, throttleReasonOf(err))
+      watchThrottledAttempts(command as unknown as WithMiddleware, 'dynamoSessionStoreAttempts', onThrottle)
+    }
+    return command
+  }
+
   async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<T> {
     const started = performance.now()
     try {
@@ -72,20 +82,20 @@ export class DynamoStore implements SessionStoreApi {
   /** The row as stored, expired or not; undefined when absent. */
   async load (id: string, consistent: boolean): Promise<StoredSession | undefined> {
     const input = { ...buildGetInput(this.#shape, id, consistent), ReturnConsumedCapacity: 'TOTAL' as const }
-    const out = await this.#send('GetItem', () => this.#client.send(new GetItemCommand(input)))
+    const out = await this.#send('GetItem', () => this.#client.send(this.#watched('GetItem', new GetItemCommand(input))))
     return out.Item === undefined ? undefined : parseItem(this.#shape, out.Item)
   }
 
   /** Writes a new row; never overwrites one. */
   async create (spec: CreateSpec): Promise<void> {
     const input = { ...buildCreateInput(this.#shape, spec), ReturnConsumedCapacity: 'TOTAL' as const }
-    await this.#send('PutItem', () => this.#client.send(new PutItemCommand(input)))
+    await this.#send('PutItem', () => this.#client.send(this.#watched('PutItem', new PutItemCommand(input))))
   }
 
   async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
     return await this.#conditional(
       'UpdateItem',
-      () => this.#client.send(new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }))
+      () => this.#client.send(this.#watched('UpdateItem', new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })))
     )
   }
 
@@ -118,7 +128,7 @@ export class DynamoStore implements SessionStoreApi {
   /** Deletes the session row, if any; resolves false (and leaves it) when the row is a tombstone. */
   async delete (id: string): Promise<boolean> {
     const input = { ...buildDeleteInput(this.#shape, id), ReturnConsumedCapacity: 'TOTAL' as const }
-    return await this.#conditional('DeleteItem', () => this.#client.send(new DeleteItemCommand(input)))
+    return await this.#conditional('DeleteItem', () => this.#client.send(this.#watched('DeleteItem', new DeleteItemCommand(input))))
   }
 
   /**
@@ -127,7 +137,7 @@ export class DynamoStore implements SessionStoreApi {
    */
   async supersede (id: string, nowSec: number, lifetimeSeconds: number): Promise<boolean> {
     const input = { ...buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds), ReturnConsumedCapacity: 'TOTAL' as const }
-    return await this.#conditional('PutItem', () => this.#client.send(new PutItemCommand(input)))
+    return await this.#conditional('PutItem', () => this.#client.send(this.#watched('PutItem', new PutItemCommand(input))))
   }
 
   async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (

@@ -4,14 +4,20 @@ import { MAX_REAPER_SEGMENTS } from '../../src/options.js'
 import { LEASE_ID } from '../../src/reaper/lease.js'
 import { startDynalite, makeClient, createTable } from '../helpers/dynamo.js'
 import { seedRows, sessionId, tableIds } from '../helpers/reaper.js'
-import { run } from '../helpers/cli.js'
+import { capture, run } from '../helpers/cli.js'
+import { main } from '../../src/cli/main.js'
+import { checkMetrics } from '../helpers/prometheus.js'
+import { METRIC_NAMES } from '../../src/metrics.js'
 
 t.test('usage errors name the flag and send nothing', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['reap', '--once', '--segments', '0'], /--segments must be an integer from 1 to 1000, got '0'/],
     [['reap', '--once', '--max-read-units', 'lots'], /--max-read-units must be a number above 0, got 'lots'/],
     [['reap', '--schedule', 'every minute'], /--schedule: .*reaper\.schedule: expected a cron expression/],
-    [['reap', '--once', '--schedule', '*/5 * * * *'], /--schedule applies only without --once/]
+    [['reap', '--once', '--schedule', '*/5 * * * *'], /--schedule applies only without --once/],
+    [['reap', '--once', '--metrics-port', '0'], /--metrics-port applies only without --once/],
+    [['reap', '--metrics-port', '65536'], /--metrics-port must be an integer from 0 to 65535, got '65536'/],
+    [['reap', '--metrics-host', '0.0.0.0'], /--metrics-host applies only with --metrics-port/]
   ]
   for (const [argv, message] of cases) {
     const r = await run([...argv, '--endpoint', 'http://127.0.0.1:9'])
@@ -89,5 +95,62 @@ t.test('against dynalite', async (t) => {
     t.match(first, { result: 'success', deleted: 1 })
     t.match(r.stderr, /Stopping \(abort\)/)
     t.strictSame(await tableIds(client, table), [LEASE_ID])
+  })
+
+  t.test('reap --metrics-port serves the plugin\'s metrics on the plugin\'s metrics server (loopback by default)', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, [{ id: sessionId(1), expiresAt: now - 3600 }, { id: sessionId(2), expiresAt: now + 3600 }])
+    const stop = new AbortController()
+    // A bound, not a wait: the test stops the CLI once it has scraped; a loaded machine may need many seconds.
+    const timer = setTimeout(() => stop.abort(), 120_000)
+    t.teardown(() => clearTimeout(timer))
+    let firstPass: (stdout: string) => void = () => {}
+    const passed = new Promise<string>((resolve) => { firstPass = resolve })
+    const running = run(['reap', '--schedule', '* * * * * *', '--metrics-port', '0', ...flags(table)], {}, {
+      signal: stop.signal,
+      onOutput: (stdout) => { if (/^\S+ success: /m.test(stdout)) firstPass(stdout) }
+    })
+    const ended = async (): Promise<never> => {
+      const r = await running
+      throw new Error(`reap ended (${r.code}) before its first successful pass: ${r.stderr}`)
+    }
+    const stdout = await Promise.race([passed, ended()])
+    const url = /^Metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(stdout)?.[1]
+    t.ok(url !== undefined, `the bound address is printed: ${stdout}`)
+    const response = await fetch(url!)
+    const text = await response.text()
+    stop.abort()
+    const r = await running
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.equal(response.status, 200)
+    t.match(text, new RegExp(`^${METRIC_NAMES.reapedTotal} 1$`, 'm'), 'the pass\'s deletion is counted')
+    t.match(text, new RegExp(`^${METRIC_NAMES.reaperRunsTotal}\\{result="success"\\} [1-9]`, 'm'))
+    t.match(text, new RegExp(`^${METRIC_NAMES.activeSessions} 1$`, 'm'), 'the table figures of the lease item')
+    t.match(text, new RegExp(`^${METRIC_NAMES.reaperIntervalSeconds} 1$`, 'm'), 'the schedule\'s period')
+    for (const name of Object.values(METRIC_NAMES)) t.match(text, `# TYPE ${name} `, `${name} is exported, as by the plugin`)
+    const check = await checkMetrics(text)
+    t.equal(check.stdout + check.stderr, '', 'promtool has nothing to say')
+    t.equal(check.code, 0, 'promtool check metrics passes')
+    await t.rejects(fetch(url!), 'the server is closed with the reaper')
+  })
+
+  t.test('reap --json --metrics-port keeps stdout for the reports: the address goes to stderr', async (t) => {
+    const table = await createTable(client)
+    const stop = new AbortController()
+    const timer = setTimeout(() => stop.abort(), 120_000)
+    t.teardown(() => clearTimeout(timer))
+    let firstLine: () => void = () => {}
+    const lined = new Promise<void>((resolve) => { firstLine = resolve })
+    const c = capture((stdout) => { if (stdout.includes('\n')) firstLine() })
+    const running = main(['reap', '--schedule', '* * * * * *', '--json', '--metrics-port', '0', '--metrics-host', '127.0.0.1', ...flags(table)],
+      { ...c.io, env: {}, signal: stop.signal })
+    await Promise.race([lined, running.then((code) => { throw new Error(`reap ended (${code}) before its first pass: ${c.err()}`) })])
+    const url = /^Metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(c.err())?.[1]
+    const status = url === undefined ? 0 : (await fetch(url)).status
+    stop.abort()
+    t.equal(await running, EXIT_OK, c.err())
+    t.ok(url !== undefined, `the address is on stderr: ${c.err()}`)
+    t.equal(status, 200)
+    t.match(JSON.parse(c.out().split('\n')[0]!), { result: 'success' }, 'stdout starts with a pass report')
   })
 })

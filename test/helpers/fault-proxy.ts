@@ -12,7 +12,12 @@ export type Fault =
   | { kind: 'stallBody' }
   /** Forwards the request (DynamoDB applies it), then resets the connection instead of answering. */
   | { kind: 'dropResponse' }
-  | { kind: 'throttle', type?: 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'RequestLimitExceeded' }
+  | {
+    kind: 'throttle'
+    type?: 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'RequestLimitExceeded'
+    /** The body's ThrottlingReasons (`throttlingReasons` for ThrottlingException, as DynamoDB spells it there). */
+    reasons?: Array<{ reason: string, resource?: string }>
+  }
   | { kind: 'error5xx', status?: number }
   /** Forwards, with the response's Date header moved by `seconds`: a DynamoDB whose clock is that far ahead (behind if negative). */
   | { kind: 'skewDate', seconds: number }
@@ -123,7 +128,14 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
           return
         case 'throttle': {
           const type = fault.type ?? 'ProvisionedThroughputExceededException'
-          const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'Rate of requests exceeds the allowed throughput.' })
+          const reasons = fault.reasons === undefined
+            ? {}
+            : { [type === 'ThrottlingException' ? 'throttlingReasons' : 'ThrottlingReasons']: fault.reasons }
+          const payload = JSON.stringify({
+            __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+            message: 'Rate of requests exceeds the allowed throughput.',
+            ...reasons
+          })
           res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) })
           res.end(payload)
           return

@@ -39,6 +39,20 @@ export async function promtool (args: string[], cwd = PROMETHEUS_DIR): Promise<C
   })
 }
 
+/** `promtool check metrics` on an exposition text (given on stdin): exit code and what promtool had to say. */
+export async function checkMetrics (text: string): Promise<CommandResult> {
+  return await new Promise((resolve, reject) => {
+    const child = execFile(PROMTOOL_BIN, ['check', 'metrics'], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') {
+        reject(err)
+        return
+      }
+      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr })
+    })
+    child.stdin?.end(text)
+  })
+}
+
 // Dashboards
 
 export interface Target { refId: string, expr: string, legendFormat?: string, datasource?: { type?: string, uid?: string } }

@@ -18,6 +18,9 @@ t.test('formatDuration', async (t) => {
 t.test('formatReport', async (t) => {
   const text = formatReport({ ...emptyReport('success', 1.5), scanned: 10, active: 6, expired: 4, deleted: 2, conflicts: 1, invalid: 0, maxLagSeconds: 90, consumedReadUnits: 1.25, consumedWriteUnits: 4 })
   t.match(text, /^result: +success$/m)
+  t.match(text, /^strategy: +none \(no pass ran\)$/m)
+  t.match(formatReport({ ...emptyReport('success', 1, 'index') }), /^strategy: +index \(queried the expiry index\)$/m)
+  t.match(formatReport({ ...emptyReport('success', 1, 'scan') }), /^strategy: +scan \(scanned the table\)$/m)
   t.match(text, /^scanned: +10 \(active 6, expired 4, invalid 0\)$/m)
   t.match(text, /^failed: +1$/m, 'expired - deleted - conflicts')
   t.match(text, /^max lag: +1m 30s past expiry$/m)
@@ -28,6 +31,9 @@ t.test('formatPassLine and textLogger', async (t) => {
   const report = { ...emptyReport('success', 0.25), scanned: 5, active: 3, expired: 2, deleted: 2, maxLagSeconds: 3661, consumedReadUnits: 0.5, consumedWriteUnits: 4 }
   t.equal(formatPassLine(report, Date.UTC(2026, 0, 1)),
     '2026-01-01T00:00:00.000Z success: scanned 5, expired 2, deleted 2, conflicts 0, invalid 0, max lag 1h 1m 1s, 0.5 RCU, 4 WCU, 0.3 s\n')
+  t.equal(formatPassLine({ ...report, strategy: 'index' }, Date.UTC(2026, 0, 1)),
+    '2026-01-01T00:00:00.000Z success: scanned 5, expired 2, deleted 2, conflicts 0, invalid 0, max lag 1h 1m 1s, 0.5 RCU, 4 WCU, 0.3 s, index\n',
+    'the strategy, when a pass ran')
   let text = ''
   const log = textLogger({ write: (s: string) => { text += s } })
   log.debug({}, 'hidden')

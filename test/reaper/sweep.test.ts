@@ -33,7 +33,9 @@ function recorder (time: FakeTime): ReaperObserver & { log: Recorded } {
     throttled (operation) { r.throttled.push(operation) },
     reaped () { r.reaped++ },
     ttlLag (lag) { r.lags.push(lag) },
-    skipped (reason) { r.skipped.push(reason) }
+    skipped (reason) { r.skipped.push(reason) },
+    strategy () {},
+    budgets () {}
   }
 }
 
