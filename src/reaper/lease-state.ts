@@ -1,6 +1,7 @@
 import { REAPER_STRATEGIES, type TableState, type ReapReport } from './report.js'
 import type { StartKey, StreamCursor, SweepProgress } from './sweep.js'
 import type { BackfillState } from './backfill.js'
+import type { CensusRecord } from './census.js'
 
 // The reaper's state as the lease item stores it (JSON in LEASE_ATTRIBUTES.state): its type, its codec, and the
 // table figures read from it. The lease protocol that stores it is lease.ts.
@@ -17,6 +18,8 @@ export interface LeaseState {
   sweep?: SweepProgress
   /** The backfill (index strategy): see backfill.ts. */
   backfill?: BackfillState
+  /** The last census (index strategy): the active-sessions estimate, see census.ts. */
+  census?: CensusRecord
 }
 
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
@@ -64,7 +67,7 @@ const REPORT_NUMBERS = [
 ] as const
 
 // Report counts later versions added (0 in a report stored by an older one).
-const ADDED_REPORT_NUMBERS = ['repaired', 'backfilled', 'backfillReadUnits', 'backfillWriteUnits'] as const
+const ADDED_REPORT_NUMBERS = ['repaired', 'backfilled', 'backfillReadUnits', 'backfillWriteUnits', 'censusReadUnits'] as const
 
 function decodeReport (value: unknown): LeaseState['lastReport'] {
   if (!isObject(value) || !['success', 'failure', 'skipped'].includes(value.result as string)) return undefined
@@ -87,6 +90,13 @@ function decodeBackfill (value: unknown): BackfillState | undefined {
     backfill.figures = { missing: missing!, invalid: invalid!, completedAt: completedAt! }
   }
   return backfill
+}
+
+const CENSUS_NUMBERS = ['active', 'relativeError', 'completedAt', 'segments', 'startSegment', 'sampleSegments'] as const
+
+function decodeCensus (value: unknown): CensusRecord | undefined {
+  if (!isObject(value) || !CENSUS_NUMBERS.every((key) => isNumber(value[key]))) return undefined
+  return Object.fromEntries(CENSUS_NUMBERS.map((key) => [key, value[key]])) as unknown as CensusRecord
 }
 
 /**
@@ -112,6 +122,8 @@ export function decodeState (text: string | undefined): LeaseState {
   if (sweep !== undefined) state.sweep = sweep
   const backfill = decodeBackfill(raw.backfill)
   if (backfill !== undefined) state.backfill = backfill
+  const census = decodeCensus(raw.census)
+  if (census !== undefined) state.census = census
   return state
 }
 
@@ -125,6 +137,9 @@ export function tableStateOf (state: LeaseState): TableState {
     lastSuccessAt: state.lastSuccessAt,
     sweep: state.table,
     ...(strategy === 'index' || strategy === 'scan' ? { strategy } : {}),
-    ...(state.backfill?.figures === undefined ? {} : { backfill: state.backfill.figures })
+    ...(state.backfill?.figures === undefined ? {} : { backfill: state.backfill.figures }),
+    ...(strategy === 'index' && state.census !== undefined
+      ? { activeEstimate: { relativeError: state.census.relativeError, completedAt: state.census.completedAt } }
+      : {})
   }
 }

@@ -4,6 +4,7 @@ import type { ResolvedReaperOptions, TableShape } from '../options.js'
 import { epochSeconds } from '../clock.js'
 import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
 import { backfillProgress, nextBackfillState } from './backfill.js'
+import { DEFAULT_CENSUS_SECONDS, censusRecord, takeCensus, type CensusRecord } from './census.js'
 import type { ScanFinder } from './scan-finder.js'
 import { ReaperCalls, type Budgets } from './calls.js'
 import { Lease, type LeaseWatch } from './lease.js'
@@ -113,8 +114,9 @@ export class ReaperPass {
   readonly #signal: AbortSignal
   readonly #startedAt: number
   readonly #calls: ReaperCalls
-  // The backfill's calls: its units are reported apart.
+  // The backfill's and the census's calls: their units are reported apart.
   readonly #backfillCalls: ReaperCalls | undefined
+  readonly #censusCalls: ReaperCalls
   readonly #lease: Lease
 
   constructor (deps: PassDeps, signal: AbortSignal) {
@@ -122,6 +124,7 @@ export class ReaperPass {
     this.#signal = signal
     this.#startedAt = deps.now()
     this.#calls = new ReaperCalls(deps.client, deps.observer, deps.budgets, signal)
+    this.#censusCalls = new ReaperCalls(deps.client, deps.observer, deps.budgets, signal)
     this.#backfillCalls = deps.backfill === undefined
       ? undefined
       : new ReaperCalls(deps.client, deps.observer, { read: deps.backfill.read, write: deps.budgets.write }, signal)
@@ -134,16 +137,17 @@ export class ReaperPass {
     if (typeof state === 'string') return this.#deps.ended(this.#report(state))
     const sweeps = this.#sweeps(state)
     const { sweep, backfill } = sweeps
-    const [mainEnd, backfillEnd] = await Promise.all([
+    const [mainEnd, backfillEnd, census] = await Promise.all([
       runSweep(sweep, this.#signal),
-      backfill === undefined ? undefined : runSweep(backfill, this.#signal)
+      backfill === undefined ? undefined : runSweep(backfill, this.#signal),
+      this.#census(state)
     ])
     const end = bothEnds(mainEnd, backfillEnd)
     // Built once: the report stored in the lease is the one runOnce() resolves to (it cannot include the cost of
     // the write that stores it).
     const report = this.#report(end.outcome, sweep, backfill)
     if (end.outcome === 'failure') this.#deps.log.error({ err: errorFields(end.failure), report }, 'reaper pass failed')
-    const next = this.#nextState(state, report, sweep, mainEnd)
+    const next = this.#nextState(state, report, sweep, mainEnd, census)
     if (backfill !== undefined) {
       const complete = backfillEnd?.complete === true && backfillEnd.outcome === 'success'
       const endedAt = epochSeconds(this.#deps.now())
@@ -221,8 +225,36 @@ export class ReaperPass {
     return saved ?? newProgress(finder, epochSeconds(this.#startedAt))
   }
 
+  /**
+   * With the index strategy, a census of the live sessions (census.ts) when the last one is DEFAULT_CENSUS_SECONDS old:
+   * the index sees no live rows. A census that fails is logged and tried again next pass.
+   */
+  async #census (state: LeaseState): Promise<CensusRecord | undefined> {
+    const { strategy, shape, now, options, budgets, log } = this.#deps
+    const nowSec = epochSeconds(this.#startedAt)
+    if (strategy !== 'index' || (state.census !== undefined && nowSec - state.census.completedAt < DEFAULT_CENSUS_SECONDS)) return undefined
+    try {
+      const result = await takeCensus(this.#censusCalls, shape, nowSec, state.census, {
+        graceSeconds: options.graceSeconds, budget: budgets.read, signal: this.#signal, now
+      })
+      return censusRecord(result)
+    } catch (err) {
+      if (!this.#signal.aborted) log.warn({ err: errorFields(err) }, 'reaper census failed: the live-session estimate is kept as it was')
+      return undefined
+    }
+  }
+
   #report (result: ReapResult, sweep?: Sweep, backfill?: Sweep): ReapReport {
-    const counts = sweep === undefined ? {} : Object.fromEntries(REPORT_COUNTS.map((key) => [key, sweep.counts[key]]))
+    const counts: Partial<Record<typeof REPORT_COUNTS[number], number>> =
+      sweep === undefined ? {} : Object.fromEntries(REPORT_COUNTS.map((key) => [key, sweep.counts[key]]))
+    if (backfill !== undefined) {
+      // The expired rows the backfill deleted (those the index cannot see) are this pass's too.
+      const extra = backfill.counts
+      counts.expired = (counts.expired ?? 0) + extra.expired
+      counts.deleted = (counts.deleted ?? 0) + extra.deleted
+      counts.conflicts = (counts.conflicts ?? 0) + extra.conflicts
+      counts.maxLagSeconds = Math.max(counts.maxLagSeconds ?? 0, extra.maxLagSeconds)
+    }
     return {
       ...emptyReport(result, 0, sweep === undefined ? 'none' : this.#deps.strategy),
       ...counts,
@@ -231,12 +263,13 @@ export class ReaperPass {
       consumedWriteUnits: this.#calls.tally.write,
       backfillReadUnits: this.#backfillCalls?.tally.read ?? 0,
       backfillWriteUnits: this.#backfillCalls?.tally.write ?? 0,
+      censusReadUnits: this.#censusCalls.tally.read,
       durationSeconds: Math.max(0, this.#deps.now() - this.#startedAt) / 1000
     }
   }
 
   /** The state the pass leaves in the lease: its report, and the sweep to resume or the figures of a complete one. */
-  #nextState (state: LeaseState, report: ReapReport, sweep: Sweep, end: SweepEnd): LeaseState {
+  #nextState (state: LeaseState, report: ReapReport, sweep: Sweep, end: SweepEnd, census: CensusRecord | undefined): LeaseState {
     const endedAt = epochSeconds(this.#deps.now())
     const next: LeaseState = { ...state, lastReport: { ...report, finishedAt: endedAt }, sweep: sweep.progress }
     if (sweep.cursorRejected) {
@@ -251,9 +284,13 @@ export class ReaperPass {
         // An index sweep sees only expired rows: the live and invalid counts come from elsewhere (census, backfill).
         next.table = this.#deps.finder.seesLiveRows
           ? figures
-          : { ...figures, active: state.table?.active ?? 0, invalid: state.table?.invalid ?? 0 }
+          : { ...figures, active: state.census?.active ?? state.table?.active ?? 0, invalid: state.backfill?.figures?.invalid ?? 0 }
         delete next.sweep
       }
+    }
+    if (census !== undefined) {
+      next.census = census
+      if (next.table !== undefined && !this.#deps.finder.seesLiveRows) next.table = { ...next.table, active: census.active }
     }
     return next
   }

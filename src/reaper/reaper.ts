@@ -163,6 +163,7 @@ export class Reaper implements SessionReaper {
           read: new UnitBudget(deps.options.backfillReadUnitsPerSecond, deps.now, sleep)
         }
     deps.observer?.interval(interval)
+    deps.observer?.budgets(deps.options.maxReadUnitsPerSecond, deps.options.maxWriteUnitsPerSecond)
   }
 
   /** Starts the schedule (no-op without one). */
@@ -208,6 +209,7 @@ export class Reaper implements SessionReaper {
 
   async #pass (tick: number | undefined, override: ReaperStrategy | undefined, signal: AbortSignal): Promise<ReapReport> {
     const strategy = override ?? await this.#choose(signal)
+    this.#deps.observer?.strategy(strategy)
     const finder = this.#deps.finder ?? (strategy === 'index' ? this.#finders.index : undefined) ?? this.#finders.scan
     // The backfill runs beside index passes only (a scan pass sees every row anyway).
     const backfill = strategy === 'index' && this.#deps.finder === undefined ? this.#backfill : undefined

@@ -36,6 +36,8 @@ export interface ReapReport {
   /** What the backfill's scan and writes cost in this pass, apart from the figures above. */
   readonly backfillReadUnits: number
   readonly backfillWriteUnits: number
+  /** What the census of live sessions (index strategy, every 5 minutes) read in this pass, apart too. */
+  readonly censusReadUnits: number
   readonly durationSeconds: number
 }
 
@@ -89,6 +91,7 @@ export function emptyReport (result: ReapResult, durationSeconds = 0, strategy: 
     consumedWriteUnits: 0,
     backfillReadUnits: 0,
     backfillWriteUnits: 0,
+    censusReadUnits: 0,
     durationSeconds
   }
 }

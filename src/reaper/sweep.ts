@@ -327,6 +327,11 @@ export class Sweep {
       if (due && write !== undefined) {
         if (this.#stopping(signal) || !await write.take(reserved, signal, this.#guard)) return false
       }
+      // A backfill leaves the due rows the index holds to the index sweep: it deletes only those the index misses.
+      if (due && options.backfill === true && row.needsBucket === false) {
+        this.#settle(stream, row, undefined)
+        continue
+      }
       if (row.tombstone === true) {
         // Never a session: deleted once due, counted nowhere.
         if (due && write !== undefined && (await this.#delete(write, reserved, row, undefined, signal)).outcome === 'stopped') return false

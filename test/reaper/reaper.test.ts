@@ -16,7 +16,7 @@ import type { ReaperLogger } from '../../src/reaper/pass.js'
 import type { Sleep } from '../../src/reaper/budget.js'
 import type { ReapReport, TableState } from '../../src/reaper/report.js'
 
-const REPORT_KEYS = ['result', 'strategy', 'repaired', 'backfilled', 'backfillReadUnits', 'backfillWriteUnits', 'scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds']
+const REPORT_KEYS = ['result', 'strategy', 'repaired', 'backfilled', 'backfillReadUnits', 'backfillWriteUnits', 'censusReadUnits', 'scanned', 'active', 'expired', 'deleted', 'conflicts', 'invalid', 'maxLagSeconds', 'consumedReadUnits', 'consumedWriteUnits', 'durationSeconds']
 
 function captureLog (): ReaperLogger & { lines: Array<{ level: string, obj: object, msg: string }> } {
   const lines: Array<{ level: string, obj: object, msg: string }> = []
