@@ -12,7 +12,8 @@ export type Fault =
   | { kind: 'stallBody' }
   /** Forwards the request (DynamoDB applies it), then resets the connection instead of answering. */
   | { kind: 'dropResponse' }
-  | { kind: 'throttle', type?: 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'RequestLimitExceeded' }
+  /** A DynamoDB error answer (HTTP 400, JSON __type); LimitExceededException is UpdateTable's "too many index operations". */
+  | { kind: 'throttle', type?: 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'RequestLimitExceeded' | 'LimitExceededException' }
   | { kind: 'error5xx', status?: number }
   /** Forwards, with the response's Date header moved by `seconds`: a DynamoDB whose clock is that far ahead (behind if negative). */
   | { kind: 'skewDate', seconds: number }
