@@ -431,7 +431,7 @@ t.test('the expiry index on an existing table', async (t) => {
     t.equal(await indexOf(tableName), undefined)
   })
 
-  t.test('createTable: true never adds the index to an existing table at startup; a new table gets it', async (t) => {
+  t.test('regression: createTable: true never adds the index to an existing table at startup; a new table gets it', async (t) => {
     const existing = await tutorialTable()
     recorder.reset()
     const app = await buildApp(t, client, existing, { createTable: true })
