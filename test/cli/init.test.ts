@@ -114,7 +114,7 @@ t.test('init against dynalite', async (t) => {
     const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--no-expiry-index'])
     t.equal(r.code, EXIT_OK, r.stderr)
     t.match(r.stdout, /^expiry index: none$/m)
-    t.equal((await client.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes, undefined)
+    t.strictSame((await client.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes ?? [], [])
   })
 
   t.test('an existing table without the index: init starts its creation, prints expiry index: creating and exits 0', async (t) => {
@@ -132,7 +132,7 @@ t.test('init against dynalite', async (t) => {
     const none = await run(['init', '--endpoint', dynamo.endpoint, '--table', untouched, '--no-expiry-index'])
     t.equal(none.code, EXIT_OK, none.stderr)
     t.match(none.stdout, /^expiry index: none$/m)
-    t.equal((await client.send(new DescribeTableCommand({ TableName: untouched }))).Table?.GlobalSecondaryIndexes, undefined)
+    t.strictSame((await client.send(new DescribeTableCommand({ TableName: untouched }))).Table?.GlobalSecondaryIndexes ?? [], [])
   })
 
   t.test('--wait: exit 0 once the index is ACTIVE; exit 1 when it is not within --wait-seconds', async (t) => {
