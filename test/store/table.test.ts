@@ -472,6 +472,32 @@ t.test('the expiry index on an existing table', async (t) => {
     t.equal(calls.count(), 0)
   })
 
+  t.test('waitForIndex: waits for another index being created, then adds its own (one UpdateTable)', async (t) => {
+    const tableName = await tutorialTable()
+    const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table!
+    // DescribeTable's first answer shows another index being created; the next ones are the table's (without it).
+    const busy = { ...table, GlobalSecondaryIndexes: [other('CREATING', true)] }
+    recorder.reset()
+    const messages: string[] = []
+    const waited = ensureGlobalIndex(client, busy, DEFINITION, { add: true, waitTimeoutMs: 2000, say: (m) => messages.push(m) })
+    if (CAN.indexCreationOnExistingTable) {
+      t.equal(await waited, 'active')
+    } else {
+      // The index never appears on this target: the wait ends with a coded error.
+      t.equal((await setupError(() => waited)).code, TABLE_SETUP)
+    }
+    t.equal(updates(recorder).length, 1, 'created once, after the other index')
+    t.match(messages[0], /index By_User is being created/)
+    t.match(messages[1], /index Expire_Bucket_Index: (creating|active)/)
+  })
+
+  t.test('two setups of the same existing table at once: both succeed, the index is created once', async (t) => {
+    const tableName = await tutorialTable()
+    const results = await Promise.all([ensureSessionTable(client, { tableName }), ensureSessionTable(client, { tableName })])
+    for (const result of results) t.match(result.expiryIndex, /^(creating|active)$/)
+    if (CAN.indexCreationOnExistingTable) t.equal((await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes?.length, 1)
+  })
+
   t.test('regression: LimitExceededException on UpdateTable is reported as retry-later, not retried as throttling', async (t) => {
     const tableName = await tutorialTable()
     const proxy = await startFaultProxy(t, dynamo.endpoint)
