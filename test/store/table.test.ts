@@ -503,7 +503,7 @@ t.test('the expiry index on an existing table', async (t) => {
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     // The SDK's default retries (3 attempts): it would send UpdateTable three times, with backoff, if it saw a throttle.
     const limited = makeClient(t, proxy.endpoint)
-    proxy.inject({ kind: 'throttle', type: 'LimitExceededException' }, { operations: ['UpdateTable'] })
+    proxy.inject({ kind: 'refuse', type: 'LimitExceededException' }, { operations: ['UpdateTable'] })
     const result = await ensureSessionTable(limited, { tableName })
     t.equal(result.expiryIndex, 'retry-later')
     t.match(result.messages.join('\n'), /try again later/)
@@ -516,7 +516,7 @@ t.test('the expiry index on an existing table', async (t) => {
     const tableName = await tutorialTable()
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     const limited = makeClient(t, proxy.endpoint)
-    proxy.inject({ kind: 'throttle', type: 'LimitExceededException' }, { operations: ['UpdateTable'], times: 1 })
+    proxy.inject({ kind: 'refuse', type: 'LimitExceededException' }, { operations: ['UpdateTable'], times: 1 })
     const waited = ensureSessionTable(limited, { tableName, waitForIndex: true, indexWaitTimeoutMs: 3000 })
     if (CAN.indexCreationOnExistingTable) {
       t.equal((await waited).expiryIndex, 'active')
