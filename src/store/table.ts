@@ -504,21 +504,20 @@ async function indexStep (
 }
 
 /**
- * UpdateTable refused: another setup may have started the same index meanwhile (then it is found); LimitExceeded
- * and a table being updated are `retry-later`; anything else is a TableSetupError.
+ * UpdateTable failed. DescribeTable decides: the index may be there all the same (another setup started it meanwhile,
+ * or a call that timed out was applied). Otherwise LimitExceeded and a table being updated are `retry-later`, and
+ * anything else is a TableSetupError with DynamoDB's error as its cause.
  */
 async function afterRefusal (
   client: DynamoDBClient, tableName: string, definition: GlobalIndexDefinition, err: unknown
 ): Promise<IndexSetup> {
-  const name = errorName(err)
-  if (name !== 'IndexLimitExceeded' && name !== 'ResourceInUseException' && name !== 'ValidationException') {
-    throw setupFailure(tableName, `adding index ${definition.index.IndexName} failed`, err)
-  }
-  const table = await describe(client, tableName)
+  const failure = setupFailure(tableName, `adding index ${definition.index.IndexName} failed`, err)
+  const table = await describe(client, tableName).catch(() => { throw failure })
   const plan = table === undefined ? undefined : indexPlan(table, tableName, definition)
   if (plan !== undefined && plan.action !== 'create') return plan.setup
-  if (name === 'ValidationException') throw setupFailure(tableName, `adding index ${definition.index.IndexName} failed`, err)
-  return 'retry-later'
+  const name = errorName(err)
+  if (name === 'IndexLimitExceeded' || name === 'ResourceInUseException') return 'retry-later'
+  throw failure
 }
 
 function indexMessage (indexName: string, setup: IndexSetup, table: TableDescription, definition: GlobalIndexDefinition): string {

@@ -491,6 +491,17 @@ t.test('the expiry index on an existing table', async (t) => {
     t.match(messages[1], /index Expire_Bucket_Index: (creating|active)/)
   })
 
+  t.test('an UpdateTable that failed but was applied (its answer lost) is found: creating, not an error', async (t) => {
+    const tableName = await tutorialTable()
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const lossy = makeClient(t, proxy.endpoint, { maxAttempts: 1 })
+    proxy.inject({ kind: 'dropResponse' }, { operations: ['UpdateTable'], times: 1 })
+    const result = await ensureSessionTable(lossy, { tableName }).catch((err: { code?: string }) => err)
+    if (CAN.indexCreationOnExistingTable) t.match(result, { expiryIndex: /^(creating|active)$/ })
+    // This target applied nothing: the lost answer is the error.
+    else t.match(result, { code: TABLE_SETUP, message: /adding index Expire_Bucket_Index failed/ })
+  })
+
   t.test('two setups of the same existing table at once: both succeed, the index is created once', async (t) => {
     const tableName = await tutorialTable()
     const results = await Promise.all([ensureSessionTable(client, { tableName }), ensureSessionTable(client, { tableName })])
@@ -510,6 +521,18 @@ t.test('the expiry index on an existing table', async (t) => {
     t.equal(proxy.seen.filter((op) => op === 'UpdateTable').length, 1, 'one UpdateTable, no retries')
     proxy.heal()
     t.equal((await ensureSessionTable(limited, { tableName })).expiryIndex, CAN.indexCreationOnExistingTable ? 'active' : 'creating', 'a rerun adds it')
+  })
+
+  t.test('UpdateTable refused: a table being updated is retry-later; any other refusal is a coded error with its cause', async (t) => {
+    const tableName = await tutorialTable()
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const refused = makeClient(t, proxy.endpoint)
+    proxy.inject({ kind: 'refuse', type: 'ResourceInUseException' }, { operations: ['UpdateTable'], times: 1 })
+    t.equal((await ensureSessionTable(refused, { tableName })).expiryIndex, 'retry-later')
+    proxy.inject({ kind: 'refuse', type: 'AccessDeniedException' }, { operations: ['UpdateTable'], times: 1 })
+    const err = await setupError(() => ensureSessionTable(refused, { tableName }))
+    t.equal(err.code, TABLE_SETUP)
+    t.match(err, { message: /adding index Expire_Bucket_Index failed: AccessDeniedException/, cause: { name: 'AccessDeniedException' } })
   })
 
   t.test('waitForIndex: retries after LimitExceeded, then waits until ACTIVE, within its timeout', async (t) => {
