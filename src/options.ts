@@ -248,7 +248,7 @@ export interface DynamoSessionOptions {
   cookie?: SessionCookieOptions
   /** Whole-request timeout of the default client, per attempt, in milliseconds (ignored when `client` is given). Defaults to `1000`. */
   requestTimeoutMs?: number
-  /** Create the table (on-demand, TTL enabled) at startup when missing. Defaults to `false`. */
+  /** Create the table (on-demand, TTL on, with the expiry index) at startup when missing, never changing one. Defaults to `false`. */
   createTable?: boolean
   /** The clock, in milliseconds since the epoch (inject one in tests). Defaults to `Date.now`. */
   now?: () => number

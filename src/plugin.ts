@@ -42,7 +42,10 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   // Read from the client at scrape time: nothing is added to a client the application passed.
   metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
-  if (options.createTable) await ensureSessionTable(client, { ...options, log: (msg) => fastify.log.info(msg) })
+  // A new table gets the expiry index; an existing one is never changed at startup (its backfill is init's job).
+  if (options.createTable) {
+    await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
+  }
 
   // @fastify/cookie's serializer needs that plugin to have loaded once. An app that registered it before us has done
   // that (and registering it again where its decorators are visible would fail); otherwise a child context keeps

@@ -81,3 +81,30 @@ t.test('docs/cli.md lists every flag of every command, with its argument and def
     }
   }
 })
+
+/** The Allow statements of the JSON policies in docs/aws.md's IAM section, as `action on resource` pairs. */
+function documentedGrants (): Set<string> {
+  const text = read(join(ROOT, 'docs', 'aws.md'))
+  const section = text.slice(text.indexOf('## Least-privilege IAM'), text.indexOf('\n## ', text.indexOf('## Least-privilege IAM') + 1))
+  const grants = new Set<string>()
+  for (const block of section.matchAll(/```json\n([\s\S]*?)```/g)) {
+    const policy = JSON.parse(block[1] as string) as { Statement: Array<{ Effect: string, Action: string[], Resource: string }> }
+    for (const statement of policy.Statement) {
+      if (statement.Effect !== 'Allow') continue
+      for (const action of statement.Action) grants.add(`${action} on ${statement.Resource}`)
+    }
+  }
+  return grants
+}
+
+t.test('docs/aws.md\'s IAM policies grant Query on the table\'s indexes, DescribeTable, and UpdateTable for init', async (t) => {
+  const grants = documentedGrants()
+  const table = 'arn:aws:dynamodb:REGION:ACCOUNT:table/ManejoSesion'
+  for (const action of ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Scan', 'DescribeTable']) {
+    t.ok(grants.has(`dynamodb:${action} on ${table}`), `dynamodb:${action} on the table`)
+  }
+  t.ok(grants.has(`dynamodb:Query on ${table}/index/*`), 'the reaper queries the expiry index: Query on table/<name>/index/*')
+  for (const action of ['CreateTable', 'DescribeTable', 'UpdateTable', 'DescribeTimeToLive', 'UpdateTimeToLive']) {
+    t.ok(grants.has(`dynamodb:${action} on ${table}`), `table setup: dynamodb:${action}`)
+  }
+})

@@ -151,6 +151,18 @@ t.test(`the capability table describes this target (${TARGET.name})`, async (t) 
     t.equal(indexes.some((i) => i.IndexName === 'by_g'), CAN.indexCreationOnExistingTable)
   })
 
+  t.test('onDemandIndexCreateAccepted: UpdateTable adds an index to an on-demand table without ProvisionedThroughput', async (t) => {
+    const existing = await plainTable(client)
+    const failure = await errorName(client.send(new UpdateTableCommand({
+      TableName: existing,
+      AttributeDefinitions: [{ AttributeName: 'g', AttributeType: 'S' }],
+      GlobalSecondaryIndexUpdates: [{
+        Create: { IndexName: 'by_g', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } }
+      }]
+    })))
+    t.equal(failure, CAN.onDemandIndexCreateAccepted ? undefined : 'ValidationException')
+  })
+
   t.test('validatesInput: a one-character table name and a capacity of 0 are refused', async (t) => {
     const refused = CAN.validatesInput ? 'ValidationException' : undefined
     t.equal(await errorName(client.send(new DescribeTableCommand({ TableName: 'x' }))), refused ?? 'ResourceNotFoundException')

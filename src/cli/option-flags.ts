@@ -1,4 +1,6 @@
 import {
+  DEFAULT_BUCKET_ATTRIBUTE, DEFAULT_BUCKET_SECONDS, DEFAULT_EXPIRY_INDEX_NAME, DEFAULT_EXPIRY_INDEX_SHARDS, DEFAULT_SHARD_ATTRIBUTE,
+  MAX_EXPIRY_INDEX_SHARDS, MIN_BUCKET_SECONDS, MIN_EXPIRY_INDEX_SHARDS, type ExpiryIndexOptions,
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
   DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_PASS_SHARE, DEFAULT_REAPER_SEGMENTS,
   DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS,
@@ -11,6 +13,34 @@ import { UsageError, type Bounds, type FlagSpecs, type Flags } from './flags.js'
 
 // Flags that stand for plugin options: their bounds, defaults and validation are the options'.
 
+/** The bounds of the expiry index options, as the CLI's integer flags take them. */
+export const EXPIRY_INDEX_FLAG_BOUNDS = {
+  shards: { min: MIN_EXPIRY_INDEX_SHARDS, max: MAX_EXPIRY_INDEX_SHARDS },
+  bucketSeconds: { min: MIN_BUCKET_SECONDS }
+} as const satisfies Record<string, Bounds>
+
+/** The `expiryIndex` option's flags (part of TABLE_FLAGS). */
+export const EXPIRY_INDEX_FLAGS: FlagSpecs = {
+  'expiry-index-name': {
+    type: 'string', arg: 'name', description: 'Name of the expiry index', default: DEFAULT_EXPIRY_INDEX_NAME
+  },
+  'bucket-attribute': {
+    type: 'string', arg: 'name', description: 'Bucket attribute (Number, the index\'s sort key)', default: DEFAULT_BUCKET_ATTRIBUTE
+  },
+  'shard-attribute': {
+    type: 'string', arg: 'name', description: 'Shard attribute (Number, the index\'s partition key)', default: DEFAULT_SHARD_ATTRIBUTE
+  },
+  shards: {
+    type: 'string',
+    arg: 'n',
+    description: `Expiry index shards (${MIN_EXPIRY_INDEX_SHARDS} to ${MAX_EXPIRY_INDEX_SHARDS})`,
+    default: String(DEFAULT_EXPIRY_INDEX_SHARDS)
+  },
+  'bucket-seconds': {
+    type: 'string', arg: 'n', description: 'Width of an expiry bucket in seconds', default: String(DEFAULT_BUCKET_SECONDS)
+  }
+}
+
 export const TABLE_FLAGS: FlagSpecs = {
   table: { type: 'string', arg: 'name', description: 'Table name', default: DEFAULT_TABLE_NAME },
   'id-attribute': { type: 'string', arg: 'name', description: 'Partition key attribute (String)', default: DEFAULT_ID_ATTRIBUTE },
@@ -19,7 +49,8 @@ export const TABLE_FLAGS: FlagSpecs = {
     arg: 'name',
     description: 'Expiry attribute (Number, epoch seconds; the TTL attribute)',
     default: DEFAULT_EXPIRES_ATTRIBUTE
-  }
+  },
+  ...EXPIRY_INDEX_FLAGS
 }
 
 /** The bounds of the reaper options, as the CLI's integer flags take them. */
@@ -84,6 +115,11 @@ export const DELETE_FLAGS: FlagSpecs = {
 }
 
 const OPTION_FOR_FLAG = { table: 'tableName', 'id-attribute': 'idAttribute', 'expires-attribute': 'expiresAttribute' } as const
+const INDEX_OPTION_FOR_FLAG = {
+  'expiry-index-name': 'indexName', 'bucket-attribute': 'attribute', 'shard-attribute': 'shardAttribute'
+} as const
+/** A boolean flag (of `init`) that stands for `expiryIndex: false`. */
+export const NO_EXPIRY_INDEX_FLAG = 'no-expiry-index'
 
 /** The plugin's resolver applied to flags: its coded error becomes a usage error naming `names`. */
 function validated<T> (names: string, resolve: () => T): T {
@@ -94,16 +130,33 @@ function validated<T> (names: string, resolve: () => T): T {
   }
 }
 
-/** The table name and attribute flags (absent ones take the plugin's defaults), validated like the plugin's options. */
+/**
+ * The table name, attribute and expiry index flags (absent ones take the plugin's defaults), validated like the
+ * plugin's options; `--no-expiry-index` (where a command has it) is `expiryIndex: false`.
+ */
 export function tableFlags (flags: Flags): TableShape {
-  const given: Record<string, string> = {}
+  const given: Record<string, unknown> = {}
   for (const [flag, option] of Object.entries(OPTION_FOR_FLAG)) {
     const value = flags.text(flag)
     if (value === undefined) continue
     validated(`--${flag}`, () => resolveTableShape({ [option]: value }))
     given[option] = value
   }
-  return validated('--id-attribute/--expires-attribute', () => resolveTableShape(given))
+  given.expiryIndex = flags.on(NO_EXPIRY_INDEX_FLAG) ? false : expiryIndexFlags(flags)
+  return validated('attribute flags', () => resolveTableShape(given))
+}
+
+function expiryIndexFlags (flags: Flags): ExpiryIndexOptions {
+  const index: Record<string, string | number> = {}
+  for (const [flag, option] of Object.entries(INDEX_OPTION_FOR_FLAG)) {
+    const value = flags.text(flag)
+    if (value === undefined) continue
+    validated(`--${flag}`, () => resolveTableShape({ expiryIndex: { [option]: value } }))
+    index[option] = value
+  }
+  const shards = flags.integer('shards', EXPIRY_INDEX_FLAG_BOUNDS.shards)
+  const bucketSeconds = flags.integer('bucket-seconds', EXPIRY_INDEX_FLAG_BOUNDS.bucketSeconds)
+  return { ...index, ...(shards !== undefined ? { shards } : {}), ...(bucketSeconds !== undefined ? { bucketSeconds } : {}) }
 }
 
 /**

@@ -1,6 +1,6 @@
 import {
-  CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand,
-  type CreateTableCommandInput, type DynamoDBClient, type TableDescription
+  CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, UpdateTableCommand, UpdateTimeToLiveCommand,
+  type CreateTableCommandInput, type DynamoDBClient, type TableDescription, type UpdateTableCommandInput
 } from '@aws-sdk/client-dynamodb'
 import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME, resolveExpiryIndex, type ExpiryIndexShape
@@ -15,6 +15,8 @@ export const DEFAULT_BILLING: Billing = 'on-demand'
 /** Read and write capacity of a provisioned table (the tutorial's table). */
 export const DEFAULT_PROVISIONED_CAPACITY = 5
 export const DEFAULT_TABLE_WAIT_MS = 120_000
+/** How long `waitForIndex` waits for the expiry index's backfill (minutes to hours on a large table). */
+export const DEFAULT_INDEX_WAIT_MS = 3_600_000
 
 export interface EnsureTableOptions {
   /** Defaults to `'ManejoSesion'`. */
@@ -24,10 +26,23 @@ export interface EnsureTableOptions {
   /** Defaults to `'Expire_Session'`. */
   expiresAttribute?: string
   /**
-   * The expiry index (its name and key attributes), created with a new table; `false` for none. Defaults to the
-   * plugin's default `expiryIndex`.
+   * The expiry index (its name and key attributes), created with a new table and added to an existing one; `false`
+   * for none. Defaults to the plugin's default `expiryIndex`.
    */
   expiryIndex?: Pick<ExpiryIndexShape, 'indexName' | 'attribute' | 'shardAttribute'> | false
+  /**
+   * Add the expiry index to an existing table that lacks it (UpdateTable; DynamoDB then backfills it from the
+   * table). The plugin's `createTable` passes `false`. Defaults to `true`.
+   */
+  addIndexToExistingTable?: boolean
+  /** The index's read capacity on a provisioned table. Defaults to the table's read capacity. */
+  indexReadCapacity?: number
+  /** The index's write capacity on a provisioned table. Defaults to the table's write capacity. */
+  indexWriteCapacity?: number
+  /** Wait until the expiry index is ACTIVE and backfilled (else return once its creation started). Defaults to `false`. */
+  waitForIndex?: boolean
+  /** How long `waitForIndex` waits, in milliseconds. Defaults to `3600000` (one hour). */
+  indexWaitTimeoutMs?: number
   /** Defaults to `'on-demand'`. */
   billing?: Billing
   /** Provisioned read capacity. Defaults to `5` (the tutorial's table). */
@@ -54,6 +69,8 @@ export interface EnsureTableResult {
   billing: Billing
   ttl: TtlState
   ttlAttribute: string | undefined
+  /** What setup found or did about the expiry index (see IndexSetup). */
+  expiryIndex: IndexSetup
   messages: string[]
 }
 
@@ -125,9 +142,11 @@ export function buildCreateTableInput (
   billing: Billing,
   read: number,
   write: number,
-  index: IndexKeys | false = false
+  index: IndexKeys | false = false,
+  indexCapacity: { read?: number | undefined, write?: number | undefined } = {}
 ): CreateTableCommandInput & { TableName: string } {
   const throughput = { ReadCapacityUnits: read, WriteCapacityUnits: write }
+  const indexThroughput = { ReadCapacityUnits: indexCapacity.read ?? read, WriteCapacityUnits: indexCapacity.write ?? write }
   const definition = index === false ? undefined : expiryIndexDefinition(index)
   return {
     TableName: tableName,
@@ -141,7 +160,7 @@ export function buildCreateTableInput (
       : {
           GlobalSecondaryIndexes: [{
             ...definition.index,
-            ...(billing === 'on-demand' ? {} : { ProvisionedThroughput: { ...throughput } })
+            ...(billing === 'on-demand' ? {} : { ProvisionedThroughput: indexThroughput })
           }]
         })
   }
@@ -176,13 +195,38 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   const say = (message: string): void => { messages.push(message); log(message) }
 
   const index = options.expiryIndex ?? resolveExpiryIndex(undefined)
-  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity, index)
+  const indexCapacity = { read: options.indexReadCapacity, write: options.indexWriteCapacity }
+  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity, index, indexCapacity)
   const created = await createTableIfMissing(client, createInput, billing, say)
   const table = await waitUntilActive(client, tableName, options.waitTimeoutMs ?? DEFAULT_TABLE_WAIT_MS)
   checkKeySchema(table, tableName, idAttribute)
   const tableBilling: Billing = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'on-demand' : 'provisioned'
+  const expiryIndex = await ensureExpiryIndex(client, table, created, index, options, say)
   const { ttl, ttlAttribute } = await ensureTimeToLive(client, tableName, expiresAttribute, say)
-  return { tableName, created, tableStatus: table.TableStatus ?? 'ACTIVE', billing: tableBilling, ttl, ttlAttribute, messages }
+  return { tableName, created, tableStatus: table.TableStatus ?? 'ACTIVE', billing: tableBilling, ttl, ttlAttribute, expiryIndex, messages }
+}
+
+/** The expiry index: reported when the table was created with it, else checked and, when missing, added. */
+async function ensureExpiryIndex (
+  client: DynamoDBClient,
+  table: TableDescription,
+  created: boolean,
+  index: IndexKeys | false,
+  options: EnsureTableOptions,
+  say: (message: string) => void
+): Promise<IndexSetup> {
+  if (index === false) return 'none'
+  if (created && indexStateOf(table, index.indexName) === 'active') {
+    say(`created index ${index.indexName} with the table`)
+    return 'created-with-table'
+  }
+  return await ensureGlobalIndex(client, table, expiryIndexDefinition(index), {
+    add: options.addIndexToExistingTable ?? true,
+    readCapacity: options.indexReadCapacity,
+    writeCapacity: options.indexWriteCapacity,
+    waitTimeoutMs: options.waitForIndex === true ? options.indexWaitTimeoutMs ?? DEFAULT_INDEX_WAIT_MS : undefined,
+    say
+  })
 }
 
 /** Creates the table unless DescribeTable finds it; `true` when this call created it. */
@@ -271,5 +315,225 @@ async function enableTimeToLive (
     if (errorName(err) !== 'UnknownOperationException') throw setupFailure(tableName, 'enabling TTL failed', err)
     say('this endpoint does not implement TTL (e.g. dynalite): expired sessions are removed only by the reaper')
     return { ttl: 'unsupported', ttlAttribute: undefined }
+  }
+}
+
+/** A global secondary index as `ensureGlobalIndex` creates it: its key attributes' definitions and the Create action. */
+export interface GlobalIndexDefinition {
+  attributes: ReadonlyArray<{ AttributeName: string, AttributeType: 'S' | 'N' | 'B' }>
+  index: {
+    IndexName: string
+    KeySchema: ReadonlyArray<{ AttributeName: string, KeyType: 'HASH' | 'RANGE' }>
+    Projection: { ProjectionType: 'KEYS_ONLY' | 'INCLUDE' | 'ALL', NonKeyAttributes?: readonly string[] }
+  }
+}
+
+/**
+ * What setup did about an index (`EnsureTableResult.expiryIndex`): `none` (none asked), `created-with-table`,
+ * `active` (ACTIVE, or UPDATING its throughput: usable), `creating` (this call or an earlier one started it; DynamoDB
+ * backfills it), `not-added` (missing on an existing table, and this call may not add it: the plugin's `createTable`),
+ * `waiting-for-other-index` (another index of the table is being created: run again once it is ACTIVE),
+ * `retry-later` (DynamoDB refused for now: LimitExceededException or the table is being updated), `deleting`
+ * (an index of this name is being deleted: run again once it is gone).
+ */
+export type IndexSetup =
+  | 'none' | 'created-with-table' | 'active' | 'creating' | 'not-added' | 'waiting-for-other-index' | 'retry-later' | 'deleting'
+
+/** Pure: what to do about an index, from DescribeTable's answer: nothing (it exists), create it, or wait for another. */
+export type IndexPlan =
+  | { readonly action: 'none', readonly setup: 'active' | 'creating' | 'deleting' }
+  | { readonly action: 'create' }
+  | { readonly action: 'wait', readonly setup: 'waiting-for-other-index', readonly other: string }
+
+const keyText = (keys: ReadonlyArray<{ AttributeName?: string, KeyType?: string }>, types: (name: string) => string): string =>
+  keys.map((k) => `${k.AttributeName ?? '?'} (${k.KeyType ?? '?'}, ${types(k.AttributeName ?? '')})`).join(', ')
+
+const projectionText = (p: { ProjectionType?: string, NonKeyAttributes?: readonly string[] } | undefined): string => {
+  const nonKey = p?.NonKeyAttributes ?? []
+  return `${p?.ProjectionType ?? '?'}${nonKey.length > 0 ? ` [${[...nonKey].sort().join(', ')}]` : ''}`
+}
+
+/**
+ * Pure: the plan for `definition` on `table`. Throws a TableSetupError when an index of that name has other keys or
+ * another projection, or when a key attribute is already defined with another type (UpdateTable would refuse it).
+ */
+export function indexPlan (table: TableDescription, tableName: string, definition: GlobalIndexDefinition): IndexPlan {
+  const name = definition.index.IndexName
+  const typeOf = (attribute: string): string => table.AttributeDefinitions?.find((a) => a.AttributeName === attribute)?.AttributeType ?? '?'
+  const wantedType = (attribute: string): string => definition.attributes.find((a) => a.AttributeName === attribute)?.AttributeType ?? '?'
+  const existing = table.GlobalSecondaryIndexes?.find((gsi) => gsi.IndexName === name)
+  // One being deleted is waited for, whatever its shape: the name is free once it is gone.
+  if (existing?.IndexStatus === 'DELETING') return { action: 'none', setup: 'deleting' }
+  if (existing !== undefined) {
+    const found = `${keyText(existing.KeySchema ?? [], typeOf)}; ${projectionText(existing.Projection)}`
+    const wanted = `${keyText(definition.index.KeySchema, wantedType)}; ${projectionText(definition.index.Projection)}`
+    if (found !== wanted) {
+      throw new TableSetupError(tableName, `index ${name} exists with other keys or projection: expected ${wanted}, found ${found}`)
+    }
+    const state = indexStateOf(table, name)
+    return { action: 'none', setup: state === 'updating' ? 'active' : state === 'missing' ? 'creating' : state }
+  }
+  for (const attribute of definition.attributes) {
+    const type = typeOf(attribute.AttributeName)
+    if (type !== '?' && type !== attribute.AttributeType) {
+      const needed = `${attribute.AttributeName} of type ${attribute.AttributeType}`
+      throw new TableSetupError(tableName, `index ${name} needs ${needed}, but the table defines it as ${type}`)
+    }
+  }
+  const other = table.GlobalSecondaryIndexes?.find((gsi) => gsi.IndexStatus === 'CREATING' || gsi.Backfilling === true)
+  if (other !== undefined) return { action: 'wait', setup: 'waiting-for-other-index', other: other.IndexName ?? '?' }
+  return { action: 'create' }
+}
+
+/**
+ * Pure: the UpdateTable input that adds `definition`, with `throughput` on a provisioned table (none on on-demand).
+ * The table's `known` attribute definitions are repeated: DynamoDB merges them, moto replaces the table's with them.
+ */
+export function buildCreateIndexInput (
+  tableName: string,
+  definition: GlobalIndexDefinition,
+  throughput: { ReadCapacityUnits: number, WriteCapacityUnits: number } | undefined,
+  known: TableDescription['AttributeDefinitions'] = []
+): UpdateTableCommandInput & { TableName: string } {
+  const { IndexName, KeySchema, Projection } = definition.index
+  const added = new Set(definition.attributes.map((a) => a.AttributeName))
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [...known.filter((a) => !added.has(a.AttributeName ?? '')), ...definition.attributes].map((a) => ({ ...a })),
+    GlobalSecondaryIndexUpdates: [{
+      Create: {
+        IndexName,
+        KeySchema: KeySchema.map((k) => ({ ...k })),
+        Projection: {
+          ProjectionType: Projection.ProjectionType,
+          ...(Projection.NonKeyAttributes !== undefined ? { NonKeyAttributes: [...Projection.NonKeyAttributes] } : {})
+        },
+        ...(throughput !== undefined ? { ProvisionedThroughput: { ...throughput } } : {})
+      }
+    }]
+  }
+}
+
+/** LimitExceededException of UpdateTable, taken out of the SDK's retries (which would treat it as throttling). */
+class IndexLimitExceeded extends Error {
+  override name = 'IndexLimitExceeded'
+}
+
+/** Below the SDK's retry middleware: LimitExceededException leaves the retries at once, as an IndexLimitExceeded. */
+function withoutLimitRetries (command: UpdateTableCommand): UpdateTableCommand {
+  command.middlewareStack.add((next) => async (args) => {
+    try {
+      return await next(args)
+    } catch (err) {
+      if (errorName(err) === 'LimitExceededException') throw new IndexLimitExceeded((err as Error).message, { cause: err })
+      throw err
+    }
+  }, { step: 'finalizeRequest', priority: 'low', name: 'indexLimitWithoutRetries' })
+  return command
+}
+
+export interface GlobalIndexSettings {
+  /** Add the index to the table when it is missing (false: report `not-added`). */
+  readonly add: boolean
+  /** Index read and write capacity on a provisioned table. Defaults to the table's own. */
+  readonly readCapacity?: number | undefined
+  readonly writeCapacity?: number | undefined
+  /** Poll until the index is ACTIVE and backfilled (waiting for another index first), for at most this long; undefined: no wait. */
+  readonly waitTimeoutMs?: number | undefined
+  readonly say: (message: string) => void
+}
+
+const INDEX_POLL_MAX_MS = 10_000
+
+/**
+ * Ensures one global secondary index on an existing table, under DynamoDB's rules: one index per UpdateTable call,
+ * none while another is being created, ProvisionedThroughput on provisioned tables only. Without a wait it starts
+ * the creation and returns `creating` (the backfill takes minutes to hours); with one, it polls until ACTIVE.
+ */
+export async function ensureGlobalIndex (
+  client: DynamoDBClient, table: TableDescription, definition: GlobalIndexDefinition, settings: GlobalIndexSettings
+): Promise<IndexSetup> {
+  const tableName = table.TableName ?? '?'
+  const deadline = Date.now() + (settings.waitTimeoutMs ?? 0)
+  let current = table
+  let said: IndexSetup | undefined
+  let started = false
+  for (let delay = POLL_MS; ; delay = Math.min(delay * 2, INDEX_POLL_MAX_MS)) {
+    // Once this call started the creation, DescribeTable (eventually consistent) may not show the index yet.
+    const setup = await indexStep(client, current, definition, started ? 'started' : settings.add ? 'add' : 'report', settings)
+    started ||= setup === 'creating' || setup === 'active'
+    if (setup !== said) settings.say(indexMessage(definition.index.IndexName, setup, current, definition))
+    said = setup
+    if (settings.waitTimeoutMs === undefined || setup === 'active' || setup === 'not-added') return setup
+    if (Date.now() > deadline) {
+      throw new TableSetupError(tableName, `index ${definition.index.IndexName} not ACTIVE after waiting (${setup})`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay))
+    const described = await describe(client, tableName)
+    if (described === undefined) throw new TableSetupError(tableName, 'the table disappeared while its index was being created')
+    current = described
+  }
+}
+
+async function indexStep (
+  client: DynamoDBClient, table: TableDescription, definition: GlobalIndexDefinition, mode: 'add' | 'report' | 'started',
+  settings: GlobalIndexSettings
+): Promise<IndexSetup> {
+  const tableName = table.TableName ?? '?'
+  const plan = indexPlan(table, tableName, definition)
+  if (plan.action !== 'create') return plan.setup
+  if (mode !== 'add') return mode === 'started' ? 'creating' : 'not-added'
+  const onDemand = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST'
+  const throughput = onDemand
+    ? undefined
+    : {
+        ReadCapacityUnits: settings.readCapacity ?? table.ProvisionedThroughput?.ReadCapacityUnits ?? DEFAULT_PROVISIONED_CAPACITY,
+        WriteCapacityUnits: settings.writeCapacity ?? table.ProvisionedThroughput?.WriteCapacityUnits ?? DEFAULT_PROVISIONED_CAPACITY
+      }
+  if (onDemand && (settings.readCapacity !== undefined || settings.writeCapacity !== undefined)) {
+    settings.say('index capacity ignored: the table is on-demand')
+  }
+  try {
+    const input = buildCreateIndexInput(tableName, definition, throughput, table.AttributeDefinitions)
+    const out = await client.send(withoutLimitRetries(new UpdateTableCommand(input)))
+    // DynamoDB answers CREATING; an implementation that builds the index at once (moto) answers ACTIVE.
+    return indexStateOf(out.TableDescription, definition.index.IndexName) === 'active' ? 'active' : 'creating'
+  } catch (err) {
+    return await afterRefusal(client, tableName, definition, err)
+  }
+}
+
+/**
+ * UpdateTable failed. DescribeTable decides: the index may be there all the same (another setup started it meanwhile,
+ * or a call that timed out was applied). Otherwise LimitExceeded and a table being updated are `retry-later`, and
+ * anything else is a TableSetupError with DynamoDB's error as its cause.
+ */
+async function afterRefusal (
+  client: DynamoDBClient, tableName: string, definition: GlobalIndexDefinition, err: unknown
+): Promise<IndexSetup> {
+  const failure = setupFailure(tableName, `adding index ${definition.index.IndexName} failed`, err)
+  const table = await describe(client, tableName).catch(() => { throw failure })
+  const plan = table === undefined ? undefined : indexPlan(table, tableName, definition)
+  if (plan !== undefined && plan.action !== 'create') return plan.setup
+  const name = errorName(err)
+  if (name === 'IndexLimitExceeded' || name === 'ResourceInUseException') return 'retry-later'
+  throw failure
+}
+
+function indexMessage (indexName: string, setup: IndexSetup, table: TableDescription, definition: GlobalIndexDefinition): string {
+  switch (setup) {
+    case 'active': return `index ${indexName}: active`
+    case 'creating': return `index ${indexName}: creating (DynamoDB backfills it from the table: minutes to hours)`
+    case 'not-added': return `index ${indexName}: missing; not added to an existing table here (run dynamo-session init)`
+    case 'deleting': return `index ${indexName}: being deleted; run again once it is gone`
+    case 'retry-later':
+      return `index ${indexName}: DynamoDB refused it for now (too many index operations at once, or the table is being updated); ` +
+        'try again later'
+    case 'waiting-for-other-index': {
+      const plan = indexPlan(table, table.TableName ?? '?', definition)
+      const other = plan.action === 'wait' ? plan.other : '?'
+      return `index ${indexName}: index ${other} is being created (one at a time); run again once it is ACTIVE`
+    }
+    default: return `index ${indexName}: ${setup}`
   }
 }

@@ -1,9 +1,24 @@
 import t from 'tap'
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb'
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/command.js'
 import { makeClient, startDynalite } from '../helpers/dynamo.js'
 import { run, tableExists, uniqueTable } from '../helpers/cli.js'
-import { NEW_TABLE_TTL } from '../helpers/target.js'
+import { CAN, NEW_TABLE_TTL } from '../helpers/target.js'
+import { until } from '../helpers/reliability.js'
+
+/** A table as the tutorial made it: no expiry index, provisioned 5/5. */
+async function tutorialTable (client: DynamoDBClient): Promise<string> {
+  const TableName = uniqueTable()
+  await client.send(new CreateTableCommand({
+    TableName,
+    AttributeDefinitions: [{ AttributeName: 'Sesion_Id', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'Sesion_Id', KeyType: 'HASH' }],
+    BillingMode: 'PROVISIONED',
+    ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 }
+  }))
+  await until(async () => (await client.send(new DescribeTableCommand({ TableName }))).Table?.TableStatus === 'ACTIVE', `${TableName} ACTIVE`)
+  return TableName
+}
 
 t.test('init against dynalite', async (t) => {
   const dynamo = await startDynalite(t)
@@ -79,6 +94,60 @@ t.test('init against dynalite', async (t) => {
     t.strictSame(described.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }])
   })
 
+  t.test('a new table gets the expiry index (the index flags name it); a second run finds it active', async (t) => {
+    const table = uniqueTable()
+    const flags = ['--expiry-index-name', 'By_Bucket', '--bucket-attribute', 'bkt', '--shard-attribute', 'shd', '--shards', '4', '--bucket-seconds', '60']
+    const first = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, ...flags])
+    t.equal(first.code, EXIT_OK, first.stderr)
+    t.match(first.stdout, /^expiry index: created-with-table$/m)
+    const index = (await client.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes?.[0]
+    t.equal(index?.IndexName, 'By_Bucket')
+    t.strictSame(index?.KeySchema, [{ AttributeName: 'shd', KeyType: 'HASH' }, { AttributeName: 'bkt', KeyType: 'RANGE' }])
+    t.strictSame(index?.Projection, { ProjectionType: 'KEYS_ONLY' })
+    const second = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, ...flags, '--json'])
+    t.equal(second.code, EXIT_OK, second.stderr)
+    t.equal((JSON.parse(second.stdout) as { expiryIndex: string }).expiryIndex, 'active')
+  })
+
+  t.test('--no-expiry-index: no index on a new table', async (t) => {
+    const table = uniqueTable()
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--no-expiry-index'])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.match(r.stdout, /^expiry index: none$/m)
+    t.strictSame((await client.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes ?? [], [])
+  })
+
+  t.test('an existing table without the index: init starts its creation, prints expiry index: creating and exits 0', async (t) => {
+    const table = await tutorialTable(client)
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--index-write-capacity', '7'])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.match(r.stdout, CAN.indexCreationOnExistingTable ? /^expiry index: (creating|active)$/m : /^expiry index: creating$/m)
+    const index = (await client.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes?.[0]
+    // dynalite accepts the UpdateTable and creates nothing (test/helpers/target.ts).
+    if (CAN.indexCreationOnExistingTable) t.match(index, { IndexName: 'Expire_Bucket_Index', ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 7 } })
+    else t.equal(index, undefined)
+    const again = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
+    t.equal(again.code, EXIT_OK, 'rerunning is safe')
+    const untouched = await tutorialTable(client)
+    const none = await run(['init', '--endpoint', dynamo.endpoint, '--table', untouched, '--no-expiry-index'])
+    t.equal(none.code, EXIT_OK, none.stderr)
+    t.match(none.stdout, /^expiry index: none$/m)
+    t.strictSame((await client.send(new DescribeTableCommand({ TableName: untouched }))).Table?.GlobalSecondaryIndexes ?? [], [])
+  })
+
+  t.test('--wait: exit 0 once the index is ACTIVE; exit 1 when it is not within --wait-seconds', async (t) => {
+    const table = await tutorialTable(client)
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--wait', '--wait-seconds', '2'])
+    if (CAN.indexCreationOnExistingTable) {
+      t.equal(r.code, EXIT_OK, r.stderr)
+      t.match(r.stdout, /^expiry index: active$/m)
+    } else {
+      // The index never appears on this target.
+      t.equal(r.code, EXIT_FAILURE)
+      t.match(r.stderr, /FST_DYNAMO_SESSION_TABLE_SETUP.*index Expire_Bucket_Index not ACTIVE after waiting/)
+    }
+  })
+
   t.test('a table with another key schema is a failure with the coded error', async (t) => {
     const table = uniqueTable()
     await client.send(new CreateTableCommand({
@@ -106,7 +175,18 @@ t.test('init against dynalite', async (t) => {
       ['--id-attribute', 'k', '--expires-attribute', 'k'],
       ['--id-attribute', ''],
       ['--endpoint', 'ftp://127.0.0.1:1'],
-      ['--region', 'EU WEST']
+      ['--region', 'EU WEST'],
+      ['--shards', '0'],
+      ['--shards', '1001'],
+      ['--bucket-seconds', '0'],
+      ['--bucket-attribute', 'Sesion_Id'],
+      ['--shard-attribute', 'Expire_Session'],
+      ['--expiry-index-name', 'ab'],
+      ['--no-expiry-index', '--shards', '4'],
+      ['--no-expiry-index', '--wait'],
+      ['--wait-seconds', '5'],
+      ['--wait', '--wait-seconds', '0'],
+      ['--index-write-capacity', '0']
     ]
     for (const args of cases) {
       const table = uniqueTable()

@@ -55,3 +55,19 @@ t.test('absent flags take the options\' defaults; the schedule is validated like
   t.strictSame(tableFlags(new Flags({ table: 'sessions_x', 'id-attribute': 'pk' })), resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }))
   t.throws(() => tableFlags(new Flags({ table: 'ab' })), { name: 'UsageError', message: /^--table: / })
 })
+
+t.test('the expiry index flags give the full TableShape, validated like the expiryIndex option', async (t) => {
+  const flags = { 'expiry-index-name': 'By_Bucket', 'bucket-attribute': 'bkt', 'shard-attribute': 'shd', shards: '4', 'bucket-seconds': '60' }
+  t.strictSame(tableFlags(new Flags(flags)),
+    resolveTableShape({ expiryIndex: { indexName: 'By_Bucket', attribute: 'bkt', shardAttribute: 'shd', shards: 4, bucketSeconds: 60 } }))
+  t.equal(tableFlags(new Flags({ 'no-expiry-index': true })).expiryIndex, false)
+  for (const value of [0, 1, 1000, 1001]) {
+    t.equal(accepts(() => tableFlags(new Flags({ shards: String(value) }))), accepts(() => resolveTableShape({ expiryIndex: { shards: value } })), `--shards ${value}`)
+  }
+  for (const value of [0, 1, 300]) {
+    t.equal(accepts(() => tableFlags(new Flags({ 'bucket-seconds': String(value) }))),
+      accepts(() => resolveTableShape({ expiryIndex: { bucketSeconds: value } })), `--bucket-seconds ${value}`)
+  }
+  t.throws(() => tableFlags(new Flags({ 'expiry-index-name': 'x' })), { name: 'UsageError', message: /^--expiry-index-name: / })
+  t.throws(() => tableFlags(new Flags({ 'bucket-attribute': 'Sesion_Id' })), { name: 'UsageError', message: /expiryIndex\.attribute/ })
+})

@@ -21,6 +21,8 @@ export type Fault =
   | { kind: 'error5xx', status?: number }
   /** Forwards, with the response's Date header moved by `seconds`: a DynamoDB whose clock is that far ahead (behind if negative). */
   | { kind: 'skewDate', seconds: number }
+  /** Answers, without forwarding, DynamoDB's HTTP 400 error of this type, e.g. UpdateTable's LimitExceededException. */
+  | { kind: 'refuse', type: string }
 
 export interface FaultProxy {
   readonly endpoint: string
@@ -107,6 +109,12 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
       const fault = pick(operation)
       const body = Buffer.concat(chunks)
       switch (fault.kind) {
+        case 'refuse': {
+          const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: `${fault.type} (injected)` })
+          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) })
+          res.end(payload)
+          return
+        }
         case 'pass':
           forward(req, res, body)
           return

@@ -28,6 +28,11 @@ export interface Capabilities {
   readonly mapUpdateSizeChecked: boolean
   /** UpdateTable can add a global secondary index to a table that exists. */
   readonly indexCreationOnExistingTable: boolean
+  /**
+   * UpdateTable accepts an index Create without ProvisionedThroughput on an on-demand table (the form DynamoDB
+   * wants there); dynalite 4 refuses it with a ValidationException.
+   */
+  readonly onDemandIndexCreateAccepted: boolean
   /** A failed condition returns the item when asked (ReturnValuesOnConditionCheckFailure: ALL_OLD). */
   readonly returnValuesOnConditionCheckFailure: boolean
   /** Invalid input is refused with a ValidationException (a table name of one character, a capacity of 0). */
@@ -55,6 +60,7 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     numberSizeAsAws: true,
     mapUpdateSizeChecked: true,
     indexCreationOnExistingTable: false,
+    onDemandIndexCreateAccepted: false,
     returnValuesOnConditionCheckFailure: false,
     validatesInput: true,
     signatureChecked: false,
@@ -74,6 +80,7 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     numberSizeAsAws: false,
     mapUpdateSizeChecked: false,
     indexCreationOnExistingTable: true,
+    onDemandIndexCreateAccepted: true,
     returnValuesOnConditionCheckFailure: true,
     validatesInput: false,
     signatureChecked: false,
@@ -89,6 +96,7 @@ export const CAPABILITIES: Readonly<Record<TargetName, Capabilities>> = {
     numberSizeAsAws: true,
     mapUpdateSizeChecked: true,
     indexCreationOnExistingTable: true,
+    onDemandIndexCreateAccepted: true,
     returnValuesOnConditionCheckFailure: true,
     validatesInput: true,
     signatureChecked: true,

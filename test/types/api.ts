@@ -65,6 +65,9 @@ expectType<Equal<ReturnType<SessionReaper['runOnce']>, Promise<ReapReport>>>()
 
 // Documented values.
 expectType<Equal<ReturnType<typeof ensureSessionTable>, Promise<EnsureTableResult>>>()
+expectType<Equal<EnsureTableResult['expiryIndex'], api.IndexSetup>>()
+// @ts-expect-error the index states are a closed set
+export const unknownIndexState: api.IndexSetup = 'ready'
 expectType<Equal<(typeof METRIC_NAMES)[keyof typeof METRIC_NAMES], MetricName>>()
 export const metrics: ReturnType<typeof createMetrics> | undefined = undefined
 export const gone = new SessionGoneError()
