@@ -1,0 +1,102 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { bucketEnd, bucketOf, dueCutoff, firstUnfinishedBucket, isDue } from '../../src/expiry.js'
+import { resolveExpiryIndex, type ExpiryIndexShape } from '../../src/options.js'
+import { indexItemAttributes, indexUpdateParts, shardOf } from '../../src/store/expiry-index.js'
+import { newSessionId } from '../../src/ids.js'
+import { assertProperty } from '../helpers/property.js'
+
+const INDEX = resolveExpiryIndex(undefined) as ExpiryIndexShape
+// Epoch seconds from 1970 to well past 2100, and bucket widths from 1 s to a day.
+const expiry = fc.integer({ min: 0, max: 2 ** 33 })
+const width = fc.integer({ min: 1, max: 86_400 })
+
+t.test('shardOf: FNV-1a (32 bits) of the id, stable across versions', async (t) => {
+  // Published FNV-1a 32-bit hashes: '' is the offset basis 0x811c9dc5, 'abc' is 0x1a47e90b.
+  t.equal(shardOf('', 2 ** 31), 0x811c9dc5 % 2 ** 31)
+  t.equal(shardOf('abc', 2 ** 31), 0x1a47e90b % 2 ** 31)
+  t.equal(shardOf('abc', 16), 0x1a47e90b % 16)
+  // Rows written by this version keep these shards in every later one: changing them would strand index entries.
+  t.strictSame(
+    ['abc', 'sess0000000000000001', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'é'].map((id) => [shardOf(id, 16), shardOf(id, 1000)]),
+    [[11, 331], [0, 504], [5, 405], [4, 940]]
+  )
+  t.equal(shardOf('anything', 1), 0, 'one shard: always 0')
+})
+
+t.test('shardOf: an integer in [0, shards) for any id and shard count', async () => {
+  await assertProperty(fc.asyncProperty(fc.string({ maxLength: 200 }), fc.integer({ min: 1, max: 1000 }), async (id, shards) => {
+    const shard = shardOf(id, shards)
+    if (!Number.isInteger(shard) || shard < 0 || shard >= shards) throw new Error(`shardOf(${JSON.stringify(id)}, ${shards}) = ${shard}`)
+    if (shardOf(id, shards) !== shard) throw new Error('not deterministic')
+  }))
+})
+
+/** Fails unless every shard of `counts` is within `sigmas` standard deviations of an even spread of `total` ids. */
+function assertEven (counts: readonly number[], total: number, sigmas: number): void {
+  const p = 1 / counts.length
+  const expected = total * p
+  const deviation = sigmas * Math.sqrt(total * p * (1 - p))
+  counts.forEach((count, shard) => {
+    if (Math.abs(count - expected) > deviation) throw new Error(`shard ${shard}: ${count} ids, expected ${expected} ± ${deviation.toFixed(1)}`)
+  })
+}
+
+t.test('shardOf spreads ids evenly over the shards (property)', async (t) => {
+  // 3,200 ids over 16 shards: 200 ± 13.7 each (binomial); 6σ makes a false failure about one in 10^8 runs per shard.
+  await assertProperty(fc.asyncProperty(fc.integer({ min: 2, max: 64 }), async (shards) => {
+    const total = shards * 200
+    const counts = new Array<number>(shards).fill(0)
+    for (let i = 0; i < total; i++) counts[shardOf(newSessionId(), shards)]!++
+    assertEven(counts, total, 6)
+  }), { numRuns: 20 })
+  // The ids the suite seeds differ in their last digits only: they spread too.
+  const counts = new Array<number>(16).fill(0)
+  for (let i = 0; i < 3200; i++) counts[shardOf(`sess${String(i).padStart(16, '0')}`, 16)]!++
+  t.doesNotThrow(() => assertEven(counts, 3200, 6), 'sequential ids')
+})
+
+t.test('bucketOf, bucketEnd and firstUnfinishedBucket at their boundaries', async (t) => {
+  t.strictSame([0, 299, 300, 599, 600].map((e) => bucketOf(e, 300)), [0, 0, 1, 1, 2])
+  t.strictSame([0, 1, 2].map((b) => bucketEnd(b, 300)), [299, 599, 899])
+  t.equal(bucketOf(1_800_000_123, 1), 1_800_000_123, 'one-second buckets: the expiry itself')
+  // At cutoff 600 every expiry of buckets 0 and 1 (0..599) is below it; bucket 2 starts at 600.
+  t.strictSame([599, 600, 601, 899, 900].map((c) => firstUnfinishedBucket(c, 300)), [1, 2, 2, 2, 3])
+})
+
+t.test('every bucket below firstUnfinishedBucket(cutoff) holds only expiries below the cutoff (property)', async () => {
+  await assertProperty(fc.asyncProperty(expiry, expiry, width, async (expiresAt, cutoff, seconds) => {
+    const below = bucketOf(expiresAt, seconds) < firstUnfinishedBucket(cutoff, seconds)
+    if (below && !(expiresAt < cutoff)) throw new Error(`expiry ${expiresAt} in a finished bucket at cutoff ${cutoff}`)
+    // And no expired row waits more than one bucket: an expiry a whole bucket before the cutoff is found.
+    if (expiresAt < cutoff - seconds + 1 && !below) throw new Error(`expiry ${expiresAt} missed at cutoff ${cutoff}`)
+  }), { numRuns: 2000 })
+})
+
+t.test('bucketEnd is the latest expiry of its bucket; an index entry of a finished bucket is due (property)', async () => {
+  await assertProperty(fc.asyncProperty(expiry, width, fc.integer({ min: 0, max: 3600 }), async (expiresAt, seconds, grace) => {
+    const bucket = bucketOf(expiresAt, seconds)
+    const end = bucketEnd(bucket, seconds)
+    if (!(expiresAt <= end) || bucketOf(end, seconds) !== bucket || bucketOf(end + 1, seconds) !== bucket + 1) {
+      throw new Error(`bucketEnd(${bucket}, ${seconds}) = ${end} for expiry ${expiresAt}`)
+    }
+    // The finder reports an entry's expiry as its bucket's end: the sweep must classify it due at the same cutoff.
+    const nowSec = expiresAt + grace
+    const cutoff = dueCutoff(nowSec, grace)
+    if (bucket < firstUnfinishedBucket(cutoff, seconds) && !isDue(end, nowSec, grace)) throw new Error(`bucket ${bucket} not due at ${nowSec}`)
+  }), { numRuns: 2000 })
+})
+
+t.test('indexItemAttributes and indexUpdateParts: the shard of the id, the bucket of the expiry', async (t) => {
+  const custom: ExpiryIndexShape = { indexName: 'I', attribute: 'B', shardAttribute: 'S', shards: 7, bucketSeconds: 60 }
+  t.strictSame(indexItemAttributes(INDEX, 'abc', 1_800_000_299), {
+    Expire_Shard: { N: String(0x1a47e90b % 16) },
+    Expire_Bucket: { N: String(Math.floor(1_800_000_299 / 300)) }
+  })
+  t.strictSame(indexItemAttributes(custom, 'abc', 125), { S: { N: String(0x1a47e90b % 7) }, B: { N: '2' } }, 'the configured names, shards and width')
+  t.strictSame(indexUpdateParts(custom, 'abc', 125), {
+    sets: ['#bucket = :bucket', '#shard = if_not_exists(#shard, :shard)'],
+    names: { '#bucket': 'B', '#shard': 'S' },
+    values: { ':bucket': { N: '2' }, ':shard': { N: String(0x1a47e90b % 7) } }
+  }, 'the bucket always, the shard only where the row has none')
+})
