@@ -1,10 +1,14 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { bucketEnd, bucketOf, dueCutoff, firstUnfinishedBucket, isDue } from '../../src/expiry.js'
 import { resolveExpiryIndex, type ExpiryIndexShape } from '../../src/options.js'
 import { indexItemAttributes, indexUpdateParts, shardOf } from '../../src/store/expiry-index.js'
 import { newSessionId } from '../../src/ids.js'
+import { TOMBSTONE_ATTRIBUTE } from '../../src/store/tombstone.js'
 import { assertProperty } from '../helpers/property.js'
+import { buildApp, cookieFrom, fakeClock } from '../helpers/app.js'
+import { createTable, getRow, makeClient, startDynalite } from '../helpers/dynamo.js'
 
 const INDEX = resolveExpiryIndex(undefined) as ExpiryIndexShape
 // Epoch seconds from 1970 to well past 2100, and bucket widths from 1 s to a day.
@@ -99,4 +103,96 @@ t.test('indexItemAttributes and indexUpdateParts: the shard of the id, the bucke
     names: { '#bucket': 'B', '#shard': 'S' },
     values: { ':bucket': { N: '2' }, ':shard': { N: String(0x1a47e90b % 7) } }
   }, 'the bucket always, the shard only where the row has none')
+})
+
+/** Every entry of the expiry index (a Query per shard): what a reaper pass could find. */
+async function indexEntries (client: DynamoDBClient, tableName: string): Promise<Array<{ id: string, shard: number, bucket: number }>> {
+  const entries: Array<{ id: string, shard: number, bucket: number }> = []
+  for (let shard = 0; shard < INDEX.shards; shard++) {
+    let start: Record<string, AttributeValue> | undefined
+    do {
+      const out = await client.send(new QueryCommand({
+        TableName: tableName,
+        IndexName: INDEX.indexName,
+        KeyConditionExpression: '#shard = :shard',
+        ExpressionAttributeNames: { '#shard': INDEX.shardAttribute },
+        ExpressionAttributeValues: { ':shard': { N: String(shard) } },
+        ExclusiveStartKey: start
+      }))
+      for (const item of out.Items ?? []) {
+        entries.push({ id: item.Sesion_Id?.S ?? '', shard: Number(item[INDEX.shardAttribute]?.N), bucket: Number(item[INDEX.attribute]?.N) })
+      }
+      start = out.LastEvaluatedKey
+    } while (start !== undefined)
+  }
+  return entries.sort((a, b) => a.id.localeCompare(b.id))
+}
+
+t.test('through the plugin: every session write sets the bucket; the index follows', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  // 100-second buckets, sessions of 120 s refreshed after 10 s; the clock starts at a bucket boundary.
+  const options = { ttlSeconds: 120, touchAfterSeconds: 10, expiryIndex: { bucketSeconds: 100 } }
+  const bucket = (expiresAt: number): number => Math.floor(expiresAt / 100)
+  const entry = (id: string, expiresAt: number): { id: string, shard: number, bucket: number } =>
+    ({ id, shard: shardOf(id, INDEX.shards), bucket: bucket(expiresAt) })
+
+  t.test('create, refresh inside a bucket, refresh across one, change, regenerate', async (t) => {
+    const table = await createTable(client)
+    const clock = fakeClock()
+    const app = await buildApp(t, client, table, { ...options, now: clock.now })
+    const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    const id = created.json().id as string
+    const cookie = cookieFrom(created.headers['set-cookie'])!
+    let expiresAt = clock.seconds + 120
+    t.match(await getRow(client, table, id), { Expire_Session: { N: String(expiresAt) }, Expire_Bucket: { N: String(bucket(expiresAt)) } })
+    t.strictSame(await indexEntries(client, table), [entry(id, expiresAt)], 'create: the new row is in the index')
+
+    // A refresh that moves the expiry by 11 s, inside its bucket (…120 to …131).
+    clock.advance(11)
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
+    const refreshed = await getRow(client, table, id)
+    t.equal(refreshed?.Expire_Session?.N, String(clock.seconds + 120), 'the expiry was refreshed')
+    t.strictSame(await indexEntries(client, table), [entry(id, expiresAt)], 'inside the bucket: the index entry is unchanged')
+    expiresAt = clock.seconds + 120
+
+    // A refresh across the boundary (…131 to …211): the entry moves to the next bucket.
+    clock.advance(80)
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
+    expiresAt = clock.seconds + 120
+    t.equal(bucket(expiresAt), Number(refreshed?.Expire_Bucket?.N) + 1)
+    t.strictSame(await indexEntries(client, table), [entry(id, expiresAt)], 'across a bucket: the entry moved, none left behind')
+
+    // A change (before a refresh is due) writes the expiry, and so the bucket, too.
+    clock.advance(100)
+    await app.inject({ method: 'POST', url: '/set', headers: { cookie }, payload: { b: 2 } })
+    expiresAt = clock.seconds + 120
+    t.match(await getRow(client, table, id), { Data: { M: { b: { N: '2' } } }, Expire_Bucket: { N: String(bucket(expiresAt)) } })
+    t.strictSame(await indexEntries(client, table), [entry(id, expiresAt)], 'change: the entry follows the expiry')
+
+    // Regenerate: the new id has both attributes; the old id's tombstone has neither and is not in the index.
+    const regenerated = await app.inject({ method: 'POST', url: '/regenerate', headers: { cookie } })
+    const after = regenerated.json().after as string
+    t.not(after, id)
+    t.match(await getRow(client, table, after), { Expire_Shard: { N: String(shardOf(after, INDEX.shards)) }, Expire_Bucket: { N: String(bucket(expiresAt)) } })
+    const tombstone = await getRow(client, table, id)
+    t.ok(tombstone?.[TOMBSTONE_ATTRIBUTE] !== undefined, 'the old id holds a tombstone')
+    t.strictSame([tombstone?.Expire_Bucket, tombstone?.Expire_Shard], [undefined, undefined], 'the tombstone has no bucket, no shard')
+    t.strictSame(await indexEntries(client, table), [entry(after, expiresAt)], 'only the new session is in the index')
+  })
+
+  t.test('expiryIndex: false writes neither attribute', async (t) => {
+    const table = await createTable(client)
+    const clock = fakeClock()
+    const app = await buildApp(t, client, table, { ttlSeconds: 120, touchAfterSeconds: 10, expiryIndex: false, now: clock.now })
+    const created = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    const id = created.json().id as string
+    const cookie = cookieFrom(created.headers['set-cookie'])!
+    clock.advance(100)
+    await app.inject({ method: 'GET', url: '/get', headers: { cookie } })
+    const row = await getRow(client, table, id)
+    t.equal(row?.Expire_Session?.N, String(clock.seconds + 120), 'refreshed')
+    t.strictSame([row?.Expire_Bucket, row?.Expire_Shard], [undefined, undefined])
+    t.strictSame(await indexEntries(client, table), [], 'nothing in the index')
+  })
 })
