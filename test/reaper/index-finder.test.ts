@@ -225,3 +225,21 @@ t.test('index passes against dynalite', async (t) => {
     t.equal(entries() - before, 0, 'no Query returned it again')
   })
 })
+
+t.test('regression: an index pass over 16 shards sets off no MaxListenersExceededWarning', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const table = await createTable(client)
+  const time = fakeTime()
+  await seedRows(client, table, Array.from({ length: 32 }, (_, i) => ({ id: sessionId(i), expiresAt: time.seconds - 600 })))
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  // Sixteen Queries in flight at once, each listening on the pass's abort signal (the default shards).
+  const report = await makeReaper(t, client, table, { strategy: 'index' }, { now: time.now, sleep: time.sleep }).runOnce()
+  t.match(report, { result: 'success', deleted: 32 })
+  // Warnings are emitted on the next tick.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.strictSame(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [])
+})
