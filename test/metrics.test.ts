@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import { Registry, register as globalRegistry } from 'prom-client'
 import { startDynalite, makeClient, createTable, countCalls } from './helpers/dynamo.js'
 import { buildApp, cookieFrom, fakeClock, signedCookie, SECRET } from './helpers/app.js'
-import { seedRows, sessionId } from './helpers/reaper.js'
+import { TEST_REAPER_STRATEGY, seedRows, sessionId } from './helpers/reaper.js'
 import { unitsFor } from './helpers/target.js'
 import { dynamoSession } from '../src/index.js'
 import { createMetrics, METRIC_NAMES, TTL_LAG_BUCKETS } from '../src/metrics.js'
@@ -263,7 +263,12 @@ t.test('with the plugin, against dynalite', async (t) => {
       { id: sessionId(4), expiresAt: 'tomorrow' }
     ])
     const report = await app.sessionReaper!.runOnce()
-    t.match(report, { result: 'success', scanned: 5, active: 1, expired: 3, deleted: 3, invalid: 1, maxLagSeconds: 7200 })
+    // The index finds rows of finished buckets only: the session 1 s past its expiry is in the bucket that is still
+    // running (1_800_000_300 to 1_800_000_599), left for a later pass. It reads no live or invalid row either.
+    const index = TEST_REAPER_STRATEGY === 'index'
+    const reaped = index ? 2 : 3
+    if (index) t.match(report, { result: 'success', strategy: 'index', scanned: 2, active: 0, expired: 2, deleted: 2, invalid: 0, maxLagSeconds: 7200 })
+    else t.match(report, { result: 'success', strategy: 'scan', scanned: 5, active: 1, expired: 3, deleted: 3, invalid: 1, maxLagSeconds: 7200 })
 
     const json = await registry.getMetricsAsJSON()
     const N = METRIC_NAMES
@@ -282,25 +287,28 @@ t.test('with the plugin, against dynalite', async (t) => {
     t.equal(value(json, N.reaperRunsTotal, { result: 'success' }), 1)
     t.equal(value(json, N.reaperRunsTotal, { result: 'failure' }), 0)
     t.equal(value(json, N.reaperRunDurationSeconds), 1)
-    t.equal(value(json, N.reapedTotal), 3)
-    t.equal(value(json, N.ttlLagSeconds), 3, 'each deleted row observed once')
-    t.equal(value(json, N.ttlLagSeconds, {}, 'sum'), 1 + 100 + 7200)
+    t.equal(value(json, N.reapedTotal), reaped)
+    t.equal(value(json, N.ttlLagSeconds), reaped, 'each deleted row observed once')
+    t.equal(value(json, N.ttlLagSeconds, {}, 'sum'), (index ? 0 : 1) + 100 + 7200)
     const bucket = (le: number): number | undefined => find(json, N.ttlLagSeconds).values.find((v) => v.labels.le === le)?.value
-    t.equal(bucket(1), 1)
-    t.equal(bucket(300), 2)
-    t.equal(bucket(7200), 3)
+    t.equal(bucket(1), index ? 0 : 1)
+    t.equal(bucket(300), reaped - 1)
+    t.equal(bucket(7200), reaped)
     t.equal(value(json, N.ttlLagMaxSeconds), 7200)
+    // Index mode: the census counts the live rows (exactly, on a table this small).
     t.equal(value(json, N.activeSessions), 1)
-    t.equal(value(json, N.expiredFoundSessions), 3)
+    t.equal(value(json, N.expiredFoundSessions), reaped)
     t.equal(value(json, N.expiredBacklogSessions), 0, 'all of them deleted')
-    t.equal(value(json, N.expiredPendingSessions), 3, 'the deprecated gauge: the rows found')
-    t.equal(value(json, N.invalidExpirySessions), 1)
+    t.equal(value(json, N.expiredPendingSessions), reaped, 'the deprecated gauge: the rows found')
+    // Index mode: invalid rows are not in the index; their count comes from the backfill's scan (not asserted here).
+    if (!index) t.equal(value(json, N.invalidExpirySessions), 1)
     t.equal(value(json, N.reaperLastSuccessTimestampSeconds), clock.seconds)
     t.equal(value(json, N.reaperIntervalSeconds), 0, 'not scheduled')
-    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'Scan', component: 'reaper' })! > 0)
-    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'DeleteItem', component: 'reaper' })! >= 3 * unitsFor('DeleteItem', 1))
+    const finding = index ? 'Query' : 'Scan'
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: finding, component: 'reaper' })! > 0)
+    t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'DeleteItem', component: 'reaper' })! >= reaped * unitsFor('DeleteItem', 1))
     t.ok(value(json, N.consumedCapacityUnitsTotal, { operation: 'UpdateItem', component: 'reaper' })! >= 2 * unitsFor('UpdateItem', 1), 'the lease')
-    t.equal(value(json, N.throttledRequestsTotal, { component: 'reaper', operation: 'Scan', reason: 'unknown' }), 0)
+    t.equal(value(json, N.throttledRequestsTotal, { component: 'reaper', operation: finding, reason: 'unknown' }), 0)
     t.equal(value(json, N.reapSkippedTotal, { reason: 'conflict' }), 0)
 
     const text = await registry.metrics()
@@ -320,10 +328,10 @@ t.test('with the plugin, against dynalite', async (t) => {
       t.equal(value(json2, N.reaperRunsTotal, { result: 'skipped' }), 1)
       t.equal(value(json2, N.reaperLastSuccessTimestampSeconds), clock.seconds - 60, 'the last success by any instance')
       t.equal(value(json2, N.activeSessions), 1)
-      t.equal(value(json2, N.expiredFoundSessions), 3)
+      t.equal(value(json2, N.expiredFoundSessions), reaped)
       t.equal(value(json2, N.expiredBacklogSessions), 0)
-      t.equal(value(json2, N.expiredPendingSessions), 3)
-      t.equal(value(json2, N.invalidExpirySessions), 1)
+      t.equal(value(json2, N.expiredPendingSessions), reaped)
+      if (!index) t.equal(value(json2, N.invalidExpirySessions), 1)
       t.equal(value(json2, N.ttlLagMaxSeconds), 7200)
       t.equal(value(json2, N.reapedTotal), 0, 'counters count only what this instance did')
     })

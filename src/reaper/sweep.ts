@@ -234,8 +234,10 @@ export class Sweep {
   async run (): Promise<boolean> {
     const failed = new AbortController()
     const signal = AbortSignal.any([this.#options.signal, failed.signal])
-    // Every stream waits on it (budget, backoff, calls): one index shard each, up to 1000.
+    // Every stream waits on it (budget, backoff, calls): one index shard each, up to 1000. The calls in flight
+    // listen on the pass's own signal too (ReaperCalls).
     setMaxListeners(0, signal)
+    setMaxListeners(0, this.#options.signal)
     const results = await Promise.allSettled(this.progress.cursors.map(async (_, stream) => {
       try {
         await this.#stream(stream, signal)

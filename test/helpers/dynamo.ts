@@ -1,7 +1,7 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb'
 import { randomBytes } from 'node:crypto'
 import { startEmbeddedDynamo } from '../../src/embedded.js'
-import { ensureSessionTable } from '../../src/store/table.js'
+import { ensureSessionTable, type EnsureTableOptions } from '../../src/store/table.js'
 import { TARGET } from './target.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -70,8 +70,12 @@ export function freshTableName (prefix = 'sessions'): string {
   return `${TARGET.tablePrefix}${prefix}_${FILE_TOKEN}_${++tableCounter}`
 }
 
-/** A fresh session table with a unique name, default key schema unless given. */
-export async function createTable (client: DynamoDBClient, prefix = 'sessions', options: { idAttribute?: string, expiresAttribute?: string } = {}): Promise<string> {
+/** A fresh session table with a unique name, default key schema and expiry index unless given (`expiryIndex: false`: none). */
+export async function createTable (
+  client: DynamoDBClient,
+  prefix = 'sessions',
+  options: Pick<EnsureTableOptions, 'idAttribute' | 'expiresAttribute' | 'expiryIndex'> = {}
+): Promise<string> {
   const tableName = freshTableName(prefix)
   await ensureSessionTable(client, { tableName, ...options })
   return tableName
