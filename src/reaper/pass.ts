@@ -38,6 +38,8 @@ export interface PassDeps {
   readonly owner: string
   /** This instance's memory of other holders of the lease. */
   readonly watch: LeaseWatch
+  /** The lease item the pass takes (a lease group's, see leaseId()). Defaults to LEASE_ID. */
+  readonly leaseId?: string
   readonly budgets: Budgets
   /** A pass stops (and saves its cursors) this long after it started. */
   readonly maxPassMs: number
@@ -107,7 +109,7 @@ export class ReaperPass {
     this.#signal = signal
     this.#startedAt = deps.now()
     this.#calls = new ReaperCalls(deps.client, deps.observer, deps.budgets, signal)
-    this.#lease = new Lease(this.#calls, deps.shape, deps.owner, deps.options.leaseSeconds * 1000, deps.now, deps.watch)
+    this.#lease = new Lease(this.#calls, deps.shape, deps.owner, deps.options.leaseSeconds * 1000, deps.now, deps.watch, deps.leaseId)
   }
 
   /** Never rejects: failures are logged and reported. `tick`: the scheduled time the pass belongs to (epoch ms). */

@@ -1,5 +1,5 @@
 import { errorFields } from '../aws-errors.js'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { hostname } from 'node:os'
 import { createTask, type Logger as CronLogger } from 'node-cron'
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -11,7 +11,8 @@ import { IndexFinder } from './index-finder.js'
 import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperTickOutOfRangeError } from '../errors.js'
 import { LeaseWatch, MAX_TICK_DISTANCE_MS, monotonicNow } from './lease.js'
-import { ReaperPass, type PassDeps, type ReaperLogger } from './pass.js'
+import type { PassDeps, ReaperLogger } from './pass.js'
+import { runLeaseGroups } from './lease-groups.js'
 import { REAPER_STRATEGIES, emptyReport, type ReapReport, type ReaperStrategy } from './report.js'
 import type { ReaperObserver } from '../instrumentation.js'
 import { ScanFinder } from './scan-finder.js'
@@ -61,6 +62,8 @@ export interface ReaperDeps {
   readonly finder?: ExpiryFinder
   /** The lease owner token. Defaults to host:pid:random. */
   readonly owner?: string
+  /** With `reaper.leases` above 1, the lease group the first pass tries first (then the next, pass by pass). Defaults to a random one. */
+  readonly firstLeaseGroup?: number
 }
 
 const SAMPLED_TICKS = 12
@@ -104,7 +107,10 @@ export class Reaper implements SessionReaper {
   lastReport: ReapReport | undefined
   readonly #deps: ReaperDeps
   readonly #log: ReaperLogger
-  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy'>
+  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy' | 'watch'>
+  // This instance's memory of each lease group's holders, and the group its next pass tries first.
+  readonly #watches = new Map<number, LeaseWatch>()
+  #firstGroup: number
   readonly #finders: { readonly scan: ExpiryFinder, readonly index: ExpiryFinder | undefined }
   readonly #job: ScheduledJob | undefined
   // Strategy `auto`: the index's last seen state (undefined: to be read), and passes since.
@@ -125,6 +131,9 @@ export class Reaper implements SessionReaper {
       interval = scheduled.intervalSeconds
     }
     this.intervalSeconds = interval
+    // A random start per instance, moved on each pass, so that instances start apart and none always leaves the same
+    // groups to the end of its pass.
+    this.#firstGroup = deps.firstLeaseGroup ?? randomInt(deps.options.leases)
     const passSeconds = deps.options.maxPassSeconds ?? defaultMaxPassSeconds(interval)
     this.#passDeps = {
       client: deps.client,
@@ -135,7 +144,6 @@ export class Reaper implements SessionReaper {
       log: this.#log,
       sleep,
       owner: deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
-      watch: new LeaseWatch(deps.monotonic ?? monotonicNow),
       budgets: {
         read: new UnitBudget(deps.options.maxReadUnitsPerSecond, deps.now, sleep),
         write: new UnitBudget(deps.options.maxWriteUnitsPerSecond, deps.now, sleep)
@@ -201,7 +209,8 @@ export class Reaper implements SessionReaper {
   async #pass (tick: number | undefined, override: ReaperStrategy | undefined, signal: AbortSignal): Promise<ReapReport> {
     const strategy = override ?? await this.#choose(signal)
     const finder = this.#deps.finder ?? (strategy === 'index' ? this.#finders.index : undefined) ?? this.#finders.scan
-    const report = await new ReaperPass({ ...this.#passDeps, finder, strategy }, signal).run(tick)
+    const run = { watch: (group: number) => this.#watch(group), first: this.#firstGroup++, tick, signal }
+    const report = await runLeaseGroups({ ...this.#passDeps, finder, strategy, watch: this.#watch(0) }, run)
     // An index pass that failed may have met a missing index: read DescribeTable again before the next pass.
     if (strategy === 'index' && report.result === 'failure') this.#indexActive = undefined
     return report
@@ -238,6 +247,12 @@ export class Reaper implements SessionReaper {
       if (!signal.aborted) this.#log.warn({ err: errorFields(err) }, 'reaper could not describe the table: scanning')
       return false
     }
+  }
+
+  #watch (group: number): LeaseWatch {
+    let watch = this.#watches.get(group)
+    if (watch === undefined) this.#watches.set(group, watch = new LeaseWatch(this.#deps.monotonic ?? monotonicNow))
+    return watch
   }
 
   #ended (report: ReapReport): ReapReport {
