@@ -4,7 +4,7 @@ import type { ReaperObserver } from '../instrumentation.js'
 import { ReaperCalls } from './calls.js'
 import { readLease, type LeaseWatch } from './lease.js'
 import { tableStateOf, type LeaseState } from './lease-state.js'
-import { ReaperPass, type PassDeps } from './pass.js'
+import { ReaperPass, type PassDeps, type ReaperLogger } from './pass.js'
 import { emptyReport, type ReapReport, type ReapResult, type TableState } from './report.js'
 import type { ExpiryFinder, FinderPage, FoundRow, StartKey } from './sweep.js'
 
@@ -139,6 +139,12 @@ function withoutTableState (observer: ReaperObserver | undefined): ReaperObserve
   })
 }
 
+/** `log` with the lease group in every line. */
+function groupLog (log: ReaperLogger, group: number): ReaperLogger {
+  const at = (level: keyof ReaperLogger) => (obj: object, msg: string): void => { log[level]({ ...obj, leaseGroup: group }, msg) }
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
 /** What a pass over lease groups needs besides the pass's own collaborators. */
 export interface GroupRun {
   /** This instance's memory of the holders of each group's lease. */
@@ -170,6 +176,7 @@ export async function runLeaseGroups (deps: PassDeps, run: GroupRun): Promise<Re
       watch: run.watch(group),
       maxPassMs: left,
       observer,
+      log: groupLog(deps.log, group),
       ended: (report) => report
     }, run.signal)
     reports.push(await pass.run(run.tick))

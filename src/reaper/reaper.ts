@@ -22,8 +22,9 @@ import type { ExpiryFinder } from './sweep.js'
 export interface SessionReaper {
   /**
    * Runs one pass now (or reports `skipped` when a pass is running in this process or another instance holds the
-   * lease). Never rejects: failures are logged, counted and reported. `tick`, the scheduled time a pass belongs to
-   * (epoch ms), makes every instance skip a tick that any instance already started; a tick more than an hour from
+   * lease; with `reaper.leases`, every group's). Never rejects: failures are logged, counted and reported. `tick`,
+   * the scheduled time a pass belongs to (epoch ms), makes every instance skip a tick that any instance already
+   * started (with `reaper.leases`, in that group); a tick more than an hour from
    * `now()` runs no pass and reports `failure` (FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE in the log). `strategy`
    * overrides `reaper.strategy` for this pass (`'index'` without `expiryIndex` reports `failure`).
    */

@@ -171,9 +171,12 @@ t.test('against dynalite', async (t) => {
       const time = fakeTime()
       const states: TableState[] = []
       const observer = { tableState: (state: TableState) => { states.push(state) } }
+      const lines: Array<{ obj: object, msg: string }> = []
+      const info = (obj: object, msg: string): void => { lines.push({ obj, msg }) }
       const reaper = makeReaper(t, client, table, { ...options, ...FAST }, {
         now: time.now,
         sleep: time.sleep,
+        log: { debug () {}, info, warn: info, error: info },
         observer: new Proxy(observer, { get: (target, name) => name in target ? Reflect.get(target, name) : () => {} }) as never
       })
       const { expired, live } = await seedRound(client, table, time, 0)
@@ -190,6 +193,8 @@ t.test('against dynalite', async (t) => {
         strategy
       })
       t.equal(reaper.lastReport, report)
+      t.strictSame(lines.map((line) => [line.msg, (line.obj as { leaseGroup?: number }).leaseGroup]).sort(),
+        [['reaper pass', 0], ['reaper pass', 1], ['reaper pass', 2]], 'one log line per group, naming it')
     })
 
     t.test(`${strategy}: a holder that stopped renewing its group is taken over after leaseSeconds; the other groups go on`, async (t) => {
