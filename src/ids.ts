@@ -5,15 +5,34 @@ const ID_BYTES = 24
 // What a cookie may name: ours (32 characters) and other software's (UUIDs and the like), never an internal row.
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16,128}$/
 
-/** The reaper's lease item's id. No cookie can name it ('#' is outside SESSION_ID_PATTERN). */
+/** The reaper's lease item's id (lease group 0). No cookie can name it ('#' is outside SESSION_ID_PATTERN). */
 export const LEASE_ID = '#reaper-lease'
 
-// The library's own rows, by exact id: another application's rows whose ids merely start with '#' stay sessions.
-const INTERNAL_IDS: ReadonlySet<string> = new Set([LEASE_ID])
+/** Lease groups (`reaper.leases`) have ids `#reaper-lease` (group 0) and `#reaper-lease-<group>` below this many. */
+export const MAX_LEASE_GROUPS = 1000
 
-/** True for the library's own rows (the lease item): never read, deleted or counted as sessions. */
+const GROUP_PREFIX = LEASE_ID + '-'
+
+/** The lease item of lease group `group` (0 keeps the id of a single lease, so existing tables keep their state). */
+export function leaseId (group: number): string {
+  return group === 0 ? LEASE_ID : GROUP_PREFIX + String(group)
+}
+
+/** The group a lease id names (written as leaseId() writes it, below MAX_LEASE_GROUPS), or undefined. */
+function leaseGroupOf (id: string): number | undefined {
+  if (id === LEASE_ID) return 0
+  if (!id.startsWith(GROUP_PREFIX)) return undefined
+  const digits = id.slice(GROUP_PREFIX.length)
+  const group = Number(digits)
+  return /^[1-9][0-9]*$/.test(digits) && group < MAX_LEASE_GROUPS ? group : undefined
+}
+
+/**
+ * True for the library's own rows (the lease items), by exact id: never read, deleted or counted as sessions.
+ * Another application's rows whose ids merely start with '#' stay sessions.
+ */
 export function isInternalId (id: string): boolean {
-  return INTERNAL_IDS.has(id)
+  return leaseGroupOf(id) !== undefined
 }
 
 export function newSessionId (): string {

@@ -3,6 +3,7 @@ import { validate as validateCron } from 'node-cron'
 import type { Registry } from 'prom-client'
 import { InvalidOptionError, InvalidSecretError, UnknownOptionError } from './errors.js'
 import { TOMBSTONE_ATTRIBUTE } from './store/tombstone.js'
+import { MAX_LEASE_GROUPS } from './ids.js'
 
 export const DEFAULT_TABLE_NAME = 'ManejoSesion'
 export const DEFAULT_ID_ATTRIBUTE = 'Sesion_Id'
@@ -68,6 +69,8 @@ export const DEFAULT_REAPER_LEASE_SECONDS = 30
 export const DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND = 5
 /** After a complete backfill that found nothing to fix, the next one starts a day later. */
 export const DEFAULT_REAPER_BACKFILL_INTERVAL_SECONDS = 86_400
+/** One lease: one instance reaps at a time. */
+export const DEFAULT_REAPER_LEASES = 1
 /** reaper.maxPassSeconds defaults to this share of the schedule's shortest period (see defaultMaxPassSeconds). */
 export const DEFAULT_REAPER_PASS_SHARE = 0.8
 /** reaper.maxPassSeconds without a schedule (`schedule: false`, `reap --once`). */
@@ -83,6 +86,8 @@ export const MAX_REAPER_SEGMENTS = 1000
 export const MIN_REAPER_GRACE_SECONDS = 0
 export const MIN_REAPER_LEASE_SECONDS = 1
 export const MIN_REAPER_MAX_PASS_SECONDS = 1
+export const MIN_REAPER_LEASES = 1
+export const MAX_REAPER_LEASES = MAX_LEASE_GROUPS
 
 export const CONSISTENT_READ_MODES = ['on-miss', 'always', 'never'] as const
 export const ON_STORE_ERROR_MODES = ['fail', 'anonymous'] as const
@@ -157,6 +162,13 @@ export interface ReaperOptions {
    * once). Defaults to `86400` (a day).
    */
   backfillIntervalSeconds?: number
+  /**
+   * Lease groups: the pass's streams (index shards or Scan segments) are split into this many groups, each guarded by
+   * its own lease item, so that as many instances reap at once, none twice the same rows. A pass takes every group
+   * it can, one after another. At most `segments` with strategy `'scan'`, at most `expiryIndex.shards` with `'index'`;
+   * with `'auto'`, a finder with fewer streams uses one group per stream. Defaults to `1`.
+   */
+  leases?: number
   /**
    * A pass stops after this many seconds and the next one resumes where it stopped. Defaults to 80% of the schedule's
    * shortest period (`48` for every minute), or `60` without a schedule.
@@ -302,6 +314,7 @@ export interface ResolvedReaperOptions {
   readonly leaseSeconds: number
   readonly backfillReadUnitsPerSecond: number
   readonly backfillIntervalSeconds: number
+  readonly leases: number
   /** Undefined: derived from the schedule by the reaper. */
   readonly maxPassSeconds: number | undefined
 }
@@ -349,6 +362,7 @@ const REAPER_KEYS = [
   'leaseSeconds',
   'backfillReadUnitsPerSecond',
   'backfillIntervalSeconds',
+  'leases',
   'maxPassSeconds'
 ] as const
 const METRICS_KEYS = ['registry', 'route', 'port', 'host'] as const
@@ -515,9 +529,13 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
   }
   const segments = int('reaper.segments', r.segments, DEFAULT_REAPER_SEGMENTS, MIN_REAPER_SEGMENTS)
   if (segments > MAX_REAPER_SEGMENTS) fail('reaper.segments', `an integer from ${MIN_REAPER_SEGMENTS} to ${MAX_REAPER_SEGMENTS}`, segments)
+  const strategy = oneOf('reaper.strategy', r.strategy, REAPER_STRATEGY_CHOICES, DEFAULT_REAPER_STRATEGY)
+  const leases = int('reaper.leases', r.leases, DEFAULT_REAPER_LEASES, MIN_REAPER_LEASES)
+  if (leases > MAX_REAPER_LEASES) fail('reaper.leases', `an integer from ${MIN_REAPER_LEASES} to ${MAX_REAPER_LEASES}`, leases)
+  if (strategy === 'scan' && leases > segments) fail('reaper.leases', `at most reaper.segments (${segments}) with strategy 'scan'`, leases)
   return Object.freeze({
     schedule,
-    strategy: oneOf('reaper.strategy', r.strategy, REAPER_STRATEGY_CHOICES, DEFAULT_REAPER_STRATEGY),
+    strategy,
     segments,
     graceSeconds: int('reaper.graceSeconds', r.graceSeconds, DEFAULT_REAPER_GRACE_SECONDS, MIN_REAPER_GRACE_SECONDS),
     maxReadUnitsPerSecond: positiveNumber(
@@ -537,6 +555,7 @@ export function resolveReaperOptions (value: unknown): ResolvedReaperOptions | f
       DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND
     ),
     backfillIntervalSeconds: int('reaper.backfillIntervalSeconds', r.backfillIntervalSeconds, DEFAULT_REAPER_BACKFILL_INTERVAL_SECONDS, 1),
+    leases,
     maxPassSeconds: int('reaper.maxPassSeconds', r.maxPassSeconds, undefined, MIN_REAPER_MAX_PASS_SECONDS)
   })
 }
@@ -638,6 +657,9 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const reaper = resolveReaperOptions(o.reaper)
   if (reaper !== false && reaper.strategy === 'index' && shape.expiryIndex === false) {
     fail('reaper.strategy', "'auto' or 'scan' with expiryIndex: false", reaper.strategy)
+  }
+  if (reaper !== false && reaper.strategy === 'index' && shape.expiryIndex !== false && reaper.leases > shape.expiryIndex.shards) {
+    fail('reaper.leases', `at most expiryIndex.shards (${shape.expiryIndex.shards}) with strategy 'index'`, reaper.leases)
   }
 
   return Object.freeze({

@@ -448,6 +448,7 @@ t.test('reaper and metrics: defaults', async (t) => {
     leaseSeconds: DEFAULT_REAPER_LEASE_SECONDS,
     backfillReadUnitsPerSecond: 5,
     backfillIntervalSeconds: 86_400,
+    leases: 1,
     maxPassSeconds: undefined
   })
   t.strictSame([DEFAULT_REAPER_SCHEDULE, DEFAULT_REAPER_SEGMENTS, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND,
@@ -465,7 +466,7 @@ t.test('reaper and metrics: explicit values are kept, including false and 0', as
     reaper: { schedule: '*/10 * * * * *', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, backfillReadUnitsPerSecond: 0.25, backfillIntervalSeconds: 1, maxPassSeconds: 7 },
     metrics: { registry, route: false }
   })
-  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', strategy: 'auto', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, backfillReadUnitsPerSecond: 0.25, backfillIntervalSeconds: 1, maxPassSeconds: 7 })
+  t.strictSame(o.reaper, { schedule: '*/10 * * * * *', strategy: 'auto', segments: 8, graceSeconds: 0, maxReadUnitsPerSecond: 0.5, maxWriteUnitsPerSecond: 2.5, leaseSeconds: 5, backfillReadUnitsPerSecond: 0.25, backfillIntervalSeconds: 1, leases: 1, maxPassSeconds: 7 })
   t.equal(o.metrics !== false && o.metrics.registry, registry)
   t.equal(o.metrics !== false && o.metrics.route, false)
   t.equal(resolveWithSecret({ reaper: { schedule: false } }).reaper !== false && (resolveWithSecret({ reaper: { schedule: false } }).reaper as { schedule: unknown }).schedule, false)
@@ -474,6 +475,14 @@ t.test('reaper and metrics: explicit values are kept, including false and 0', as
   t.strictSame(resolveWithSecret({ metrics: { route: '/internal/metrics' } }).metrics, { registry: undefined, route: '/internal/metrics', port: undefined, host: '127.0.0.1' })
   t.strictSame(resolveWithSecret({ metrics: { port: 0 } }).metrics, { registry: undefined, route: '/metrics', port: 0, host: '127.0.0.1' }, 'port 0 is kept')
   t.strictSame(resolveWithSecret({ metrics: { port: 65_535, host: '::', route: '/m' } }).metrics, { registry: undefined, route: '/m', port: 65_535, host: '::' })
+})
+
+t.test('reaper.leases: up to the streams of the strategy; auto takes any count up to the maximum', async (t) => {
+  const reaper = (options: Record<string, unknown>): unknown => (resolveWithSecret({ reaper: options }).reaper as { leases: number }).leases
+  t.equal(reaper({ leases: 3, segments: 3, strategy: 'scan' }), 3)
+  t.equal(reaper({ leases: 16, strategy: 'index' }), 16)
+  t.equal(reaper({ leases: 8 }), 8, 'auto: a finder with fewer streams uses one group per stream')
+  t.equal(reaper({ leases: 1000 }), 1000)
 })
 
 t.test('a registry from another copy of prom-client is accepted', async (t) => {
@@ -499,6 +508,11 @@ t.test('reaper and metrics: wrong values are coded errors naming the option and 
     [{ reaper: { maxWriteUnitsPerSecond: '5' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /got '5'/],
     [{ reaper: { leaseSeconds: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leaseSeconds/],
     [{ reaper: { maxPassSeconds: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.maxPassSeconds/],
+    [{ reaper: { leases: 0 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leases: expected a positive integer, got 0/],
+    [{ reaper: { leases: 2.5 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leases/],
+    [{ reaper: { leases: 1001, segments: 1000 } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leases: expected an integer from 1 to 1000, got 1001/],
+    [{ reaper: { leases: 3, segments: 2, strategy: 'scan' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leases: expected at most reaper\.segments \(2\)/],
+    [{ reaper: { leases: 17, strategy: 'index' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /reaper\.leases: expected at most expiryIndex\.shards \(16\)/],
     [{ metrics: { registry: {} } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.registry: expected a prom-client Registry, got a object/],
     [{ metrics: { registry: null } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.registry/],
     [{ metrics: { route: 'metrics' } }, 'FST_DYNAMO_SESSION_INVALID_OPTION', /metrics\.route: expected a path starting with '\/' or false, got 'metrics'/],

@@ -3,8 +3,8 @@ import {
   MAX_EXPIRY_INDEX_SHARDS, MIN_BUCKET_SECONDS, MIN_EXPIRY_INDEX_SHARDS, type ExpiryIndexOptions,
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_REAPER_GRACE_SECONDS, DEFAULT_REAPER_LEASE_SECONDS,
   DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND, DEFAULT_REAPER_PASS_SHARE, DEFAULT_REAPER_SEGMENTS,
-  DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS,
   DEFAULT_REAPER_BACKFILL_READ_UNITS_PER_SECOND, DEFAULT_REAPER_STRATEGY, REAPER_STRATEGY_CHOICES,
+  DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS, DEFAULT_REAPER_LEASES, MAX_REAPER_LEASES, MIN_REAPER_LEASES,
   DEFAULT_TABLE_NAME, MAX_REAPER_SEGMENTS, MIN_REAPER_GRACE_SECONDS, MIN_REAPER_LEASE_SECONDS,
   MIN_REAPER_MAX_PASS_SECONDS, MIN_REAPER_SEGMENTS, resolveReaperOptions, resolveTableShape, type ReaperOptions,
   type ResolvedReaperOptions, type TableShape
@@ -58,6 +58,7 @@ export const REAPER_FLAG_BOUNDS = {
   segments: { min: MIN_REAPER_SEGMENTS, max: MAX_REAPER_SEGMENTS },
   graceSeconds: { min: MIN_REAPER_GRACE_SECONDS },
   leaseSeconds: { min: MIN_REAPER_LEASE_SECONDS },
+  leases: { min: MIN_REAPER_LEASES, max: MAX_REAPER_LEASES },
   maxPassSeconds: { min: MIN_REAPER_MAX_PASS_SECONDS }
 } as const satisfies Record<string, Bounds>
 
@@ -105,6 +106,12 @@ export const DELETE_FLAGS: FlagSpecs = {
   },
   'lease-seconds': {
     type: 'string', arg: 'n', description: 'Length of the lease a pass holds', default: String(DEFAULT_REAPER_LEASE_SECONDS)
+  },
+  leases: {
+    type: 'string',
+    arg: 'n',
+    description: `Lease groups, so that as many instances reap at once (${MIN_REAPER_LEASES} to ${MAX_REAPER_LEASES})`,
+    default: String(DEFAULT_REAPER_LEASES)
   },
   'max-pass-seconds': {
     type: 'string',
@@ -174,6 +181,7 @@ export function reaperFlags (flags: Flags, schedule: string | false | undefined)
     maxReadUnitsPerSecond: flags.number('max-read-units', units),
     maxWriteUnitsPerSecond: flags.number('max-write-units', units),
     leaseSeconds: flags.integer('lease-seconds', REAPER_FLAG_BOUNDS.leaseSeconds),
+    leases: flags.integer('leases', REAPER_FLAG_BOUNDS.leases),
     maxPassSeconds: flags.integer('max-pass-seconds', REAPER_FLAG_BOUNDS.maxPassSeconds)
   }
   try {

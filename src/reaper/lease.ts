@@ -9,8 +9,9 @@ import type { ReaperCalls } from './calls.js'
 import { decodeState, encodeState, type LeaseState } from './lease-state.js'
 
 /**
- * The lease item's id. Cookies can only name ids matching /^[A-Za-z0-9_-]{16,128}$/, so no request can read or
- * write it; the sweep and the store's admin calls skip it by id (isInternalId).
+ * The lease item's id (lease group 0's; leaseId() names the others). Cookies can only name ids matching
+ * /^[A-Za-z0-9_-]{16,128}$/, so no request can read or write it; the sweep and the store's admin calls skip it by id
+ * (isInternalId).
  */
 export { LEASE_ID }
 
@@ -53,8 +54,8 @@ export type AcquireResult =
   | { readonly acquired: true, readonly state: LeaseState }
   | { readonly acquired: false, readonly reason: 'held' | 'tick-done', readonly state: LeaseState }
 
-function leaseKey (shape: TableShape): Record<string, AttributeValue> {
-  return itemKey(shape, LEASE_ID)
+function leaseKey (shape: TableShape, id: string): Record<string, AttributeValue> {
+  return itemKey(shape, id)
 }
 
 // The attributes every acquisition, renewal and release writes or checks.
@@ -74,7 +75,8 @@ export interface LeaseHolder {
  * Pure: takes the lease when it is free (never taken, or released) or already ours; with `takeover`, instead, only
  * from that holder at that version (one that stopped renewing). With a tick (the scheduled time, epoch ms) it also
  * requires that no pass was started for this tick or a later one, unless the stored tick is more than
- * MAX_TICK_DISTANCE_MS ahead of `nowMs`, and records the tick. Every acquisition bumps the version.
+ * MAX_TICK_DISTANCE_MS ahead of `nowMs`, and records the tick. Every acquisition bumps the version. `id`: the lease
+ * item (one per lease group).
  */
 export function buildAcquireInput (
   shape: TableShape,
@@ -82,7 +84,8 @@ export function buildAcquireInput (
   nowMs: number,
   untilMs: number,
   tickMs?: number,
-  takeover?: LeaseHolder
+  takeover?: LeaseHolder,
+  id = LEASE_ID
 ): UpdateItemCommandInput {
   const names: Record<string, string> = { ...OWNERSHIP_NAMES }
   const values: Record<string, AttributeValue> = { ':me': { S: owner }, ':until': { N: String(untilMs) }, ':one': { N: '1' } }
@@ -110,7 +113,7 @@ export function buildAcquireInput (
   update += ' ADD #version :one'
   return {
     TableName: shape.tableName,
-    Key: leaseKey(shape),
+    Key: leaseKey(shape, id),
     UpdateExpression: update,
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
@@ -123,10 +126,16 @@ export function buildAcquireInput (
  * Pure: extends the lease (to `untilMs`; 0 releases it), bumps its version and stores the state (unless undefined),
  * only while we still own it.
  */
-export function buildRenewInput (shape: TableShape, owner: string, untilMs: number, state: LeaseState | undefined): UpdateItemCommandInput {
+export function buildRenewInput (
+  shape: TableShape,
+  owner: string,
+  untilMs: number,
+  state: LeaseState | undefined,
+  id = LEASE_ID
+): UpdateItemCommandInput {
   const input: UpdateItemCommandInput = {
     TableName: shape.tableName,
-    Key: leaseKey(shape),
+    Key: leaseKey(shape, id),
     UpdateExpression: 'SET #until = :until ADD #version :one',
     ConditionExpression: '#owner = :me',
     ExpressionAttributeNames: { ...OWNERSHIP_NAMES },
@@ -153,9 +162,9 @@ export function parseLease (item: Record<string, AttributeValue> | undefined): L
   }
 }
 
-/** The lease item as stored (strongly consistent), or undefined when no pass has ever run. */
-export async function readLease (calls: ReaperCalls, shape: TableShape): Promise<LeaseRecord | undefined> {
-  const out = await calls.getItem({ TableName: shape.tableName, Key: leaseKey(shape), ConsistentRead: true })
+/** The lease item `id` as stored (strongly consistent), or undefined when no pass has ever held it. */
+export async function readLease (calls: ReaperCalls, shape: TableShape, id = LEASE_ID): Promise<LeaseRecord | undefined> {
+  const out = await calls.getItem({ TableName: shape.tableName, Key: leaseKey(shape, id), ConsistentRead: true })
   return parseLease(out.Item)
 }
 
@@ -193,16 +202,29 @@ export class Lease {
   readonly #leaseMs: number
   readonly #now: () => number
   readonly #watch: LeaseWatch
+  readonly #id: string
   #renewAt = 0
 
-  /** `watch` is the instance's memory of other holders (a new one: no held lease is taken over on first sight). */
-  constructor (calls: ReaperCalls, shape: TableShape, owner: string, leaseMs: number, now: () => number, watch = new LeaseWatch()) {
+  /**
+   * `watch` is the instance's memory of other holders of this lease (a new one: no held lease is taken over on first
+   * sight); `id` the lease item (see leaseId()).
+   */
+  constructor (
+    calls: ReaperCalls,
+    shape: TableShape,
+    owner: string,
+    leaseMs: number,
+    now: () => number,
+    watch = new LeaseWatch(),
+    id = LEASE_ID
+  ) {
     this.#calls = calls
     this.#shape = shape
     this.#owner = owner
     this.#leaseMs = leaseMs
     this.#now = now
     this.#watch = watch
+    this.#id = id
   }
 
   /** When a third of the lease has passed since it was taken or last renewed, on the `now()` clock. */
@@ -226,7 +248,7 @@ export class Lease {
   async acquire (tickMs?: number): Promise<AcquireResult> {
     const taken = await this.#take(tickMs, undefined)
     if (taken !== undefined) return { acquired: true, state: taken }
-    const current = await readLease(this.#calls, this.#shape)
+    const current = await readLease(this.#calls, this.#shape, this.#id)
     const horizon = this.#now() + MAX_TICK_DISTANCE_MS
     const tickDone = tickMs !== undefined && current?.tickMs !== undefined && current.tickMs >= tickMs && current.tickMs <= horizon
     if (tickDone) return { acquired: false, reason: 'tick-done', state: current.state }
@@ -245,7 +267,8 @@ export class Lease {
   async #take (tickMs: number | undefined, takeover: LeaseHolder | undefined): Promise<LeaseState | undefined> {
     const nowMs = this.#now()
     try {
-      const out = await this.#calls.updateItem(buildAcquireInput(this.#shape, this.#owner, nowMs, nowMs + this.#leaseMs, tickMs, takeover))
+      const input = buildAcquireInput(this.#shape, this.#owner, nowMs, nowMs + this.#leaseMs, tickMs, takeover, this.#id)
+      const out = await this.#calls.updateItem(input)
       this.#extend(nowMs)
       return parseLease(out.Attributes)?.state ?? {}
     } catch (err) {
@@ -258,7 +281,7 @@ export class Lease {
   async renew (state: LeaseState): Promise<void> {
     const nowMs = this.#now()
     try {
-      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, nowMs + this.#leaseMs, state))
+      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, nowMs + this.#leaseMs, state, this.#id))
     } catch (err) {
       if (isConditionFailure(err)) throw new ReaperLeaseLostError()
       throw err
@@ -271,7 +294,7 @@ export class Lease {
    */
   async release (state: LeaseState | undefined, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, 0, state), signal)
+      await this.#calls.updateItem(buildRenewInput(this.#shape, this.#owner, 0, state, this.#id), signal)
       return true
     } catch (err) {
       if (isConditionFailure(err)) return false

@@ -41,7 +41,14 @@ export interface PassDeps {
   readonly owner: string
   /** This instance's memory of other holders of the lease. */
   readonly watch: LeaseWatch
+  /** The lease item the pass takes (a lease group's, see leaseId()). Defaults to LEASE_ID. */
+  readonly leaseId?: string
   readonly budgets: Budgets
+  /**
+   * False for the passes of lease groups other than the first: the census (index strategy) covers the whole table and
+   * runs in one group's pass only. Defaults to true.
+   */
+  readonly coordinator?: boolean
   /** The backfill's finder and read budget: an index pass runs the backfill beside it (backfill.ts). */
   readonly backfill: { readonly finder: ScanFinder, readonly read: UnitBudget } | undefined
   /** A pass stops (and saves its cursors) this long after it started. */
@@ -128,7 +135,7 @@ export class ReaperPass {
     this.#backfillCalls = deps.backfill === undefined
       ? undefined
       : new ReaperCalls(deps.client, deps.observer, { read: deps.backfill.read, write: deps.budgets.write }, signal)
-    this.#lease = new Lease(this.#calls, deps.shape, deps.owner, deps.options.leaseSeconds * 1000, deps.now, deps.watch)
+    this.#lease = new Lease(this.#calls, deps.shape, deps.owner, deps.options.leaseSeconds * 1000, deps.now, deps.watch, deps.leaseId)
   }
 
   /** Never rejects: failures are logged and reported. `tick`: the scheduled time the pass belongs to (epoch ms). */
@@ -232,7 +239,8 @@ export class ReaperPass {
   async #census (state: LeaseState): Promise<CensusRecord | undefined> {
     const { strategy, shape, now, options, budgets, log } = this.#deps
     const nowSec = epochSeconds(this.#startedAt)
-    if (strategy !== 'index' || (state.census !== undefined && nowSec - state.census.completedAt < DEFAULT_CENSUS_SECONDS)) return undefined
+    if (strategy !== 'index' || this.#deps.coordinator === false) return undefined
+    if (state.census !== undefined && nowSec - state.census.completedAt < DEFAULT_CENSUS_SECONDS) return undefined
     try {
       const result = await takeCensus(this.#censusCalls, shape, nowSec, state.census, {
         graceSeconds: options.graceSeconds, budget: budgets.read, signal: this.#signal, now

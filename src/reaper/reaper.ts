@@ -1,5 +1,5 @@
 import { errorFields } from '../aws-errors.js'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { hostname } from 'node:os'
 import { createTask, type Logger as CronLogger } from 'node-cron'
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -11,7 +11,8 @@ import { IndexFinder } from './index-finder.js'
 import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperTickOutOfRangeError } from '../errors.js'
 import { LeaseWatch, MAX_TICK_DISTANCE_MS, monotonicNow } from './lease.js'
-import { ReaperPass, type PassDeps, type ReaperLogger } from './pass.js'
+import type { PassDeps, ReaperLogger } from './pass.js'
+import { runLeaseGroups } from './lease-groups.js'
 import { REAPER_STRATEGIES, emptyReport, type ReapReport, type ReaperStrategy } from './report.js'
 import type { ReaperObserver } from '../instrumentation.js'
 import { ScanFinder } from './scan-finder.js'
@@ -22,8 +23,9 @@ import type { ExpiryFinder } from './sweep.js'
 export interface SessionReaper {
   /**
    * Runs one pass now (or reports `skipped` when a pass is running in this process or another instance holds the
-   * lease). Never rejects: failures are logged, counted and reported. `tick`, the scheduled time a pass belongs to
-   * (epoch ms), makes every instance skip a tick that any instance already started; a tick more than an hour from
+   * lease; with `reaper.leases`, every group's). Never rejects: failures are logged, counted and reported. `tick`,
+   * the scheduled time a pass belongs to (epoch ms), makes every instance skip a tick that any instance already
+   * started (with `reaper.leases`, in that group); a tick more than an hour from
    * `now()` runs no pass and reports `failure` (FST_DYNAMO_SESSION_REAPER_TICK_OUT_OF_RANGE in the log). `strategy`
    * overrides `reaper.strategy` for this pass (`'index'` without `expiryIndex` reports `failure`).
    */
@@ -62,6 +64,8 @@ export interface ReaperDeps {
   readonly finder?: ExpiryFinder
   /** The lease owner token. Defaults to host:pid:random. */
   readonly owner?: string
+  /** With `reaper.leases` above 1, the lease group the first pass tries first (then the next, pass by pass). Defaults to a random one. */
+  readonly firstLeaseGroup?: number
 }
 
 const SAMPLED_TICKS = 12
@@ -105,7 +109,10 @@ export class Reaper implements SessionReaper {
   lastReport: ReapReport | undefined
   readonly #deps: ReaperDeps
   readonly #log: ReaperLogger
-  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy' | 'backfill'>
+  readonly #passDeps: Omit<PassDeps, 'finder' | 'strategy' | 'backfill' | 'watch'>
+  // This instance's memory of each lease group's holders, and the group its next pass tries first.
+  readonly #watches = new Map<number, LeaseWatch>()
+  #firstGroup: number
   readonly #finders: { readonly scan: ExpiryFinder, readonly index: ExpiryFinder | undefined }
   readonly #backfill: PassDeps['backfill']
   readonly #job: ScheduledJob | undefined
@@ -127,6 +134,9 @@ export class Reaper implements SessionReaper {
       interval = scheduled.intervalSeconds
     }
     this.intervalSeconds = interval
+    // A random start per instance, moved on each pass, so that instances start apart and none always leaves the same
+    // groups to the end of its pass.
+    this.#firstGroup = deps.firstLeaseGroup ?? randomInt(deps.options.leases)
     const passSeconds = deps.options.maxPassSeconds ?? defaultMaxPassSeconds(interval)
     this.#passDeps = {
       client: deps.client,
@@ -137,7 +147,6 @@ export class Reaper implements SessionReaper {
       log: this.#log,
       sleep,
       owner: deps.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
-      watch: new LeaseWatch(deps.monotonic ?? monotonicNow),
       budgets: {
         read: new UnitBudget(deps.options.maxReadUnitsPerSecond, deps.now, sleep),
         write: new UnitBudget(deps.options.maxWriteUnitsPerSecond, deps.now, sleep)
@@ -213,7 +222,8 @@ export class Reaper implements SessionReaper {
     const finder = this.#deps.finder ?? (strategy === 'index' ? this.#finders.index : undefined) ?? this.#finders.scan
     // The backfill runs beside index passes only (a scan pass sees every row anyway).
     const backfill = strategy === 'index' && this.#deps.finder === undefined ? this.#backfill : undefined
-    const report = await new ReaperPass({ ...this.#passDeps, finder, strategy, backfill }, signal).run(tick)
+    const run = { watch: (group: number) => this.#watch(group), first: this.#firstGroup++, tick, signal }
+    const report = await runLeaseGroups({ ...this.#passDeps, finder, strategy, backfill, watch: this.#watch(0) }, run)
     // An index pass that failed may have met a missing index: read DescribeTable again before the next pass.
     if (strategy === 'index' && report.result === 'failure') this.#indexActive = undefined
     return report
@@ -250,6 +260,12 @@ export class Reaper implements SessionReaper {
       if (!signal.aborted) this.#log.warn({ err: errorFields(err) }, 'reaper could not describe the table: scanning')
       return false
     }
+  }
+
+  #watch (group: number): LeaseWatch {
+    let watch = this.#watches.get(group)
+    if (watch === undefined) this.#watches.set(group, watch = new LeaseWatch(this.#deps.monotonic ?? monotonicNow))
+    return watch
   }
 
   #ended (report: ReapReport): ReapReport {

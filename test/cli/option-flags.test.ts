@@ -2,7 +2,7 @@ import t from 'tap'
 import { Flags, UsageError } from '../../src/cli/flags.js'
 import { REAPER_FLAG_BOUNDS, reaperFlags, tableFlags } from '../../src/cli/option-flags.js'
 import {
-  MAX_REAPER_SEGMENTS, MIN_REAPER_GRACE_SECONDS, MIN_REAPER_LEASE_SECONDS, MIN_REAPER_MAX_PASS_SECONDS, MIN_REAPER_SEGMENTS,
+  MAX_REAPER_LEASES, MAX_REAPER_SEGMENTS, MIN_REAPER_GRACE_SECONDS, MIN_REAPER_LEASES, MIN_REAPER_LEASE_SECONDS, MIN_REAPER_MAX_PASS_SECONDS, MIN_REAPER_SEGMENTS,
   resolveReaperOptions, resolveTableShape
 } from '../../src/options.js'
 
@@ -16,12 +16,13 @@ function accepts (fn: () => unknown): boolean {
   }
 }
 
-const FLAG_FOR_OPTION: Record<'segments' | 'graceSeconds' | 'maxReadUnitsPerSecond' | 'maxWriteUnitsPerSecond' | 'leaseSeconds' | 'maxPassSeconds', string> = {
+const FLAG_FOR_OPTION: Record<'segments' | 'graceSeconds' | 'maxReadUnitsPerSecond' | 'maxWriteUnitsPerSecond' | 'leaseSeconds' | 'leases' | 'maxPassSeconds', string> = {
   segments: 'segments',
   graceSeconds: 'grace-seconds',
   maxReadUnitsPerSecond: 'max-read-units',
   maxWriteUnitsPerSecond: 'max-write-units',
   leaseSeconds: 'lease-seconds',
+  leases: 'leases',
   maxPassSeconds: 'max-pass-seconds'
 }
 
@@ -42,6 +43,7 @@ t.test('the flag bounds are the options module\'s constants', async (t) => {
     segments: { min: MIN_REAPER_SEGMENTS, max: MAX_REAPER_SEGMENTS },
     graceSeconds: { min: MIN_REAPER_GRACE_SECONDS },
     leaseSeconds: { min: MIN_REAPER_LEASE_SECONDS },
+    leases: { min: MIN_REAPER_LEASES, max: MAX_REAPER_LEASES },
     maxPassSeconds: { min: MIN_REAPER_MAX_PASS_SECONDS }
   })
 })

@@ -72,6 +72,18 @@ t.test('against dynalite', async (t) => {
     t.match(over.stderr, `--segments must be an integer from 1 to ${MAX_REAPER_SEGMENTS}`)
   })
 
+  t.test('reap --leases takes each lease group in turn: one pass covers every group', async (t) => {
+    const table = await createTable(client)
+    await seedRows(client, table, Array.from({ length: 12 }, (_, i) => ({ id: sessionId(i), expiresAt: now - 3600 })))
+    const r = await run(['reap', '--once', '--json', ...flags(table), '--leases', '3', '--segments', '3'])
+    t.equal(r.code, EXIT_OK, r.stderr)
+    t.match(JSON.parse(r.stdout), { result: 'success', deleted: 12, conflicts: 0 })
+    t.strictSame(await tableIds(client, table), [LEASE_ID, `${LEASE_ID}-1`, `${LEASE_ID}-2`].sort())
+    const over = await run(['reap', '--once', ...flags(table), '--leases', '1001'])
+    t.equal(over.code, EXIT_USAGE)
+    t.match(over.stderr, '--leases must be an integer from 1 to 1000')
+  })
+
   t.test('reap --once exits 1 when the pass fails', async (t) => {
     const r = await run(['reap', '--once', '--endpoint', dynamo.endpoint, '--table', 'no_such_table'])
     t.equal(r.code, EXIT_FAILURE)
