@@ -1,5 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs'
-import { DEFAULT_BUCKET_SECONDS, DEFAULT_EXPIRY_INDEX_SHARDS, DEFAULT_REAPER_GRACE_SECONDS } from '../src/options.js'
+import {
+  DEFAULT_BUCKET_SECONDS,
+  DEFAULT_EXPIRY_INDEX_SHARDS,
+  DEFAULT_REAPER_GRACE_SECONDS,
+  DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND
+} from '../src/options.js'
 import { checkTargets, type CostCase, type ReaperCostResult } from './cost-model.js'
 import { replaceBetween } from './readme.js'
 
@@ -208,16 +213,74 @@ function costTable (results: readonly ReaperCostResult[]): string[] {
     '| sessions | workload | mode | read units | write units | index storage | $ per month |',
     '| ---: | --- | --- | ---: | ---: | ---: | ---: |'
   ]
-  for (const sessions of [10_000, 1_000_000, 100_000_000]) {
+  for (const sessions of COST_SIZES) {
     for (const w of WORKLOADS) {
       for (const mode of ['scan', 'index'] as const) {
         const c = monthlyCost(rates, sessions, w, mode)
         lines.push(`| ${big(sessions)} | ${w.label} | ${mode} | ${big(c.readUnits)} | ${big(c.writeUnits)} | ` +
-          `${c.storageGb === 0 ? '' : `${num(c.storageGb, 3)} GB`} | $${num(c.dollars, c.dollars < 10 ? 2 : 0)} |`)
+          `${c.storageGb === 0 ? '' : `${num(c.storageGb, 3)} GB`} | ${dollars(c.dollars)} |`)
       }
     }
   }
+  return [...lines, '', ...verdict(rates), '', ...sweepTable(rates)]
+}
+
+const COST_SIZES = [10_000, 1_000_000, 100_000_000]
+
+function dollars (v: number): string {
+  return `$${num(v, v < 10 ? 2 : 0)}`
+}
+
+/** Index writes per row and day below which index mode costs less than scan mode's 5-minute sweeps. */
+export function breakEvenIndexWritesPerRowDay (rates: UnitRates): number {
+  return rates.scanReadPerRow * (86_400 / SCAN_SWEEP_SECONDS) * PRICES.readPerMillion / PRICES.writePerMillion
+}
+
+/** Where each mode wins, in words computed from the rates and the workloads. */
+function verdict (rates: UnitRates): string[] {
+  const limit = breakEvenIndexWritesPerRowDay(rates)
+  const lines = [`Index mode costs less than scan mode's ${SCAN_SWEEP_SECONDS / 60}-minute sweeps while the sessions cause fewer ` +
+    `than ${num(limit, 1)} index writes per row of the table and per day (a scan reads every row ` +
+    `${num(86_400 / SCAN_SWEEP_SECONDS)} times a day; a write unit costs ${num(PRICES.writePerMillion / PRICES.readPerMillion)} ` +
+    'read units). Per workload, at any table size (both grow with it):']
+  for (const w of WORKLOADS) {
+    const perRowDay = w.turnoverPerDay * (2 + w.refreshesPerSession * rates.indexWritesPerRefresh)
+    const scan = monthlyCost(rates, 1_000_000, w, 'scan').dollars
+    const index = monthlyCost(rates, 1_000_000, w, 'index').dollars
+    lines.push(`- ${w.label}: ${num(perRowDay, 2)} index writes per row and day; ` +
+      (index < scan ? `the index costs ${num(scan / index, 1)}× less.` : `scan's sweeps cost ${num(index / scan, 1)}× less.`))
+  }
+  const smallest = COST_SIZES[0] as number
+  const tiny = Math.max(...WORKLOADS.flatMap((w) => (['scan', 'index'] as const).map((m) => monthlyCost(rates, smallest, w, m).dollars)))
+  lines.push(`- Tiny tables: at ${big(smallest)} sessions every figure is below ${dollars(Math.ceil(tiny))} a month, ` +
+    'and scan mode needs no index, no backfill and no index writes on the request path: it stays the simpler choice there, ' +
+    'as for tables written by software that replaces whole items.')
   return lines
+}
+
+/** What scan mode's sweeps need in read budget, against index mode's lag bound at the defaults. */
+function sweepTable (rates: UnitRates): string[] {
+  const lag = (DEFAULT_BUCKET_SECONDS + DEFAULT_PERIOD_SECONDS + DEFAULT_REAPER_GRACE_SECONDS) / 60
+  const lines = [
+    'Lag, not only cost: scan mode deletes a row at most one sweep after it expired, and a sweep runs at the read budget.',
+    '',
+    `| sessions | scan: read units/s for a sweep every ${SCAN_SWEEP_SECONDS / 60} min | scan: one sweep at the default ` +
+      `${DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND} units/s | index: lag bound at the defaults |`,
+    '| ---: | ---: | ---: | ---: |'
+  ]
+  for (const sessions of COST_SIZES) {
+    const units = sessions * rates.scanReadPerRow
+    const sweep = duration(units / DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND)
+    lines.push(`| ${big(sessions)} | ${num(units / SCAN_SWEEP_SECONDS)} | ${sweep} | ${num(lag)} min |`)
+  }
+  return lines
+}
+
+function duration (seconds: number): string {
+  if (seconds < 120) return `${num(seconds)} s`
+  if (seconds < 7200) return `${num(seconds / 60)} min`
+  if (seconds < 172_800) return `${num(seconds / 3600, 1)} h`
+  return `${num(seconds / 86_400, 1)} days`
 }
 
 /** The whole generated block: runs, passes, amplification, lag, targets, cost table. */
