@@ -150,7 +150,7 @@ function lagTarget (lag: readonly LagRun[]): Target {
   if (run === undefined) return { name, detail: 'not measured', met: null }
   return {
     name,
-    detail: `p99 ${fmt(run.lagSeconds.p99, 1)} s against ${run.bucketSeconds} + ${run.periodSeconds} + ${run.graceSeconds} = ` +
+    detail: `p99 ${fmt(run.lagSeconds.p99, 2)} s against ${run.bucketSeconds} + ${run.periodSeconds} + ${run.graceSeconds} = ` +
       `${run.modelBoundSeconds} s`,
     met: run.lagSeconds.p99 <= run.modelBoundSeconds && run.left === 0
   }

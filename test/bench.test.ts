@@ -395,3 +395,17 @@ t.test('docs/reaper.md holds the cost section bench/results/reaper-cost*.json re
   t.equal(replaceBetween(docs, renderCostMarkdown(results), COST_START, COST_END), docs, 'rendering the results changes nothing')
   t.match(docs, 'per million read request units', 'the price is stated')
 })
+
+t.test('regression: the amplification run logs each session out at its own time, so none has expired by then', async (t) => {
+  // Sessions spread over a 900 s bucket outlive a 300 s ttl only if each logout runs at its session's own clock.
+  const result = await runCostBench({
+    kind: 'normal',
+    outDir: t.testdir(),
+    settings: { sizes: [], padBytes: 0, amplification: { bucketSeconds: [900], sessions: 5, rounds: 2 }, lag: [] },
+    childExecArgv,
+    childEnv,
+    log: () => {}
+  })
+  t.equal(result.amplification[0]?.indexWritesPerDelete, 1, 'every logout deletes its entry')
+  t.equal(result.amplification[0]?.indexWritesPerCreate, 1)
+})
