@@ -140,7 +140,8 @@ function passTable (results: readonly ReaperCostResult[]): string[] {
     for (const c of r.cases) {
       const scan = r.cases.find((x) => x.strategy === 'scan' && x.rows === c.rows && x.expiredFraction === c.expiredFraction)
       const ratio = c.strategy === 'index' && scan !== undefined ? `${num(c.readUnits / scan.readUnits * 100, 2)}%` : ''
-      lines.push(`| ${r.kind} | ${num(c.rows)} | ${num(c.expiredFraction * 100, 1)}% | ${c.strategy} | ${num(c.rowBytes)} B | ${num(c.scanned)} | ` +
+      lines.push(`| ${r.kind} | ${num(c.rows)} | ${num(c.expiredFraction * 100, 1)}% | ${c.strategy} | ${num(c.rowBytes)} B | ` +
+        `${num(c.scanned)} | ` +
         `${num(c.deleted)} | ${num(c.seconds, 2)} | ${num(c.rowsDeletedPerSecond)} | ${num(c.readUnits, 1)} | ${num(c.writeUnits, 1)} | ` +
         `${ratio} |`)
     }
