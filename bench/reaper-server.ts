@@ -2,7 +2,7 @@
 import Fastify from 'fastify'
 import { dynamoSession } from '../src/index.js'
 import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } from '../src/options.js'
-import type { ReapReport } from '../src/reaper/report.js'
+import type { ReapReport, ReaperStrategy } from '../src/reaper/report.js'
 import { serveChild } from './children.js'
 import { benchClient } from './contestants/context.js'
 import { PASS_LIMIT_SECONDS } from './config.js'
@@ -30,7 +30,7 @@ serveChild<ReaperInfo>(async () => {
     } },
     handlers: {
       pass: async (args) => {
-        const { tableName, segments } = args as { tableName: string, segments: number }
+        const { tableName, segments, strategy } = args as { tableName: string, segments: number, strategy: ReaperStrategy }
         const client = benchClient(endpoint)
         const app = Fastify({ logger: false })
         try {
@@ -41,6 +41,7 @@ serveChild<ReaperInfo>(async () => {
             metrics: false,
             reaper: {
               schedule: false,
+              strategy,
               segments,
               maxReadUnitsPerSecond: UNCAPPED,
               maxWriteUnitsPerSecond: UNCAPPED,
@@ -50,7 +51,7 @@ serveChild<ReaperInfo>(async () => {
           await app.ready()
           if (app.sessionReaper === null) throw new Error('the plugin registered without a reaper')
           const started = process.hrtime.bigint()
-          const report = await app.sessionReaper.runOnce()
+          const report = await app.sessionReaper.runOnce({ strategy })
           const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9
           return { ...report, wallSeconds } satisfies PassReport
         } finally {

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { BatchWriteItemCommand, DeleteTableCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb'
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import { resolveExpiryIndex, type ExpiryIndexShape } from '../src/options.js'
+import { indexItemAttributes } from '../src/store/expiry-index.js'
 import { ensureSessionTable } from '../src/store/table.js'
 import { benchFile, startChild, type Child } from './children.js'
 import { PASS_LIMIT_SECONDS, type ReaperCase, type Settings } from './config.js'
@@ -11,47 +14,75 @@ import type { ReaperResult, ReaperSection } from './results.js'
 const BATCH = 25
 const LOAD_CONCURRENCY = 16
 
-function sessionRow (nowSec: number, expired: boolean, n: number): WriteRequest {
-  const expires = expired ? nowSec - 600 - (n % 3600) : nowSec + 3600
+/** The plugin's default expiry index: loaded rows carry its shard and bucket as the plugin writes them. */
+export const BENCH_INDEX = resolveExpiryIndex(undefined) as ExpiryIndexShape
+
+/**
+ * One session row as the plugin writes it (shard and bucket included), expiring at `expires`; `padBytes` more bytes
+ * of session data make rows of a chosen size (0: ~175 B, ROW_PAD_1KB: ~1,000 B, so one write unit each).
+ */
+export function sessionItem (
+  id: string, expires: number, n: number, padBytes = 0, index: ExpiryIndexShape = BENCH_INDEX
+): Record<string, AttributeValue> {
+  const data: Record<string, AttributeValue> = {
+    user: { S: `user-${n}` }, roles: { L: [{ S: 'reader' }, { S: 'writer' }] }, n: { N: String(n % 100) }
+  }
+  if (padBytes > 0) data.pad = { S: 'x'.repeat(padBytes) }
   return {
-    PutRequest: {
-      Item: {
-        Sesion_Id: { S: randomBytes(24).toString('base64url') },
-        Expire_Session: { N: String(expires) },
-        Created_At: { N: String(expires - 300) },
-        Touched_At: { N: String(expires - 300) },
-        Data: { M: { user: { S: `user-${n}` }, roles: { L: [{ S: 'reader' }, { S: 'writer' }] }, n: { N: String(n % 100) } } }
-      }
-    }
+    Sesion_Id: { S: id },
+    Expire_Session: { N: String(expires) },
+    Created_At: { N: String(expires - 300) },
+    Touched_At: { N: String(expires - 300) },
+    Data: { M: data },
+    ...indexItemAttributes(index, id, expires)
   }
 }
 
+/** Pads the bench's row to 1,000 bytes (DynamoDB's item size arithmetic; test/bench.test.ts checks it). */
+export const ROW_PAD_1KB = 822
+
+export function newSessionId (): string {
+  return randomBytes(24).toString('base64url')
+}
+
+function sessionRow (nowSec: number, expired: boolean, n: number): WriteRequest {
+  const expires = expired ? nowSec - 600 - (n % 3600) : nowSec + 3600
+  return { PutRequest: { Item: sessionItem(newSessionId(), expires, n) } }
+}
+
 /**
- * Fills a table with `rows` session rows, `expired` of them past their expiry, spread evenly: BatchWriteItem, several
- * batches in flight, unprocessed items resent.
+ * Sends `count` write requests, `make(i)` each, with BatchWriteItem: several batches in flight, unprocessed items
+ * resent. Requests are made as batches go out, so a million rows never sit in memory at once.
  */
-export async function loadRows (client: DynamoDBClient, tableName: string, rows: number, expired: number): Promise<void> {
-  const nowSec = Math.floor(Date.now() / 1000)
-  const every = expired > 0 ? rows / expired : Infinity
+export async function writeAll (
+  client: DynamoDBClient, tableName: string, count: number, make: (i: number) => WriteRequest
+): Promise<void> {
   let next = 0
-  let expiredSoFar = 0
   async function worker (): Promise<void> {
-    while (next < rows) {
+    while (next < count) {
       const batch: WriteRequest[] = []
-      while (batch.length < BATCH && next < rows) {
-        const isExpired = expiredSoFar < expired && next >= expiredSoFar * every
-        if (isExpired) expiredSoFar++
-        batch.push(sessionRow(nowSec, isExpired, next++))
-      }
+      while (batch.length < BATCH && next < count) batch.push(make(next++))
       let pending: WriteRequest[] = batch
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 10) throw new Error(`bench: ${pending.length} rows stayed unprocessed while loading ${tableName}`)
+        if (attempt > 10) throw new Error(`bench: ${pending.length} requests stayed unprocessed while writing ${tableName}`)
         const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }))
         pending = out.UnprocessedItems?.[tableName] ?? []
       }
     }
   }
   await Promise.all(Array.from({ length: LOAD_CONCURRENCY }, worker))
+}
+
+/** Fills a table with `rows` session rows, `expired` of them past their expiry, spread evenly. */
+export async function loadRows (client: DynamoDBClient, tableName: string, rows: number, expired: number): Promise<void> {
+  const nowSec = Math.floor(Date.now() / 1000)
+  const every = expired > 0 ? rows / expired : Infinity
+  let expiredSoFar = 0
+  await writeAll(client, tableName, rows, (i) => {
+    const isExpired = expiredSoFar < expired && i >= expiredSoFar * every
+    if (isExpired) expiredSoFar++
+    return sessionRow(nowSec, isExpired, i)
+  })
   if (expiredSoFar !== expired) throw new Error(`bench: loaded ${expiredSoFar} expired rows into ${tableName}, wanted ${expired}`)
 }
 
@@ -65,7 +96,7 @@ export function reaperCases (settings: Settings): ReaperCase[] {
   return cases
 }
 
-function operationCalls (counters: Counters): Record<string, number> {
+export function operationCalls (counters: Counters): Record<string, number> {
   return Object.fromEntries(Object.entries(counters).map(([op, c]) => [op, c.calls]))
 }
 
@@ -82,7 +113,8 @@ async function runReaperCase (
   await loadRows(client, tableName, c.rows, expiredRows)
   const loadSeconds = (Date.now() - loadStarted) / 1000
   const before = await dynamo.call<Counters>('counters')
-  const report = await reaper.call<PassReport>('pass', { tableName, segments: c.segments }, (PASS_LIMIT_SECONDS + 60) * 1000)
+  const args = { tableName, segments: c.segments, strategy: 'scan' }
+  const report = await reaper.call<PassReport>('pass', args, (PASS_LIMIT_SECONDS + 60) * 1000)
   const calls = operationCalls(diffCounters(await dynamo.call<Counters>('counters'), before))
   if (report.result !== 'success') throw new Error(`bench: the reaper pass on ${tableName} ended with ${report.result}`)
   if (report.deleted !== expiredRows) {

@@ -236,7 +236,7 @@ async function runRequestSection (
   return results
 }
 
-function writeAtomic (path: string, content: string): void {
+export function writeAtomic (path: string, content: string): void {
   writeFileSync(path + '.tmp', content)
   renameSync(path + '.tmp', path)
 }

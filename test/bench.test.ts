@@ -4,9 +4,26 @@ import { join } from 'node:path'
 import { runBench } from '../bench/runner.js'
 import { CONTESTANTS, SCENARIOS, type ContestantId, type ScenarioId } from '../bench/config.js'
 import { combineRounds, type BenchResult, type RequestResult, type Round } from '../bench/results.js'
-import { replaceResults, START, END } from '../bench/readme.js'
+import { replaceBetween, replaceResults, START, END } from '../bench/readme.js'
+import { COST_END, COST_START, PRICES, monthlyCost, renderCostMarkdown, unitRates } from '../bench/cost-docs.js'
+import {
+  COST_SCHEMA_VERSION,
+  checkTargets,
+  entryChange,
+  indexWrites,
+  modelWritesPerRefresh,
+  percentile,
+  type Amplification,
+  type CostCase,
+  type LagRun,
+  type ReaperCostResult
+} from '../bench/cost-model.js'
+import { readCostResults, runCostBench } from '../bench/cost-runner.js'
+import { BENCH_INDEX, newSessionId, ROW_PAD_1KB, sessionItem } from '../bench/reaper.js'
+import { shardOf } from '../src/store/expiry-index.js'
+import { bucketOf } from '../src/expiry.js'
 import { renderMarkdown } from '../bench/markdown.js'
-import { itemSize, readUnits, writeUnits } from '../bench/capacity.js'
+import { itemSize, readUnits, writeUnits, type WireItem } from '../bench/capacity.js'
 import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } from '../src/options.js'
 
 // The harness, not the figures: tiny runs, and assertions only on shape and on what each contestant must do per
@@ -200,4 +217,195 @@ t.test('bench/README.md holds the figures of bench/results/latest.json as render
   const readme = readFileSync(join(root, 'bench', 'README.md'), 'utf8')
   t.equal(replaceResults(readme, renderMarkdown(latest)), readme, 'rendering latest.json changes nothing')
   t.notOk(readFileSync(join(root, 'README.md'), 'utf8').includes(START), 'the top-level README embeds no figures')
+})
+
+t.test('reaper cost: the loaded rows are the plugin\'s rows, of 1,000 bytes', async (t) => {
+  const id = newSessionId()
+  const expires = 1_800_000_123
+  const item = sessionItem(id, expires, 999_999, ROW_PAD_1KB)
+  const size = itemSize(item as unknown as WireItem)
+  t.ok(size > 990 && size <= 1024, `one write unit each, and near 1 KB: ${size} B`)
+  t.equal(item[BENCH_INDEX.shardAttribute]?.N, String(shardOf(id, BENCH_INDEX.shards)), 'shard as the plugin writes it')
+  t.equal(item[BENCH_INDEX.attribute]?.N, String(bucketOf(expires, BENCH_INDEX.bucketSeconds)), 'bucket as the plugin writes it')
+})
+
+t.test('reaper cost: index entry changes and the index writes they cost', async (t) => {
+  t.equal(entryChange(undefined, 5), 'created')
+  t.equal(entryChange(5, 5), 'unchanged')
+  t.equal(entryChange(5, 6), 'moved')
+  t.equal(entryChange(5, undefined), 'deleted')
+  t.equal(entryChange(undefined, undefined), 'unchanged')
+  t.equal(indexWrites({ created: 3, moved: 2, unchanged: 7, deleted: 1 }), 3 + 4 + 1, '1 per creation and deletion, 2 per move, 0 otherwise')
+  t.equal(modelWritesPerRefresh(60, 300), 0.4)
+  t.equal(modelWritesPerRefresh(60, 20), 2, 'a refresh cannot cost more than one move')
+  t.equal(percentile([5, 1, 4, 2, 3], 50), 3)
+  t.equal(percentile([5, 1, 4, 2, 3], 100), 5)
+  t.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99), 99, 'nearest rank')
+  t.equal(percentile([], 99), 0)
+})
+
+function costCase (rows: number, expiredFraction: number, strategy: 'scan' | 'index', readUnits: number, seconds: number): CostCase {
+  const expiredRows = Math.round(rows * expiredFraction)
+  return {
+    rows,
+    expiredFraction,
+    expiredRows,
+    strategy,
+    rowBytes: 1000,
+    scanned: strategy === 'scan' ? rows : expiredRows,
+    deleted: expiredRows,
+    conflicts: 0,
+    seconds,
+    rowsDeletedPerSecond: expiredRows / seconds,
+    readUnits,
+    writeUnits: expiredRows + 2,
+    dynamoCalls: {}
+  }
+}
+
+function costResult (kind: 'normal' | 'large', cases: CostCase[], extra: Partial<ReaperCostResult> = {}): ReaperCostResult {
+  return {
+    schemaVersion: COST_SCHEMA_VERSION,
+    kind,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:10:00.000Z',
+    machine: { cpuModel: 'cpu', cores: 2, node: 'v20', platform: 'linux', arch: 'x64', totalMemoryMiB: 1, loadAverage1m: 0 },
+    cases,
+    amplification: [],
+    lag: [],
+    ...extra
+  }
+}
+
+const lagRun = (p99: number, left: number): LagRun => ({
+  label: 'steady',
+  seconds: 300,
+  rowsPerSecond: 5,
+  bucketSeconds: 10,
+  periodSeconds: 5,
+  graceSeconds: 2,
+  maxWriteUnitsPerSecond: 100,
+  expired: 1500,
+  deleted: 1500 - left,
+  left,
+  lagSeconds: { p50: 9, p99, max: p99 + 1 },
+  modelBoundSeconds: 17
+})
+
+const amplification = (bucketSeconds: number, perRefresh: number): Amplification => ({
+  bucketSeconds,
+  touchAfterSeconds: 60,
+  refreshSeconds: 60,
+  sessions: 10,
+  refreshes: 100,
+  changes: { created: 0, moved: perRefresh * 50, unchanged: 100 - perRefresh * 50, deleted: 0 },
+  indexWritesPerCreate: 1,
+  indexWritesPerRefresh: perRefresh,
+  indexWritesPerDelete: 1,
+  modelPerRefresh: modelWritesPerRefresh(60, bucketSeconds)
+})
+
+t.test('reaper cost: the targets are checked on the results at hand', async (t) => {
+  const large = costResult('large', [
+    costCase(100_000, 0.01, 'index', 40, 2.0),
+    costCase(1_000_000, 0.001, 'index', 10, 2.9),
+    costCase(1_000_000, 0.01, 'scan', 122_000, 90),
+    costCase(1_000_000, 0.01, 'index', 1220, 20)
+  ])
+  const normal = costResult('normal', [], { lag: [lagRun(16.5, 0)], amplification: [amplification(300, 0.4)] })
+  t.strictSame(checkTargets([normal, large], 300).map((x) => x.met), [true, true, true, true])
+  const worse = costResult('large', [
+    costCase(100_000, 0.01, 'index', 40, 2.0),
+    costCase(1_000_000, 0.001, 'index', 10, 3.1),
+    costCase(1_000_000, 0.01, 'scan', 122_000, 90),
+    costCase(1_000_000, 0.01, 'index', 1221, 20)
+  ])
+  const late = costResult('normal', [], { lag: [lagRun(17.5, 0)], amplification: [amplification(300, 0.52)] })
+  t.strictSame(checkTargets([late, worse], 300).map((x) => x.met), [false, false, false, false])
+  const leftBehind = costResult('normal', [], { lag: [lagRun(16, 3)] })
+  t.equal(checkTargets([leftBehind], 300)[2]?.met, false, 'rows the reaper never deleted fail the lag target')
+  t.strictSame(checkTargets([costResult('normal', [])], 300).map((x) => x.met), [null, null, null, null], 'nothing measured, nothing claimed')
+})
+
+t.test('reaper cost: monthly cost from measured rates', async (t) => {
+  const results = [
+    costResult('normal', [
+      costCase(100_000, 0.01, 'scan', 12_200, 9),
+      costCase(100_000, 0.01, 'index', 20, 1),
+      costCase(100_000, 0.1, 'scan', 12_200, 12),
+      costCase(100_000, 0.1, 'index', 110, 4)
+    ], { amplification: [amplification(300, 0.4)] })
+  ]
+  const rates = unitRates(results)
+  if (rates === undefined) throw new Error('no rates')
+  t.equal(rates.scanReadPerRow, 0.122)
+  t.equal(rates.indexReadPerExpired, 90 / 9000)
+  t.equal(rates.indexReadFixed, 20 - 1000 * 90 / 9000)
+  t.equal(rates.writePerDeleted, 10_002 / 10_000)
+  const w = { label: 'w', turnoverPerDay: 1, refreshesPerSession: 30 }
+  const scan = monthlyCost(rates, 1_000_000, w, 'scan')
+  t.equal(scan.readUnits, 1_000_000 * 0.122 * 30 * 288, 'a sweep every 5 minutes for 30 days')
+  t.equal(scan.writeUnits, 30_000_000 * rates.writePerDeleted)
+  t.equal(scan.storageGb, 0)
+  const index = monthlyCost(rates, 1_000_000, w, 'index')
+  t.equal(index.readUnits, 43_200 * rates.indexReadFixed + 30_000_000 * rates.indexReadPerExpired, 'a pass a minute, plus the expired rows')
+  t.equal(index.writeUnits, 30_000_000 * rates.writePerDeleted + 30_000_000 * (2 + 30 * 0.4), 'deletes, then 1 + 1 index writes and the refreshes')
+  t.equal(index.storageGb, 0.1, '100 B per entry')
+  t.equal(index.dollars, index.readUnits / 1e6 * PRICES.readPerMillion + index.writeUnits / 1e6 * PRICES.writePerMillion + 0.1 * PRICES.storagePerGbMonth)
+  t.equal(unitRates([costResult('normal', [costCase(10, 0.1, 'scan', 1, 1)])]), undefined, 'too little measured for rates')
+})
+
+t.test('reaper cost: a tiny run of both strategies and of the refresh amplification', async (t) => {
+  const outDir = t.testdir()
+  const result = await runCostBench({
+    kind: 'normal',
+    outDir,
+    settings: { sizes: [{ rows: 300, fractions: [0.1] }], padBytes: ROW_PAD_1KB, amplification: { bucketSeconds: [60, 300], sessions: 5, rounds: 2 }, lag: [] },
+    childExecArgv,
+    childEnv,
+    log: () => {}
+  })
+  t.strictSame(readCostResults(outDir), [JSON.parse(JSON.stringify(result))], 'reaper-cost.json is the returned result')
+  t.strictSame(result.cases.map((c) => [c.rows, c.expiredFraction, c.strategy]), [[300, 0.1, 'scan'], [300, 0.1, 'index']])
+  const [scan, index] = result.cases
+  t.equal(scan?.scanned, 300, 'the scan examines every row')
+  t.equal(index?.scanned, 30, 'the index pass examines the expired rows only')
+  for (const c of result.cases) {
+    t.equal(c.deleted, 30, `${c.strategy}: every expired row deleted`)
+    t.equal(c.dynamoCalls.DeleteItem, 30, `${c.strategy}: one DeleteItem per expired row`)
+  }
+  t.equal(index?.dynamoCalls.Query, BENCH_INDEX.shards, 'one Query per shard')
+  t.equal(index?.dynamoCalls.Scan, undefined, 'no Scan in index mode')
+  t.ok((index?.readUnits ?? Infinity) < (scan?.readUnits ?? 0), 'the index pass reads less')
+  const [a60, a300] = result.amplification
+  // Sessions spread evenly over a bucket, the expiry moved by 60 s per refresh: every refresh crosses a 60 s bucket,
+  // and exactly one in five crosses a 300 s one.
+  t.equal(a60?.indexWritesPerRefresh, 2)
+  t.strictSame(a300?.changes, { created: 0, moved: 2, unchanged: 8, deleted: 0 })
+  t.equal(a300?.indexWritesPerRefresh, 0.4)
+  t.equal(a300?.indexWritesPerCreate, 1, 'a login creates the entry')
+  t.equal(a300?.indexWritesPerDelete, 1, 'a logout deletes it')
+})
+
+t.test('docs/reaper.md holds the cost section bench/results/reaper-cost*.json render to, never edited by hand', async (t) => {
+  const root = join(import.meta.dirname, '..')
+  const results = readCostResults(join(root, 'bench', 'results'))
+  t.strictSame(results.map((r) => r.kind), ['normal', 'large'], 'both runs committed')
+  const docs = readFileSync(join(root, 'docs', 'reaper.md'), 'utf8')
+  t.equal(replaceBetween(docs, renderCostMarkdown(results), COST_START, COST_END), docs, 'rendering the results changes nothing')
+  t.match(docs, 'per million read request units', 'the price is stated')
+})
+
+t.test('regression: the amplification run logs each session out at its own time, so none has expired by then', async (t) => {
+  // Sessions spread over a 900 s bucket outlive a 300 s ttl only if each logout runs at its session's own clock.
+  const result = await runCostBench({
+    kind: 'normal',
+    outDir: t.testdir(),
+    settings: { sizes: [], padBytes: 0, amplification: { bucketSeconds: [900], sessions: 5, rounds: 2 }, lag: [] },
+    childExecArgv,
+    childEnv,
+    log: () => {}
+  })
+  t.equal(result.amplification[0]?.indexWritesPerDelete, 1, 'every logout deletes its entry')
+  t.equal(result.amplification[0]?.indexWritesPerCreate, 1)
 })
