@@ -81,6 +81,8 @@ export interface ReaperCostResult {
   finishedAt: string
   machine: Machine
   cases: CostCase[]
+  /** Absent from results written before the census was measured. */
+  census?: CensusRun[]
   amplification: Amplification[]
   lag: LagRun[]
 }
@@ -106,6 +108,38 @@ export function percentile (values: readonly number[], p: number): number {
   if (values.length === 0) return 0
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
+}
+
+/** Censuses of the live sessions (src/reaper/census.ts) on a table of known size, against the truth. */
+export interface CensusRun {
+  rows: number
+  /** Live rows in the table: every row the bench loaded. */
+  trueActive: number
+  /** One entry per census, each on the next segments. */
+  estimates: Array<{ active: number, relativeError: number, readUnits: number, share: number }>
+  /** Read units of one full scan of the same table (a scan pass's Scan pages). */
+  fullScanReadUnits: number
+}
+
+/** Pure: the largest relative error of a run's estimates, and the largest cost share of a full scan. */
+export function censusFigures (run: CensusRun): { maxError: number, maxCostShare: number } {
+  const errors = run.estimates.map((e) => Math.abs(e.active - run.trueActive) / run.trueActive)
+  const shares = run.estimates.map((e) => run.fullScanReadUnits > 0 ? e.readUnits / run.fullScanReadUnits : 0)
+  return { maxError: Math.max(0, ...errors), maxCostShare: Math.max(0, ...shares) }
+}
+
+/** Active sessions within ±2% of the truth at 1M rows, each census costing ≤ 5% of a full scan. */
+function censusTarget (runs: readonly CensusRun[]): Target {
+  const run = runs.find((r) => r.rows === 1_000_000)
+  const name = 'active-session census within ±2% of the truth at 1M rows, each ≤ 5% of a full scan\'s read units'
+  if (run === undefined || run.estimates.length === 0) return { name, detail: 'not measured (run with --large)', met: null }
+  const { maxError, maxCostShare } = censusFigures(run)
+  return {
+    name,
+    detail: `${run.estimates.length} censuses: largest error ${fmt(maxError * 100)}%, ` +
+      `largest cost ${fmt(maxCostShare * 100)}% of a full scan`,
+    met: maxError <= 0.02 && maxCostShare <= 0.05
+  }
 }
 
 export interface Target {
@@ -172,6 +206,7 @@ export function checkTargets (results: readonly ReaperCostResult[], defaultBucke
     readRatioTarget(cases),
     durationTarget(large?.cases ?? cases),
     lagTarget(results.flatMap((r) => r.lag)),
-    amplificationTarget(results.flatMap((r) => r.amplification), defaultBucketSeconds)
+    amplificationTarget(results.flatMap((r) => r.amplification), defaultBucketSeconds),
+    censusTarget(results.flatMap((r) => r.census ?? []))
   ]
 }

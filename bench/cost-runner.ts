@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { benchFile, startChild } from './children.js'
-import { COST_SCHEMA_VERSION, type ReaperCostResult } from './cost-model.js'
+import { COST_SCHEMA_VERSION, type CensusRun, type ReaperCostResult } from './cost-model.js'
 import type { DynamoInfo } from './dynamo-server.js'
 import { COST_SETTINGS, measureAmplification, runCostCases, runLag, type CostSettings } from './reaper-cost.js'
 import { machineInfo } from './results.js'
@@ -22,7 +22,10 @@ export interface CostBenchOptions {
   only?: readonly CostPart[]
 }
 
-export type CostPart = 'passes' | 'amplification' | 'lag'
+export type CostPart = 'passes' | 'census' | 'amplification' | 'lag'
+
+/** Censuses per table size: each reads the next segments, so their errors are independent. */
+export const CENSUSES_PER_SIZE = 4
 
 export function costResultsFile (outDir: string, kind: CostKind): string {
   return join(outDir, kind === 'large' ? 'reaper-cost-large.json' : 'reaper-cost.json')
@@ -54,6 +57,7 @@ function startResult (options: CostBenchOptions, runs: (part: CostPart) => boole
     finishedAt: startedAt,
     machine: previous?.machine ?? machineInfo(),
     cases: runs('passes') ? [] : previous?.cases ?? [],
+    census: runs('census') ? [] : previous?.census ?? [],
     amplification: runs('amplification') ? [] : previous?.amplification ?? [],
     lag: runs('lag') ? [] : previous?.lag ?? []
   }
@@ -87,9 +91,15 @@ export async function runCostBench (options: CostBenchOptions): Promise<ReaperCo
     writeAtomic(costResultsFile(options.outDir, options.kind), JSON.stringify(result, null, 2) + '\n')
   }
   try {
-    if (runs('passes')) {
-      log('passes:')
-      await runCostCases(dynamo, settings, { execArgv, env, log, onCase: (cases) => { result.cases = [...cases]; write() } })
+    if (runs('passes') || runs('census')) {
+      log(runs('passes') ? 'passes:' : 'censuses:')
+      // Without passes, each size is loaded for its censuses only.
+      const sizes = runs('passes') ? settings.sizes : settings.sizes.map((size) => ({ ...size, fractions: [] }))
+      const done = (run: CensusRun): void => { result.census = [...result.census ?? [], run]; write() }
+      const census = runs('census') ? { count: CENSUSES_PER_SIZE, done } : undefined
+      await runCostCases(dynamo, { ...settings, sizes }, {
+        execArgv, env, log, onCase: (cases) => { result.cases = [...cases]; write() }, ...(census === undefined ? {} : { census })
+      })
     }
     if (runs('amplification')) {
       log('index writes per refresh:')

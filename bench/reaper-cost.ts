@@ -28,6 +28,10 @@ import { itemSize, type WireItem } from './capacity.js'
 import { diffCounters, type Counters } from './proxy.js'
 import { newSessionId, operationCalls, ROW_PAD_1KB, sessionItem, writeAll } from './reaper.js'
 import type { PassReport, ReaperInfo } from './reaper-server.js'
+import { ReaperCalls } from '../src/reaper/calls.js'
+import { MIN_CENSUS_SEGMENTS, nextCensusOptions, runCensus, type CensusResult } from '../src/reaper/census.js'
+import { resolveTableShape } from '../src/options.js'
+import type { CensusRun } from './cost-model.js'
 
 /** Tables of one size and the fractions of their rows that expire before a pass of each strategy. */
 export interface SizeSpec { rows: number, fractions: readonly number[] }
@@ -153,9 +157,31 @@ async function runCase (ctx: CaseContext, rows: number, expiredFraction: number,
   return c
 }
 
+/** Censuses in a row on the table (all `rows` live), each on the next segments, and one full count for the cost. */
+export async function measureCensus (client: DynamoDBClient, tableName: string, rows: number, censuses: number): Promise<CensusRun> {
+  const calls = new ReaperCalls(client, undefined)
+  const shape = resolveTableShape({ tableName })
+  const nowSec = Math.floor(Date.now() / 1000)
+  const full = await runCensus(calls, shape, nowSec, { segments: MIN_CENSUS_SEGMENTS, sampleSegments: MIN_CENSUS_SEGMENTS })
+  const estimates: CensusRun['estimates'] = []
+  let previous: CensusResult | undefined
+  for (let i = 0; i < censuses; i++) {
+    previous = await runCensus(calls, shape, nowSec, nextCensusOptions(previous))
+    const { active, relativeError, consumedReadUnits: readUnits, share } = previous
+    estimates.push({ active, relativeError, readUnits, share })
+  }
+  return { rows, trueActive: full.active, estimates, fullScanReadUnits: full.consumedReadUnits }
+}
+
 /** One table per size, loaded once (uncounted); every fraction and strategy then runs on it, each case yielded when done. */
 async function * runSize (
-  client: DynamoDBClient, dynamo: Child<DynamoInfo>, reaper: Child<ReaperInfo>, size: SizeSpec, padBytes: number, log: (m: string) => void
+  client: DynamoDBClient,
+  dynamo: Child<DynamoInfo>,
+  reaper: Child<ReaperInfo>,
+  size: SizeSpec,
+  padBytes: number,
+  log: (m: string) => void,
+  census: { count: number, done: (run: CensusRun) => void } | undefined
 ): AsyncGenerator<CostCase> {
   const tableName = `BenchCost_${size.rows}`
   await ensureSessionTable(client, { tableName })
@@ -169,6 +195,16 @@ async function * runSize (
       return put(sessionItem(id, expires, i, padBytes))
     })
     log(`  ${size.rows} rows loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    if (census !== undefined && census.count > 0) {
+      const run = await measureCensus(client, tableName, size.rows, census.count)
+      if (run.trueActive !== size.rows) {
+        throw new Error(`bench: a full census of ${tableName} counted ${run.trueActive} of ${size.rows} rows`)
+      }
+      census.done(run)
+      const errors = run.estimates.map((e) => `${((e.active / run.trueActive - 1) * 100).toFixed(2)}%`).join(', ')
+      log(`  census of ${size.rows} rows: errors ${errors}; ${run.estimates[0]?.readUnits ?? 0} RU each, ` +
+        `full scan ${run.fullScanReadUnits} RU`)
+    }
     const ctx: CaseContext = { client, dynamo, reaper, tableName, padBytes, live, log }
     for (const fraction of size.fractions) {
       for (const strategy of STRATEGIES) yield await runCase(ctx, size.rows, fraction, strategy)
@@ -182,7 +218,14 @@ async function * runSize (
 export async function runCostCases (
   dynamo: Child<DynamoInfo>,
   settings: CostSettings,
-  options: { execArgv: string[], env: NodeJS.ProcessEnv, log: (m: string) => void, onCase?: (cases: readonly CostCase[]) => void }
+  options: {
+    execArgv: string[]
+    env: NodeJS.ProcessEnv
+    log: (m: string) => void
+    onCase?: (cases: readonly CostCase[]) => void
+    /** Censuses per size (after loading, before the passes), and where each size's run goes. */
+    census?: { count: number, done: (run: CensusRun) => void }
+  }
 ): Promise<CostCase[]> {
   const client = directClient(dynamo.info.direct)
   let reaper: Child<ReaperInfo> | undefined
@@ -192,7 +235,7 @@ export async function runCostCases (
     })
     const cases: CostCase[] = []
     for (const size of settings.sizes) {
-      for await (const c of runSize(client, dynamo, reaper, size, settings.padBytes, options.log)) {
+      for await (const c of runSize(client, dynamo, reaper, size, settings.padBytes, options.log, options.census)) {
         cases.push(c)
         options.onCase?.(cases)
       }

@@ -14,7 +14,11 @@ const FLAGS: FlagSpecs = {
   quick: { type: 'boolean', description: 'tiny tables and short lag runs: checks the harness; writes to the temp directory unless --out' },
   'lag-seconds': { type: 'string', arg: 's', description: 'length of the steady churn run (default 300)' },
   'budget-seconds': { type: 'string', arg: 's', description: 'length of the default-budget and budget-bound churn runs (default 90)' },
-  only: { type: 'string', arg: 'parts', description: 'passes, amplification, lag: measure these only, keep the rest of the results file' },
+  only: {
+    type: 'string',
+    arg: 'parts',
+    description: 'passes, census, amplification, lag: measure these only, keep the rest of the results file'
+  },
   out: { type: 'string', arg: 'dir', description: 'where reaper-cost.json / reaper-cost-large.json go (default bench/results)' },
   render: { type: 'boolean', description: 'measure nothing: rewrite docs/reaper.md\'s cost section from the results files' },
   help: { type: 'boolean', description: 'show this help' }
@@ -56,7 +60,7 @@ async function main (): Promise<number> {
   }
   const kind: CostKind = flags.on('large') ? 'large' : 'normal'
   if (flags.on('quick') && flags.text('out') === undefined) throw new UsageError('--quick writes tiny figures: give it an --out directory')
-  const only = flags.list<CostPart>('only', ['passes', 'amplification', 'lag'])
+  const only = flags.list<CostPart>('only', ['passes', 'census', 'amplification', 'lag'])
   const settings = settingsOf(flags, flags.on('quick') ? 'quick' : kind)
   await runCostBench({ kind, settings, outDir, ...(only === undefined ? {} : { only }) })
   publish(outDir)
