@@ -22,6 +22,8 @@ import { pageLimit, type FoundRow, type StartKey } from './sweep.js'
 
 /** A census at least this often (seconds): the table gauges of index mode are never older than this. */
 export const DEFAULT_CENSUS_SECONDS = 300
+/** A census page reserves this share of a second's read budget (1/4): the pass's streams take theirs beside it. */
+const CENSUS_BUDGET_SHARES = 4
 /** The fewest segments a census divides the table into: it reads at most 1/32 of the table (≤ 5% of a scan's units). */
 export const MIN_CENSUS_SEGMENTS = 32
 /**
@@ -189,7 +191,8 @@ export function censusResult (
 
 function checkOptions (segments: number, sampleSegments: number, startSegment: number): void {
   const power = Number.isInteger(Math.log2(segments))
-  if (!power || segments < MIN_CENSUS_SEGMENTS || segments > MAX_CENSUS_SEGMENTS) {
+  // One segment: the whole table, an exact count (a small table's, see takeCensus).
+  if (segments !== 1 && (!power || segments < MIN_CENSUS_SEGMENTS || segments > MAX_CENSUS_SEGMENTS)) {
     const range = `${MIN_CENSUS_SEGMENTS} to ${MAX_CENSUS_SEGMENTS}`
     throw new RangeError(`expected census segments to be a power of two from ${range}, got ${segments}`)
   }
@@ -219,7 +222,8 @@ async function readSegment (read: SegmentRead, segment: number): Promise<void> {
   let start: StartKey | undefined
   for (;;) {
     signal?.throwIfAborted()
-    const limit = budget === undefined ? undefined : pageLimit(budget.ratePerSecond, 1, read.unitsPerRow)
+    // A quarter of a second's budget per page: the pass's own streams share the budget meanwhile.
+    const limit = budget === undefined ? undefined : pageLimit(budget.ratePerSecond, CENSUS_BUDGET_SHARES, read.unitsPerRow)
     const reserved = limit === undefined ? 0 : limit * read.unitsPerRow
     // Refused only when `signal` aborts (no guard is passed): the loop's first line then rejects.
     if (budget !== undefined && !await budget.take(reserved, signal)) continue
@@ -296,5 +300,6 @@ export async function takeCensus (
   const next = nextCensusOptions(previous)
   const sample = await runCensus(calls, shape, nowSec, { ...options, ...next })
   if (sample.share >= 1 || sample.active + sample.expired + sample.grace >= EXACT_CENSUS_ROWS) return sample
-  return await runCensus(calls, shape, nowSec, { ...options, segments: next.segments, startSegment: 0, sampleSegments: next.segments })
+  // The whole table in one segment: a few 1 MB pages for so few rows.
+  return await runCensus(calls, shape, nowSec, { ...options, segments: 1, startSegment: 0, sampleSegments: 1 })
 }

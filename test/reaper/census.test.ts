@@ -282,7 +282,8 @@ t.test('on a table of 23,001 rows', async (t) => {
     const calls = new ReaperCalls(client, undefined, { read: budget })
     await t.rejects(runCensus(calls, table, NOW, { budget, signal: waiting.signal }), { name: 'AbortError' })
     t.equal(time.slept.length, 1, 'it stopped at its first wait')
-    for (const bad of [{ segments: 16 }, { segments: 48 }, { segments: 8192 }, { sampleSegments: 0 }, { sampleSegments: 33 }, { startSegment: -1 }]) {
+    t.equal((await runCensus(new ReaperCalls(client, undefined), table, NOW, { segments: 1, sampleSegments: 1 })).share, 1, 'one segment: the whole table')
+    for (const bad of [{ segments: 2 }, { segments: 16 }, { segments: 48 }, { segments: 8192 }, { sampleSegments: 0 }, { sampleSegments: 33 }, { startSegment: -1 }]) {
       await t.rejects(runCensus(new ReaperCalls(client, undefined), table, NOW, bad), RangeError, JSON.stringify(bad))
     }
   })

@@ -168,7 +168,9 @@ t.test('index passes against dynalite', async (t) => {
 
     time.advance(200_000)
     const second = await reaper.runOnce()
-    t.match(second, { result: 'success', scanned: 2, deleted: 2, maxLagSeconds: 250 }, 'the bucket has passed: both of its rows')
+    t.match(second, { result: 'success', scanned: 2, deleted: 2 }, 'the bucket has passed: both of its rows')
+    // The fake clock moves while the pass waits on its budgets (more on moto, whose capacity figures are constants).
+    t.ok(second.maxLagSeconds >= 250 && second.maxLagSeconds <= 250 + Math.ceil(second.durationSeconds), `the older one's lag (${second.maxLagSeconds} s)`)
     t.strictSame(await tableIds(client, table), [LEASE_ID, sessionId(6, 'live')].sort(), 'the live row stays')
   })
 

@@ -107,7 +107,9 @@ t.test('against dynalite', async (t) => {
     else t.strictSame(lease?.state.table, { active: 1, expiredFound: 2, expiredBacklog: 0, invalid: 1, maxLagSeconds: 7200, completedAt: time.seconds })
     t.equal(lease?.state.sweep, undefined, 'the sweep completed: no cursors left')
     t.match(lease?.state.lastReport, { result: 'success', deleted: 2, finishedAt: time.seconds })
-    t.strictSame(states.at(-1), { lastSuccessAt: time.seconds, sweep: lease?.state.table, strategy: TEST_REAPER_STRATEGY })
+    // Index mode adds the census's estimate and the backfill's figures, as the lease item holds them.
+    const extra = INDEX ? { backfill: lease?.state.backfill?.figures, activeEstimate: { relativeError: 0, completedAt: time.seconds } } : {}
+    t.strictSame(states.at(-1), { lastSuccessAt: time.seconds, sweep: lease?.state.table, strategy: TEST_REAPER_STRATEGY, ...extra })
     t.equal(await metricValue(registry, METRIC_NAMES.activeSessions), 1)
     t.equal(await metricValue(registry, METRIC_NAMES.reaperLastSuccessTimestampSeconds), time.seconds)
 
@@ -445,7 +447,9 @@ t.test('against dynalite', async (t) => {
     const report = await running
     t.equal(report.result, 'success', 'stopped, not failed')
     t.equal(report.deleted, 0)
-    t.equal(report.expired, 1, 'the aborted delete is counted as a failed one')
+    // One delete in flight in scan mode; in index mode, one per shard that reached its row before close().
+    const stalled = proxy.seen.filter((operation) => operation === 'DeleteItem').length
+    t.ok(report.expired >= Math.max(1, stalled) && report.expired <= (INDEX ? 5 : 1), `each aborted delete is counted as a failed one (${report.expired})`)
     t.equal((await readLease(new ReaperCalls(client, undefined), reaperOptions(table)))?.untilMs, 0, 'the lease was still freed')
     t.equal((await tableIds(client, table)).length, 6, 'the rows are left for the next pass (and the lease item)')
   })
@@ -582,8 +586,10 @@ t.test('against dynalite', async (t) => {
     // An instance whose clock was a day ahead ran a pass for its tick.
     const day = 86_400_000
     const ahead = makeReaper(t, client, table, {}, { now: () => time.now() + day, sleep: time.sleep, owner: 'ahead' })
-    t.equal((await ahead.runOnce({ tick: time.now() + day })).result, 'success')
-    t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.tickMs, time.now() + day)
+    // The pass may wait on its budgets, which moves the fake clock: the tick is the one given.
+    const farTick = time.now() + day
+    t.equal((await ahead.runOnce({ tick: farTick })).result, 'success')
+    t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.tickMs, farTick)
     time.advance(60_000)
     t.equal((await reaper.runOnce({ tick: time.now() })).result, 'success', 'the next scheduled pass runs')
     t.equal((await readLease(new ReaperCalls(client, undefined), shape))?.tickMs, time.now(), 'and its tick replaces the far one')
