@@ -1,11 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { epochSeconds } from '../clock.js'
-import { NO_GUARD, UnitBudget, defaultSleep, type Sleep } from './budget.js'
+import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperCalls } from './calls.js'
 import type { TableState } from './report.js'
 import { ScanFinder } from './scan-finder.js'
-import { Sweep, newProgress, resumable, type SweepProgress } from './sweep.js'
+import { newProgress, resumable, runStandaloneSweep, type SweepProgress } from './sweep.js'
 
 /*
  * The backfill (index strategy): a scan sweep, beside the index passes and on its own read budget, that gives the
@@ -98,21 +97,9 @@ export async function runBackfill (client: DynamoDBClient, shape: TableShape, op
   const calls = new ReaperCalls(client, undefined, budgets, signal)
   const started = options.now()
   const finder = backfillFinder(shape, options.segments)
-  const sweep = new Sweep({
-    shape,
-    finder,
-    calls,
-    budgets,
-    now: options.now,
-    sleep,
-    graceSeconds: options.graceSeconds,
-    deadline: Number.POSITIVE_INFINITY,
-    signal,
-    guard: NO_GUARD,
-    observer: undefined,
-    backfill: true
-  }, newProgress(finder, epochSeconds(started)))
-  await sweep.run()
+  const sweep = await runStandaloneSweep({
+    shape, finder, calls, budgets, now: options.now, sleep, graceSeconds: options.graceSeconds, signal, backfill: true
+  })
   const { scanned, backfilled, missing, invalid, deleted } = sweep.counts
   return {
     tableName: shape.tableName,

@@ -1,13 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { epochSeconds } from '../clock.js'
-import { NO_GUARD, UnitBudget, defaultSleep, type Sleep } from './budget.js'
+import { UnitBudget, defaultSleep, type Sleep } from './budget.js'
 import { ReaperCalls } from './calls.js'
 import { readLease } from './lease.js'
 import type { LeaseState } from './lease-state.js'
 import type { ReapReport } from './report.js'
 import { ScanFinder } from './scan-finder.js'
-import { Sweep, newProgress } from './sweep.js'
+import { runStandaloneSweep } from './sweep.js'
 
 /** What `dynamo-session stats` reports: a count of the table, without deleting, and the reaper's lease item. */
 export interface ReaperStats {
@@ -69,20 +68,7 @@ export async function collectStats (client: DynamoDBClient, shape: TableShape, o
   const calls = new ReaperCalls(client, undefined, budgets)
   const started = options.now()
   const finder = new ScanFinder(shape, options.segments)
-  const sweep = new Sweep({
-    shape,
-    finder,
-    calls,
-    budgets,
-    now: options.now,
-    sleep,
-    graceSeconds: options.graceSeconds,
-    deadline: Number.POSITIVE_INFINITY,
-    signal: new AbortController().signal,
-    guard: NO_GUARD,
-    observer: undefined
-  }, newProgress(finder, epochSeconds(started)))
-  await sweep.run()
+  const sweep = await runStandaloneSweep({ shape, finder, calls, budgets, now: options.now, sleep, graceSeconds: options.graceSeconds })
   const lease = await readLease(calls, shape)
   const counts = sweep.counts
   return {

@@ -6,7 +6,7 @@ import { DUE_CONDITION, classifyExpiry, dueCutoff, dueValues } from '../expiry.j
 import { isInternalId } from '../ids.js'
 import { itemKey, numberAttribute } from '../store/marshal.js'
 import { buildBackfillInput, buildRebucketInput } from './index-finder.js'
-import type { Sleep, UnitBudget, WaitGuard } from './budget.js'
+import { NO_GUARD, type Sleep, type UnitBudget, type WaitGuard } from './budget.js'
 import { errorName, isConditionFailure, isThrottle } from '../aws-errors.js'
 import type { Budgets, ReaperCalls } from './calls.js'
 import type { TableState } from './report.js'
@@ -155,6 +155,22 @@ export function newProgress (finder: Pick<ExpiryFinder, 'kind' | 'streams'>, sta
     backfilled: 0,
     missing: 0
   }
+}
+
+/**
+ * A whole sweep outside the reaper's passes (stats, the backfill command): from the beginning, with no lease to renew,
+ * no deadline and no observer. Resolves when every stream is exhausted.
+ */
+export async function runStandaloneSweep (
+  options: Pick<SweepOptions, 'shape' | 'finder' | 'calls' | 'budgets' | 'now' | 'sleep' | 'graceSeconds' | 'backfill'> & {
+    readonly signal?: AbortSignal
+  }
+): Promise<Sweep> {
+  const { signal = new AbortController().signal, ...rest } = options
+  const sweep = new Sweep({ ...rest, deadline: Number.POSITIVE_INFINITY, signal, guard: NO_GUARD, observer: undefined },
+    newProgress(options.finder, epochSeconds(options.now())))
+  await sweep.run()
+  return sweep
 }
 
 /** Pure: the table figures of a complete sweep, whatever finder made it. */
