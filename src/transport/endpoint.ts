@@ -56,16 +56,18 @@ export class EndpointResolver {
     const key = `${operation}\u0000${input.TableName ?? ''}`
     let resolved = this.#cache.get(key)
     if (resolved === undefined) {
-      resolved = this.#resolveNow(operation, input)
+      resolved = this.#resolveNow(operation, input, identity)
       this.#cache.set(key, resolved)
       resolved.catch(() => this.#cache.delete(key))
     }
     return await resolved
   }
 
-  async #resolveNow (operation: FastOperation, input: object): Promise<ResolvedEndpoint> {
-    // A copy, as the SDK's endpoint middleware passes: resolution may record an endpoint found in shared config.
-    const endpoint = await getEndpointFromInstructions(input, COMMAND_CLASSES[operation], { ...this.#config } as never)
+  async #resolveNow (operation: FastOperation, input: object, identity: AwsCredentialIdentity): Promise<ResolvedEndpoint> {
+    // A copy, as the SDK's endpoint middleware passes (resolution may record an endpoint found in shared config),
+    // with the identity of this request: its account id must be the one the request is signed with.
+    const config = { ...this.#config, credentials: async () => identity }
+    const endpoint = await getEndpointFromInstructions(input, COMMAND_CLASSES[operation], config as never)
     const scheme = (endpoint.properties?.authSchemes as AuthScheme[] | undefined)?.find((s) => s.name === 'sigv4')
     const fallback = await defaultSigning(this.#config)
     return {

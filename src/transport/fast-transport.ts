@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { HttpRequest } from '@smithy/core/protocols'
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry'
 import { SignatureV4 } from '@smithy/signature-v4'
-import type { RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
+import type { AwsCredentialIdentity, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
 import { Pool } from 'undici'
 import { EndpointResolver, type ResolvedEndpoint } from './endpoint.js'
 import { abortError, networkError } from './network-errors.js'
@@ -78,7 +78,8 @@ function withAttempts (err: unknown, attempts: number, totalRetryDelay: number):
 export class FastTransport {
   readonly #client: DynamoDBClient
   readonly #endpoints: EndpointResolver
-  readonly #signers = new Map<string, SignatureV4>()
+  /** Signers per identity (a refreshed identity gets its own) and signing scope; each caches its signing keys. */
+  readonly #signers = new WeakMap<AwsCredentialIdentity, Map<string, SignatureV4>>()
   readonly #pools = new Map<string, Pool>()
   readonly #timeouts: Promise<TransportTimeouts>
   #closed = false
@@ -151,7 +152,7 @@ export class FastTransport {
     const identity = await config.credentials()
     const endpoint = await this.#endpoints.resolve(operation, input, identity)
     const sample = await this.#clockSample()
-    const signed = await this.#signer(endpoint).sign(this.#request(operation, endpoint, body), {
+    const signed = await this.#signer(identity, endpoint).sign(this.#request(operation, endpoint, body), {
       signingDate: new Date(sample.sentAt + sample.offset)
     })
     const pool = await this.#pool(endpoint.url)
@@ -221,19 +222,25 @@ export class FastTransport {
     })
   }
 
-  #signer (endpoint: ResolvedEndpoint): SignatureV4 {
+  /** A signer bound to the identity the endpoint was resolved for (the provider may hand out another meanwhile). */
+  #signer (identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint): SignatureV4 {
+    let signers = this.#signers.get(identity)
+    if (signers === undefined) {
+      signers = new Map()
+      this.#signers.set(identity, signers)
+    }
     const key = `${endpoint.signingRegion}\u0000${endpoint.signingName}`
-    let signer = this.#signers.get(key)
+    let signer = signers.get(key)
     if (signer === undefined) {
       const config = this.#client.config as unknown as { signingEscapePath?: boolean }
       signer = new SignatureV4({
-        credentials: this.#client.config.credentials,
+        credentials: identity,
         region: endpoint.signingRegion,
         service: endpoint.signingName,
         sha256: this.#client.config.sha256,
         uriEscapePath: config.signingEscapePath ?? true
       })
-      this.#signers.set(key, signer)
+      signers.set(key, signer)
     }
     return signer
   }

@@ -8,6 +8,7 @@ import { FastTransport } from '../../src/transport/fast-transport.js'
 import type { FastOperation, OperationInputs } from '../../src/transport/operations.js'
 import { createTable, makeClient, startDynalite } from '../helpers/dynamo.js'
 import { assertProperty } from '../helpers/property.js'
+import { startSigV4Proxy } from '../helpers/sigv4-proxy.js'
 
 const COMMANDS = {
   GetItem: GetItemCommand,
@@ -187,7 +188,9 @@ let indexQuery: (shard: number, cutoff: number) => Pick<OperationInputs['Query']
 
 t.test('the fast transport and client.send give the same outputs and errors for the same commands', async (t) => {
   const dynamo = await startDynalite(t)
-  const client = makeClient(t, dynamo.endpoint)
+  // Every request of either transport goes through the signature check.
+  const proxy = await startSigV4Proxy(t, dynamo.endpoint)
+  const client = makeClient(t, proxy.endpoint)
   const transport = new FastTransport(client)
   t.teardown(() => transport.close())
   const sdkTable = await createTable(client, 'diff_sdk')
@@ -218,4 +221,6 @@ t.test('the fast transport and client.send give the same outputs and errors for 
     'DeleteItem ok', 'DeleteItem ConditionalCheckFailedException', 'GetItem ok+Item', 'GetItem ValidationException', 'Query ok+Items', 'Scan ok+Items']) {
     t.ok((seen.get(kind) ?? 0) > 0, `compared ${kind}: ${seen.get(kind) ?? 0}`)
   }
+  t.strictSame(proxy.rejected, { signature: 0, unknownKey: 0, expired: 0, malformed: 0 }, 'every request was signed right')
+  t.ok(proxy.keyIds.length > 100, `${proxy.keyIds.length} signatures checked`)
 })
