@@ -1,9 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { TransportMode } from '../options.js'
 import { FastTransport } from './fast-transport.js'
-
-/** Which transport sends the store's and the reaper's frequent calls. */
-export type TransportMode = 'auto' | 'fast' | 'sdk'
-export const TRANSPORT_MODES: readonly TransportMode[] = ['auto', 'fast', 'sdk']
 
 export interface TransportChoice {
   readonly transport: 'fast' | 'sdk'
