@@ -4,7 +4,7 @@ import { HttpRequest } from '@smithy/core/protocols'
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { AwsCredentialIdentity, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 import { EndpointResolver, type ResolvedEndpoint } from './endpoint.js'
 import { abortError, networkError } from './network-errors.js'
 import { amzTarget, type FastOperation, type OperationInputs, type OperationOutputs } from './operations.js'
@@ -119,13 +119,15 @@ export class FastTransport {
         options.onAttemptError?.(err)
         try {
           if (isAborted(signal)) throw err
-          token = await strategy.refreshRetryTokenForRetry(token, retryErrorInfo(err))
-        } catch {
+          // The SDK's strategies may wait inside (its standard one does its back-off there): abortable, as the SDK's.
+          token = await raceAbort(strategy.refreshRetryTokenForRetry(token, retryErrorInfo(err)), signal)
+        } catch (refusal) {
+          if (isAborted(signal) && refusal !== err && (refusal as Error).name === 'AbortError') throw refusal
           throw withAttempts(err, attempts + 1, totalRetryDelay)
         }
         attempts = token.getRetryCount()
         const wait = token.getRetryDelay()
-        totalRetryDelay += wait
+        totalRetryDelay += ((token as { $retryLog?: { acquisitionDelay?: number } }).$retryLog?.acquisitionDelay ?? 0) + wait
         if (wait > 0) await this.#backOff(wait, signal)
       }
     }
@@ -156,18 +158,20 @@ export class FastTransport {
       signingDate: new Date(sample.sentAt + sample.offset)
     })
     const pool = await this.#pool(endpoint.url)
-    let status: number
-    let headers: Record<string, string | string[] | undefined>
-    let text: string
+    let response: Dispatcher.ResponseData
     try {
-      const response = await pool.request({ method: 'POST', path: signed.path, headers: signed.headers, body, signal })
-      status = response.statusCode
-      headers = response.headers
-      text = await response.body.text()
+      response = await pool.request({ method: 'POST', path: signed.path, headers: signed.headers, body, signal })
     } catch (err) {
       throw networkError(err, isAborted(signal))
     }
-    return this.#settle(status, headers, text, sample)
+    let text: string
+    try {
+      text = await response.body.text()
+    } catch (err) {
+      // The headers came: the SDK's error then carries their metadata (status, request id).
+      throw Object.assign(networkError(err, isAborted(signal)), { $metadata: responseMetadata(response.statusCode, response.headers) })
+    }
+    return this.#settle(response.statusCode, response.headers, text, sample)
   }
 
   #settle (status: number, headers: Record<string, string | string[] | undefined>, text: string, sample: ClockSample) {
@@ -259,6 +263,22 @@ export class FastTransport {
       this.#pools.set(url.origin, pool)
     }
     return pool
+  }
+}
+
+/** `promise`, or an AbortError as soon as `signal` fires. */
+async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(abortError())
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 

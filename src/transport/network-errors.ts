@@ -3,7 +3,12 @@
  * the name `TimeoutError` and codes such as `ECONNRESET`) and the rest of the code see one shape on either transport.
  */
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+/** undici's timeouts, with the code the SDK's handler gives each (none for a connect or a body timeout). */
+const TIMEOUT_CODES = new Map<string, string | undefined>([
+  ['UND_ERR_CONNECT_TIMEOUT', undefined],
+  ['UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT'],
+  ['UND_ERR_BODY_TIMEOUT', undefined]
+])
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'])
 
 interface CodedError extends Error { code?: string }
@@ -20,15 +25,15 @@ export function networkError (err: unknown, aborted: boolean): Error {
   if (aborted) return abortError()
   if (!(err instanceof Error)) return new Error(String(err))
   const code = (err as CodedError).code ?? ''
-  if (TIMEOUT_CODES.has(code)) {
-    const timeout = new Error(err.message, { cause: err })
-    timeout.name = 'TimeoutError'
-    return timeout
-  }
-  if (RESET_CODES.has(code)) {
-    const reset: CodedError = new Error(err.message, { cause: err })
-    reset.code = 'ECONNRESET'
-    return reset
-  }
+  if (TIMEOUT_CODES.has(code)) return timeoutError(err, TIMEOUT_CODES.get(code))
+  // The SDK's handler names a reset connection a TimeoutError too, with the socket's code.
+  if (RESET_CODES.has(code)) return timeoutError(err, 'ECONNRESET')
+  return err
+}
+
+function timeoutError (cause: Error, code: string | undefined): Error {
+  const err: CodedError = new Error(cause.message, { cause })
+  err.name = 'TimeoutError'
+  if (code !== undefined) err.code = code
   return err
 }
