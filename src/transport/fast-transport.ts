@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { HttpRequest } from '@smithy/core/protocols'
@@ -26,6 +27,16 @@ export interface FastSendOptions {
   readonly abortSignal?: AbortSignal | undefined
   /** Called with the error of every failed attempt, retried or not (the SDK's attempt middleware sees the same). */
   readonly onAttemptError?: ((err: unknown) => void) | undefined
+}
+
+/** One call across its attempts. */
+interface Call {
+  readonly operation: FastOperation
+  readonly input: OperationInputs[FastOperation]
+  readonly body: string
+  readonly signal: AbortSignal | undefined
+  readonly invocationId: string
+  readonly maxAttempts: number
 }
 
 /** Connections per origin: the SDK's Node handler allows 50 sockets per host. */
@@ -106,12 +117,19 @@ export class FastTransport {
     const strategy = await this.#client.config.retryStrategy()
     if (!isTokenStrategy(strategy)) throw new TypeError('the fast transport needs a retry strategy with the token API')
     let token: RetryToken = await strategy.acquireInitialRetryToken('')
-    const body = serializeInput(input)
+    const call: Call = {
+      operation,
+      input,
+      body: serializeInput(input),
+      signal,
+      invocationId: randomUUID(),
+      maxAttempts: await this.#client.config.maxAttempts()
+    }
     let attempts = 0
     let totalRetryDelay = 0
     for (;;) {
       try {
-        const output = await this.#attempt(operation, input, body, signal)
+        const output = await this.#attempt(call, attempts + 1)
         strategy.recordSuccess(token)
         Object.assign(output.$metadata, { attempts: attempts + 1, totalRetryDelay })
         return output as unknown as OperationOutputs[Op]
@@ -149,12 +167,13 @@ export class FastTransport {
     }
   }
 
-  async #attempt (operation: FastOperation, input: OperationInputs[FastOperation], body: string, signal: AbortSignal | undefined) {
+  async #attempt (call: Call, attempt: number) {
+    const { operation, input, body, signal } = call
     const config = this.#client.config
     const identity = await config.credentials()
     const endpoint = await this.#endpoints.resolve(operation, input, identity)
     const sample = await this.#clockSample()
-    const signed = await this.#signer(identity, endpoint).sign(this.#request(operation, endpoint, body), {
+    const signed = await this.#signer(identity, endpoint).sign(this.#request(call, attempt, endpoint), {
       signingDate: new Date(sample.sentAt + sample.offset)
     })
     const pool = await this.#pool(endpoint.url)
@@ -207,7 +226,7 @@ export class FastTransport {
     return corrected
   }
 
-  #request (operation: FastOperation, endpoint: ResolvedEndpoint, body: string): HttpRequest {
+  #request ({ operation, body, invocationId, maxAttempts }: Call, attempt: number, endpoint: ResolvedEndpoint): HttpRequest {
     const url = endpoint.url
     return new HttpRequest({
       method: 'POST',
@@ -220,7 +239,10 @@ export class FastTransport {
         host: url.host,
         'content-type': CONTENT_TYPE,
         'x-amz-target': amzTarget(operation),
-        'content-length': String(Buffer.byteLength(body))
+        'content-length': String(Buffer.byteLength(body)),
+        // The SDK's retry middleware sends these too: one id per call, the attempt number per attempt.
+        'amz-sdk-invocation-id': invocationId,
+        'amz-sdk-request': `attempt=${attempt}; max=${maxAttempts}`
       },
       body
     })
