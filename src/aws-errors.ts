@@ -15,27 +15,6 @@ export function isThrottle (err: unknown): boolean {
   return THROTTLING_ERRORS.has(errorName(err))
 }
 
-/** What an SDK command's middleware stack offers (the commands' own types differ per command). */
-export interface WithMiddleware {
-  middlewareStack: { add: (middleware: never, options: { step: 'finalizeRequest', priority: 'low', name: string }) => void }
-}
-
-/**
- * Calls `onThrottle` with the error of every throttled attempt of `command`, the SDK's retries included: the
- * middleware runs inside the retry loop (after retryMiddleware), so it sees each attempt's error.
- */
-export function watchThrottledAttempts (command: WithMiddleware, name: string, onThrottle: (err: unknown) => void): void {
-  const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-    try {
-      return await next(args)
-    } catch (err) {
-      if (isThrottle(err)) onThrottle(err)
-      throw err
-    }
-  }
-  command.middlewareStack.add(middleware as never, { step: 'finalizeRequest', priority: 'low', name })
-}
-
 /** The fields of an error worth logging: name, code, message (AWS messages never carry item keys or values). */
 export function errorFields (err: unknown): { name: string, code?: string, message: string } {
   const e = err as { name?: string, code?: string, message?: string } | null

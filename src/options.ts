@@ -37,6 +37,7 @@ export const DEFAULT_TOUCH_FRACTION = 5
 /** How long the tombstone regenerate() leaves under the old id lasts. */
 export const DEFAULT_TOMBSTONE_SECONDS = 60
 export const DEFAULT_CONSISTENT_READ = 'on-miss'
+export const DEFAULT_TRANSPORT = 'auto'
 export const DEFAULT_ON_STORE_ERROR = 'fail'
 export const DEFAULT_CREATE_TABLE = false
 export const DEFAULT_COOKIE_NAME = 'sessionId'
@@ -97,6 +98,8 @@ export type ReaperStrategyChoice = typeof REAPER_STRATEGY_CHOICES[number]
 export type ConsistentRead = typeof CONSISTENT_READ_MODES[number]
 export type OnStoreError = typeof ON_STORE_ERROR_MODES[number]
 export type SameSite = typeof SAME_SITE_VALUES[number]
+export const TRANSPORT_MODES = ['auto', 'fast', 'sdk'] as const
+export type TransportMode = typeof TRANSPORT_MODES[number]
 
 export interface SessionCookieOptions {
   /**
@@ -258,6 +261,12 @@ export interface DynamoSessionOptions {
   onStoreError?: OnStoreError
   /** Cookie settings. */
   cookie?: SessionCookieOptions
+  /**
+   * How the session and reaper calls reach DynamoDB: `'fast'`, a lean pipeline driven by the client's own
+   * configuration (no per-call middleware); `'sdk'`, `client.send()`; `'auto'`, `'fast'` for a stock client only
+   * (no added middleware, stock request handler, unwrapped `send`). Defaults to `'auto'`.
+   */
+  transport?: TransportMode
   /** Whole-request timeout of the default client, per attempt, in milliseconds (ignored when `client` is given). Defaults to `1000`. */
   requestTimeoutMs?: number
   /** Create the table (on-demand, TTL on, with the expiry index) at startup when missing, never changing one. Defaults to `false`. */
@@ -339,6 +348,7 @@ export interface ResolvedOptions extends TableShape {
   readonly onStoreError: OnStoreError
   readonly cookie: ResolvedCookieOptions
   readonly requestTimeoutMs: number
+  readonly transport: TransportMode
   readonly createTable: boolean
   readonly now: () => number
   readonly reaper: ResolvedReaperOptions | false
@@ -348,7 +358,7 @@ export interface ResolvedOptions extends TableShape {
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
   'touchedAttribute', 'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
-  'onStoreError', 'cookie', 'requestTimeoutMs', 'createTable', 'now', 'reaper', 'metrics'
+  'onStoreError', 'cookie', 'requestTimeoutMs', 'transport', 'createTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
 const LEGACY_NAME_KEYS = ['name', 'until'] as const
@@ -674,6 +684,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     onStoreError: oneOf('onStoreError', o.onStoreError, ON_STORE_ERROR_MODES, DEFAULT_ON_STORE_ERROR),
     cookie: resolveCookie(o.cookie),
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
+    transport: oneOf('transport', o.transport, TRANSPORT_MODES, DEFAULT_TRANSPORT),
     createTable: bool('createTable', o.createTable, DEFAULT_CREATE_TABLE),
     now: (o.now as (() => number) | undefined) ?? Date.now,
     reaper,

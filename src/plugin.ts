@@ -3,7 +3,8 @@ import fastifyCookie from '@fastify/cookie'
 import { Registry } from 'prom-client'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { resolveOptions, type DynamoSessionOptions, type ResolvedMetricsOptions } from './options.js'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { resolveOptions, type DynamoSessionOptions, type ResolvedMetricsOptions, type TransportMode } from './options.js'
 import { SessionCookie, serializerReady } from './cookie.js'
 import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
@@ -13,6 +14,9 @@ import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
 import { startMetricsServer, type MetricsServer } from './metrics-server.js'
 import { Reaper, type SessionReaper } from './reaper/reaper.js'
+import { chooseTransport } from './transport/select.js'
+import { FastTransport } from './transport/fast-transport.js'
+import { releaseSender, useSender } from './transport/sender.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,6 +46,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   // Read from the client at scrape time: nothing is added to a client the application passed.
   metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
+  await useTransport(fastify, client, options.transport)
   // A new table gets the expiry index; an existing one is never changed at startup (its backfill is init's job).
   if (options.createTable) {
     await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
@@ -77,6 +82,21 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   fastify.addHook('onRequest', hooks.onRequest)
   fastify.addHook('onSend', hooks.onSend)
   fastify.addHook('onResponse', hooks.onResponse)
+}
+
+/** Chooses the transport of the store's and the reaper's calls, says which in one log line, closes it with the app. */
+async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, mode: TransportMode): Promise<void> {
+  const choice = await chooseTransport(client, mode)
+  const { transport: kind, reason } = choice
+  fastify.log.info({ transport: kind, reason }, `dynamo-session: ${kind} transport (${reason})`)
+  if (kind === 'sdk') return
+  const transport = new FastTransport(client)
+  useSender(client, transport)
+  // After preClose, where the reaper stops: nothing sends through it any more.
+  fastify.addHook('onClose', async () => {
+    releaseSender(client, transport)
+    await transport.close()
+  })
 }
 
 /** The metrics route on the app, or (with `metrics.port`) a server of its own from onReady to onClose. */

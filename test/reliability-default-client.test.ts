@@ -103,7 +103,8 @@ t.test('the default client under a stalled DynamoDB', async (t) => {
     for (const [mode, feature] of [['standard', 'E'], ['adaptive', 'F']] as const) {
       const proxy = await startFaultProxy(t, dynamo.endpoint)
       useEnv(proxy.endpoint, { AWS_RETRY_MODE: mode })
-      const app = await buildApp(t, noClient, table)
+      // The mode shows in the SDK middleware's user agent: sdk transport (the fast one takes the same client.config.retryStrategy()).
+      const app = await buildApp(t, noClient, table, { transport: 'sdk' })
       await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
       const features = /(?:^| )m\/([A-Za-z0-9,+/=-]+)/.exec(String(proxy.headers[0]?.['user-agent'] ?? ''))?.[1]?.split(',') ?? []
       t.ok(features.includes(feature), `${mode}: the SDK runs in that mode (features ${features.join(',')})`)

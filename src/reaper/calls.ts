@@ -1,5 +1,4 @@
 import {
-  DeleteItemCommand, GetItemCommand, QueryCommand, ScanCommand, UpdateItemCommand,
   type ConsumedCapacity, type DeleteItemCommandInput, type DeleteItemCommandOutput, type DynamoDBClient,
   type GetItemCommandInput, type GetItemCommandOutput, type QueryCommandInput, type QueryCommandOutput,
   type ScanCommandInput, type ScanCommandOutput, type UpdateItemCommandInput, type UpdateItemCommandOutput
@@ -7,7 +6,9 @@ import {
 import type { UnitBudget } from './budget.js'
 import { billedUnits, isRead, throttleReasonOf, type ReaperObserver, type ReaperOperation } from '../instrumentation.js'
 
-import { isConditionFailure, watchThrottledAttempts, type WithMiddleware } from '../aws-errors.js'
+import { isConditionFailure, isThrottle } from '../aws-errors.js'
+import { senderOf } from '../transport/sender.js'
+import type { FastOperation, OperationInputs, OperationOutputs } from '../transport/operations.js'
 
 /** Units consumed so far, split as DynamoDB bills them. */
 export interface Tally {
@@ -40,10 +41,6 @@ export class ReaperCalls {
     this.#signal = signal
   }
 
-  #observeAttempts (operation: ReaperOperation, command: WithMiddleware): void {
-    watchThrottledAttempts(command, 'dynamoSessionReaperAttempts', (err) => this.#observer?.throttled(operation, throttleReasonOf(err)))
-  }
-
   /** Records units consumed by a call (also used for conditional failures, which report none). */
   record (operation: ReaperOperation, units: number): void {
     if (units <= 0) return
@@ -55,15 +52,17 @@ export class ReaperCalls {
     else this.#budgets?.write?.charge(units)
   }
 
-  async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (
-    operation: ReaperOperation,
-    command: WithMiddleware,
-    run: () => Promise<T>
-  ): Promise<T> {
-    this.#observeAttempts(operation, command)
+  /** Sends through the client's transport, reporting each throttled attempt (the retries included). */
+  async #send<Op extends FastOperation & ReaperOperation> (
+    operation: Op,
+    input: OperationInputs[Op],
+    signal: AbortSignal | undefined = this.#signal
+  ): Promise<OperationOutputs[Op]> {
+    const onAttemptError = (err: unknown): void => { if (isThrottle(err)) this.#observer?.throttled(operation, throttleReasonOf(err)) }
     try {
-      const out = await run()
-      this.record(operation, billedUnits(out.ConsumedCapacity, 'success', operation))
+      const options = { abortSignal: signal, onAttemptError }
+      const out = await senderOf(this.#client).send(operation, { ...input, ReturnConsumedCapacity: 'TOTAL' }, options)
+      this.record(operation, billedUnits((out as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity, 'success', operation))
       return out
     } catch (err) {
       this.record(operation, billedUnits(undefined, isConditionFailure(err) ? 'conflict' : 'error', operation))
@@ -72,36 +71,23 @@ export class ReaperCalls {
   }
 
   async scan (input: ScanCommandInput): Promise<ScanCommandOutput> {
-    const command = new ScanCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('Scan', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
+    return await this.#send('Scan', input)
   }
 
   async query (input: QueryCommandInput): Promise<QueryCommandOutput> {
-    const command = new QueryCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('Query', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: this.#signal }))
+    return await this.#send('Query', input)
   }
 
   async deleteItem (input: DeleteItemCommandInput): Promise<DeleteItemCommandOutput> {
-    const command = new DeleteItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send(
-      'DeleteItem',
-      command as unknown as WithMiddleware,
-      () => this.#client.send(command, { abortSignal: this.#signal })
-    )
+    return await this.#send('DeleteItem', input)
   }
 
   async getItem (input: GetItemCommandInput): Promise<GetItemCommandOutput> {
-    const command = new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send(
-      'GetItem',
-      command as unknown as WithMiddleware,
-      () => this.#client.send(command, { abortSignal: this.#signal })
-    )
+    return await this.#send('GetItem', input)
   }
 
   /** `signal` replaces the calls' own (a final write that must not be cut short by close(), but is bounded). */
   async updateItem (input: UpdateItemCommandInput, signal = this.#signal): Promise<UpdateItemCommandOutput> {
-    const command = new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })
-    return await this.#send('UpdateItem', command as unknown as WithMiddleware, () => this.#client.send(command, { abortSignal: signal }))
+    return await this.#send('UpdateItem', input, signal)
   }
 }

@@ -1,10 +1,7 @@
 import { performance } from 'node:perf_hooks'
-import {
-  DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand,
-  type ConsumedCapacity, type DynamoDBClient
-} from '@aws-sdk/client-dynamodb'
+import type { ConsumedCapacity, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
-import { isConditionFailure, watchThrottledAttempts, type WithMiddleware } from '../aws-errors.js'
+import { isConditionFailure, isThrottle } from '../aws-errors.js'
 import { throttleReasonOf, type RequestObserver, type StoreOperation } from '../instrumentation.js'
 import { epochSeconds } from '../clock.js'
 import { isLiveSession } from '../expiry.js'
@@ -13,6 +10,8 @@ import { buildCreateInput, buildDeleteInput, buildGetInput, buildUpdateInput, ty
 import { setOwn, type JsonValue, type SessionRecord } from './json.js'
 import { parseItem, type StoredSession } from './record.js'
 import { buildTombstoneInput } from './tombstone.js'
+import { senderOf } from '../transport/sender.js'
+import type { FastOperation, OperationInputs, OperationOutputs } from '../transport/operations.js'
 
 /** Receives every request-path DynamoDB call, and each throttled attempt, for metrics. */
 type StoreObserver = Pick<RequestObserver, 'operation'> & Partial<Pick<RequestObserver, 'requestThrottled'>>
@@ -57,14 +56,13 @@ export class DynamoStore implements SessionStoreApi {
     this.#observer = observer
   }
 
-  /** `command`, reporting each of its throttled attempts (the SDK's retries included). */
-  #watched<C> (operation: StoreOperation, command: C): C {
+  /** Sends through the client's transport, reporting each throttled attempt (the retries included). */
+  async #call<Op extends FastOperation & StoreOperation> (operation: Op, input: OperationInputs[Op]): Promise<OperationOutputs[Op]> {
     const throttled = this.#observer?.requestThrottled?.bind(this.#observer)
-    if (throttled !== undefined) {
-      const onThrottle = (err: unknown): void => throttled(operation, throttleReasonOf(err))
-      watchThrottledAttempts(command as unknown as WithMiddleware, 'dynamoSessionStoreAttempts', onThrottle)
-    }
-    return command
+    const onAttemptError = throttled === undefined
+      ? undefined
+      : (err: unknown): void => { if (isThrottle(err)) throttled(operation, throttleReasonOf(err)) }
+    return await senderOf(this.#client).send(operation, input, { onAttemptError })
   }
 
   async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<T> {
@@ -82,20 +80,20 @@ export class DynamoStore implements SessionStoreApi {
   /** The row as stored, expired or not; undefined when absent. */
   async load (id: string, consistent: boolean): Promise<StoredSession | undefined> {
     const input = { ...buildGetInput(this.#shape, id, consistent), ReturnConsumedCapacity: 'TOTAL' as const }
-    const out = await this.#send('GetItem', () => this.#client.send(this.#watched('GetItem', new GetItemCommand(input))))
+    const out = await this.#send('GetItem', () => this.#call('GetItem', input))
     return out.Item === undefined ? undefined : parseItem(this.#shape, out.Item)
   }
 
   /** Writes a new row; never overwrites one. */
   async create (spec: CreateSpec): Promise<void> {
     const input = { ...buildCreateInput(this.#shape, spec), ReturnConsumedCapacity: 'TOTAL' as const }
-    await this.#send('PutItem', () => this.#client.send(this.#watched('PutItem', new PutItemCommand(input))))
+    await this.#send('PutItem', () => this.#call('PutItem', input))
   }
 
   async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
     return await this.#conditional(
       'UpdateItem',
-      () => this.#client.send(this.#watched('UpdateItem', new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' })))
+      () => this.#call('UpdateItem', { ...input, ReturnConsumedCapacity: 'TOTAL' })
     )
   }
 
@@ -128,7 +126,7 @@ export class DynamoStore implements SessionStoreApi {
   /** Deletes the session row, if any; resolves false (and leaves it) when the row is a tombstone. */
   async delete (id: string): Promise<boolean> {
     const input = { ...buildDeleteInput(this.#shape, id), ReturnConsumedCapacity: 'TOTAL' as const }
-    return await this.#conditional('DeleteItem', () => this.#client.send(this.#watched('DeleteItem', new DeleteItemCommand(input))))
+    return await this.#conditional('DeleteItem', () => this.#call('DeleteItem', input))
   }
 
   /**
@@ -137,7 +135,7 @@ export class DynamoStore implements SessionStoreApi {
    */
   async supersede (id: string, nowSec: number, lifetimeSeconds: number): Promise<boolean> {
     const input = { ...buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds), ReturnConsumedCapacity: 'TOTAL' as const }
-    return await this.#conditional('PutItem', () => this.#client.send(this.#watched('PutItem', new PutItemCommand(input))))
+    return await this.#conditional('PutItem', () => this.#call('PutItem', input))
   }
 
   async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (

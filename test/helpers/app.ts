@@ -28,6 +28,13 @@ export interface BuildOptions {
  */
 export const TEST_REAPER_STRATEGY: 'scan' | 'index' = process.env.DYNAMO_SESSION_TEST_REAPER_STRATEGY === 'index' ? 'index' : 'scan'
 
+/**
+ * The transport the apps use unless a test picks one: the plugin's default (`auto`: the fast transport for the stock
+ * clients most tests build, `client.send()` for those with counting middleware), or `sdk` when
+ * DYNAMO_SESSION_TEST_TRANSPORT says so (`npm run test:sdk-transport` runs the fault and race suites again that way).
+ */
+export const TEST_TRANSPORT: 'auto' | 'sdk' = process.env.DYNAMO_SESSION_TEST_TRANSPORT === 'sdk' ? 'sdk' : 'auto'
+
 export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: string, options: Partial<DynamoSessionOptions> = {}, build: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(build.fastify ?? { logger: false })
   t.teardown(() => app.close())
@@ -40,7 +47,7 @@ export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: 
   const reaper: ReaperOptions | false = options.reaper === undefined
     ? { schedule: false, ...strategy }
     : options.reaper === false ? false : { ...strategy, ...options.reaper }
-  await app.register(dynamoSession, { secret: SECRET, client, tableName, ...options, reaper })
+  await app.register(dynamoSession, { secret: SECRET, client, tableName, transport: TEST_TRANSPORT, ...options, reaper })
   if (cookiePlugin === 'after') await app.register(fastifyCookie, cookieOpts)
 
   app.get<{ Querystring: { key?: string } }>('/get', async (request) => {

@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { HttpRequest } from '@smithy/core/protocols'
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry'
+import { SignatureV4 } from '@smithy/signature-v4'
+import type { AwsCredentialIdentity, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
+import { Pool, type Dispatcher } from 'undici'
+import { EndpointResolver, type ResolvedEndpoint } from './endpoint.js'
+import { abortError, networkError } from './network-errors.js'
+import { amzTarget, type FastOperation, type OperationInputs, type OperationOutputs } from './operations.js'
+import { CONTENT_TYPE, decodeItems, errorCode, responseMetadata, serializeInput, serviceException } from './protocol.js'
+import { clockOffsetAfter, type ClockSample } from './clock-skew.js'
+
+/** The HTTP limits of one attempt, as the client's request handler has them. */
+export interface TransportTimeouts {
+  /** Time to open a connection; 0 for none. */
+  readonly connectionTimeoutMs: number
+  /** Time until the response headers; 0 for none. */
+  readonly requestTimeoutMs: number
+  /** Longest pause in the response body; 0 for none. */
+  readonly bodyTimeoutMs: number
+}
+
+export interface FastSendOptions {
+  /** Aborts the call, its retries and back-off included, with an `AbortError`. */
+  readonly abortSignal?: AbortSignal | undefined
+  /** Called with the error of every failed attempt, retried or not (the SDK's attempt middleware sees the same). */
+  readonly onAttemptError?: ((err: unknown) => void) | undefined
+}
+
+/** One call across its attempts. */
+interface Call {
+  readonly operation: FastOperation
+  readonly input: OperationInputs[FastOperation]
+  readonly body: string
+  readonly signal: AbortSignal | undefined
+  readonly invocationId: string
+  readonly maxAttempts: number
+}
+
+/** Connections per origin: the SDK's Node handler allows 50 sockets per host. */
+const CONNECTIONS_PER_ORIGIN = 50
+
+interface HandlerConfig { connectionTimeout?: number, requestTimeout?: number, socketTimeout?: number }
+
+/** The timeouts of the client's stock Node handler (they are settled once its config promise resolves). */
+async function handlerTimeouts (client: DynamoDBClient): Promise<TransportTimeouts> {
+  const handler = client.config.requestHandler as unknown as { configProvider?: Promise<HandlerConfig> }
+  const config = await handler.configProvider ?? {}
+  const requestTimeoutMs = config.requestTimeout ?? 0
+  return {
+    connectionTimeoutMs: config.connectionTimeout ?? 0,
+    requestTimeoutMs,
+    bodyTimeoutMs: config.socketTimeout ?? requestTimeoutMs
+  }
+}
+
+function isTokenStrategy (strategy: unknown): strategy is RetryStrategyV2 {
+  const s = strategy as Partial<RetryStrategyV2> | undefined
+  return typeof s?.acquireInitialRetryToken === 'function' && typeof s.refreshRetryTokenForRetry === 'function' &&
+    typeof s.recordSuccess === 'function'
+}
+
+/** Classifies an attempt's error as the SDK's retry middleware does, with its exported classifiers. */
+function retryErrorInfo (err: unknown): RetryErrorInfo {
+  const error = err as SdkError
+  if (isThrottlingError(error)) return { error, errorType: 'THROTTLING' }
+  if (isTransientError(error)) return { error, errorType: 'TRANSIENT' }
+  return { error, errorType: isServerError(error) ? 'SERVER_ERROR' : 'CLIENT_ERROR' }
+}
+
+/** Records attempts and back-off on an error's `$metadata`, as the SDK's retry middleware does. */
+function withAttempts (err: unknown, attempts: number, totalRetryDelay: number): unknown {
+  if (err !== null && typeof err === 'object') {
+    const e = err as { $metadata?: Record<string, unknown> }
+    e.$metadata ??= {}
+    e.$metadata.attempts = attempts
+    e.$metadata.totalRetryDelay = totalRetryDelay
+  }
+  return err
+}
+
+/**
+ * Sends DynamoDB's frequent operations without the SDK's per-call middleware: the client's own configuration
+ * (credentials provider, endpoint resolver, retry strategy, clock offset, handler timeouts) drives an undici Pool,
+ * requests signed by the SDK's SignatureV4, outputs and errors in the SDK's shapes.
+ */
+export class FastTransport {
+  readonly #client: DynamoDBClient
+  readonly #endpoints: EndpointResolver
+  /** Signers per identity (a refreshed identity gets its own) and signing scope; each caches its signing keys. */
+  readonly #signers = new WeakMap<AwsCredentialIdentity, Map<string, SignatureV4>>()
+  readonly #pools = new Map<string, Pool>()
+  readonly #timeouts: Promise<TransportTimeouts>
+  #closed = false
+
+  constructor (client: DynamoDBClient, timeouts?: TransportTimeouts) {
+    this.#client = client
+    this.#endpoints = new EndpointResolver(client.config)
+    this.#timeouts = timeouts === undefined ? handlerTimeouts(client) : Promise.resolve(timeouts)
+    this.#timeouts.catch(() => {})
+  }
+
+  /** True when the client's retry strategy offers the token API this transport drives (legacy ones do not). */
+  static async supportsRetryStrategy (client: DynamoDBClient): Promise<boolean> {
+    return isTokenStrategy(await client.config.retryStrategy())
+  }
+
+  async send<Op extends FastOperation> (
+    operation: Op,
+    input: OperationInputs[Op],
+    options: FastSendOptions = {}
+  ): Promise<OperationOutputs[Op]> {
+    const signal = options.abortSignal
+    if (isAborted(signal)) throw abortError()
+    const strategy = await this.#client.config.retryStrategy()
+    if (!isTokenStrategy(strategy)) throw new TypeError('the fast transport needs a retry strategy with the token API')
+    let token: RetryToken = await strategy.acquireInitialRetryToken('')
+    const call: Call = {
+      operation,
+      input,
+      body: serializeInput(input),
+      signal,
+      invocationId: randomUUID(),
+      maxAttempts: await this.#client.config.maxAttempts()
+    }
+    let attempts = 0
+    let totalRetryDelay = 0
+    for (;;) {
+      try {
+        const output = await this.#attempt(call, attempts + 1)
+        strategy.recordSuccess(token)
+        Object.assign(output.$metadata, { attempts: attempts + 1, totalRetryDelay })
+        return output as unknown as OperationOutputs[Op]
+      } catch (err) {
+        options.onAttemptError?.(err)
+        try {
+          if (isAborted(signal)) throw err
+          // The SDK's strategies may wait inside (its standard one does its back-off there): abortable, as the SDK's.
+          token = await raceAbort(strategy.refreshRetryTokenForRetry(token, retryErrorInfo(err)), signal)
+        } catch (refusal) {
+          if (isAborted(signal) && refusal !== err && (refusal as Error).name === 'AbortError') throw refusal
+          throw withAttempts(err, attempts + 1, totalRetryDelay)
+        }
+        attempts = token.getRetryCount()
+        const wait = token.getRetryDelay()
+        totalRetryDelay += ((token as { $retryLog?: { acquisitionDelay?: number } }).$retryLog?.acquisitionDelay ?? 0) + wait
+        if (wait > 0) await this.#backOff(wait, signal)
+      }
+    }
+  }
+
+  /** Closes the connections; calls in flight finish first. */
+  async close (): Promise<void> {
+    this.#closed = true
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    await Promise.all(pools.map(async (pool) => await pool.close()))
+  }
+
+  async #backOff (ms: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await delay(ms, undefined, { signal })
+    } catch {
+      throw abortError()
+    }
+  }
+
+  async #attempt (call: Call, attempt: number) {
+    const { operation, input, body, signal } = call
+    const config = this.#client.config
+    const identity = await config.credentials()
+    const endpoint = await this.#endpoints.resolve(operation, input, identity)
+    const sample = await this.#clockSample()
+    const signed = await this.#signer(identity, endpoint).sign(this.#request(call, attempt, endpoint), {
+      signingDate: new Date(sample.sentAt + sample.offset)
+    })
+    const pool = await this.#pool(endpoint.url)
+    let response: Dispatcher.ResponseData
+    try {
+      response = await pool.request({ method: 'POST', path: signed.path, headers: signed.headers, body, signal })
+    } catch (err) {
+      throw networkError(err, isAborted(signal))
+    }
+    let text: string
+    try {
+      text = await response.body.text()
+    } catch (err) {
+      // The headers came: the SDK's error then carries their metadata (status, request id).
+      throw Object.assign(networkError(err, isAborted(signal)), { $metadata: responseMetadata(response.statusCode, response.headers) })
+    }
+    return this.#settle(response.statusCode, response.headers, text, sample)
+  }
+
+  #settle (status: number, headers: Record<string, string | string[] | undefined>, text: string, sample: ClockSample) {
+    const $metadata = responseMetadata(status, headers)
+    const json = parseBody(text)
+    const skew = this.#observeClock(headers, sample)
+    if (status >= 200 && status < 300) return { ...decodeItems(json), $metadata }
+    const err = serviceException(status, errorCode(headers, json), json, $metadata)
+    if (skew) Object.assign($metadata, { clockSkewCorrected: true })
+    throw err
+  }
+
+  async #clockSample (): Promise<ClockSample> {
+    const config = this.#client.config as unknown as { disableClockSkewCorrection?: () => Promise<boolean> }
+    const disabled = (await config.disableClockSkewCorrection?.()) === true
+    return { sentAt: Date.now(), offset: disabled ? 0 : this.#offset(), disabled }
+  }
+
+  #offset (): number {
+    const offset: unknown = this.#client.config.systemClockOffset
+    return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0
+  }
+
+  /** Updates the client's shared clock offset from the response's `Date`; true when a large skew was corrected. */
+  #observeClock (headers: Record<string, string | string[] | undefined>, sample: ClockSample): boolean {
+    if (sample.disabled) return false
+    const date = headers.date
+    const age = headers.age
+    const next = clockOffsetAfter(Array.isArray(date) ? date[0] : date, age !== undefined, this.#offset(), sample.sentAt)
+    const config = this.#client.config as { systemClockOffset: number }
+    const corrected = Math.abs(next) >= 240_000 && next !== sample.offset
+    config.systemClockOffset = next
+    return corrected
+  }
+
+  #request ({ operation, body, invocationId, maxAttempts }: Call, attempt: number, endpoint: ResolvedEndpoint): HttpRequest {
+    const url = endpoint.url
+    return new HttpRequest({
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(url.port === '' ? {} : { port: Number(url.port) }),
+      path: url.pathname === '' ? '/' : url.pathname,
+      headers: {
+        ...endpoint.headers,
+        host: url.host,
+        'content-type': CONTENT_TYPE,
+        'x-amz-target': amzTarget(operation),
+        'content-length': String(Buffer.byteLength(body)),
+        // The SDK's retry middleware sends these too: one id per call, the attempt number per attempt.
+        'amz-sdk-invocation-id': invocationId,
+        'amz-sdk-request': `attempt=${attempt}; max=${maxAttempts}`
+      },
+      body
+    })
+  }
+
+  /** A signer bound to the identity the endpoint was resolved for (the provider may hand out another meanwhile). */
+  #signer (identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint): SignatureV4 {
+    let signers = this.#signers.get(identity)
+    if (signers === undefined) {
+      signers = new Map()
+      this.#signers.set(identity, signers)
+    }
+    const key = `${endpoint.signingRegion}\u0000${endpoint.signingName}`
+    let signer = signers.get(key)
+    if (signer === undefined) {
+      const config = this.#client.config as unknown as { signingEscapePath?: boolean }
+      signer = new SignatureV4({
+        credentials: identity,
+        region: endpoint.signingRegion,
+        service: endpoint.signingName,
+        sha256: this.#client.config.sha256,
+        uriEscapePath: config.signingEscapePath ?? true
+      })
+      signers.set(key, signer)
+    }
+    return signer
+  }
+
+  async #pool (url: URL): Promise<Pool> {
+    if (this.#closed) throw networkError(Object.assign(new Error('the fast transport is closed'), { code: 'UND_ERR_CLOSED' }), false)
+    let pool = this.#pools.get(url.origin)
+    if (pool === undefined) {
+      const timeouts = await this.#timeouts
+      pool = this.#pools.get(url.origin) ?? new Pool(url.origin, {
+        connections: CONNECTIONS_PER_ORIGIN,
+        connect: { timeout: timeouts.connectionTimeoutMs },
+        headersTimeout: timeouts.requestTimeoutMs,
+        bodyTimeout: timeouts.bodyTimeoutMs
+      })
+      this.#pools.set(url.origin, pool)
+    }
+    return pool
+  }
+}
+
+/** `promise`, or an AbortError as soon as `signal` fires. */
+async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(abortError())
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Read at each use: an await in between may have seen it fire. */
+function isAborted (signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}
+
+/** A response body as JSON; `{}` when it is empty or not JSON (a proxy's 5xx page). */
+function parseBody (text: string): Record<string, unknown> {
+  if (text === '') return {}
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed as Record<string, unknown> : {}
+  } catch {
+    return {}
+  }
+}
