@@ -43,13 +43,26 @@ export function dueValues (cutoff: number): Record<':cutoff', AttributeValue> {
 }
 
 /**
- * How the reaper counts a row: `invalid` without a numeric expiry, `due` (see isDue), `grace` when expired but not
- * yet due, `active` otherwise (a row expiring this very second is still counted active).
+ * An expiry more than this many years ahead is not epoch seconds: most likely milliseconds (1.7e12 reads as the year
+ * 55,000), which DynamoDB's TTL ignores. No session lives that long; the reaper counts such rows invalid.
+ */
+export const MAX_EXPIRY_YEARS_AHEAD = 10
+const SECONDS_PER_YEAR = 365.25 * 86_400
+
+/** The latest expiry counted valid at `nowSec` (see MAX_EXPIRY_YEARS_AHEAD). */
+export function latestValidExpiry (nowSec: number): number {
+  return nowSec + MAX_EXPIRY_YEARS_AHEAD * SECONDS_PER_YEAR
+}
+
+/**
+ * How the reaper counts a row: `invalid` without a numeric expiry or with one more than MAX_EXPIRY_YEARS_AHEAD years
+ * ahead (milliseconds, never due), `due` (see isDue), `grace` when expired but not yet due, `active` otherwise (a row
+ * expiring this very second is still counted active).
  */
 export type ExpiryClass = 'invalid' | 'active' | 'grace' | 'due'
 
 export function classifyExpiry (expiresAt: number | undefined, nowSec: number, graceSeconds: number): ExpiryClass {
-  if (expiresAt === undefined) return 'invalid'
+  if (expiresAt === undefined || Number.isNaN(expiresAt) || expiresAt > latestValidExpiry(nowSec)) return 'invalid'
   if (isDue(expiresAt, nowSec, graceSeconds)) return 'due'
   return expiresAt < nowSec ? 'grace' : 'active'
 }

@@ -5,8 +5,8 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { epochSeconds } from '../src/clock.js'
 import {
-  DUE_CONDITION, LIVE_CONDITION, classifyExpiry, computeExpiry, dueCutoff, dueValues, isDue, isLive, isLiveSession,
-  isLiveTombstone, isWithinAbsoluteTimeout, liveValues
+  DUE_CONDITION, LIVE_CONDITION, MAX_EXPIRY_YEARS_AHEAD, classifyExpiry, computeExpiry, dueCutoff, dueValues, isDue, isLive,
+  isLiveSession, isLiveTombstone, isWithinAbsoluteTimeout, latestValidExpiry, liveValues
 } from '../src/expiry.js'
 import { buildReapDeleteInput } from '../src/reaper/sweep.js'
 import { resolveOptions } from '../src/options.js'
@@ -47,6 +47,16 @@ t.test('the predicates at their boundaries', async (t) => {
   t.equal(isLiveTombstone({ ...row, superseded: true }, NOW), true)
   t.equal(isLiveTombstone({ ...row, superseded: true, expiresAt: NOW }, NOW), false)
   t.equal(isLiveTombstone(row, NOW), false)
+})
+
+t.test('regression: an expiry in milliseconds is counted invalid, never due or active', async (t) => {
+  const nowMs = NOW * 1000
+  t.equal(classifyExpiry(nowMs + 60_000, NOW, 60), 'invalid', 'a live session written in milliseconds')
+  t.equal(classifyExpiry(nowMs - 3_600_000, NOW, 60), 'invalid', 'an expired one: still never due')
+  t.equal(MAX_EXPIRY_YEARS_AHEAD, 10)
+  const bound = latestValidExpiry(NOW)
+  t.strictSame([bound - 1, bound, bound + 1].map((e) => classifyExpiry(e, NOW, 60)), ['active', 'active', 'invalid'])
+  t.equal(classifyExpiry(Number.NaN, NOW, 60), 'invalid')
 })
 
 t.test('the builders carry the fragments', async (t) => {
