@@ -1,0 +1,94 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { InvalidOptionError, UnknownOptionError } from '../errors.js'
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS, describe, resolveTableShape, type ExpiryIndexOptions, type TableShape
+} from '../options.js'
+
+/** Lifetime of a session whose cookie has no expiry (a browser-session cookie): one day, as connect-dynamodb's. */
+export const DEFAULT_STORE_TTL_SECONDS = 86_400
+/** An unchanged session's expiry is rewritten only when it moves by at least this (or a fifth of its lifetime, if less). */
+export const DEFAULT_STORE_TOUCH_AFTER_SECONDS = 60
+/** Sessions whose last-read state the store keeps per process, to write only what a request changed. */
+export const DEFAULT_STORE_MAX_CACHED_SESSIONS = 10_000
+
+/** The options of `DynamoSessionStore` and of the class `connectDynamoSession()` returns. */
+export interface DynamoSessionStoreOptions {
+  /**
+   * The DynamoDB client. Defaults to one built from the environment (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
+   * AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) with the plugin's request timeout.
+   */
+  client?: DynamoDBClient
+  /** Table name. Defaults to `'ManejoSesion'`. */
+  tableName?: string
+  /** Partition key attribute (String). Defaults to `'Sesion_Id'`. */
+  idAttribute?: string
+  /** Expiry attribute (Number, epoch seconds; the table's TTL attribute). Defaults to `'Expire_Session'`. */
+  expiresAttribute?: string
+  /** Map attribute holding the session object's JSON form, one entry per top-level key. Defaults to `'Data'`. */
+  dataAttribute?: string
+  /** Attribute holding the creation time (epoch seconds). Defaults to `'Created_At'`. */
+  createdAttribute?: string
+  /** Attribute holding the last write's time (epoch seconds). Defaults to `'Touched_At'`. */
+  touchedAttribute?: string
+  /** The expiry index's attributes, written by every write as the plugin writes them, or `false` for none. Defaults to `{}`. */
+  expiryIndex?: ExpiryIndexOptions | false
+  /** Lifetime in seconds of a session whose `cookie.expires` is not set. Defaults to `86400`. */
+  ttlSeconds?: number
+  /**
+   * A `set` or `touch` that changes nothing but the expiry writes only when the expiry moves by at least this many
+   * seconds, or a fifth of the session's lifetime when that is less. Defaults to `60`.
+   */
+  touchAfterSeconds?: number
+  /** How many sessions' last-read state this process keeps (least recently used dropped first). Defaults to `10000`. */
+  maxCachedSessions?: number
+  /** The clock, in milliseconds since the epoch (inject one in tests). Defaults to `Date.now`. */
+  now?: () => number
+}
+
+export interface ResolvedStoreOptions {
+  readonly client: DynamoDBClient | undefined
+  readonly shape: TableShape
+  readonly ttlSeconds: number
+  readonly touchAfterSeconds: number
+  readonly maxCachedSessions: number
+  readonly now: () => number
+  readonly requestTimeoutMs: number
+}
+
+// `ownerOf` (the owner attribute of the sessions-of-a-user index) is reserved for the store: not accepted yet.
+const STORE_KEYS = [
+  'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute', 'touchedAttribute',
+  'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'maxCachedSessions', 'now'
+] as const
+
+function integer (name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidOptionError(name, `an integer of at least ${min}`, describe(value))
+  }
+  return value
+}
+
+/** Validates, then defaults, the store's options (the table shape exactly as the plugin's). */
+export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
+  const o = (input ?? {}) as Record<string, unknown>
+  if (typeof o !== 'object' || Array.isArray(o)) throw new InvalidOptionError('options', 'an object', describe(input))
+  for (const key of Object.keys(o)) {
+    if (!(STORE_KEYS as readonly string[]).includes(key)) throw new UnknownOptionError(key, STORE_KEYS.join(', '))
+  }
+  if (o.client !== undefined && !(o.client instanceof DynamoDBClient)) {
+    throw new InvalidOptionError('client', 'a DynamoDBClient', describe(o.client))
+  }
+  if (o.now !== undefined && typeof o.now !== 'function') {
+    throw new InvalidOptionError('now', 'a function returning milliseconds', describe(o.now))
+  }
+  return Object.freeze({
+    client: o.client as DynamoDBClient | undefined,
+    shape: resolveTableShape(o),
+    ttlSeconds: integer('ttlSeconds', o.ttlSeconds, DEFAULT_STORE_TTL_SECONDS, 1),
+    touchAfterSeconds: integer('touchAfterSeconds', o.touchAfterSeconds, DEFAULT_STORE_TOUCH_AFTER_SECONDS, 0),
+    maxCachedSessions: integer('maxCachedSessions', o.maxCachedSessions, DEFAULT_STORE_MAX_CACHED_SESSIONS, 1),
+    now: (o.now as (() => number) | undefined) ?? Date.now,
+    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS
+  })
+}
