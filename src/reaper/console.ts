@@ -1,6 +1,7 @@
 import type { ReapReport } from './report.js'
 import type { ReaperLogger } from './pass.js'
 import type { ReaperStats } from './stats.js'
+import { MAX_EXPIRY_YEARS_AHEAD } from '../expiry.js'
 
 /** Writes text somewhere (a stream, a test buffer). */
 export interface TextOutput { write (text: string): unknown }
@@ -47,7 +48,8 @@ export function formatStats (stats: ReaperStats, nowMs: number): string {
     `rows:         ${stats.scanned} (the reaper's lease item not counted)`,
     `  active:     ${stats.active}`,
     `  expired:    ${stats.expired}${stats.expired > 0 ? ` (oldest ${formatDuration(stats.maxLagSeconds)} past expiry)` : ''}`,
-    `  invalid:    ${stats.invalid} (expiry missing or not a number: neither TTL nor the reaper deletes them)`,
+    `  invalid:    ${stats.invalid} (expiry missing, not a number, or over ${MAX_EXPIRY_YEARS_AHEAD} years ahead: ` +
+      'neither TTL nor the reaper deletes them)',
     `scan cost:    ${units(stats.consumedReadUnits)} read units in ${stats.durationSeconds.toFixed(1)} s`
   ]
   const lease = stats.lease
