@@ -6,7 +6,8 @@ import { SessionStoreCore } from './session-store.js'
 
 /** The callbacks of the session-store interface @fastify/session and express-session call. */
 export type StoreCallback = (err?: unknown) => void
-export type StoreGetCallback = (err: unknown, session?: SessionRecord | null) => void
+/** `get`'s callback: the session object (the stored JSON form, typed as the caller's session type), or null. */
+export type StoreGetCallback<Session = SessionRecord> = (err: unknown, session?: Session | null) => void
 
 /** Runs `work` and reports its outcome to `callback` (if any) on a later tick, never inside the promise chain. */
 export function settle<T> (work: Promise<T>, callback: ((err: unknown, value?: T) => void) | undefined): void {
@@ -20,7 +21,7 @@ export function settle<T> (work: Promise<T>, callback: ((err: unknown, value?: T
 export interface CallbackSessionStore {
   /** The DynamoDB client the store sends with. */
   readonly client: DynamoDBClient
-  get (sessionId: string, callback: StoreGetCallback): void
+  get<Session = SessionRecord> (sessionId: string, callback: StoreGetCallback<Session>): void
   set (sessionId: string, session: object, callback?: StoreCallback): void
   destroy (sessionId: string, callback?: StoreCallback): void
   touch (sessionId: string, session: object, callback?: StoreCallback): void
@@ -44,8 +45,8 @@ export function storeClassOver<Base extends EmitterClass> (Base: Base): StoreCla
       return this.#core.client
     }
 
-    get (sessionId: string, callback: StoreGetCallback): void {
-      settle(this.#core.get(sessionId), callback)
+    get<Session = SessionRecord> (sessionId: string, callback: StoreGetCallback<Session>): void {
+      settle(this.#core.get(sessionId) as Promise<Session | null>, callback)
     }
 
     set (sessionId: string, session: object, callback?: StoreCallback): void {

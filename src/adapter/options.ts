@@ -56,7 +56,7 @@ export interface ResolvedStoreOptions {
 }
 
 // `ownerOf` (the owner attribute of the sessions-of-a-user index) is reserved for the store: not accepted yet.
-const STORE_KEYS = [
+export const STORE_OPTION_KEYS = [
   'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute', 'touchedAttribute',
   'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'maxCachedSessions', 'now'
 ] as const
@@ -74,7 +74,7 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
   const o = (input ?? {}) as Record<string, unknown>
   if (typeof o !== 'object' || Array.isArray(o)) throw new InvalidOptionError('options', 'an object', describe(input))
   for (const key of Object.keys(o)) {
-    if (!(STORE_KEYS as readonly string[]).includes(key)) throw new UnknownOptionError(key, STORE_KEYS.join(', '))
+    if (!(STORE_OPTION_KEYS as readonly string[]).includes(key)) throw new UnknownOptionError(key, STORE_OPTION_KEYS.join(', '))
   }
   if (o.client !== undefined && !(o.client instanceof DynamoDBClient)) {
     throw new InvalidOptionError('client', 'a DynamoDBClient', describe(o.client))
