@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { InvalidOptionError, UnknownOptionError } from '../errors.js'
 import {
-  DEFAULT_REQUEST_TIMEOUT_MS, describe, resolveTableShape, type ExpiryIndexOptions, type TableShape
+  DEFAULT_REQUEST_TIMEOUT_MS, describe, resolveTableShape, type DynamoSessionOptions, type TableShape
 } from '../options.js'
 
 /** Lifetime of a session whose cookie has no expiry (a browser-session cookie): one day, as connect-dynamodb's. */
@@ -11,27 +11,15 @@ export const DEFAULT_STORE_TOUCH_AFTER_SECONDS = 60
 /** Sessions whose last-read state the store keeps per process, to write only what a request changed. */
 export const DEFAULT_STORE_MAX_CACHED_SESSIONS = 10_000
 
-/** The options of `DynamoSessionStore` and of the class `connectDynamoSession()` returns. */
-export interface DynamoSessionStoreOptions {
-  /**
-   * The DynamoDB client. Defaults to one built from the environment (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
-   * AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) with the plugin's request timeout.
-   */
-  client?: DynamoDBClient
-  /** Table name. Defaults to `'ManejoSesion'`. */
-  tableName?: string
-  /** Partition key attribute (String). Defaults to `'Sesion_Id'`. */
-  idAttribute?: string
-  /** Expiry attribute (Number, epoch seconds; the table's TTL attribute). Defaults to `'Expire_Session'`. */
-  expiresAttribute?: string
-  /** Map attribute holding the session object's JSON form, one entry per top-level key. Defaults to `'Data'`. */
-  dataAttribute?: string
-  /** Attribute holding the creation time (epoch seconds). Defaults to `'Created_At'`. */
-  createdAttribute?: string
-  /** Attribute holding the last write's time (epoch seconds). Defaults to `'Touched_At'`. */
-  touchedAttribute?: string
-  /** The expiry index's attributes, written by every write as the plugin writes them, or `false` for none. Defaults to `{}`. */
-  expiryIndex?: ExpiryIndexOptions | false
+/** The table options shared with the plugin, with the same meaning and defaults (see its options table). */
+type SharedOptions = 'client' | 'tableName' | 'idAttribute' | 'expiresAttribute' | 'dataAttribute' | 'createdAttribute' |
+  'touchedAttribute' | 'expiryIndex' | 'now'
+
+/**
+ * The options of `DynamoSessionStore` and of the class `connectDynamoSession()` returns: the plugin's table options
+ * (the data map holds the session object's JSON form, one entry per top-level key), and these.
+ */
+export interface DynamoSessionStoreOptions extends Pick<DynamoSessionOptions, SharedOptions> {
   /** Lifetime in seconds of a session whose `cookie.expires` is not set. Defaults to `86400`. */
   ttlSeconds?: number
   /**
@@ -41,8 +29,6 @@ export interface DynamoSessionStoreOptions {
   touchAfterSeconds?: number
   /** How many sessions' last-read state this process keeps (least recently used dropped first). Defaults to `10000`. */
   maxCachedSessions?: number
-  /** The clock, in milliseconds since the epoch (inject one in tests). Defaults to `Date.now`. */
-  now?: () => number
 }
 
 export interface ResolvedStoreOptions {
