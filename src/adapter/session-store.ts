@@ -9,7 +9,8 @@ import type { SessionRecord } from '../store/json.js'
 import type { StoredSession } from '../store/record.js'
 import { resolveStoreOptions, type DynamoSessionStoreOptions, type ResolvedStoreOptions } from './options.js'
 import {
-  RecentSessions, baselineOf, changesSince, cookieExpiry, expiryNeedsWrite, sessionObject, sessionRecord, type Baseline
+  RecentSessions, baselineOf, changesSince, cookieExpiry, expiryNeedsWrite, sessionExpiry, sessionObject, sessionRecord,
+  type Baseline
 } from './snapshot.js'
 
 /**
@@ -95,7 +96,7 @@ export class SessionStoreCore {
   async touch (id: string, session: unknown): Promise<void> {
     if (!isSessionId(id)) return
     const nowSec = this.#nowSec()
-    const expiresAt = cookieExpiry(sessionRecord(this.#options.shape, id, session), nowSec, this.#options.ttlSeconds)
+    const expiresAt = sessionExpiry(session, nowSec, this.#options.ttlSeconds)
     const baseline = this.#recent.get(id)
     if (baseline !== undefined && !expiryNeedsWrite(baseline.expiresAt, expiresAt, nowSec, this.#options.touchAfterSeconds)) return
     if (expiresAt > nowSec && await this.#store.update(id, nowSec, expiresAt, new Map(), false)) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { NotSerializableError, SessionTooLargeError } from '../errors.js'
 import { DEFAULT_TOUCH_FRACTION, type TableShape } from '../options.js'
 import { cloneJson, setOwn, validateKey, type JsonValue, type SessionRecord } from '../store/json.js'
@@ -45,6 +46,14 @@ export function cookieExpiry (record: SessionRecord, nowSec: number, ttlSeconds:
   return Number.isFinite(expires) ? Math.ceil(expires / 1000) : nowSec + ttlSeconds
 }
 
+/** cookieExpiry of a session object, reading only its cookie (`touch` needs nothing else). */
+export function sessionExpiry (session: unknown, nowSec: number, ttlSeconds: number): number {
+  const cookie = typeof session === 'object' && session !== null ? (session as { cookie?: unknown }).cookie : undefined
+  const text = JSON.stringify(cookie) as string | undefined
+  const parsed: unknown = text === undefined ? undefined : JSON.parse(text)
+  return cookieExpiry(isRecord(parsed) ? { cookie: parsed } : {}, nowSec, ttlSeconds)
+}
+
 /** A value as compared: object keys sorted (DynamoDB returns map entries in any order), the cookie's expiry left out. */
 export function canonical (key: string, value: JsonValue): string {
   const sorted = (v: JsonValue): JsonValue => {
@@ -72,22 +81,27 @@ export function sessionObject (data: SessionRecord, expiresAt: number): SessionR
   return { ...data, cookie: restored }
 }
 
-/** What a write at this point knows of the row: its compared entries, its expiry, whether it has the data map. */
+/** What a write at this point knows of the row: its entries' fingerprints, its expiry, whether it has the data map. */
 export interface Baseline {
   readonly entries: ReadonlyMap<string, string>
   readonly expiresAt: number
   readonly hasDataMap: boolean
 }
 
+/** What a baseline keeps of a value: a digest of its canonical form, so a cached session costs bytes, not its size. */
+function fingerprint (key: string, value: JsonValue): string {
+  return createHash('sha256').update(canonical(key, value)).digest('base64')
+}
+
 export function baselineOf (data: SessionRecord, expiresAt: number, hasDataMap = true): Baseline {
-  return { entries: new Map(Object.entries(data).map(([k, v]) => [k, canonical(k, v)])), expiresAt, hasDataMap }
+  return { entries: new Map(Object.entries(data).map(([k, v]) => [k, fingerprint(k, v)])), expiresAt, hasDataMap }
 }
 
 /** The per-key changes from `baseline` to `record`: a value to set, or undefined to remove. */
 export function changesSince (baseline: Baseline, record: SessionRecord): Map<string, JsonValue | undefined> {
   const changes = new Map<string, JsonValue | undefined>()
   for (const [key, value] of Object.entries(record)) {
-    if (baseline.entries.get(key) !== canonical(key, value)) changes.set(key, value)
+    if (baseline.entries.get(key) !== fingerprint(key, value)) changes.set(key, value)
   }
   for (const key of baseline.entries.keys()) if (!Object.hasOwn(record, key)) changes.set(key, undefined)
   return changes

@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  RecentSessions, baselineOf, canonical, changesSince, cookieExpiry, expiryNeedsWrite, sessionObject
+  RecentSessions, baselineOf, canonical, changesSince, cookieExpiry, expiryNeedsWrite, sessionExpiry, sessionObject
 } from '../../src/adapter/snapshot.js'
 
 const NOW = 1_800_000_000
@@ -22,6 +22,13 @@ t.test('cookieExpiry: the cookie\'s expiry rounded up, else ttlSeconds', async (
   t.equal(cookieExpiry({ cookie: { expires: null } }, NOW, 99), NOW + 99)
   t.equal(cookieExpiry({ cookie: { expires: 'not a date' } }, NOW, 99), NOW + 99)
   t.equal(cookieExpiry({}, NOW, 99), NOW + 99)
+})
+
+t.test('sessionExpiry reads the cookie of a session object, Dates included', async (t) => {
+  t.equal(sessionExpiry({ cookie: { expires: new Date((NOW + 10) * 1000) }, big: 'x' }, NOW, 99), NOW + 10)
+  t.equal(sessionExpiry({ cookie: { toJSON: () => ({ expires: new Date((NOW + 7) * 1000) }) } }, NOW, 99), NOW + 7, 'its toJSON()')
+  t.equal(sessionExpiry({}, NOW, 99), NOW + 99)
+  t.equal(sessionExpiry(null, NOW, 99), NOW + 99)
 })
 
 t.test('expiryNeedsWrite: backwards, or forward by touchAfterSeconds or a fifth of the lifetime', async (t) => {
