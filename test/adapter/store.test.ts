@@ -97,6 +97,69 @@ t.test('DynamoSessionStore against dynalite', async (t) => {
     t.equal((await getRow(client, tableName, id))?.Data?.M?.user?.S, 'eve')
   })
 
+  t.test('a session this process has not seen: the create fails, one read, then the difference', async (t) => {
+    const other = promised(new DynamoSessionStore({ client, tableName, now: time.now }))
+    const id = newSessionId()
+    await api.set(id, sessionAt(time.now() + HOUR_MS, { user: 'ana', cart: [1] }))
+    const seen = recordCommands(t, client)
+    await other.set(id, sessionAt(time.now() + HOUR_MS, { user: 'ana', cart: [2] }))
+    t.strictSame(names(seen), ['PutItem', 'GetItem', 'UpdateItem'])
+    t.equal((await getRow(client, tableName, id))?.Data?.M?.cart?.L?.[0]?.N, '2')
+  })
+
+  t.test('past maxCachedSessions, the least recently used session is read again before its write', async (t) => {
+    const small = promised(new DynamoSessionStore({ client, tableName, now: time.now, maxCachedSessions: 1 }))
+    const [first, second] = [newSessionId(), newSessionId()]
+    await small.set(first, sessionAt(time.now() + HOUR_MS, { n: 1 }))
+    await small.set(second, sessionAt(time.now() + HOUR_MS, { n: 1 }))
+    const seen = recordCommands(t, client)
+    await small.set(first, sessionAt(time.now() + HOUR_MS, { n: 2 }))
+    t.strictSame(names(seen), ['PutItem', 'GetItem', 'UpdateItem'])
+  })
+
+  t.test('a session destroyed by another process: the next set is a create, touch writes nothing', async (t) => {
+    const other = promised(new DynamoSessionStore({ client, tableName, now: time.now }))
+    const id = newSessionId()
+    await api.set(id, sessionAt(time.now() + HOUR_MS, { user: 'ana' }))
+    await other.destroy(id)
+    const seen = recordCommands(t, client)
+    await api.touch(id, sessionAt(time.now() + 2 * HOUR_MS, { user: 'ana' }))
+    t.strictSame(names(seen), ['UpdateItem'], 'a conditional expiry write, which fails')
+    t.equal(await getRow(client, tableName, id), undefined)
+    await api.get(id)
+    await api.set(id, sessionAt(time.now() + HOUR_MS, { user: 'ana', role: 'x' }))
+    t.equal((await getRow(client, tableName, id))?.Data?.M?.role?.S, 'x')
+    const third = promised(new DynamoSessionStore({ client, tableName, now: time.now }))
+    await api.set(id, sessionAt(time.now() + HOUR_MS, { user: 'ana', role: 'y' }))
+    await third.destroy(id)
+    seen.length = 0
+    await api.set(id, sessionAt(time.now() + HOUR_MS, { user: 'ana', role: 'z' }))
+    t.strictSame(names(seen), ['UpdateItem', 'PutItem'], 'the update fails on the absent row, the create succeeds')
+    t.equal((await getRow(client, tableName, id))?.Data?.M?.role?.S, 'z')
+  })
+
+  t.test('the callbacks are optional; the client is the one given; ids that are not session ids are ignored', async (t) => {
+    t.equal(store.client, client)
+    const id = newSessionId()
+    let written: () => void = () => {}
+    const putDone = new Promise<void>((resolve) => { written = resolve })
+    client.middlewareStack.add((next, context) => async (args) => {
+      const out = await next(args)
+      if (context.commandName === 'PutItemCommand') written()
+      return out
+    }, { step: 'initialize', name: 'putLatch' })
+    t.teardown(() => client.middlewareStack.remove('putLatch'))
+    const seen = recordCommands(t, client)
+    store.set(id, sessionAt(time.now() + HOUR_MS))
+    store.destroy('#reaper-lease')
+    await api.set('', sessionAt(time.now() + HOUR_MS))
+    await api.touch('', sessionAt(time.now() + HOUR_MS))
+    await api.destroy('')
+    await putDone
+    t.strictSame(names(seen), ['PutItem'], 'the set without a callback is sent; nothing for the other ids')
+    t.ok(await getRow(client, tableName, id))
+  })
+
   t.test('a session expired by its cookie is deleted, not written', async (t) => {
     const id = newSessionId()
     await api.set(id, sessionAt(time.now() + HOUR_MS))
