@@ -166,7 +166,7 @@ export function buildCreateTableInput (
   }
 }
 
-function checkKeySchema (table: TableDescription, tableName: string, idAttribute: string): void {
+export function checkKeySchema (table: TableDescription, tableName: string, idAttribute: string): void {
   const keys = table.KeySchema ?? []
   const hash = keys.find((k) => k.KeyType === 'HASH')
   const type = table.AttributeDefinitions?.find((a) => a.AttributeName === idAttribute)?.AttributeType
