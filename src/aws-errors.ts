@@ -21,10 +21,28 @@ export function errorFields (err: unknown): { name: string, code?: string, messa
   return { name: e?.name || 'Error', ...(e?.code === undefined ? {} : { code: e.code }), message: e?.message ?? String(err) }
 }
 
+/**
+ * A short label of an error, fit for a client to see (no message: AWS messages can carry account ids and ARNs): its
+ * name, or for a plain `Error` (network failures: a refused connection) its code, e.g. `ECONNREFUSED`.
+ */
+export function errorLabel (err: unknown): string {
+  const inner = innermost(err)
+  const name = errorName(inner)
+  if (name !== '' && name !== 'Error') return name
+  const code = (inner as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && code !== '') return code
+  return name || 'unknown error'
+}
+
+/** The first of an AggregateError without a message of its own (Node's connection attempts), else the error itself. */
+function innermost (err: unknown): unknown {
+  return err instanceof AggregateError && err.message === '' && err.errors[0] instanceof Error ? err.errors[0] : err
+}
+
 /** `name: message` of an error, on one line: its code instead of its name when it has one (network errors). */
 export function describeError (err: unknown): string {
   if (!(err instanceof Error)) return String(err)
-  const inner = err instanceof AggregateError && err.message === '' && err.errors[0] instanceof Error ? err.errors[0] : err
+  const inner = innermost(err) as Error
   const code = (inner as { code?: unknown }).code
   const label = typeof code === 'string' ? code : inner.name
   const message = inner.message.split('\n')[0]?.trim() ?? ''
