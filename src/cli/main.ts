@@ -11,9 +11,10 @@ import { init } from './init.js'
 import { reap } from './reap.js'
 import { backfill } from './backfill.js'
 import { stats } from './stats.js'
+import { grafana } from './grafana.js'
 
 /** The commands, by name. Help and parsing come from this table. */
-export const COMMANDS: Record<string, Command> = { init, demo, reap, stats, backfill }
+export const COMMANDS: Record<string, Command> = { init, demo, reap, stats, backfill, grafana }
 
 const VERSION_FLAG = { version: { type: 'boolean', description: 'Print the version' } } as const
 
