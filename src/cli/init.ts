@@ -107,6 +107,6 @@ export const init: Command = {
       if (json) io.stdout.write(JSON.stringify(output, null, 2) + '\n')
       else printResult(io, result, flags.given('billing') ? billing : undefined)
       return EXIT_OK
-    }, (where) => `${where}: `)
+    }, `setting up ${setup.tableName ?? ''}`)
   }
 }
