@@ -15,10 +15,21 @@ export function isThrottle (err: unknown): boolean {
   return THROTTLING_ERRORS.has(errorName(err))
 }
 
-/** The fields of an error worth logging: name, code, message (AWS messages never carry item keys or values). */
-export function errorFields (err: unknown): { name: string, code?: string, message: string } {
+export interface ErrorFields { name: string, code?: string, message: string, cause?: ErrorFields }
+
+/**
+ * The fields of an error worth logging: name, code, message (AWS messages never carry item keys or values), and
+ * those of its cause, one level down: a coded error's message names DynamoDB's error only, its cause says what it said.
+ */
+export function errorFields (err: unknown): ErrorFields {
+  const e = err as { name?: string, code?: string, message?: string, cause?: unknown } | null
+  const cause = e?.cause instanceof Error ? { cause: ownFields(e.cause) } : {}
+  return { ...ownFields(err), ...cause }
+}
+
+function ownFields (err: unknown): ErrorFields {
   const e = err as { name?: string, code?: string, message?: string } | null
-  return { name: e?.name || 'Error', ...(e?.code === undefined ? {} : { code: e.code }), message: e?.message ?? String(err) }
+  return { name: e?.name || 'Error', ...(typeof e?.code === 'string' ? { code: e.code } : {}), message: e?.message ?? String(err) }
 }
 
 /**

@@ -2,7 +2,7 @@ import t from 'tap'
 import { startDynalite, makeClient, createTable } from './helpers/dynamo.js'
 import { startFaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, closedEndpoint, cookieFrom, signedCookie, SECRET } from './helpers/app.js'
-import { logCapture } from './helpers/reliability.js'
+import { logCapture, until } from './helpers/reliability.js'
 import { errorLabel } from '../src/aws-errors.js'
 
 // Store errors at request time: the 503 a client sees names the error only (AWS messages can carry the account id,
@@ -51,6 +51,33 @@ t.test('an AccessDeniedException at request time', async (t) => {
       t.equal((causes.at(-1) as Error | undefined)?.name, 'AccessDeniedException', "DynamoDB's error is the cause")
     })
   }
+})
+
+t.test('regression: a save after reply.hijack() that DynamoDB refuses is logged with what DynamoDB said', async (t) => {
+  const dynamo = await startDynalite(t)
+  const table = await createTable(makeClient(t, dynamo.endpoint))
+  const proxy = await startFaultProxy(t, dynamo.endpoint)
+  const logs = logCapture()
+  const app = await buildApp(t, makeClient(t, proxy.endpoint, QUICK), table, { metrics: false }, {
+    fastify: { logger: { level: 'info', stream: logs.stream } },
+    routes: (app) => {
+      app.post('/hijack/set', async (request, reply) => {
+        request.session.set('user', 'carol')
+        reply.hijack()
+        reply.raw.end('ok')
+      })
+    }
+  })
+  const login = await app.inject({ method: 'POST', url: '/set', payload: { user: 'alice' } })
+  const cookie = cookieFrom(login.headers['set-cookie'])!
+  proxy.inject({ kind: 'refuse', type: 'AccessDeniedException', message: DENIED.replace('%s', 'UpdateItem') }, { operations: ['UpdateItem'] })
+  t.teardown(() => proxy.heal())
+  const res = await app.inject({ method: 'POST', url: '/hijack/set', headers: { cookie } })
+  t.equal(res.body, 'ok')
+  await until(() => logs.text().includes('reply.hijack()'), 'the log line of the failed save')
+  const line = logs.text().split('\n').find((l) => l.includes('reply.hijack()'))
+  t.ok(line?.includes(`arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/sessions`), "the log line has DynamoDB's message")
+  t.ok(line?.includes('FST_DYNAMO_SESSION_SAVE_FAILED'), 'and the coded error')
 })
 
 t.test('regression: a refused connection reads ECONNREFUSED in the 503, not Error', async (t) => {
