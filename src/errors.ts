@@ -107,6 +107,37 @@ export const TableSetupError = createError(
   500
 )
 
+/**
+ * The startup check (`verifyTable`): the table does not exist at that endpoint and region. The message names them and
+ * the `dynamo-session init` command that creates the table.
+ */
+export const TableMissingError = createError(
+  'FST_DYNAMO_SESSION_TABLE_MISSING',
+  'Session table %s does not exist: create it with `%s`, or set createTable',
+  500
+)
+
+/**
+ * The startup check (`verifyTable`): DynamoDB could not be called for want of usable credentials (none found, an
+ * unknown access key, an expired token). The message names the table, endpoint and region.
+ */
+export const MissingCredentialsError = createError(
+  'FST_DYNAMO_SESSION_MISSING_CREDENTIALS',
+  'No usable AWS credentials to reach session table %s: %s. Configure credentials ' +
+    '(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role) or pass a configured client',
+  500
+)
+
+/**
+ * The startup check (`verifyTable`) with `onStoreError: 'fail'`: DynamoDB could not be reached or kept failing
+ * (refused or timed-out connections, 5xx, throttling). With `'anonymous'` the app starts and this is only logged.
+ */
+export const StoreUnreachableError = createError(
+  'FST_DYNAMO_SESSION_STORE_UNREACHABLE',
+  'Could not check session table %s: %s',
+  500
+)
+
 /** The reaper's lease was taken over by another instance (after this one failed to renew it in time); the pass stopped. */
 export const ReaperLeaseLostError = createError(
   'FST_DYNAMO_SESSION_REAPER_LEASE_LOST',

@@ -9,7 +9,7 @@ import type { RequestObserver } from './instrumentation.js'
 import { epochSeconds } from './clock.js'
 import { isLiveSession, isLiveTombstone } from './expiry.js'
 import type { StoredSession } from './store/record.js'
-import { errorFields, errorName } from './aws-errors.js'
+import { errorFields, errorLabel } from './aws-errors.js'
 import { SessionHijackedError, StoreUnavailableError } from './errors.js'
 
 export interface HookDeps {
@@ -80,7 +80,7 @@ function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onReq
         request.session = open(undefined, { readOnly: true, cookie: channel })
         return
       }
-      throw new StoreUnavailableError(errorName(err) || 'unknown error', { cause: err })
+      throw new StoreUnavailableError(errorLabel(err), { cause: err })
     }
     if (stored !== undefined && isLiveTombstone(stored, epochSeconds(now()))) {
       instrumentation?.load('superseded')

@@ -40,6 +40,7 @@ export const DEFAULT_CONSISTENT_READ = 'on-miss'
 export const DEFAULT_TRANSPORT = 'auto'
 export const DEFAULT_ON_STORE_ERROR = 'fail'
 export const DEFAULT_CREATE_TABLE = false
+export const DEFAULT_VERIFY_TABLE = true
 export const DEFAULT_COOKIE_NAME = 'sessionId'
 /** The default name on https requests: browsers accept a `__Host-` cookie only from the host itself, over https. */
 export const DEFAULT_HTTPS_COOKIE_NAME = '__Host-' + DEFAULT_COOKIE_NAME
@@ -271,6 +272,12 @@ export interface DynamoSessionOptions {
   requestTimeoutMs?: number
   /** Create the table (on-demand, TTL on, with the expiry index) at startup when missing, never changing one. Defaults to `false`. */
   createTable?: boolean
+  /**
+   * Check the table once at startup with DescribeTable (after `createTable`): a missing table or missing credentials
+   * fail startup with a coded error saying what to do, an unreachable DynamoDB too with `onStoreError: 'fail'`, a
+   * missing configured index is logged; a role without `dynamodb:DescribeTable` gets one warning. Defaults to `true`.
+   */
+  verifyTable?: boolean
   /** The clock, in milliseconds since the epoch (inject one in tests). Defaults to `Date.now`. */
   now?: () => number
   /** The reaper, which deletes expired sessions ahead of DynamoDB's TTL, or `false` for none. Defaults to `{}` (every minute). */
@@ -350,6 +357,7 @@ export interface ResolvedOptions extends TableShape {
   readonly requestTimeoutMs: number
   readonly transport: TransportMode
   readonly createTable: boolean
+  readonly verifyTable: boolean
   readonly now: () => number
   readonly reaper: ResolvedReaperOptions | false
   readonly metrics: ResolvedMetricsOptions | false
@@ -358,7 +366,7 @@ export interface ResolvedOptions extends TableShape {
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
   'touchedAttribute', 'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
-  'onStoreError', 'cookie', 'requestTimeoutMs', 'transport', 'createTable', 'now', 'reaper', 'metrics'
+  'onStoreError', 'cookie', 'requestTimeoutMs', 'transport', 'createTable', 'verifyTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
 const LEGACY_NAME_KEYS = ['name', 'until'] as const
@@ -686,6 +694,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
     transport: oneOf('transport', o.transport, TRANSPORT_MODES, DEFAULT_TRANSPORT),
     createTable: bool('createTable', o.createTable, DEFAULT_CREATE_TABLE),
+    verifyTable: bool('verifyTable', o.verifyTable, DEFAULT_VERIFY_TABLE),
     now: (o.now as (() => number) | undefined) ?? Date.now,
     reaper,
     metrics: resolveMetrics(o.metrics)

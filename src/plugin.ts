@@ -9,6 +9,7 @@ import { SessionCookie, serializerReady } from './cookie.js'
 import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
 import { ensureSessionTable } from './store/table.js'
+import { verifyTable } from './store/verify.js'
 import { assertRegion, clockOffsetMs, defaultClient } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
@@ -51,6 +52,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   if (options.createTable) {
     await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
   }
+  if (options.verifyTable) await verifyTable(client, { shape: options, onStoreError: options.onStoreError, log: fastify.log })
 
   // @fastify/cookie's serializer needs that plugin to have loaded once. An app that registered it before us has done
   // that (and registering it again where its decorators are visible would fail); otherwise a child context keeps

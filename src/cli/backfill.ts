@@ -34,6 +34,6 @@ export const backfill: Command = {
         ? JSON.stringify({ ...result, endpoint: endpoint ?? null }, null, 2) + '\n'
         : `Backfill of ${shape.tableName} at ${where}\n${formatBackfill(result)}`)
       return EXIT_OK
-    }, (where) => `backfilling ${shape.tableName} at ${where} failed: `)
+    }, `backfilling ${shape.tableName}`)
   }
 }

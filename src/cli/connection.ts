@@ -46,19 +46,25 @@ export async function connect (flags: Flags, env: NodeJS.ProcessEnv, requestTime
 }
 
 /**
- * Runs `use` with a client built from the flags, and destroys the client however `use` ends. When `failure` is
- * given, an error of `use` becomes a CommandFailure whose one line is `failure(where)` followed by the error.
+ * Runs `use` with a client built from the flags, and destroys the client however `use` ends. When `action` is given
+ * (`counting Sessions`), an error of `use` becomes a CommandFailure of the one line every command fails with
+ * (failureLine).
  */
 export async function withClient<T> (
-  flags: Flags, env: NodeJS.ProcessEnv, use: (connection: Connection) => Promise<T>, failure?: (where: string) => string
+  flags: Flags, env: NodeJS.ProcessEnv, use: (connection: Connection) => Promise<T>, action?: string
 ): Promise<T> {
   const connection = await connect(flags, env)
   try {
     return await use(connection)
   } catch (err) {
-    if (failure === undefined) throw err
-    throw new CommandFailure(`${failure(connection.where)}${describeError(err)}`, { cause: err })
+    if (action === undefined) throw err
+    throw new CommandFailure(failureLine(action, connection.where, err), { cause: err })
   } finally {
     connection.client.destroy()
   }
+}
+
+/** The failure of every command that talks to DynamoDB: `<action> at <where> failed: <error>`, on one line. */
+export function failureLine (action: string, where: string, err: unknown): string {
+  return `${action} at ${where} failed: ${err instanceof CommandFailure ? err.message : describeError(err)}`
 }

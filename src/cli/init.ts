@@ -102,9 +102,11 @@ export const init: Command = {
       if (!json) io.stdout.write(`Table ${setup.tableName ?? ''} at ${where}\n`)
       const log = json ? {} : { log: (message: string) => { io.stdout.write(`  ${message}\n`) } }
       const result = await ensureSessionTable(client, { ...setup, ...log })
-      if (json) io.stdout.write(JSON.stringify({ ...result, endpoint: endpoint ?? null }, null, 2) + '\n')
+      // ttlAttribute is null, not left out, where TTL is off or the endpoint has no TTL API (dynalite).
+      const output = { ...result, ttlAttribute: result.ttlAttribute ?? null, endpoint: endpoint ?? null }
+      if (json) io.stdout.write(JSON.stringify(output, null, 2) + '\n')
       else printResult(io, result, flags.given('billing') ? billing : undefined)
       return EXIT_OK
-    }, (where) => `${where}: `)
+    }, `setting up ${setup.tableName ?? ''}`)
   }
 }

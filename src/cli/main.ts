@@ -11,9 +11,11 @@ import { init } from './init.js'
 import { reap } from './reap.js'
 import { backfill } from './backfill.js'
 import { stats } from './stats.js'
+import { grafana } from './grafana.js'
+import { quietSdkWarning } from './sdk-warning.js'
 
 /** The commands, by name. Help and parsing come from this table. */
-export const COMMANDS: Record<string, Command> = { init, demo, reap, stats, backfill }
+export const COMMANDS: Record<string, Command> = { init, demo, reap, stats, backfill, grafana }
 
 const VERSION_FLAG = { version: { type: 'boolean', description: 'Print the version' } } as const
 
@@ -143,6 +145,7 @@ function invokedDirectly (): boolean {
 }
 
 if (invokedDirectly()) {
+  quietSdkWarning()
   main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
     console.error(err)
     process.exitCode = EXIT_FAILURE

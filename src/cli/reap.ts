@@ -2,10 +2,11 @@ import { Registry } from 'prom-client'
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_ROUTE, DEFAULT_REAPER_SCHEDULE, MAX_PORT } from '../options.js'
 import { formatPassLine, formatReport, textLogger } from '../reaper/console.js'
 import { Reaper } from '../reaper/reaper.js'
+import type { ReaperLogger } from '../reaper/pass.js'
 import type { ReaperObserver } from '../instrumentation.js'
 import { createMetrics } from '../metrics.js'
 import { startMetricsServer, type MetricsServer } from '../metrics-server.js'
-import { EXIT_FAILURE, EXIT_OK, waitForStop, type Command, type ResolvedIo } from './command.js'
+import { CommandFailure, EXIT_OK, waitForStop, type Command, type ResolvedIo } from './command.js'
 import { UsageError, type Flags } from './flags.js'
 import { CONNECTION_FLAGS, withClient } from './connection.js'
 import { DELETE_FLAGS, SCAN_FLAGS, TABLE_FLAGS, reaperFlags, tableFlags } from './option-flags.js'
@@ -55,10 +56,27 @@ async function serveMetrics (at: MetricsAt | undefined): Promise<{ observer: Rea
   return { observer, server }
 }
 
-async function runOnce (io: ResolvedIo, reaper: Reaper, json: boolean, heading: string): Promise<number> {
+type LastError = () => string | undefined
+
+/** The reaper's text logger, remembering the last error it printed: a failed `--once` pass ends the command with it. */
+function rememberingLogger (io: ResolvedIo): { log: ReaperLogger, lastError: LastError } {
+  const text = textLogger(io.stderr)
+  let last: string | undefined
+  const error = (obj: object, msg: string): void => {
+    text.error(obj, msg)
+    const err = (obj as { err?: { name?: string, code?: string, message?: string } }).err
+    const detail = err === undefined ? '' : `${err.code ?? err.name ?? 'Error'}: ${err.message ?? ''}`
+    last = [msg.replace(/^reaper pass failed:? ?/, ''), detail].filter((part) => part !== '').join(': ')
+  }
+  return { log: { ...text, error }, lastError: () => last }
+}
+
+/** One pass and its report; a failed pass is a CommandFailure (after the report), said like every command's failure. */
+async function runOnce (io: ResolvedIo, reaper: Reaper, json: boolean, heading: string, lastError: LastError): Promise<number> {
   const report = await reaper.runOnce()
   io.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : `${heading}\n${formatReport(report)}`)
-  return report.result === 'failure' ? EXIT_FAILURE : EXIT_OK
+  if (report.result === 'failure') throw new CommandFailure(`the pass failed: ${lastError() ?? 'see the log above'}`)
+  return EXIT_OK
 }
 
 async function runScheduled (io: ResolvedIo, reaper: Reaper, json: boolean, heading: string, metricsUrl?: string): Promise<number> {
@@ -104,9 +122,10 @@ export const reap: Command = {
     const metricsAt = metricsFlags(flags)
     return await withClient(flags, io.env, async ({ client, where }) => {
       if (once) {
-        const reaper = new Reaper({ client, shape, options, now: Date.now, log: textLogger(io.stderr) })
+        const { log, lastError } = rememberingLogger(io)
+        const reaper = new Reaper({ client, shape, options, now: Date.now, log })
         try {
-          return await runOnce(io, reaper, json, `Reaper pass on ${shape.tableName} at ${where}`)
+          return await runOnce(io, reaper, json, `Reaper pass on ${shape.tableName} at ${where}`, lastError)
         } finally {
           await reaper.close()
         }
@@ -121,6 +140,6 @@ export const reap: Command = {
         await reaper.close()
         await served?.server.close()
       }
-    })
+    }, `reaping ${shape.tableName}`)
   }
 }

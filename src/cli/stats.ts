@@ -17,6 +17,6 @@ export const stats: Command = {
         ? JSON.stringify({ ...result, endpoint: endpoint ?? null }, null, 2) + '\n'
         : `endpoint:     ${where}\n${formatStats(result, Date.now())}`)
       return EXIT_OK
-    }, (where) => `counting ${shape.tableName} at ${where} failed: `)
+    }, `counting ${shape.tableName}`)
   }
 }

@@ -1,7 +1,7 @@
 import type { DynamoStore } from '../store/dynamo-store.js'
 import type { CreateSpec } from '../store/commands.js'
 import type { Changes } from './changes.js'
-import { errorName } from '../aws-errors.js'
+import { errorLabel } from '../aws-errors.js'
 import { SaveFailedError } from '../errors.js'
 
 /**
@@ -36,6 +36,6 @@ async function saving<T> (write: Promise<T>): Promise<T> {
   try {
     return await write
   } catch (err) {
-    throw new SaveFailedError(errorName(err) || 'unknown error', { cause: err })
+    throw new SaveFailedError(errorLabel(err), { cause: err })
   }
 }

@@ -6,7 +6,7 @@ import {
   DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME, resolveExpiryIndex, type ExpiryIndexShape
 } from '../options.js'
 import { TableSetupError } from '../errors.js'
-import { errorFields, errorName } from '../aws-errors.js'
+import { describeError, errorName } from '../aws-errors.js'
 
 export const BILLING_MODES = ['on-demand', 'provisioned'] as const
 export type Billing = typeof BILLING_MODES[number]
@@ -79,8 +79,7 @@ const POLL_MS = 250
 
 /** Any failure of setup is a TableSetupError; the DynamoDB error is its cause. */
 function setupFailure (tableName: string, what: string, err: unknown): Error {
-  const { name, message } = errorFields(err)
-  return new TableSetupError(tableName, `${what}: ${name}: ${message}`, { cause: err })
+  return new TableSetupError(tableName, `${what}: ${describeError(err)}`, { cause: err })
 }
 
 async function describe (client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
@@ -166,7 +165,7 @@ export function buildCreateTableInput (
   }
 }
 
-function checkKeySchema (table: TableDescription, tableName: string, idAttribute: string): void {
+export function checkKeySchema (table: TableDescription, tableName: string, idAttribute: string): void {
   const keys = table.KeySchema ?? []
   const hash = keys.find((k) => k.KeyType === 'HASH')
   const type = table.AttributeDefinitions?.find((a) => a.AttributeName === idAttribute)?.AttributeType

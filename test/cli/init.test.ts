@@ -53,6 +53,14 @@ t.test('init against dynalite', async (t) => {
     t.match(second, { tableName: table, created: false, tableStatus: 'ACTIVE' })
   })
 
+  t.test('regression: init --json has every documented field, ttlAttribute null where TTL is off or unsupported', async (t) => {
+    const table = uniqueTable()
+    const result = JSON.parse((await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--json'])).stdout) as Record<string, unknown>
+    const documented = ['tableName', 'created', 'tableStatus', 'billing', 'ttl', 'ttlAttribute', 'expiryIndex', 'messages', 'endpoint']
+    t.strictSame(Object.keys(result).sort(), [...documented].sort())
+    t.equal(result.ttlAttribute, NEW_TABLE_TTL.attribute('Expire_Session') ?? null)
+  })
+
   t.test('provisioned billing with capacities', async (t) => {
     const table = uniqueTable()
     const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--billing', 'provisioned', '--read-capacity', '2', '--write-capacity', '3', '--json'])

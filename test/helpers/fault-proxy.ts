@@ -21,8 +21,11 @@ export type Fault =
   | { kind: 'error5xx', status?: number }
   /** Forwards, with the response's Date header moved by `seconds`: a DynamoDB whose clock is that far ahead (behind if negative). */
   | { kind: 'skewDate', seconds: number }
-  /** Answers, without forwarding, DynamoDB's HTTP 400 error of this type, e.g. UpdateTable's LimitExceededException. */
-  | { kind: 'refuse', type: string }
+  /**
+   * Answers, without forwarding, DynamoDB's HTTP 400 error of this type, e.g. UpdateTable's LimitExceededException, with
+   * this message (default: `<type> (injected)`).
+   */
+  | { kind: 'refuse', type: string, message?: string }
 
 export interface FaultProxy {
   readonly endpoint: string
@@ -110,7 +113,7 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
       const body = Buffer.concat(chunks)
       switch (fault.kind) {
         case 'refuse': {
-          const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: `${fault.type} (injected)` })
+          const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: fault.message ?? `${fault.type} (injected)` })
           res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) })
           res.end(payload)
           return

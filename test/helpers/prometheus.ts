@@ -19,7 +19,7 @@ export const README = join(REPO_ROOT, 'README.md')
 /** docs/operations.md: metrics detail, dashboards, alerts and their runbooks. */
 export const OPERATIONS_DOC = join(REPO_ROOT, 'docs', 'operations.md')
 /** The one base every alert's runbook_url starts with (the sed recipe in docs/operations.md replaces it). */
-export const RUNBOOK_BASE = 'https://github.com/your-org/fastify-dynamo-session/blob/main/docs/operations.md'
+export const RUNBOOK_BASE = 'https://github.com/fastify-dynamo-session/fastify-dynamo-session/blob/main/docs/operations.md'
 
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? 'prometheus'
 const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? 'promtool'

@@ -61,6 +61,14 @@ app.get('/bad', { config: { session: 'off' } }, async () => 'ok')
 expectType<Equal<typeof app.sessionStore, SessionStoreApi>>()
 expectType<Equal<ReturnType<SessionStoreApi['get']>, Promise<SessionSnapshot | undefined>>>()
 expectType<Equal<typeof app.sessionReaper, SessionReaper | null>>()
+// The README's reaper snippet: the decoration is null with `reaper: false`, so it is narrowed before use.
+// @ts-expect-error app.sessionReaper is possibly null
+export const unnarrowed = async (): Promise<ReapReport> => await app.sessionReaper.runOnce()
+export const narrowed = async (): Promise<ReapReport> => {
+  const reaper = app.sessionReaper
+  if (reaper === null) throw new Error('the session reaper is off')
+  return await reaper.runOnce()
+}
 expectType<Equal<ReturnType<SessionReaper['runOnce']>, Promise<ReapReport>>>()
 
 // Documented values.
