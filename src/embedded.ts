@@ -23,18 +23,22 @@ type Dynalite = (options: { createTableMs: number, deleteTableMs: number, update
 export type DynaliteLoader = () => Promise<{ default: Dynalite }>
 
 /**
- * Where dynalite is installed: first the project in the working directory (a user's devDependency; `npx` may run this
- * package from its own cache, out of that project's reach), else wherever this package resolves it.
+ * dynalite in the project of the working directory (a user's devDependency; `npx` may run this package from its own
+ * cache, out of that project's reach), as a file URL; undefined when that project has none.
  */
-export function dynaliteLocation (cwd: string = process.cwd()): string {
+export function projectDynalite (cwd: string = process.cwd()): string | undefined {
   try {
     return pathToFileURL(createRequire(join(cwd, 'package.json')).resolve('dynalite')).href
   } catch {
-    return 'dynalite'
+    return undefined
   }
 }
 
-const importDynalite: DynaliteLoader = async () => await import(dynaliteLocation()) as { default: Dynalite }
+/** The project's dynalite first, else wherever this package resolves it. */
+const importDynalite: DynaliteLoader = async () => {
+  const fromProject = projectDynalite()
+  return fromProject !== undefined ? await import(fromProject) as { default: Dynalite } : await import('dynalite')
+}
 
 /**
  * Starts dynalite, a DynamoDB-compatible server, on 127.0.0.1. In memory unless `dataDir` is given. Port 0 picks a

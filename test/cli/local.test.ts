@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { DescribeTableCommand, PutItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/command.js'
 import { main } from '../../src/cli/main.js'
-import { dynaliteLocation } from '../../src/embedded.js'
+import { projectDynalite } from '../../src/embedded.js'
 import { DEFAULT_EXPIRY_INDEX_NAME } from '../../src/options.js'
 import { makeClient } from '../helpers/dynamo.js'
 import { ROOT, capture, run } from '../helpers/cli.js'
@@ -80,8 +80,8 @@ t.test('local: usage errors, and a port in use is a failure', async (t) => {
 })
 
 t.test('dynalite is resolved from the project in the working directory first', async (t) => {
-  t.match(dynaliteLocation(ROOT), /^file:\/\/.*\/node_modules\/dynalite\//, 'a project that has it: its own copy')
+  t.match(projectDynalite(ROOT), /^file:\/\/.*\/node_modules\/dynalite\//, 'a project that has it: its own copy')
   const empty = mkdtempSync(join(tmpdir(), 'dynamo-session-empty-'))
   t.teardown(() => rmSync(empty, { recursive: true, force: true }))
-  t.equal(dynaliteLocation(empty), 'dynalite', 'a project without it: wherever this package finds it')
+  t.equal(projectDynalite(empty), undefined, 'a project without it: none (the import falls back to this package\'s)')
 })
