@@ -130,3 +130,11 @@ t.test('examples/separate-reaper: the app without a reaper, `dynamo-session reap
   t.equal(await reaper.stop(), 0)
   t.equal(await app.stop(), 0)
 })
+
+t.test("the README's first example is examples/basic.mjs (from its first import), ending in listen()", async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const first = /```(?:js|ts|javascript|typescript)\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+  const example = readFileSync(join(EXAMPLES, 'basic.mjs'), 'utf8')
+  t.equal(first, example.slice(example.indexOf('import ')), 'the same code')
+  t.match(first.trimEnd().split('\n').at(-1), /^await app\.listen\(/, 'it ends by listening')
+})
