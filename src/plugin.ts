@@ -10,7 +10,7 @@ import {
 import { SessionCookie, serializerReady } from './cookie.js'
 import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
-import { ensureSessionTable } from './store/table.js'
+import { describeTableIfExists, ensureSessionTable } from './store/table.js'
 import { assertRegion, clockOffsetMs, defaultClient, sendsToLoopback } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
@@ -85,18 +85,24 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
 
 /**
  * `createTable`: a new table gets the expiry index; an existing one is never changed at startup (its backfill is
- * init's job). `'auto'` acts on a loopback endpoint only, so local development needs no setup step, and never fails
- * startup: when the local server cannot be reached it logs a warning and requests answer as with any outage.
+ * init's job). `'auto'` acts on a loopback endpoint only, so local development needs no setup step: one DescribeTable,
+ * and the table setup only when the table is missing. It never fails startup: when the local server cannot be reached
+ * it logs a warning and requests answer as with any outage.
  */
 async function createTableIfAsked (fastify: FastifyInstance, client: DynamoDBClient, options: ResolvedOptions): Promise<void> {
   const mode = options.createTable
   if (mode === false || (mode === 'auto' && !await sendsToLoopback(client))) return
-  const setup = ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
+  const create = async (): Promise<void> => {
+    await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
+  }
   if (mode === true) {
-    await setup
+    await create()
     return
   }
-  await setup.catch((err: unknown) => {
+  const setup = async (): Promise<void> => {
+    if (await describeTableIfExists(client, options.tableName) === undefined) await create()
+  }
+  await setup().catch((err: unknown) => {
     fastify.log.warn({ err }, `dynamo-session: could not check or create table ${options.tableName} (createTable 'auto')`)
   })
 }

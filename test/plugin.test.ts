@@ -79,6 +79,15 @@ t.test('the plugin', async (t) => {
     t.ok(await getRow(client, tableName, res.json().id, 'sid'))
   })
 
+  t.test("createTable 'auto' (the default) on a loopback endpoint: one DescribeTable for an existing table, nothing changed", async (t) => {
+    const table = await createTable(client)
+    const counted = makeClient(t, dynamo.endpoint)
+    const calls = countCalls(counted)
+    const app = await buildApp(t, counted, table)
+    await app.ready()
+    t.strictSame(calls.calls, ['DescribeTable'], 'no CreateTable, no TTL or index calls')
+  })
+
   t.test("createTable 'auto' sends nothing at startup to an endpoint that is not loopback", async (t) => {
     // 192.0.2.1 (TEST-NET-1) never answers: a call at startup would fail the registration after its timeout.
     const remote = makeClient(t, 'http://192.0.2.1:8000')
