@@ -1,15 +1,19 @@
 import t from 'tap'
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { DescribeTableCommand, PutItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/command.js'
 import { main } from '../../src/cli/main.js'
 import { projectDynalite } from '../../src/embedded.js'
 import { DEFAULT_EXPIRY_INDEX_NAME } from '../../src/options.js'
 import { makeClient } from '../helpers/dynamo.js'
-import { ROOT, capture, run } from '../helpers/cli.js'
+import { CLI_JS, QUIET_SDK, ROOT, capture, ensureBuilt, run } from '../helpers/cli.js'
+
+const execFileAsync = promisify(execFile)
 
 interface Running { stop: () => Promise<number>, out: () => string, err: () => string, first: string }
 
@@ -84,4 +88,15 @@ t.test('dynalite is resolved from the project in the working directory first', a
   const empty = mkdtempSync(join(tmpdir(), 'dynamo-session-empty-'))
   t.teardown(() => rmSync(empty, { recursive: true, force: true }))
   t.equal(projectDynalite(empty), undefined, 'a project without it: none (the import falls back to this package\'s)')
+})
+
+t.test('regression: local without dynalite installed fails with the exact install command', async (t) => {
+  ensureBuilt()
+  const noDynalite = join(ROOT, 'test', 'helpers', 'no-dynalite.mjs')
+  const r = await execFileAsync(process.execPath, ['--import', noDynalite, CLI_JS, 'local', '--port', '0'], {
+    env: { PATH: process.env.PATH, ...QUIET_SDK }
+  }).then(() => undefined, (err: unknown) => err as { code: number, stdout: string, stderr: string })
+  t.equal(r?.code, EXIT_FAILURE)
+  t.match(r?.stderr, /^dynamo-session local: FST_DYNAMO_SESSION_DYNALITE_MISSING: .*`npm install -D dynalite`/m)
+  t.equal(r?.stdout, '', 'no export line')
 })
