@@ -41,7 +41,7 @@ t.test('the default client', async (t) => {
     delete process.env.AWS_ACCESS_KEY_ID
     delete process.env.AWS_SECRET_ACCESS_KEY
     const table = await createTable(admin)
-    const app = await buildApp(t, noClient, table)
+    const app = await buildApp(t, noClient, table, { createTable: undefined })
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     t.equal(res.statusCode, 200)
     t.strictSame((await getRow(admin, table, res.json().id))?.Data, { M: { a: { N: '1' } } }, 'written to the local endpoint')
@@ -50,7 +50,7 @@ t.test('the default client', async (t) => {
   t.test("regression: createTable defaults to 'auto': the default client creates a missing table on a loopback endpoint", async (t) => {
     resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: 'us-east-1' })
     const table = freshTableName('auto')
-    const app = await buildApp(t, noClient, table)
+    const app = await buildApp(t, noClient, table, { createTable: undefined }) // the plugin's default
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     t.equal(res.statusCode, 200)
     t.ok(await getRow(admin, table, res.json().id), 'the table was created at startup and holds the session')
@@ -60,7 +60,7 @@ t.test('the default client', async (t) => {
     const table = await createTable(admin)
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint, AWS_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' })
-    const app = await buildApp(t, noClient, table, { requestTimeoutMs: 200, createTable: false })
+    const app = await buildApp(t, noClient, table, { requestTimeoutMs: 200 })
     proxy.inject({ kind: 'stall' }, { operations: ['GetItem'] })
     const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('N'.repeat(32)) } })
     t.equal(res.statusCode, 503)
@@ -72,7 +72,7 @@ t.test('the default client', async (t) => {
     const table = await createTable(admin)
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint, AWS_REGION: 'us-east-1' })
-    const app = await buildApp(t, noClient, table, { createTable: false })
+    const app = await buildApp(t, noClient, table)
     proxy.inject({ kind: 'error5xx' }, { operations: ['GetItem'] })
     const res = await app.inject({ method: 'GET', url: '/get', headers: { cookie: signedCookie('O'.repeat(32)) } })
     t.equal(res.statusCode, 503)

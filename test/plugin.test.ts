@@ -83,7 +83,7 @@ t.test('the plugin', async (t) => {
     const table = await createTable(client)
     const counted = makeClient(t, dynamo.endpoint)
     const calls = countCalls(counted)
-    const app = await buildApp(t, counted, table)
+    const app = await buildApp(t, counted, table, { createTable: undefined }) // the plugin's default
     await app.ready()
     t.strictSame(calls.calls, ['DescribeTable'], 'no CreateTable, no TTL or index calls')
   })

@@ -47,7 +47,10 @@ export async function buildApp (t: Teardown, client: DynamoDBClient, tableName: 
   const reaper: ReaperOptions | false = options.reaper === undefined
     ? { schedule: false, ...strategy }
     : options.reaper === false ? false : { ...strategy, ...options.reaper }
-  await app.register(dynamoSession, { secret: SECRET, client, tableName, transport: TEST_TRANSPORT, ...options, reaper })
+  // Tests create their tables themselves: no startup DescribeTable of `createTable: 'auto'` (the default) unless a
+  // test passes `createTable` (`undefined` for the plugin's default), so that counted calls are the test's own.
+  const createTable = 'createTable' in options ? {} : { createTable: false }
+  await app.register(dynamoSession, { secret: SECRET, client, tableName, transport: TEST_TRANSPORT, ...createTable, ...options, reaper })
   if (cookiePlugin === 'after') await app.register(fastifyCookie, cookieOpts)
 
   app.get<{ Querystring: { key?: string } }>('/get', async (request) => {
