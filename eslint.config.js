@@ -23,6 +23,12 @@ export default tseslint.config(
     }
   },
   {
+    // CommonJS examples (what `npm init -y` sets up) use require().
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
+  },
+  {
     // tap's t.same is loose ('7' equals 7): tests compare strictly.
     files: ['test/**/*.ts'],
     rules: {

@@ -16,14 +16,12 @@ function requestHandler (requestTimeoutMs: number): NonNullable<DynamoDBClientCo
 
 /**
  * The plugin's client when none is given: region, endpoint and credentials from the environment as the AWS SDK
- * documents; a whole-request timeout so a stalled DynamoDB cannot hang requests; DEFAULT_MAX_ATTEMPTS attempts unless
- * AWS_MAX_ATTEMPTS says otherwise (the SDK reads it, and AWS_RETRY_MODE, itself).
+ * documents, and for a loopback endpoint (dynalite, `dynamo-session local`) a region and dummy credentials when none
+ * are configured, as the CLI gives them (see buildClient); a whole-request timeout so a stalled DynamoDB cannot hang
+ * requests; DEFAULT_MAX_ATTEMPTS attempts unless AWS_MAX_ATTEMPTS says otherwise.
  */
 export function defaultClient (requestTimeoutMs: number, env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
-  return new DynamoDBClient({
-    requestHandler: requestHandler(requestTimeoutMs),
-    ...(set(env.AWS_MAX_ATTEMPTS) === undefined ? { maxAttempts: DEFAULT_MAX_ATTEMPTS } : {})
-  })
+  return buildClient({ requestTimeoutMs, env }).client
 }
 
 /**
@@ -71,6 +69,25 @@ export function isLoopbackUrl (url: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
 }
 
+/** The endpoint from the environment, as the SDK reads it: AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL. */
+export function environmentEndpoint (env: NodeJS.ProcessEnv): string | undefined {
+  return set(env.AWS_ENDPOINT_URL_DYNAMODB) ?? set(env.AWS_ENDPOINT_URL)
+}
+
+/**
+ * True when a client sends to this machine: its configured endpoint, or (none configured) the endpoint from the
+ * environment, which the SDK then uses, has a loopback host.
+ */
+export async function sendsToLoopback (client: DynamoDBClient, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const configured = client.config.endpoint
+  if (configured === undefined) {
+    const fromEnv = environmentEndpoint(env)
+    return fromEnv !== undefined && isLoopbackUrl(fromEnv)
+  }
+  const { protocol, hostname, port } = await configured()
+  return isLoopbackUrl(`${protocol}//${hostname}${port === undefined ? '' : `:${port}`}`)
+}
+
 /** An environment variable's value, with empty counted as unset. */
 function set (value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value
@@ -83,13 +100,13 @@ function positiveInt (text: string | undefined): number | undefined {
 }
 
 /**
- * A DynamoDB client for the CLI and the demo, configured from explicit settings and the given environment (not
- * only `process.env`, so commands can run in-process with their own). Loopback endpoints get a region and dummy
- * credentials when none are configured; anything else uses the SDK's usual resolution (profiles, roles).
+ * A DynamoDB client for the plugin (no `client` option), the CLI and the demo, configured from explicit settings
+ * and the given environment (not only `process.env`, so commands can run in-process with their own). Loopback
+ * endpoints get a region and dummy credentials when none are configured; anything else uses the SDK's usual resolution (profiles, roles).
  */
 export function buildClient (settings: ClientSettings): ClientTarget {
   const env = settings.env
-  const endpoint = settings.endpoint ?? set(env.AWS_ENDPOINT_URL_DYNAMODB) ?? set(env.AWS_ENDPOINT_URL)
+  const endpoint = settings.endpoint ?? environmentEndpoint(env)
   const local = endpoint !== undefined && isLoopbackUrl(endpoint)
   const region = settings.region ?? set(env.AWS_REGION) ?? (local ? LOCAL_REGION : undefined)
   const keyId = set(env.AWS_ACCESS_KEY_ID)

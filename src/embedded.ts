@@ -1,5 +1,8 @@
+import { createRequire } from 'node:module'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { DynaliteMissingError } from './errors.js'
 
 /**
@@ -19,7 +22,23 @@ type Dynalite = (options: { createTableMs: number, deleteTableMs: number, update
 /** Imports dynalite; a parameter so that a test can simulate a missing module. */
 export type DynaliteLoader = () => Promise<{ default: Dynalite }>
 
-const importDynalite: DynaliteLoader = async () => await import('dynalite')
+/**
+ * dynalite in the project of the working directory (a user's devDependency; `npx` may run this package from its own
+ * cache, out of that project's reach), as a file URL; undefined when that project has none.
+ */
+export function projectDynalite (cwd: string = process.cwd()): string | undefined {
+  try {
+    return pathToFileURL(createRequire(join(cwd, 'package.json')).resolve('dynalite')).href
+  } catch {
+    return undefined
+  }
+}
+
+/** The project's dynalite first, else wherever this package resolves it. */
+const importDynalite: DynaliteLoader = async () => {
+  const fromProject = projectDynalite()
+  return fromProject !== undefined ? await import(fromProject) as { default: Dynalite } : await import('dynalite')
+}
 
 /**
  * Starts dynalite, a DynamoDB-compatible server, on 127.0.0.1. In memory unless `dataDir` is given. Port 0 picks a

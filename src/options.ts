@@ -39,7 +39,8 @@ export const DEFAULT_TOMBSTONE_SECONDS = 60
 export const DEFAULT_CONSISTENT_READ = 'on-miss'
 export const DEFAULT_TRANSPORT = 'auto'
 export const DEFAULT_ON_STORE_ERROR = 'fail'
-export const DEFAULT_CREATE_TABLE = false
+/** Create a missing table on loopback endpoints only (dynalite, `dynamo-session local`), never on AWS. */
+export const DEFAULT_CREATE_TABLE: CreateTableMode = 'auto'
 export const DEFAULT_VERIFY_TABLE = true
 export const DEFAULT_COOKIE_NAME = 'sessionId'
 /** The default name on https requests: browsers accept a `__Host-` cookie only from the host itself, over https. */
@@ -101,6 +102,8 @@ export type OnStoreError = typeof ON_STORE_ERROR_MODES[number]
 export type SameSite = typeof SAME_SITE_VALUES[number]
 export const TRANSPORT_MODES = ['auto', 'fast', 'sdk'] as const
 export type TransportMode = typeof TRANSPORT_MODES[number]
+/** `createTable`: `'auto'` creates a missing table on a loopback endpoint only; `true` on any endpoint; `false` never. */
+export type CreateTableMode = 'auto' | boolean
 
 export interface SessionCookieOptions {
   /**
@@ -270,8 +273,12 @@ export interface DynamoSessionOptions {
   transport?: TransportMode
   /** Whole-request timeout of the default client, per attempt, in milliseconds (ignored when `client` is given). Defaults to `1000`. */
   requestTimeoutMs?: number
-  /** Create the table (on-demand, TTL on, with the expiry index) at startup when missing, never changing one. Defaults to `false`. */
-  createTable?: boolean
+  /**
+   * Create the table (on-demand, TTL on, with its indexes) at startup when missing, never changing one: `'auto'` only
+   * when the client sends to a loopback endpoint (dynalite, `dynamo-session local`), `true` on any endpoint, `false`
+   * never. Defaults to `'auto'`.
+   */
+  createTable?: CreateTableMode
   /**
    * Check the table once at startup with DescribeTable (after `createTable`): a missing table or missing credentials
    * fail startup with a coded error saying what to do, an unreachable DynamoDB too with `onStoreError: 'fail'`, a
@@ -356,7 +363,7 @@ export interface ResolvedOptions extends TableShape {
   readonly cookie: ResolvedCookieOptions
   readonly requestTimeoutMs: number
   readonly transport: TransportMode
-  readonly createTable: boolean
+  readonly createTable: CreateTableMode
   readonly verifyTable: boolean
   readonly now: () => number
   readonly reaper: ResolvedReaperOptions | false
@@ -439,6 +446,12 @@ function int (name: string, value: unknown, fallback: number | undefined, min: n
 function bool (name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') fail(name, 'a boolean', value)
+  return value
+}
+
+function createTableMode (value: unknown): CreateTableMode {
+  if (value === undefined) return DEFAULT_CREATE_TABLE
+  if (value !== 'auto' && typeof value !== 'boolean') fail('createTable', "'auto', true or false", value)
   return value
 }
 
@@ -693,7 +706,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     cookie: resolveCookie(o.cookie),
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 1),
     transport: oneOf('transport', o.transport, TRANSPORT_MODES, DEFAULT_TRANSPORT),
-    createTable: bool('createTable', o.createTable, DEFAULT_CREATE_TABLE),
+    createTable: createTableMode(o.createTable),
     verifyTable: bool('verifyTable', o.verifyTable, DEFAULT_VERIFY_TABLE),
     now: (o.now as (() => number) | undefined) ?? Date.now,
     reaper,

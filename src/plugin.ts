@@ -4,13 +4,15 @@ import { Registry } from 'prom-client'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { resolveOptions, type DynamoSessionOptions, type ResolvedMetricsOptions, type TransportMode } from './options.js'
+import {
+  resolveOptions, type DynamoSessionOptions, type ResolvedMetricsOptions, type ResolvedOptions, type TransportMode
+} from './options.js'
 import { SessionCookie, serializerReady } from './cookie.js'
 import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
-import { ensureSessionTable } from './store/table.js'
+import { describeTableIfExists, ensureSessionTable } from './store/table.js'
 import { verifyTable } from './store/verify.js'
-import { assertRegion, clockOffsetMs, defaultClient } from './client.js'
+import { assertRegion, clockOffsetMs, defaultClient, sendsToLoopback } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
 import { startMetricsServer, type MetricsServer } from './metrics-server.js'
@@ -48,10 +50,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
   await useTransport(fastify, client, options.transport)
-  // A new table gets the expiry index; an existing one is never changed at startup (its backfill is init's job).
-  if (options.createTable) {
-    await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
-  }
+  await createTableIfAsked(fastify, client, options)
   if (options.verifyTable) await verifyTable(client, { shape: options, onStoreError: options.onStoreError, log: fastify.log })
 
   // @fastify/cookie's serializer needs that plugin to have loaded once. An app that registered it before us has done
@@ -84,6 +83,30 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   fastify.addHook('onRequest', hooks.onRequest)
   fastify.addHook('onSend', hooks.onSend)
   fastify.addHook('onResponse', hooks.onResponse)
+}
+
+/**
+ * `createTable`: a new table gets the expiry index; an existing one is never changed at startup (its backfill is
+ * init's job). `'auto'` acts on a loopback endpoint only, so local development needs no setup step: one DescribeTable,
+ * and the table setup only when the table is missing. It never fails startup: when the local server cannot be reached
+ * it logs a warning and requests answer as with any outage.
+ */
+async function createTableIfAsked (fastify: FastifyInstance, client: DynamoDBClient, options: ResolvedOptions): Promise<void> {
+  const mode = options.createTable
+  if (mode === false || (mode === 'auto' && !await sendsToLoopback(client))) return
+  const create = async (): Promise<void> => {
+    await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
+  }
+  if (mode === true) {
+    await create()
+    return
+  }
+  const setup = async (): Promise<void> => {
+    if (await describeTableIfExists(client, options.tableName) === undefined) await create()
+  }
+  await setup().catch((err: unknown) => {
+    fastify.log.warn({ err }, `dynamo-session: could not check or create table ${options.tableName} (createTable 'auto')`)
+  })
 }
 
 /** Chooses the transport of the store's and the reaper's calls, says which in one log line, closes it with the app. */

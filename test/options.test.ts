@@ -46,7 +46,7 @@ t.test('defaults, each from its named constant', async (t) => {
   t.equal(o.consistentRead, DEFAULT_CONSISTENT_READ)
   t.equal(o.onStoreError, DEFAULT_ON_STORE_ERROR)
   t.equal(o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS)
-  t.equal(o.createTable, false)
+  t.equal(o.createTable, 'auto')
   t.equal(o.now, Date.now)
   t.strictSame(o.cookie, {
     name: DEFAULT_COOKIE_NAME,
@@ -244,7 +244,7 @@ t.test('wrong types and values are rejected with a message saying what was recei
     ['consistentRead boolean', { consistentRead: true }, /consistentRead: .*got true/],
     ['onStoreError', { onStoreError: 'ignore' }, /onStoreError: .*got 'ignore'/],
     ['requestTimeoutMs zero', { requestTimeoutMs: 0 }, /requestTimeoutMs: .*got 0/],
-    ['createTable string', { createTable: 'yes' }, /createTable: expected a boolean, got 'yes'/],
+    ['createTable string', { createTable: 'yes' }, /createTable: expected 'auto', true or false, got 'yes'/],
     ['cookie not an object', { cookie: 'sid' }, /cookie: expected an object, got 'sid'/],
     ['cookie null', { cookie: null }, /cookie: .*got null/],
     ['cookie array', { cookie: [] }, /cookie: .*got an array/],

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { startDynalite, makeClient, createTable, getRow } from './helpers/dynamo.js'
+import { startDynalite, makeClient, createTable, freshTableName, getRow } from './helpers/dynamo.js'
 import { startFaultProxy } from './helpers/fault-proxy.js'
 import { buildApp, cookieFrom, signedCookie } from './helpers/app.js'
 import { controlAwsEnv } from './helpers/aws-env.js'
@@ -30,8 +30,30 @@ t.test('the default client', async (t) => {
   })
 
   t.test('a missing region fails registration with FST_DYNAMO_SESSION_MISSING_REGION', async (t) => {
-    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint })
+    // Not a loopback endpoint (nothing is sent to it: the region check comes first), so no local region either.
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: 'http://192.0.2.1:8000' })
     await t.rejects(buildApp(t, noClient, 'ManejoSesion'), { code: 'FST_DYNAMO_SESSION_MISSING_REGION' })
+  })
+
+  t.test('regression: the default client on a loopback endpoint needs no AWS_REGION or credentials', async (t) => {
+    // What `dynamo-session local` asks for: one variable, nothing else.
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint })
+    delete process.env.AWS_ACCESS_KEY_ID
+    delete process.env.AWS_SECRET_ACCESS_KEY
+    const table = await createTable(admin)
+    const app = await buildApp(t, noClient, table, { createTable: undefined })
+    const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.equal(res.statusCode, 200)
+    t.strictSame((await getRow(admin, table, res.json().id))?.Data, { M: { a: { N: '1' } } }, 'written to the local endpoint')
+  })
+
+  t.test("regression: createTable defaults to 'auto': the default client creates a missing table on a loopback endpoint", async (t) => {
+    resetEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: 'us-east-1' })
+    const table = freshTableName('auto')
+    const app = await buildApp(t, noClient, table, { createTable: undefined }) // the plugin's default
+    const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
+    t.equal(res.statusCode, 200)
+    t.ok(await getRow(admin, table, res.json().id), 'the table was created at startup and holds the session')
   })
 
   t.test('a stalled DynamoDB cannot hang a request: requestTimeoutMs, then a 503', async (t) => {

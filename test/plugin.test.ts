@@ -63,12 +63,12 @@ t.test('the plugin', async (t) => {
     }
   })
 
-  t.test('createTable: true creates the table at startup; by default no table is created', async (t) => {
+  t.test('createTable: true creates the table at startup; false creates none', async (t) => {
     const tableName = `created_at_startup_${process.pid}`
-    const plain = await buildApp(t, client, `not_created_${process.pid}`)
+    const plain = await buildApp(t, client, `not_created_${process.pid}`, { createTable: false })
     t.ok(plain)
     const tables = (await client.send(new ListTablesCommand({}))).TableNames ?? []
-    t.notOk(tables.includes(`not_created_${process.pid}`), 'no table without createTable')
+    t.notOk(tables.includes(`not_created_${process.pid}`), 'no table with createTable: false, even on a loopback endpoint')
 
     const app = await buildApp(t, client, tableName, { createTable: true, idAttribute: 'sid', expiresAttribute: 'exp' })
     const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table
@@ -77,6 +77,24 @@ t.test('the plugin', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/set', payload: { a: 1 } })
     t.equal(res.statusCode, 200)
     t.ok(await getRow(client, tableName, res.json().id, 'sid'))
+  })
+
+  t.test("createTable 'auto' (the default) on a loopback endpoint: one DescribeTable for an existing table, nothing changed", async (t) => {
+    const table = await createTable(client)
+    const counted = makeClient(t, dynamo.endpoint)
+    const calls = countCalls(counted)
+    const app = await buildApp(t, counted, table, { createTable: undefined }) // the plugin's default
+    await app.ready()
+    t.strictSame(calls.calls, ['DescribeTable'], 'no CreateTable, no TTL or index calls')
+  })
+
+  t.test("createTable 'auto' sends nothing at startup to an endpoint that is not loopback", async (t) => {
+    // 192.0.2.1 (TEST-NET-1) never answers: a call at startup would fail the registration after its timeout.
+    const remote = makeClient(t, 'http://192.0.2.1:8000')
+    const calls = countCalls(remote)
+    const app = await buildApp(t, remote, `never_created_${process.pid}`, { createTable: 'auto' })
+    await app.ready()
+    t.strictSame(calls.calls, [], 'no DescribeTable, no CreateTable')
   })
 
   t.test('consistentRead', async (t) => {

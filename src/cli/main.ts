@@ -8,6 +8,7 @@ import { describeError } from '../aws-errors.js'
 import { demo } from './demo.js'
 import { columns, flagRows, parseFlags, UsageError, type Flags } from './flags.js'
 import { init } from './init.js'
+import { local } from './local.js'
 import { reap } from './reap.js'
 import { backfill } from './backfill.js'
 import { stats } from './stats.js'
@@ -15,7 +16,7 @@ import { grafana } from './grafana.js'
 import { quietSdkWarning } from './sdk-warning.js'
 
 /** The commands, by name. Help and parsing come from this table. */
-export const COMMANDS: Record<string, Command> = { init, demo, reap, stats, backfill, grafana }
+export const COMMANDS: Record<string, Command> = { init, demo, local, reap, stats, backfill, grafana }
 
 const VERSION_FLAG = { version: { type: 'boolean', description: 'Print the version' } } as const
 

@@ -91,6 +91,11 @@ async function describe (client: DynamoDBClient, tableName: string): Promise<Tab
   }
 }
 
+/** The table's description, or undefined when there is no such table; other failures are TableSetupErrors. */
+export async function describeTableIfExists (client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  return await describe(client, tableName)
+}
+
 export type IndexKeys = Pick<ExpiryIndexShape, 'indexName' | 'attribute' | 'shardAttribute'>
 
 /** Pure: the expiry index's definition: (shard HASH, bucket RANGE), both Numbers, KEYS_ONLY. */
