@@ -12,6 +12,7 @@ import { ensureSessionTable } from './store/table.js'
 import { assertRegion, clockOffsetMs, defaultClient } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
+import type { Transport } from './instrumentation.js'
 import { startMetricsServer, type MetricsServer } from './metrics-server.js'
 import { Reaper, type SessionReaper } from './reaper/reaper.js'
 import { chooseTransport } from './transport/select.js'
@@ -46,7 +47,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   // Read from the client at scrape time: nothing is added to a client the application passed.
   metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
-  await useTransport(fastify, client, options.transport)
+  metrics?.transport(await useTransport(fastify, client, options.transport))
   // A new table gets the expiry index; an existing one is never changed at startup (its backfill is init's job).
   if (options.createTable) {
     await ensureSessionTable(client, { ...options, addIndexToExistingTable: false, log: (msg) => fastify.log.info(msg) })
@@ -85,11 +86,11 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
 }
 
 /** Chooses the transport of the store's and the reaper's calls, says which in one log line, closes it with the app. */
-async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, mode: TransportMode): Promise<void> {
+async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, mode: TransportMode): Promise<Transport> {
   const choice = await chooseTransport(client, mode)
   const { transport: kind, reason } = choice
   fastify.log.info({ transport: kind, reason }, `dynamo-session: ${kind} transport (${reason})`)
-  if (kind === 'sdk') return
+  if (kind === 'sdk') return kind
   const transport = new FastTransport(client)
   useSender(client, transport)
   // After preClose, where the reaper stops: nothing sends through it any more.
@@ -97,6 +98,7 @@ async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, m
     releaseSender(client, transport)
     await transport.close()
   })
+  return kind
 }
 
 /** The metrics route on the app, or (with `metrics.port`) a server of its own from onReady to onClose. */
