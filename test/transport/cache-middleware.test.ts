@@ -2,7 +2,7 @@ import t from 'tap'
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { Registry } from 'prom-client'
 import { createTable, makeClient, startDynalite } from '../helpers/dynamo.js'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { startFaultProxy, type Fault } from '../helpers/fault-proxy.js'
 import { buildApp, cookieFrom } from '../helpers/app.js'
 import { controlAwsEnv } from '../helpers/aws-env.js'
 import { metricValue, watchUnexpected } from '../helpers/reliability.js'
@@ -15,7 +15,7 @@ import { METRIC_NAMES } from '../../src/metrics.js'
 
 const resetEnv = controlAwsEnv(t)
 const noClient = undefined as unknown as DynamoDBClient
-const THROTTLE = { kind: 'throttle', reasons: [{ reason: 'TableReadProvisionedThroughputExceeded', resource: 'arn:aws:dynamodb:us-east-1:1:table/t' }] } as const
+const THROTTLE: Fault = { kind: 'throttle', reasons: [{ reason: 'TableReadProvisionedThroughputExceeded', resource: 'arn:aws:dynamodb:us-east-1:1:table/t' }] }
 
 /** The SDK's handler cache of a client with cacheMiddleware (internal: read here only to prove it is in use). */
 function cachedHandlers (client: DynamoDBClient): WeakMap<object, unknown> | undefined {
