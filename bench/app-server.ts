@@ -12,6 +12,7 @@ export interface AppInfo {
 const CONTESTANTS: Record<string, () => Promise<{ build: BuildApp }>> = {
   limit: async () => await import('./contestants/limit.js'),
   plugin: async () => await import('./contestants/plugin.js'),
+  'plugin-sdk': async () => ({ build: (await import('./contestants/plugin.js')).buildWith('sdk') }),
   'session-dynamodb': async () => await import('./contestants/session-dynamodb.js'),
   'session-memory': async () => await import('./contestants/session-memory.js')
 }

@@ -1,6 +1,6 @@
 /** What is measured, and for how long, in each mode. */
 
-export type ContestantId = 'limit' | 'plugin' | 'session-dynamodb' | 'session-memory'
+export type ContestantId = 'limit' | 'plugin' | 'plugin-sdk' | 'session-dynamodb' | 'session-memory'
 export type ScenarioId = 'anonymous' | 'read' | 'change' | 'login'
 export type Mode = 'quick' | 'full'
 
@@ -33,8 +33,14 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'plugin',
     label: 'fastify-dynamo-session',
-    description: 'This library with its defaults',
+    description: 'This library with its defaults (a stock client: the fast transport)',
     tableName: 'ManejoSesion'
+  },
+  {
+    id: 'plugin-sdk',
+    label: 'fastify-dynamo-session (sdk transport)',
+    description: "This library with transport: 'sdk': every call through the AWS SDK's client.send()",
+    tableName: 'ManejoSesionSdk'
   },
   {
     id: 'session-dynamodb',
@@ -141,3 +147,5 @@ export const PASS_LIMIT_SECONDS = 900
 /** The contestants the ratios compare the plugin with. */
 export const BASELINE: ContestantId = 'limit'
 export const ALTERNATIVE: ContestantId = 'session-dynamodb'
+/** The plugin on the SDK's own pipeline, compared with the same baseline. */
+export const SDK_TRANSPORT: ContestantId = 'plugin-sdk'

@@ -1,5 +1,5 @@
-import { ALTERNATIVE, BASELINE } from './config.js'
-import type { BenchResult, Ratio, RequestResult } from './results.js'
+import { ALTERNATIVE, BASELINE, SDK_TRANSPORT } from './config.js'
+import type { BenchResult, ProfileSummary, Ratio, RequestResult } from './results.js'
 
 function num (v: number, digits = 0): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
@@ -79,8 +79,48 @@ export function renderMarkdown (result: BenchResult): string {
     lines.push(row(label(ALTERNATIVE), r.pluginVsAlternative))
   }
   lines.push('')
+  lines.push(...renderTransport(result, label))
   lines.push(...renderReaper(result))
+  lines.push(...(result.profiles ?? []).flatMap((p) => renderProfile(p, label)))
   return lines.join('\n') + '\n'
+}
+
+/** App CPU per request of both transports against the raw calls, and the targets the fast transport is held to. */
+function renderTransport (result: BenchResult, label: (id: string) => string): string[] {
+  const lines: string[] = []
+  const cpu = (contestant: string, scenario: string): string => {
+    const r = result.requests.find((x) => x.contestant === contestant && x.scenario === scenario)
+    return r === undefined ? 'n/a' : num(r.cpuMicrosPerRequest)
+  }
+  lines.push(`App CPU per request of the two transports (${label('plugin')} divided by ${label(BASELINE)}):`, '')
+  lines.push(`| scenario | ${label(BASELINE)} µs | fast transport µs | ratio | sdk transport µs | ratio |`)
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of result.ratios) {
+    const s = result.scenarios.find((x) => x.id === r.scenario)?.label ?? r.scenario
+    lines.push(`| ${s} | ${cpu(BASELINE, r.scenario)} | ${cpu('plugin', r.scenario)} | ${times(r.pluginVsLimit.cpuMicrosPerRequest)} | ` +
+      `${cpu(SDK_TRANSPORT, r.scenario)} | ${times(r.sdkTransportVsLimit.cpuMicrosPerRequest)} |`)
+  }
+  lines.push('', 'Targets of the fast transport (the plugin with its defaults):', '')
+  lines.push('| scenario | figure | versus | target | this run | met |')
+  lines.push('| --- | --- | --- | ---: | ---: | --- |')
+  for (const t of result.targets) {
+    const figure = t.figure === 'cpuMicrosPerRequest' ? 'app CPU/req' : 'req/s'
+    const s = result.scenarios.find((x) => x.id === t.scenario)?.label ?? t.scenario
+    lines.push(`| ${s} | ${figure} | ${label(t.versus)} | ${t.bound === 'max' ? '≤' : '≥'} ${t.limit}× | ${times(t.actual)} | ` +
+      `${t.met === null ? 'n/a' : t.met ? 'yes' : 'no'} |`)
+  }
+  lines.push('')
+  return lines
+}
+
+/** Where one profiled app spent its CPU: self time by package, then the busiest functions. */
+function renderProfile (profile: ProfileSummary, label: (id: string) => string): string[] {
+  const lines = ['', `CPU profile of ${label(profile.contestant)} (self time, ${num(profile.busyMs)} ms sampled, idle excluded):`, '']
+  lines.push('| package | % |', '| --- | ---: |')
+  for (const p of profile.packages) lines.push(`| ${p.name} | ${num(p.percent, 1)} |`)
+  lines.push('', '| function | where | % |', '| --- | --- | ---: |')
+  for (const f of profile.functions) lines.push(`| ${f.name.replaceAll('|', '\\|')} | ${f.where} | ${num(f.percent, 1)} |`)
+  return lines
 }
 
 function renderReaper (result: BenchResult): string[] {

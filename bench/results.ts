@@ -1,9 +1,11 @@
 import os from 'node:os'
-import { ALTERNATIVE, BASELINE, type ContestantId, type Mode, type ReaperCase, type ScenarioId, type Settings } from './config.js'
+import {
+  ALTERNATIVE, BASELINE, SDK_TRANSPORT, type ContestantId, type Mode, type ReaperCase, type ScenarioId, type Settings
+} from './config.js'
 import { sumCounters, type Counters } from './proxy.js'
 
 /** bench/results/latest.json; documented in bench/README.md. Bump SCHEMA_VERSION on any incompatible change. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export interface Machine {
   cpuModel: string
@@ -91,6 +93,33 @@ export interface ScenarioRatios {
   pluginVsLimit: Ratio
   /** plugin / @fastify/session + connect-dynamodb. */
   pluginVsAlternative: Ratio
+  /** plugin with transport: 'sdk' / limit. */
+  sdkTransportVsLimit: Ratio
+}
+
+/** One of the figures the fast transport is held to, with this run's value. */
+export interface TransportTarget {
+  scenario: ScenarioId
+  /** plugin / `versus`, of this figure. */
+  figure: 'cpuMicrosPerRequest' | 'requestsPerSecond'
+  versus: ContestantId
+  /** 'max': the ratio must not exceed `limit`; 'min': it must reach it. */
+  bound: 'max' | 'min'
+  limit: number
+  /** null when a contestant or scenario was not part of the run. */
+  actual: number | null
+  met: boolean | null
+}
+
+/** Where one contestant's app spent its CPU over the run (from its --cpu-prof profile). */
+export interface ProfileSummary {
+  contestant: ContestantId
+  /** Sampled time, idle excluded, in milliseconds. */
+  busyMs: number
+  /** Self time by package (or node internals, GC, the library's own code), largest first, in % of busyMs. */
+  packages: Array<{ name: string, percent: number }>
+  /** The functions with the most self time. */
+  functions: Array<{ name: string, where: string, percent: number }>
 }
 
 export interface ReaperResult extends ReaperCase {
@@ -127,6 +156,10 @@ export interface BenchResult {
   scenarios: Array<{ id: ScenarioId, label: string, description: string }>
   requests: RequestResult[]
   ratios: ScenarioRatios[]
+  /** The fast transport's targets against this run's figures. */
+  targets: TransportTarget[]
+  /** Present when the run profiled contestants (--profile). */
+  profiles?: ProfileSummary[]
   reaper: ReaperSection
 }
 
@@ -239,6 +272,30 @@ export function computeRatios (results: readonly RequestResult[], scenarios: rea
   return scenarios.map((scenario) => ({
     scenario,
     pluginVsLimit: compare(find('plugin', scenario), find(BASELINE, scenario)),
-    pluginVsAlternative: compare(find('plugin', scenario), find(ALTERNATIVE, scenario))
+    pluginVsAlternative: compare(find('plugin', scenario), find(ALTERNATIVE, scenario)),
+    sdkTransportVsLimit: compare(find(SDK_TRANSPORT, scenario), find(BASELINE, scenario))
   }))
+}
+
+/**
+ * The fast transport's goals: the plugin's app CPU per request at most 0.4× the raw-GetItem route's when reading a
+ * session and 0.5× when changing one or logging in, and reading sessions at twice @fastify/session +
+ * connect-dynamodb's throughput.
+ */
+const TARGETS: ReadonlyArray<Pick<TransportTarget, 'scenario' | 'figure' | 'versus' | 'bound' | 'limit'>> = [
+  { scenario: 'read', figure: 'cpuMicrosPerRequest', versus: BASELINE, bound: 'max', limit: 0.4 },
+  { scenario: 'change', figure: 'cpuMicrosPerRequest', versus: BASELINE, bound: 'max', limit: 0.5 },
+  { scenario: 'login', figure: 'cpuMicrosPerRequest', versus: BASELINE, bound: 'max', limit: 0.5 },
+  { scenario: 'read', figure: 'requestsPerSecond', versus: ALTERNATIVE, bound: 'min', limit: 2 }
+]
+
+/** The targets, checked against the ratios of one run. */
+export function transportTargets (ratios: readonly ScenarioRatios[]): TransportTarget[] {
+  return TARGETS.map((target) => {
+    const row = ratios.find((r) => r.scenario === target.scenario)
+    const ratio = target.versus === BASELINE ? row?.pluginVsLimit : row?.pluginVsAlternative
+    const actual = ratio?.[target.figure] ?? null
+    const met = actual === null ? null : target.bound === 'max' ? actual <= target.limit : actual >= target.limit
+    return { ...target, actual, met }
+  })
 }

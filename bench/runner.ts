@@ -22,6 +22,7 @@ import type { AppInfo } from './app-server.js'
 import type { DynamoInfo } from './dynamo-server.js'
 import { runLoad, type LoadSpec } from './load.js'
 import { renderMarkdown } from './markdown.js'
+import { readProfile } from './profile.js'
 import { diffCounters, type Counters } from './proxy.js'
 import { runReaperBench } from './reaper.js'
 import {
@@ -29,7 +30,9 @@ import {
   combineRounds,
   computeRatios,
   machineInfo,
+  transportTargets,
   type BenchResult,
+  type ProfileSummary,
   type ReaperSection,
   type RequestResult,
   type Round
@@ -266,6 +269,44 @@ async function runReaperSection (dynamo: Child<DynamoInfo>, settings: Settings, 
   }
 }
 
+/** Summaries of the profiles the run's apps wrote (they write them when they exit). */
+function profileSummaries (contestants: readonly Contestant[], options: BenchOptions): ProfileSummary[] {
+  const profiled = contestants.filter((c) => options.profile?.includes(c.id) === true)
+  return profiled.map((c) => readProfile(c.id, join(PROFILE_DIR, `${c.id}.cpuprofile`)))
+}
+
+interface Measured {
+  mode: Mode
+  startedAt: string
+  machine: BenchResult['machine']
+  settings: Settings
+  contestants: readonly Contestant[]
+  scenarios: readonly Scenario[]
+  requests: RequestResult[]
+  profiles: ProfileSummary[]
+  reaper: ReaperSection
+}
+
+/** latest.json's content: what was measured, with the ratios and targets computed from it. */
+function assemble (m: Measured): BenchResult {
+  const ratios = computeRatios(m.requests, m.scenarios.map((s) => s.id))
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    mode: m.mode,
+    startedAt: m.startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: m.machine,
+    settings: m.settings,
+    contestants: m.contestants.map(({ id, label, description }) => ({ id, label, description })),
+    scenarios: m.scenarios.map(({ id, label, description }) => ({ id, label, description })),
+    requests: m.requests,
+    ratios,
+    targets: transportTargets(ratios),
+    ...(m.profiles.length === 0 ? {} : { profiles: m.profiles }),
+    reaper: m.reaper
+  }
+}
+
 /** Runs the selected sections, writes the results and returns them. */
 export async function runBench (options: BenchOptions): Promise<BenchResult> {
   const log = options.log ?? console.log
@@ -283,11 +324,13 @@ export async function runBench (options: BenchOptions): Promise<BenchResult> {
     { execArgv: options.childExecArgv ?? process.execArgv, env: options.childEnv }
   )
   let requests: RequestResult[] = []
+  let profiles: ProfileSummary[] = []
   let reaper: ReaperSection = { status: 'unavailable', message: 'not selected in this run', results: [] }
   try {
     if (sections.includes('requests')) {
       log('requests:')
       requests = await runRequestSection(dynamo, contestants, scenarios, settings, options)
+      profiles = profileSummaries(contestants, options)
     }
     if (sections.includes('reaper')) {
       log('reaper:')
@@ -297,19 +340,7 @@ export async function runBench (options: BenchOptions): Promise<BenchResult> {
     await dynamo.stop()
   }
 
-  const result: BenchResult = {
-    schemaVersion: SCHEMA_VERSION,
-    mode: options.mode,
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    machine,
-    settings,
-    contestants: contestants.map(({ id, label, description }) => ({ id, label, description })),
-    scenarios: scenarios.map(({ id, label, description }) => ({ id, label, description })),
-    requests,
-    ratios: computeRatios(requests, scenarios.map((s) => s.id)),
-    reaper
-  }
+  const result = assemble({ mode: options.mode, startedAt, machine, settings, contestants, scenarios, requests, profiles, reaper })
   const paths = writeResults(result, outDir)
   log(`results: ${paths.json}, ${paths.markdown}, ${paths.svg}`)
   return result

@@ -4,6 +4,7 @@ import type { ContestantId } from './config.js'
 const COLORS: Record<ContestantId, string> = {
   limit: '#9e9e9e',
   plugin: '#1f6fb4',
+  'plugin-sdk': '#8fb8de',
   'session-dynamodb': '#e07b1f',
   'session-memory': '#3a9a3a'
 }

@@ -1,6 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb'
 import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from './options.js'
 import { MissingRegionError } from './errors.js'
+import { ownClient } from './transport/sender.js'
 
 /** The HTTP settings of every client the library builds. */
 function requestHandler (requestTimeoutMs: number): NonNullable<DynamoDBClientConfig['requestHandler']> {
@@ -113,6 +114,7 @@ export function buildClient (settings: ClientSettings): ClientTarget {
   const secretKey = set(env.AWS_SECRET_ACCESS_KEY)
   const config: DynamoDBClientConfig = {
     requestHandler: requestHandler(settings.requestTimeoutMs),
+    cacheMiddleware: true,
     maxAttempts: positiveInt(env.AWS_MAX_ATTEMPTS) ?? DEFAULT_MAX_ATTEMPTS,
     ...(set(env.AWS_RETRY_MODE) !== undefined ? { retryMode: env.AWS_RETRY_MODE } : {}),
     ...(endpoint !== undefined ? { endpoint } : {}),
@@ -125,7 +127,7 @@ export function buildClient (settings: ClientSettings): ClientTarget {
     // A fresh object: the SDK records where credentials came from on the object itself.
     config.credentials = { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_ACCESS_KEY_ID }
   }
-  return { client: new DynamoDBClient(config), endpoint, local }
+  return { client: ownClient(new DynamoDBClient(config)), endpoint, local }
 }
 
 /** Fails with a coded error when the client has no region (the SDK would only fail at the first call). */

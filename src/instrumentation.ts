@@ -40,6 +40,10 @@ export type Component = typeof COMPONENTS[number]
 /** How the reaper finds expired rows: the array lives beside `ReapReport.strategy` (reaper/report.ts). */
 export { REAPER_STRATEGIES, type ReaperStrategy }
 
+/** How the library sends its DynamoDB calls: `dynamo_session_transport{transport}` (see the `transport` option). */
+export const TRANSPORTS = ['fast', 'sdk'] as const
+export type Transport = typeof TRANSPORTS[number]
+
 /** The reaper's capacity budgets: `dynamo_session_reaper_budget_units_per_second{kind}`. */
 export const BUDGET_KINDS = ['read', 'write'] as const
 export type BudgetKind = typeof BUDGET_KINDS[number]
@@ -107,6 +111,8 @@ export interface RequestObserver {
   operation (operation: StoreOperation, result: OperationResult, seconds: number, consumed: ConsumedCapacity | undefined): void
   /** A request-path call attempt was throttled (each SDK retry counts), with the exception's first reason. */
   requestThrottled (operation: StoreOperation, reason: ThrottleReason): void
+  /** The transport the store's and the reaper's calls go through (at registration). */
+  transport (transport: Transport): void
 }
 
 /** What the reaper reports. Must not throw. */

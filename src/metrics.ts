@@ -2,9 +2,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb'
 import {
   BUDGET_KINDS, LOAD_RESULTS, OPERATION_RESULTS, REAP_SKIP_REASONS, REAPER_OPERATIONS, REAPER_RESULTS, REAPER_STRATEGIES,
-  STORE_OPERATIONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS, billedUnits,
+  STORE_OPERATIONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS, TRANSPORTS, billedUnits,
   type Component, type LoadResult, type OperationResult, type ReapSkipReason, type ReaperObserver, type ReaperOperation,
-  type ReaperStrategy, type RequestObserver, type StoreOperation, type ThrottleReason
+  type ReaperStrategy, type RequestObserver, type StoreOperation, type ThrottleReason, type Transport
 } from './instrumentation.js'
 import type { ReapReport, TableState } from './reaper/report.js'
 import { MetricsConflictError } from './errors.js'
@@ -39,7 +39,8 @@ export const METRIC_NAMES = Object.freeze({
   loadsTotal: 'dynamo_session_loads_total',
   createdTotal: 'dynamo_session_created_total',
   destroyedTotal: 'dynamo_session_destroyed_total',
-  clockSkewSeconds: 'dynamo_session_clock_skew_seconds'
+  clockSkewSeconds: 'dynamo_session_clock_skew_seconds',
+  transport: 'dynamo_session_transport'
 } as const)
 
 export type MetricName = typeof METRIC_NAMES[keyof typeof METRIC_NAMES]
@@ -76,6 +77,7 @@ export interface Instruments {
   readonly createdTotal: Counter
   readonly destroyedTotal: Counter
   readonly clockSkewSeconds: Gauge
+  readonly transport: Gauge<'transport'>
 }
 
 /** The plugin's metrics: the observer contract of instrumentation.ts (both parts), over one Registry. */
@@ -279,6 +281,13 @@ function registerRequestInstruments (registers: Registry[], readClockOffsetMs: (
         ' (1 s resolution: -1 to 0 is in sync)',
       registers,
       collect () { this.set(readClockOffsetMs() / 1000) }
+    }),
+    transport: new Gauge({
+      name: N.transport,
+      help: 'How the library sends its DynamoDB calls: 1 for the transport in use (fast: its own SigV4 pipeline;' +
+        ' sdk: the AWS SDK\'s client.send()), 0 for the other',
+      labelNames: ['transport'],
+      registers
     })
   }
 }
@@ -294,6 +303,7 @@ function zeroKnownLabels (i: Instruments): void {
     for (const operation of REAPER_OPERATIONS) i.throttledRequestsTotal.inc({ component: 'reaper', operation, reason }, 0)
   }
   for (const strategy of REAPER_STRATEGIES) i.reaperStrategy.set({ strategy }, 0)
+  for (const transport of TRANSPORTS) i.transport.set({ transport }, 0)
   for (const kind of BUDGET_KINDS) i.reaperBudgetUnitsPerSecond.set({ kind }, 0)
   for (const source of TABLE_FIGURE_SOURCES) i.tableFiguresTimestampSeconds.set({ source }, 0)
   for (const operation of STORE_OPERATIONS) {
@@ -324,6 +334,9 @@ function requestObserver (i: Instruments): RequestObserver {
     },
     requestThrottled (operation: StoreOperation, reason: ThrottleReason) {
       i.throttledRequestsTotal.inc({ component: 'request', operation, reason })
+    },
+    transport (transport: Transport) {
+      for (const known of TRANSPORTS) i.transport.set({ transport: known }, known === transport ? 1 : 0)
     }
   }
 }

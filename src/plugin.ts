@@ -15,6 +15,7 @@ import { verifyTable } from './store/verify.js'
 import { assertRegion, clockOffsetMs, defaultClient, sendsToLoopback } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
+import type { Transport } from './instrumentation.js'
 import { startMetricsServer, type MetricsServer } from './metrics-server.js'
 import { Reaper, type SessionReaper } from './reaper/reaper.js'
 import { chooseTransport } from './transport/select.js'
@@ -49,7 +50,7 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
   // Read from the client at scrape time: nothing is added to a client the application passed.
   metrics?.watchClockSkew(() => clockOffsetMs(client))
   await assertRegion(client)
-  await useTransport(fastify, client, options.transport)
+  metrics?.transport(await useTransport(fastify, client, options.transport))
   await createTableIfAsked(fastify, client, options)
   if (options.verifyTable) await verifyTable(client, { shape: options, onStoreError: options.onStoreError, log: fastify.log })
 
@@ -110,11 +111,11 @@ async function createTableIfAsked (fastify: FastifyInstance, client: DynamoDBCli
 }
 
 /** Chooses the transport of the store's and the reaper's calls, says which in one log line, closes it with the app. */
-async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, mode: TransportMode): Promise<void> {
+async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, mode: TransportMode): Promise<Transport> {
   const choice = await chooseTransport(client, mode)
   const { transport: kind, reason } = choice
   fastify.log.info({ transport: kind, reason }, `dynamo-session: ${kind} transport (${reason})`)
-  if (kind === 'sdk') return
+  if (kind === 'sdk') return kind
   const transport = new FastTransport(client)
   useSender(client, transport)
   // After preClose, where the reaper stops: nothing sends through it any more.
@@ -122,6 +123,7 @@ async function useTransport (fastify: FastifyInstance, client: DynamoDBClient, m
     releaseSender(client, transport)
     await transport.close()
   })
+  return kind
 }
 
 /** The metrics route on the app, or (with `metrics.port`) a server of its own from onReady to onClose. */

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runBench } from '../bench/runner.js'
 import { CONTESTANTS, SCENARIOS, type ContestantId, type ScenarioId } from '../bench/config.js'
-import { combineRounds, type BenchResult, type RequestResult, type Round } from '../bench/results.js'
+import { SCHEMA_VERSION, combineRounds, transportTargets, type BenchResult, type RequestResult, type Round, type ScenarioRatios } from '../bench/results.js'
+import { packageOf, summarizeProfile } from '../bench/profile.js'
 import { replaceBetween, replaceResults, START, END } from '../bench/readme.js'
 import { COST_END, COST_START, PRICES, monthlyCost, renderCostMarkdown, unitRates } from '../bench/cost-docs.js'
 import {
@@ -75,7 +76,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
 
   const json = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as BenchResult
   t.strictSame(json, JSON.parse(JSON.stringify(result)), 'latest.json is the returned result')
-  t.equal(json.schemaVersion, 1)
+  t.equal(json.schemaVersion, SCHEMA_VERSION)
   t.equal(json.mode, 'quick')
   t.equal(json.machine.node, process.version)
   t.ok(json.machine.cores > 0 && json.machine.cpuModel.length > 0, 'machine recorded')
@@ -94,7 +95,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
   t.test('DynamoDB calls per request, as counted by the proxy', async (t) => {
     for (const c of CONTESTANTS) callsPerRequest(t, find(json, c.id, 'anonymous'), undefined, 0, `${c.id} anonymous`)
     for (const s of SCENARIOS) callsPerRequest(t, find(json, 'session-memory', s.id), undefined, 0, `memory store ${s.id}`)
-    for (const c of ['limit', 'plugin'] as const) {
+    for (const c of ['limit', 'plugin', 'plugin-sdk'] as const) {
       callsPerRequest(t, find(json, c, 'read'), 'GetItem', 1, `${c} read: one GetItem`)
       callsPerRequest(t, find(json, c, 'read'), undefined, 1, `${c} read: nothing else`)
       callsPerRequest(t, find(json, c, 'change'), 'UpdateItem', 1, `${c} change: one UpdateItem`)
@@ -114,7 +115,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
     unitsPerRequest(t, alt, 'readUnits', 1, 'connect-dynamodb reads strongly consistent')
     unitsPerRequest(t, alt, 'writeUnits', 1, 'connect-dynamodb writes one unit per read request')
     t.equal(find(json, 'session-memory', 'read').dynamo.unitsSource, 'none')
-    for (const r of json.requests.filter((x) => x.contestant === 'plugin' || x.contestant === 'limit')) {
+    for (const r of json.requests.filter((x) => ['plugin', 'plugin-sdk', 'limit'].includes(x.contestant))) {
       for (const [op, c] of Object.entries(r.dynamoTotals)) {
         t.equal(c.reportedCalls, c.calls, `${r.contestant}/${r.scenario} ${op}: units reported by DynamoDB`)
         t.equal(c.shadowReadUnits, c.readUnits, `${r.contestant}/${r.scenario} ${op}: computed read units match`)
@@ -130,6 +131,8 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
     t.equal(read?.pluginVsLimit.requestsPerSecond, plugin.requestsPerSecond / find(json, 'limit', 'read').requestsPerSecond)
     t.equal(read?.pluginVsAlternative.requestsPerSecond, plugin.requestsPerSecond / find(json, 'session-dynamodb', 'read').requestsPerSecond)
     t.equal(read?.pluginVsAlternative.cpuMicrosPerRequest, plugin.cpuMicrosPerRequest / find(json, 'session-dynamodb', 'read').cpuMicrosPerRequest)
+    t.equal(read?.sdkTransportVsLimit.cpuMicrosPerRequest, find(json, 'plugin-sdk', 'read').cpuMicrosPerRequest / find(json, 'limit', 'read').cpuMicrosPerRequest)
+    t.strictSame(json.targets, transportTargets(json.ratios), 'targets checked against the same ratios')
   })
 
   t.test('reaper: one pass per case on a freshly loaded table', async (t) => {
@@ -155,6 +158,8 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
       for (const c of CONTESTANTS) t.match(md, `| ${s.label} | ${c.label} |`, `row for ${c.id} / ${s.id}`)
     }
     t.match(md, '| read session | @fastify/session + connect-dynamodb |', 'ratio rows')
+    t.match(md, '| scenario | limit (raw calls) µs | fast transport µs | ratio | sdk transport µs | ratio |', 'both transports\' CPU')
+    t.match(md, '| read session | app CPU/req | limit (raw calls) | ≤ 0.4× |', 'the read target')
     t.match(md, '| rows | expired | segments | rows deleted | pass s | rows deleted/s | read units | write units | s at default caps |')
     t.match(md, '| 200 | 50% | 1 | 100 |', 'reaper row, one segment')
     t.match(md, '| 200 | 50% | 2 | 100 |', 'reaper row, two segments')
@@ -169,6 +174,41 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
   })
 
   t.ok(logs.some((l) => l.includes('results:')), 'the runner reports where it wrote')
+})
+
+t.test('transport targets: CPU at most 0.4× (read) and 0.5× (change, login) the raw calls, read throughput 2× the alternative', async (t) => {
+  const ratio = (cpu: number, rps: number) => ({ requestsPerSecond: rps, cpuMicrosPerRequest: cpu, latencyP99: 1, dynamoCallsPerRequest: 1, capacityUnitsPerRequest: 1 })
+  const ratios: ScenarioRatios[] = [
+    { scenario: 'read', pluginVsLimit: ratio(0.4, 1), pluginVsAlternative: ratio(0.3, 1.99), sdkTransportVsLimit: ratio(1, 1) },
+    { scenario: 'change', pluginVsLimit: ratio(0.51, 1), pluginVsAlternative: ratio(1, 1), sdkTransportVsLimit: ratio(1, 1) }
+  ]
+  t.strictSame(transportTargets(ratios).map((x) => [x.scenario, x.figure, x.actual, x.met]), [
+    ['read', 'cpuMicrosPerRequest', 0.4, true],
+    ['change', 'cpuMicrosPerRequest', 0.51, false],
+    ['login', 'cpuMicrosPerRequest', null, null],
+    ['read', 'requestsPerSecond', 1.99, false]
+  ])
+})
+
+t.test('profile summary: self time by package and function, idle excluded', async (t) => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 9 })
+  const summary = summarizeProfile('plugin', {
+    nodes: [
+      { id: 1, callFrame: frame('(idle)', '') },
+      { id: 2, callFrame: frame('sign', 'file:///app/node_modules/@smithy/signature-v4/dist-cjs/index.js') },
+      { id: 3, callFrame: frame('load', 'file:///app/node_modules/.cache/fastify-dynamo-session-bench/src/session.js') },
+      { id: 4, callFrame: frame('emit', 'node:events') }
+    ],
+    samples: [1, 2, 2, 3, 4, 1],
+    timeDeltas: [5000, 1000, 1000, 1000, 1000, 5000]
+  })
+  t.equal(summary.busyMs, 4)
+  t.strictSame(summary.packages, [
+    { name: '@smithy/signature-v4', percent: 50 }, { name: 'fastify-dynamo-session', percent: 25 }, { name: 'node (internals)', percent: 25 }
+  ])
+  t.strictSame(summary.functions[0], { name: 'sign', where: '@smithy/signature-v4/dist-cjs/index.js:10', percent: 50 })
+  t.equal(packageOf('file:///x/node_modules/undici/lib/core.js', 'f'), 'undici')
+  t.equal(packageOf('', '(garbage collector)'), '(garbage collector)')
 })
 
 t.test('capacity arithmetic follows the documented rules', async (t) => {

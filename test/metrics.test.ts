@@ -10,7 +10,7 @@ import { dynamoSession } from '../src/index.js'
 import { createMetrics, METRIC_NAMES, TTL_LAG_BUCKETS } from '../src/metrics.js'
 import {
   BUDGET_KINDS, LOAD_RESULTS, STORE_OPERATIONS, OPERATION_RESULTS, REAPER_RESULTS, REAPER_OPERATIONS, REAPER_STRATEGIES,
-  REAP_SKIP_REASONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS
+  REAP_SKIP_REASONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS, TRANSPORTS
 } from '../src/instrumentation.js'
 import { emptyReport } from '../src/reaper/report.js'
 import { ReaperCalls } from '../src/reaper/calls.js'
@@ -47,7 +47,8 @@ const TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   loadsTotal: 'counter',
   createdTotal: 'counter',
   destroyedTotal: 'counter',
-  clockSkewSeconds: 'gauge'
+  clockSkewSeconds: 'gauge',
+  transport: 'gauge'
 }
 
 function find (json: Json, name: string): Json[number] {
@@ -104,6 +105,7 @@ t.test('known label combinations exist at 0 from the first scrape', async (t) =>
     for (const operation of REAPER_OPERATIONS) t.equal(value(json, METRIC_NAMES.throttledRequestsTotal, { component: 'reaper', operation, reason }), 0)
   }
   for (const strategy of REAPER_STRATEGIES) t.equal(value(json, METRIC_NAMES.reaperStrategy, { strategy }), 0)
+  for (const transport of TRANSPORTS) t.equal(value(json, METRIC_NAMES.transport, { transport }), 0)
   for (const kind of BUDGET_KINDS) t.equal(value(json, METRIC_NAMES.reaperBudgetUnitsPerSecond, { kind }), 0)
   for (const source of TABLE_FIGURE_SOURCES) t.equal(value(json, METRIC_NAMES.tableFiguresTimestampSeconds, { source }), 0)
   for (const name of [METRIC_NAMES.reapedTotal, METRIC_NAMES.createdTotal, METRIC_NAMES.destroyedTotal, METRIC_NAMES.activeSessions,
@@ -228,6 +230,16 @@ t.test('the clock-skew gauge reads its source at each scrape', async (t) => {
   t.equal(value(await registry.getMetricsAsJSON(), METRIC_NAMES.clockSkewSeconds), -120, 'signed: DynamoDB behind us is negative')
 })
 
+t.test('the transport gauge: 1 for the transport in use, 0 for the other', async (t) => {
+  const registry = new Registry()
+  const m = createMetrics(registry)
+  m.transport('sdk')
+  const read = async (transport: string) => value(await registry.getMetricsAsJSON(), METRIC_NAMES.transport, { transport })
+  t.strictSame([await read('fast'), await read('sdk')], [0, 1])
+  m.transport('fast')
+  t.strictSame([await read('fast'), await read('sdk')], [1, 0])
+})
+
 t.test('a registry that already has the names is refused', async (t) => {
   const registry = new Registry()
   createMetrics(registry)
@@ -237,6 +249,18 @@ t.test('a registry that already has the names is refused', async (t) => {
 t.test('with the plugin, against dynalite', async (t) => {
   const dynamo = await startDynalite(t)
   const client = makeClient(t, dynamo.endpoint)
+
+  t.test('the transport gauge says which transport the plugin chose', async (t) => {
+    const table = await createTable(client)
+    for (const [mode, expected] of [['auto', 'fast'], ['fast', 'fast'], ['sdk', 'sdk']] as const) {
+      const registry = new Registry()
+      await buildApp(t, client, table, { metrics: { registry }, transport: mode, reaper: false })
+      const json = await registry.getMetricsAsJSON()
+      for (const transport of TRANSPORTS) {
+        t.equal(value(json, METRIC_NAMES.transport, { transport }), transport === expected ? 1 : 0, `transport: '${mode}', ${transport}`)
+      }
+    }
+  })
 
   t.test('every metric has the right value after a scripted scenario', async (t) => {
     const table = await createTable(client)

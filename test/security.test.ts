@@ -10,7 +10,7 @@ import { impatientClient, logCapture, watchUnexpected } from './helpers/reliabil
 import { dynamoSession } from '../src/index.js'
 import {
   BUDGET_KINDS, COMPONENTS, LOAD_RESULTS, OPERATION_RESULTS, REAPER_RESULTS, REAPER_STRATEGIES, STORE_OPERATIONS, REAPER_OPERATIONS,
-  REAP_SKIP_REASONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS
+  REAP_SKIP_REASONS, TABLE_FIGURE_SOURCES, THROTTLE_REASON_LABELS, TRANSPORTS
 } from '../src/instrumentation.js'
 
 // The security defaults: what the cookie carries on every response that sets or clears it, and what never leaves
@@ -178,7 +178,7 @@ t.test('secrets and session ids never reach the logs or the metrics', async (t) 
 
   // Every label value is one of a known, bounded set.
   const allowed = new Set<string>([...LOAD_RESULTS, ...STORE_OPERATIONS, ...OPERATION_RESULTS, ...REAPER_RESULTS, ...REAPER_OPERATIONS,
-    ...REAP_SKIP_REASONS, ...COMPONENTS, ...THROTTLE_REASON_LABELS, ...REAPER_STRATEGIES, ...BUDGET_KINDS, ...TABLE_FIGURE_SOURCES])
+    ...REAP_SKIP_REASONS, ...COMPONENTS, ...THROTTLE_REASON_LABELS, ...REAPER_STRATEGIES, ...BUDGET_KINDS, ...TABLE_FIGURE_SOURCES, ...TRANSPORTS])
   const labels = [...metrics.matchAll(/(\w+)="([^"]*)"/g)].filter(([, name]) => name !== 'le')
   t.ok(labels.length > 20)
   for (const [, name, value] of labels) t.ok(allowed.has(value!), `label ${name}="${value}" is from a fixed set`)

@@ -7,7 +7,7 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import type { AwsCredentialIdentity, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
 import { Pool, type Dispatcher } from 'undici'
 import { EndpointResolver, type ResolvedEndpoint } from './endpoint.js'
-import { abortError, networkError } from './network-errors.js'
+import { abortError, networkError, timeoutError } from './network-errors.js'
 import { amzTarget, type FastOperation, type OperationInputs, type OperationOutputs } from './operations.js'
 import { CONTENT_TYPE, decodeItems, errorCode, responseMetadata, serializeInput, serviceException } from './protocol.js'
 import { clockOffsetAfter, type ClockSample } from './clock-skew.js'
@@ -93,10 +93,13 @@ export class FastTransport {
   readonly #signers = new WeakMap<AwsCredentialIdentity, Map<string, SignatureV4>>()
   readonly #pools = new Map<string, Pool>()
   readonly #timeouts: Promise<TransportTimeouts>
+  readonly #connections: number
   #closed = false
 
-  constructor (client: DynamoDBClient, timeouts?: TransportTimeouts) {
+  /** `timeouts` and `connections` (per origin) default to the client's request handler's. */
+  constructor (client: DynamoDBClient, timeouts?: TransportTimeouts, connections = CONNECTIONS_PER_ORIGIN) {
     this.#client = client
+    this.#connections = connections
     this.#endpoints = new EndpointResolver(client.config)
     this.#timeouts = timeouts === undefined ? handlerTimeouts(client) : Promise.resolve(timeouts)
     this.#timeouts.catch(() => {})
@@ -177,20 +180,28 @@ export class FastTransport {
       signingDate: new Date(sample.sentAt + sample.offset)
     })
     const pool = await this.#pool(endpoint.url)
-    let response: Dispatcher.ResponseData
+    const limit = new AttemptTimer(await this.#timeouts, signal)
     try {
-      response = await pool.request({ method: 'POST', path: signed.path, headers: signed.headers, body, signal })
-    } catch (err) {
-      throw networkError(err, isAborted(signal))
+      let response: Dispatcher.ResponseData
+      try {
+        const request = pool.request({ method: 'POST', path: signed.path, headers: signed.headers, body, signal: limit.signal })
+        response = await limit.race(request)
+      } catch (err) {
+        throw limit.timedOut ?? networkError(err, isAborted(signal))
+      }
+      limit.headersArrived()
+      let text: string
+      try {
+        text = await limit.read(response.body)
+      } catch (err) {
+        // The headers came: the SDK's error then carries their metadata (status, request id).
+        const failure = limit.timedOut ?? networkError(err, isAborted(signal))
+        throw Object.assign(failure, { $metadata: responseMetadata(response.statusCode, response.headers) })
+      }
+      return this.#settle(response.statusCode, response.headers, text, sample)
+    } finally {
+      limit.clear()
     }
-    let text: string
-    try {
-      text = await response.body.text()
-    } catch (err) {
-      // The headers came: the SDK's error then carries their metadata (status, request id).
-      throw Object.assign(networkError(err, isAborted(signal)), { $metadata: responseMetadata(response.statusCode, response.headers) })
-    }
-    return this.#settle(response.statusCode, response.headers, text, sample)
   }
 
   #settle (status: number, headers: Record<string, string | string[] | undefined>, text: string, sample: ClockSample) {
@@ -277,7 +288,7 @@ export class FastTransport {
     if (pool === undefined) {
       const timeouts = await this.#timeouts
       pool = this.#pools.get(url.origin) ?? new Pool(url.origin, {
-        connections: CONNECTIONS_PER_ORIGIN,
+        connections: this.#connections,
         connect: { timeout: timeouts.connectionTimeoutMs },
         headersTimeout: timeouts.requestTimeoutMs,
         bodyTimeout: timeouts.bodyTimeoutMs
@@ -285,6 +296,74 @@ export class FastTransport {
       this.#pools.set(url.origin, pool)
     }
     return pool
+  }
+}
+
+/**
+ * One attempt's limits, on exact timers as the SDK's Node handler has them (undici's own run on a coarse clock, and
+ * its headers timeout starts only once a connection takes the request): `requestTimeoutMs` from the attempt's start
+ * to the response headers (a TimeoutError coded ETIMEDOUT, as the SDK's), then `bodyTimeoutMs` of silence in the
+ * body (a TimeoutError, as the SDK's socket timeout). Its signal also follows the call's AbortSignal.
+ */
+class AttemptTimer {
+  readonly #controller = new AbortController()
+  readonly #timeouts: TransportTimeouts
+  readonly #callSignal: AbortSignal | undefined
+  readonly #onAbort = (): void => { this.#controller.abort() }
+  #timer: NodeJS.Timeout | undefined
+  #reject: ((err: unknown) => void) | undefined
+  timedOut: Error | undefined
+
+  constructor (timeouts: TransportTimeouts, callSignal: AbortSignal | undefined) {
+    this.#timeouts = timeouts
+    this.#callSignal = callSignal
+    callSignal?.addEventListener('abort', this.#onAbort, { once: true })
+    if (timeouts.requestTimeoutMs > 0) {
+      this.#timer = setTimeout(() => this.#expire(timeoutError(`no response within ${timeouts.requestTimeoutMs} ms`, 'ETIMEDOUT')),
+        timeouts.requestTimeoutMs)
+    }
+  }
+
+  get signal (): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /**
+   * The request, or its end by the timer or the call's signal: a request waiting in the pool for a connection only
+   * sees its signal once it gets one (it is then abandoned at once).
+   */
+  async race<T> (request: Promise<T>): Promise<T> {
+    request.catch(() => {})
+    const ended = new Promise<never>((_resolve, reject) => { this.#reject = reject })
+    if (this.#controller.signal.aborted) this.#reject?.(this.#controller.signal.reason)
+    this.#controller.signal.addEventListener('abort', () => this.#reject?.(this.#controller.signal.reason), { once: true })
+    return await Promise.race([request, ended])
+  }
+
+  headersArrived (): void {
+    clearTimeout(this.#timer)
+    const ms = this.#timeouts.bodyTimeoutMs
+    if (ms > 0) this.#timer = setTimeout(() => this.#expire(timeoutError(`the response body was silent for ${ms} ms`)), ms)
+  }
+
+  /** The body as text, each chunk restarting the silence timer. */
+  async read (body: AsyncIterable<Buffer>): Promise<string> {
+    const chunks: Buffer[] = []
+    for await (const chunk of body) {
+      this.#timer?.refresh()
+      chunks.push(chunk)
+    }
+    return Buffer.concat(chunks).toString('utf8')
+  }
+
+  clear (): void {
+    clearTimeout(this.#timer)
+    this.#callSignal?.removeEventListener('abort', this.#onAbort)
+  }
+
+  #expire (err: Error): void {
+    this.timedOut = err
+    this.#controller.abort(err)
   }
 }
 

@@ -31,8 +31,9 @@ export function networkError (err: unknown, aborted: boolean): Error {
   return err
 }
 
-function timeoutError (cause: Error, code: string | undefined): Error {
-  const err: CodedError = new Error(cause.message, { cause })
+/** The SDK handler's TimeoutError (`code` ETIMEDOUT for its request timeout, none for a socket or connect timeout). */
+export function timeoutError (cause: Error | string, code?: string): Error {
+  const err: CodedError = typeof cause === 'string' ? new Error(cause) : new Error(cause.message, { cause })
   err.name = 'TimeoutError'
   if (code !== undefined) err.code = code
   return err

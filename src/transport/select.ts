@@ -1,9 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TransportMode } from '../options.js'
+import type { Transport } from '../instrumentation.js'
 import { FastTransport } from './fast-transport.js'
 
 export interface TransportChoice {
-  readonly transport: 'fast' | 'sdk'
+  readonly transport: Transport
   /** Why, in a few words, for the startup log line. */
   readonly reason: string
 }

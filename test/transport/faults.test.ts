@@ -1,4 +1,5 @@
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { FastTransport } from '../../src/transport/fast-transport.js'
 import { createTable, makeClient, startDynalite } from '../helpers/dynamo.js'
@@ -96,6 +97,25 @@ t.test('every fault ends a call alike on both transports: same error shape, same
     t.equal(err?.name, 'AbortError')
     t.equal(err?.attempts, 1)
     t.equal(proxy.seen.length, mark + 1, 'no retry after the abort')
+  })
+  t.test('regression: the request timeout runs from the attempt\'s start, a wait for a connection included, as the SDK\'s', async (t) => {
+    // One connection, held by a call whose body stalls (a long body timeout): the next call waits for it. The SDK's
+    // request timeout counts that wait; undici's headers timeout only starts on a connection, so it waited on.
+    const client = impatientClient(t, proxy.endpoint, 1)
+    const transport = new FastTransport(client, { connectionTimeoutMs: 1000, requestTimeoutMs: 1000, bodyTimeoutMs: 600_000 }, 1)
+    const holder = new AbortController()
+    t.teardown(async () => { holder.abort(); await transport.close() })
+    proxy.inject({ kind: 'stallBody' }, { times: 1 })
+    const mark = proxy.seen.length
+    const held = transport.send('GetItem', input, { abortSignal: holder.signal }).then(() => undefined, shape)
+    await until(() => proxy.seen.length > mark, 'the first call holds the connection')
+    proxy.heal()
+    const limit = sleep(60_000, undefined, { ref: false }).then(() => 'still waiting after 60 s')
+    const waiting = await Promise.race([transport.send('GetItem', input).then(() => 'answered', shape), limit])
+    t.strictSame(waiting, { name: 'TimeoutError', code: 'ETIMEDOUT', fault: undefined, status: undefined, attempts: 1, reasons: undefined })
+    t.equal(proxy.seen.length, mark + 1, 'it never got the connection')
+    holder.abort()
+    t.equal((await held)?.name, 'AbortError')
   })
   t.test('no unhandled rejection or uncaught exception', async (t) => {
     t.strictSame(unexpected.events, [])
