@@ -39,6 +39,7 @@ export const METRIC_NAMES = Object.freeze({
   loadsTotal: 'dynamo_session_loads_total',
   createdTotal: 'dynamo_session_created_total',
   destroyedTotal: 'dynamo_session_destroyed_total',
+  ownerRevocationsTotal: 'dynamo_session_owner_revocations_total',
   clockSkewSeconds: 'dynamo_session_clock_skew_seconds'
 } as const)
 
@@ -75,6 +76,7 @@ export interface Instruments {
   readonly loadsTotal: Counter<'result'>
   readonly createdTotal: Counter
   readonly destroyedTotal: Counter
+  readonly ownerRevocationsTotal: Counter
   readonly clockSkewSeconds: Gauge
 }
 
@@ -273,6 +275,11 @@ function registerRequestInstruments (registers: Registry[], readClockOffsetMs: (
     }),
     createdTotal: new Counter({ name: N.createdTotal, help: 'Sessions created', registers }),
     destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers }),
+    ownerRevocationsTotal: new Counter({
+      name: N.ownerRevocationsTotal,
+      help: 'Sessions deleted by owner revocation (destroyByOwner, destroyOthers)',
+      registers
+    }),
     clockSkewSeconds: new Gauge({
       name: N.clockSkewSeconds,
       help: 'DynamoDB\'s clock minus this instance\'s, from the Date header of the last DynamoDB response' +
@@ -324,6 +331,9 @@ function requestObserver (i: Instruments): RequestObserver {
     },
     requestThrottled (operation: StoreOperation, reason: ThrottleReason) {
       i.throttledRequestsTotal.inc({ component: 'request', operation, reason })
+    },
+    ownerRevoked (count: number) {
+      i.ownerRevocationsTotal.inc(count)
     }
   }
 }

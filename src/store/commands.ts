@@ -7,6 +7,7 @@ import type { JsonValue, SessionRecord } from './json.js'
 import { itemKey, toAttributeMap, toAttributeValue } from './marshal.js'
 import { NOT_TOMBSTONE, TOMBSTONE_NAMES } from './tombstone.js'
 import { indexItemAttributes, indexUpdateParts } from './expiry-index.js'
+import { ownerItemAttributes, ownerUpdateParts } from './owner.js'
 
 // The pure request-path command builders: the store sends what they return.
 
@@ -30,6 +31,10 @@ export interface CreateSpec {
   nowSec: number
   createdAt: number
   expiresAt: number
+  /** The owner id (`session.setOwner()`), written only when set: a row without it is not in the owner index. */
+  owner?: string | undefined
+  /** The label (`session.setLabel()`), written only when set. */
+  label?: string | undefined
 }
 
 /** A new row; fails rather than overwrite an existing one. */
@@ -42,7 +47,8 @@ export function buildCreateInput (shape: TableShape, spec: CreateSpec): PutItemC
       [shape.createdAttribute]: { N: String(spec.createdAt) },
       [shape.touchedAttribute]: { N: String(spec.nowSec) },
       [shape.dataAttribute]: { M: toAttributeMap(spec.data) },
-      ...(shape.expiryIndex === false ? {} : indexItemAttributes(shape.expiryIndex, spec.id, spec.expiresAt))
+      ...(shape.expiryIndex === false ? {} : indexItemAttributes(shape.expiryIndex, spec.id, spec.expiresAt)),
+      ...(shape.ownerIndex === false ? {} : ownerItemAttributes(shape.ownerIndex, spec.owner, spec.label))
     },
     ConditionExpression: 'attribute_not_exists(#id)',
     ExpressionAttributeNames: { '#id': shape.idAttribute }
@@ -57,6 +63,10 @@ export interface UpdateSpec {
   changes?: ReadonlyMap<string, JsonValue | undefined>
   /** For a row without the data map: write this whole map, only if the map is still missing. */
   wholeData?: SessionRecord
+  /** A new owner to write (set in this request); undefined leaves the row's owner, and its index entry, alone. */
+  owner?: string | undefined
+  /** A new label to write; undefined leaves the row's label alone. */
+  label?: string | undefined
 }
 
 /**
@@ -83,6 +93,12 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
     sets.push(...index.sets)
     Object.assign(names, index.names)
     Object.assign(values, index.values)
+  }
+  if (shape.ownerIndex !== false && (spec.owner !== undefined || spec.label !== undefined)) {
+    const owner = ownerUpdateParts(shape.ownerIndex, spec.owner, spec.label)
+    sets.push(...owner.sets)
+    Object.assign(names, owner.names)
+    Object.assign(values, owner.values)
   }
   const removes: string[] = []
   let condition = `attribute_exists(#id) AND ${LIVE_CONDITION} AND ${NOT_TOMBSTONE}`
