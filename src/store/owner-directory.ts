@@ -156,10 +156,13 @@ export class OwnerDirectory {
     return ids
   }
 
-  /** A Query on an index the table lacks fails with ValidationException: the coded error says how to add it. */
+  /**
+   * A Query on an index the table lacks fails with ValidationException (DynamoDB, dynalite) or ResourceNotFoundException
+   * (moto), naming the index: the coded error says how to add it.
+   */
   #queryFailure (index: OwnerIndexShape, err: unknown): unknown {
     const { message } = errorFields(err)
-    if (errorName(err) === 'ValidationException' && /index/i.test(message)) {
+    if (['ValidationException', 'ResourceNotFoundException'].includes(errorName(err)) && /index/i.test(message)) {
       return new NoOwnerIndexError(index.indexName, `table ${this.#tableName()} has no such index`, { cause: err })
     }
     return err
