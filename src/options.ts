@@ -386,7 +386,8 @@ export interface ResolvedOptions extends TableShape {
 
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
-  'touchedAttribute', 'expiryIndex', 'ownerIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
+  'touchedAttribute', 'expiryIndex', 'ownerIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds',
+  'consistentRead',
   'onStoreError', 'cookie', 'requestTimeoutMs', 'transport', 'createTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const

@@ -100,7 +100,8 @@ export const init: Command = {
       type: 'string', arg: 'n', description: 'Write capacity of the expiry index on a provisioned table (default: the table\'s)'
     },
     wait: {
-      type: 'boolean', description: 'Wait until the expiry index, then the owner index, is ACTIVE (a backfill takes minutes to hours on a large table)'
+      type: 'boolean',
+      description: 'Wait until the expiry index, then the owner index, is ACTIVE (a backfill takes minutes to hours on a large table)'
     },
     'wait-seconds': { type: 'string', arg: 'n', description: 'How long --wait waits', default: String(DEFAULT_INDEX_WAIT_SECONDS) },
     ...JSON_FLAG

@@ -87,18 +87,10 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
     ...liveValues(spec.nowSec)
   }
   const sets = ['#exp = :exp', '#touched = :now', '#created = if_not_exists(#created, :now)']
-  if (shape.expiryIndex !== false) {
-    // The bucket follows the expiry; the shard is written once.
-    const index = indexUpdateParts(shape.expiryIndex, spec.id, spec.expiresAt)
-    sets.push(...index.sets)
-    Object.assign(names, index.names)
-    Object.assign(values, index.values)
-  }
-  if (shape.ownerIndex !== false && (spec.owner !== undefined || spec.label !== undefined)) {
-    const owner = ownerUpdateParts(shape.ownerIndex, spec.owner, spec.label)
-    sets.push(...owner.sets)
-    Object.assign(names, owner.names)
-    Object.assign(values, owner.values)
+  for (const part of indexParts(shape, spec)) {
+    sets.push(...part.sets)
+    Object.assign(names, part.names)
+    Object.assign(values, part.values)
   }
   const removes: string[] = []
   let condition = `attribute_exists(#id) AND ${LIVE_CONDITION} AND ${NOT_TOMBSTONE}`
@@ -130,4 +122,17 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values
   }
+}
+
+/**
+ * What an UpdateItem adds for the indexes: the expiry bucket (it follows the expiry; the shard is written once), and
+ * the owner and label only when this write sets them (a refresh leaves the owner index alone).
+ */
+function indexParts (shape: TableShape, spec: UpdateSpec): Array<ReturnType<typeof indexUpdateParts>> {
+  const parts: Array<ReturnType<typeof indexUpdateParts>> = []
+  if (shape.expiryIndex !== false) parts.push(indexUpdateParts(shape.expiryIndex, spec.id, spec.expiresAt))
+  if (shape.ownerIndex !== false && (spec.owner !== undefined || spec.label !== undefined)) {
+    parts.push(ownerUpdateParts(shape.ownerIndex, spec.owner, spec.label))
+  }
+  return parts
 }

@@ -104,7 +104,9 @@ export function buildOwnerQueryInput (
 }
 
 /** Up to 100 rows by id, only the attributes a listing shows (which saves bandwidth, not read units). */
-export function buildBatchGetInput (shape: TableShape, index: OwnerIndexShape, ids: readonly string[], consistent: boolean): BatchGetItemCommandInput {
+export function buildBatchGetInput (
+  shape: TableShape, index: OwnerIndexShape, ids: readonly string[], consistent: boolean
+): BatchGetItemCommandInput {
   const names = {
     '#id': shape.idAttribute,
     '#exp': shape.expiresAttribute,

@@ -182,7 +182,10 @@ export function buildCreateTableInput (
   ]
   return {
     TableName: tableName,
-    AttributeDefinitions: [{ AttributeName: idAttribute, AttributeType: 'S' }, ...definitions.flatMap((d) => d.attributes.map((a) => ({ ...a })))],
+    AttributeDefinitions: [
+      { AttributeName: idAttribute, AttributeType: 'S' },
+      ...definitions.flatMap((d) => d.attributes.map((a) => ({ ...a })))
+    ],
     KeySchema: [{ AttributeName: idAttribute, KeyType: 'HASH' }],
     ...(billing === 'on-demand'
       ? { BillingMode: 'PAY_PER_REQUEST' as const }
