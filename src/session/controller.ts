@@ -174,7 +174,7 @@ export class SessionController implements SessionCore {
       this.delete(key)
       return
     }
-    this.#contents.set(key, value, () => itemOverhead(this.#env.options, this.id))
+    this.#contents.set(key, value, () => itemOverhead(this.#env.options, this.id, { owner: this.#owner, label: this.#label }))
   }
 
   delete (key: string): void {
