@@ -7,6 +7,7 @@ import { DynamoStore } from '../../src/store/dynamo-store.js'
 import { OwnerDirectory } from '../../src/store/owner-directory.js'
 import { TOMBSTONE_ATTRIBUTE } from '../../src/store/tombstone.js'
 import { handleOf } from '../../src/store/owner.js'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
 
 // The owner directory against dynalite: the index Query pages, BatchGetItem chunks of 100, and what is left out.
 
@@ -72,5 +73,28 @@ t.test('owner directory', async (t) => {
     const listed = await directory.list('owner-c', { current: 'current-session-0001' })
     t.strictSame(listed.map((s) => s.current), [true, false])
     t.strictSame(await directory.list('owner-d', { current: 'current-session-0001' }), [], 'not listed for another owner')
+  })
+
+  t.test('BatchGetItem: UnprocessedKeys are retried (backing off), and a read that never completes is a coded error', async (t) => {
+    const table = await createTable(client)
+    const now = clock.seconds
+    await putAll(table, [row('unprocessed-session-1', 'owner-e', now + 100), row('unprocessed-session-2', 'owner-e', now + 100)])
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const proxied = makeClient(t, proxy.endpoint)
+    const options = resolveOptions({ secret: SECRET, tableName: table, now: clock.now })
+    const waits: number[] = []
+    const sleep = async (ms: number): Promise<void> => { waits.push(ms) }
+    const directory = new OwnerDirectory(new DynamoStore(proxied, options, clock.now), options, undefined, sleep)
+
+    proxy.inject({ kind: 'unprocessed' }, { operations: ['BatchGetItem'], times: 2 })
+    const listed = await directory.list('owner-e', { withIds: true })
+    t.strictSame(listed.map((s) => s.id).sort(), ['unprocessed-session-1', 'unprocessed-session-2'])
+    t.equal(proxy.seen.filter((op) => op === 'BatchGetItem').length, 3, 'two answers with every key unprocessed, then the read')
+    t.strictSame(waits, [50, 100], 'backing off')
+
+    proxy.inject({ kind: 'unprocessed' }, { operations: ['BatchGetItem'] })
+    waits.length = 0
+    await t.rejects(directory.list('owner-e'), { code: 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE' })
+    t.strictSame(waits, [50, 100, 200, 400, 800, 1000, 1000], 'eight attempts, the waits capped at one second')
   })
 })
