@@ -187,7 +187,8 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     })
     const client = target.client
     cleanup.push(async () => client.destroy())
-    const table = await ensureSessionTable(client, { tableName })
+    // dynalite cannot add an index to an existing table (a --data-dir table of an older version keeps what it has).
+    const table = await ensureSessionTable(client, { tableName, addIndexToExistingTable: false })
     const app = await buildApp(client, tableName, secret, options.metricsPort ?? DEMO_METRICS_PORT)
     cleanup.push(async () => { await app.close() })
     await app.listen({ port: options.port ?? DEMO_PORT, host: options.host ?? DEMO_HOST })

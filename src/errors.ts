@@ -100,6 +100,32 @@ export const SaveFailedError = createError(
   503
 )
 
+/** `session.setOwner()` got something other than a non-empty string of at most 256 characters. The value is never shown. */
+export const InvalidOwnerError = createError(
+  'FST_DYNAMO_SESSION_INVALID_OWNER',
+  'Invalid session owner: expected a non-empty string of at most %s characters, got %s',
+  500,
+  TypeError
+)
+
+/** `session.setLabel()` got something other than a string of at most 256 characters. */
+export const InvalidLabelError = createError(
+  'FST_DYNAMO_SESSION_INVALID_LABEL',
+  'Invalid session label: expected a string of at most %s characters, got %s',
+  500,
+  TypeError
+)
+
+/**
+ * The owner methods need the owner index: the plugin runs with `ownerIndex: false`, or the table lacks the index.
+ * `dynamo-session init` adds it (see docs/sessions-of-a-user.md).
+ */
+export const NoOwnerIndexError = createError(
+  'FST_DYNAMO_SESSION_NO_OWNER_INDEX',
+  'Sessions of a user need the owner index (%s): %s; run `dynamo-session init` to add it (see docs/sessions-of-a-user.md)',
+  500
+)
+
 /** The table exists with a key schema this library cannot use, or could not be created. */
 export const TableSetupError = createError(
   'FST_DYNAMO_SESSION_TABLE_SETUP',

@@ -4,9 +4,11 @@ export { dynamoSession, dynamoSession as default } from './plugin.js'
 export type { Session, SessionData, SessionKey, SessionValue } from './session.js'
 export type { JsonValue } from './store/json.js'
 export type {
-  DynamoSessionOptions, SessionCookieOptions, ExpiryIndexOptions, ReaperOptions, MetricsOptions, ConsistentRead, OnStoreError, SameSite
+  DynamoSessionOptions, SessionCookieOptions, ExpiryIndexOptions, OwnerIndexOptions, ReaperOptions, MetricsOptions, ConsistentRead,
+  OnStoreError, SameSite
 } from './options.js'
 export type { SessionStoreApi, SessionSnapshot } from './store/dynamo-store.js'
+export type { OwnedSession, ListByOwnerOptions, DestroyByOwnerOptions, OwnerRevocation } from './store/owner-directory.js'
 export type { SessionReaper } from './reaper/reaper.js'
 export type { ReapReport, ReapResult } from './reaper/report.js'
 export { ensureSessionTable } from './store/table.js'

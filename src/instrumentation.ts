@@ -14,8 +14,8 @@ import {
 export const LOAD_RESULTS = ['found', 'not_found', 'expired', 'invalid_cookie', 'superseded'] as const
 export type LoadResult = typeof LOAD_RESULTS[number]
 
-/** DynamoDB operations the request path sends. */
-export const STORE_OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] as const
+/** DynamoDB operations the request path sends (Query and BatchGetItem: the owner methods, sessions-of-a-user.md). */
+export const STORE_OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem'] as const
 export type StoreOperation = typeof STORE_OPERATIONS[number]
 
 /** How a DynamoDB call ended: `conflict` is a failed condition (the row changed meanwhile), not an error. */
@@ -80,7 +80,7 @@ export function throttleReasonOf (err: unknown): ThrottleReason {
   return KNOWN_THROTTLE_REASONS.has(first) ? first as ThrottleReason : 'other'
 }
 
-const READ_OPERATIONS: ReadonlySet<StoreOperation | ReaperOperation> = new Set(['GetItem', 'Scan', 'Query'])
+const READ_OPERATIONS: ReadonlySet<StoreOperation | ReaperOperation> = new Set(['GetItem', 'Scan', 'Query', 'BatchGetItem'])
 
 /** True for the operations DynamoDB bills in read units. */
 export function isRead (operation: StoreOperation | ReaperOperation): boolean {
@@ -113,6 +113,8 @@ export interface RequestObserver {
   requestThrottled (operation: StoreOperation, reason: ThrottleReason): void
   /** The transport the store's and the reaper's calls go through (at registration). */
   transport (transport: Transport): void
+  /** `count` sessions were deleted by an owner revocation (`destroyByOwner`, `destroyOthers`). */
+  ownerRevoked (count: number): void
 }
 
 /** What the reaper reports. Must not throw. */

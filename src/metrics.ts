@@ -39,6 +39,7 @@ export const METRIC_NAMES = Object.freeze({
   loadsTotal: 'dynamo_session_loads_total',
   createdTotal: 'dynamo_session_created_total',
   destroyedTotal: 'dynamo_session_destroyed_total',
+  ownerRevocationsTotal: 'dynamo_session_owner_revocations_total',
   clockSkewSeconds: 'dynamo_session_clock_skew_seconds',
   transport: 'dynamo_session_transport'
 } as const)
@@ -76,6 +77,7 @@ export interface Instruments {
   readonly loadsTotal: Counter<'result'>
   readonly createdTotal: Counter
   readonly destroyedTotal: Counter
+  readonly ownerRevocationsTotal: Counter
   readonly clockSkewSeconds: Gauge
   readonly transport: Gauge<'transport'>
 }
@@ -275,6 +277,11 @@ function registerRequestInstruments (registers: Registry[], readClockOffsetMs: (
     }),
     createdTotal: new Counter({ name: N.createdTotal, help: 'Sessions created', registers }),
     destroyedTotal: new Counter({ name: N.destroyedTotal, help: 'Sessions destroyed (destroy() or regenerate())', registers }),
+    ownerRevocationsTotal: new Counter({
+      name: N.ownerRevocationsTotal,
+      help: 'Sessions deleted by owner revocation (destroyByOwner, destroyOthers)',
+      registers
+    }),
     clockSkewSeconds: new Gauge({
       name: N.clockSkewSeconds,
       help: 'DynamoDB\'s clock minus this instance\'s, from the Date header of the last DynamoDB response' +
@@ -337,6 +344,9 @@ function requestObserver (i: Instruments): RequestObserver {
     },
     transport (transport: Transport) {
       for (const known of TRANSPORTS) i.transport.set({ transport: known }, known === transport ? 1 : 0)
+    },
+    ownerRevoked (count: number) {
+      i.ownerRevocationsTotal.inc(count)
     }
   }
 }

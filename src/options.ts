@@ -32,6 +32,12 @@ export const DEFAULT_BUCKET_SECONDS = 300
 export const MIN_EXPIRY_INDEX_SHARDS = 1
 export const MAX_EXPIRY_INDEX_SHARDS = 1000
 export const MIN_BUCKET_SECONDS = 1
+/** The owner index (see docs/sessions-of-a-user.md): a sparse KEYS_ONLY global secondary index on the owner id. */
+export const DEFAULT_OWNER_INDEX_NAME = 'Owner_Index'
+/** The owner id's attribute (String, the owner index's partition key); absent on sessions without an owner. */
+export const DEFAULT_OWNER_ATTRIBUTE = 'Owner_Id'
+/** The session label's attribute (String, e.g. a device name); absent on sessions without a label. */
+export const DEFAULT_LABEL_ATTRIBUTE = 'Session_Label'
 /** touchAfterSeconds defaults to this fraction of ttlSeconds, rounded down. */
 export const DEFAULT_TOUCH_FRACTION = 5
 /** How long the tombstone regenerate() leaves under the old id lasts. */
@@ -200,6 +206,15 @@ export interface ExpiryIndexOptions {
   bucketSeconds?: number
 }
 
+export interface OwnerIndexOptions {
+  /** Name of the global secondary index (sparse, KEYS_ONLY, on the owner attribute). Defaults to `'Owner_Index'`. */
+  indexName?: string
+  /** Owner attribute (String, the index's partition key), written by `session.setOwner()`. Defaults to `'Owner_Id'`. */
+  attribute?: string
+  /** Label attribute (String, not in the index), written by `session.setLabel()`. Defaults to `'Session_Label'`. */
+  labelAttribute?: string
+}
+
 export interface MetricsOptions {
   /** The prom-client Registry to register on (never prom-client's global one by default). Defaults to a new Registry. */
   registry?: Registry
@@ -239,6 +254,12 @@ export interface DynamoSessionOptions {
    * (and, once, its shard), even before the index exists. `false` writes neither. Defaults to `{}`.
    */
   expiryIndex?: ExpiryIndexOptions | false
+  /**
+   * The owner index behind `session.setOwner()`, `fastify.sessionStore.listByOwner()` and `destroyByOwner()`
+   * (docs/sessions-of-a-user.md): sessions with an owner carry it in this attribute; `false` turns the feature off
+   * (those methods then throw FST_DYNAMO_SESSION_NO_OWNER_INDEX). Defaults to `{}`.
+   */
+  ownerIndex?: OwnerIndexOptions | false
   /** Idle lifetime of a session in seconds. Defaults to `300`. */
   ttlSeconds?: number
   /**
@@ -316,6 +337,12 @@ export interface ExpiryIndexShape {
   readonly bucketSeconds: number
 }
 
+export interface OwnerIndexShape {
+  readonly indexName: string
+  readonly attribute: string
+  readonly labelAttribute: string
+}
+
 export interface TableShape {
   readonly tableName: string
   readonly idAttribute: string
@@ -325,6 +352,8 @@ export interface TableShape {
   readonly touchedAttribute: string
   /** False: sessions carry no bucket and the reaper scans. */
   readonly expiryIndex: ExpiryIndexShape | false
+  /** False: no owners, no labels. */
+  readonly ownerIndex: OwnerIndexShape | false
 }
 
 export interface ResolvedReaperOptions {
@@ -372,7 +401,8 @@ export interface ResolvedOptions extends TableShape {
 
 const TOP_LEVEL_KEYS = [
   'secret', 'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute',
-  'touchedAttribute', 'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds', 'consistentRead',
+  'touchedAttribute', 'expiryIndex', 'ownerIndex', 'ttlSeconds', 'touchAfterSeconds', 'absoluteTimeoutSeconds', 'tombstoneSeconds',
+  'consistentRead',
   'onStoreError', 'cookie', 'requestTimeoutMs', 'transport', 'createTable', 'verifyTable', 'now', 'reaper', 'metrics'
 ] as const
 const COOKIE_KEYS = ['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'partitioned', 'legacyName'] as const
@@ -392,6 +422,7 @@ const REAPER_KEYS = [
 ] as const
 const METRICS_KEYS = ['registry', 'route', 'port', 'host'] as const
 const EXPIRY_INDEX_KEYS = ['indexName', 'attribute', 'shardAttribute', 'shards', 'bucketSeconds'] as const
+const OWNER_INDEX_KEYS = ['indexName', 'attribute', 'labelAttribute'] as const
 
 // RFC 6265 cookie-name token characters.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -644,6 +675,17 @@ export function resolveExpiryIndex (value: unknown): ExpiryIndexShape | false {
   })
 }
 
+/** Validates, then defaults, the `ownerIndex` option (its attribute names are checked with the table's). */
+export function resolveOwnerIndex (value: unknown): OwnerIndexShape | false {
+  const x = section('ownerIndex', value, OWNER_INDEX_KEYS)
+  if (x === false) return false
+  return Object.freeze({
+    indexName: str('ownerIndex.indexName', x.indexName, DEFAULT_OWNER_INDEX_NAME, TABLE_NAME, TABLE_NAME_TEXT),
+    attribute: str('ownerIndex.attribute', x.attribute, DEFAULT_OWNER_ATTRIBUTE),
+    labelAttribute: str('ownerIndex.labelAttribute', x.labelAttribute, DEFAULT_LABEL_ATTRIBUTE)
+  })
+}
+
 /**
  * Validates, then defaults, the table name and attribute names as resolveOptions() does (also used by the CLI's
  * table flags). Other keys of `input` are ignored.
@@ -663,12 +705,19 @@ export function resolveTableShape (input: TableShapeInput): TableShape {
   const indexAttributes = expiryIndex === false
     ? {}
     : { 'expiryIndex.attribute': expiryIndex.attribute, 'expiryIndex.shardAttribute': expiryIndex.shardAttribute }
-  for (const [key, attr] of Object.entries({ ...attributes, ...indexAttributes })) {
+  const ownerIndex = resolveOwnerIndex(input.ownerIndex)
+  const ownerAttributes = ownerIndex === false
+    ? {}
+    : { 'ownerIndex.attribute': ownerIndex.attribute, 'ownerIndex.labelAttribute': ownerIndex.labelAttribute }
+  for (const [key, attr] of Object.entries({ ...attributes, ...indexAttributes, ...ownerAttributes })) {
     const other = seen.get(attr)
     if (other !== undefined) fail(key, `an attribute name different from ${other}`, attr)
     seen.set(attr, key)
   }
-  return Object.freeze({ tableName, ...attributes, expiryIndex })
+  if (ownerIndex !== false && expiryIndex !== false && ownerIndex.indexName === expiryIndex.indexName) {
+    fail('ownerIndex.indexName', 'an index name different from expiryIndex.indexName', ownerIndex.indexName)
+  }
+  return Object.freeze({ tableName, ...attributes, expiryIndex, ownerIndex })
 }
 
 /** Validates user options, then applies defaults, once. Throws a coded error on the first problem. */

@@ -12,6 +12,7 @@ import type { Session } from './session.js'
 import { DynamoStore, type SessionStoreApi } from './store/dynamo-store.js'
 import { describeTableIfExists, ensureSessionTable } from './store/table.js'
 import { verifyTable } from './store/verify.js'
+import { OwnerDirectory, type DestroyByOwnerOptions, type ListByOwnerOptions } from './store/owner-directory.js'
 import { assertRegion, clockOffsetMs, defaultClient, sendsToLoopback } from './client.js'
 import { sessionHooks } from './hooks.js'
 import { createMetrics, type SessionMetrics } from './metrics.js'
@@ -65,9 +66,12 @@ async function dynamoSessionPlugin (fastify: FastifyInstance, userOptions: Dynam
 
   fastify.decorateRequest('session', null as unknown as Session)
   // Only the admin API: the store's other methods stay internal.
+  const owners = new OwnerDirectory(store, options)
   const sessionStore: SessionStoreApi = Object.freeze({
     get: async (id: string) => await store.get(id),
-    destroy: async (id: string) => await store.destroy(id)
+    destroy: async (id: string) => await store.destroy(id),
+    listByOwner: async (owner: string, listOptions?: ListByOwnerOptions) => await owners.list(owner, listOptions),
+    destroyByOwner: async (owner: string, destroyOptions?: DestroyByOwnerOptions) => await owners.destroy(owner, destroyOptions)
   })
   fastify.decorate('sessionStore', sessionStore)
 

@@ -1,5 +1,6 @@
 import type { JsonValue, SessionRecord } from './store/json.js'
 import type { SessionCore } from './session/core.js'
+import type { OwnerRevocation } from './store/owner-directory.js'
 
 /**
  * Session data, typed by augmentation:
@@ -54,6 +55,38 @@ export class Session {
    */
   get degraded (): boolean {
     return this.#core.degraded
+  }
+
+  /** The owner id set by `setOwner()` (stored with the session); undefined for a session without an owner. */
+  get owner (): string | undefined {
+    return this.#core.owner
+  }
+
+  /** The label set by `setLabel()`; undefined when none. */
+  get label (): string | undefined {
+    return this.#core.label
+  }
+
+  /**
+   * Binds the session to an opaque owner id (a user id, not an email: it is stored in clear; at most 256 characters),
+   * for `fastify.sessionStore.listByOwner()` and `destroyByOwner()`. Written with the session's next write; called
+   * before `regenerate()` at login, it goes into the new row's one PutItem. Never logged.
+   */
+  setOwner (owner: string): void {
+    this.#core.setOwner(owner)
+  }
+
+  /** A label the owner's session list shows (a device name, a user agent; at most 256 characters). */
+  setLabel (label: string): void {
+    this.#core.setLabel(label)
+  }
+
+  /**
+   * "Log out everywhere else": deletes every other session of this session's owner (see
+   * `fastify.sessionStore.destroyByOwner`). Resolves `{ deleted: 0, remaining: 0 }` for a session without an owner.
+   */
+  async destroyOthers (): Promise<OwnerRevocation> {
+    return await this.#core.destroyOthers()
   }
 
   /** A copy of the value: change it, then set() it to store the change. */

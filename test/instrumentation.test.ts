@@ -18,7 +18,7 @@ t.test('billedUnits: what DynamoDB reported, else one unit for a failed conditio
 
 t.test('isRead: the operations billed in read units', async (t) => {
   const operations = new Set<StoreOperation | ReaperOperation>([...STORE_OPERATIONS, ...REAPER_OPERATIONS])
-  t.strictSame([...operations].filter(isRead).sort(), ['GetItem', 'Query', 'Scan'])
+  t.strictSame([...operations].filter(isRead).sort(), ['BatchGetItem', 'GetItem', 'Query', 'Scan'])
 })
 
 t.test('regression: REAPER_OPERATIONS holds every ReaperOperation, Query included', async (t) => {

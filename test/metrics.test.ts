@@ -47,6 +47,7 @@ const TYPES: Record<keyof typeof METRIC_NAMES, string> = {
   loadsTotal: 'counter',
   createdTotal: 'counter',
   destroyedTotal: 'counter',
+  ownerRevocationsTotal: 'counter',
   clockSkewSeconds: 'gauge',
   transport: 'gauge'
 }

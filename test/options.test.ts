@@ -410,7 +410,7 @@ t.test('README documents every option', async (t) => {
 // The reaper's and the metrics' own options are tabled on their doc pages, which the README's rows link to.
 t.test('docs/reaper.md and docs/operations.md document every reaper and metrics option', async (t) => {
   const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8')
-  for (const [iface, prefix, page] of [['ReaperOptions', 'reaper', 'reaper.md'], ['MetricsOptions', 'metrics', 'operations.md'], ['ExpiryIndexOptions', 'expiryIndex', 'reaper.md']]) {
+  for (const [iface, prefix, page] of [['ReaperOptions', 'reaper', 'reaper.md'], ['MetricsOptions', 'metrics', 'operations.md'], ['ExpiryIndexOptions', 'expiryIndex', 'reaper.md'], ['OwnerIndexOptions', 'ownerIndex', 'sessions-of-a-user.md']]) {
     const doc = readFileSync(new URL(`../docs/${page!}`, import.meta.url), 'utf8')
     const from = source.indexOf(`export interface ${iface!} {`)
     t.ok(from >= 0, `${iface!} is in options.ts`)
@@ -535,8 +535,10 @@ t.test('reaper and metrics: wrong values are coded errors naming the option and 
 
 t.test('regression: the table shape and the reaper options resolve on their own, without a secret (the CLI uses them)', async (t) => {
   const full = resolveWithSecret({ tableName: 'sessions_x', idAttribute: 'pk', reaper: { segments: 4 } })
-  const { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute, expiryIndex } = full
-  t.strictSame(resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }), { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute, expiryIndex })
+  const { tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute, expiryIndex, ownerIndex } = full
+  t.strictSame(resolveTableShape({ tableName: 'sessions_x', idAttribute: 'pk' }), {
+    tableName, idAttribute, expiresAttribute, dataAttribute, createdAttribute, touchedAttribute, expiryIndex, ownerIndex
+  })
   t.ok(Object.isFrozen(resolveTableShape({})))
   t.strictSame(resolveReaperOptions({ segments: 4 }), full.reaper)
   t.equal(resolveReaperOptions(false), false)
@@ -552,6 +554,26 @@ t.test('reaper.maxPassSeconds defaults to 80% of the schedule\'s shortest period
   t.equal(defaultMaxPassSeconds(1), 1, 'never below the option\'s minimum')
   t.equal(defaultMaxPassSeconds(0), DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS)
   t.equal(DEFAULT_REAPER_UNSCHEDULED_PASS_SECONDS, 60)
+})
+
+t.test('ownerIndex: defaults, explicit values, false, and its attribute names are reserved like the others', async (t) => {
+  t.strictSame(resolveWithSecret({}).ownerIndex, { indexName: 'Owner_Index', attribute: 'Owner_Id', labelAttribute: 'Session_Label' })
+  t.ok(Object.isFrozen(resolveWithSecret({}).ownerIndex))
+  t.strictSame(resolveWithSecret({ ownerIndex: { indexName: 'by-owner', attribute: 'o', labelAttribute: 'l' } }).ownerIndex,
+    { indexName: 'by-owner', attribute: 'o', labelAttribute: 'l' })
+  t.equal(resolveWithSecret({ ownerIndex: false }).ownerIndex, false)
+  for (const [extra, pattern] of [
+    [{ ownerIndex: true }, /ownerIndex: expected an object or false/],
+    [{ ownerIndex: { indexName: 'ab' } }, /ownerIndex\.indexName/],
+    [{ ownerIndex: { indexName: 'Expire_Bucket_Index' } }, /ownerIndex\.indexName: expected an index name different from expiryIndex\.indexName/],
+    [{ ownerIndex: { attribute: '' } }, /ownerIndex\.attribute/],
+    [{ ownerIndex: { attribute: 'Data' } }, /ownerIndex\.attribute: expected an attribute name different from dataAttribute/],
+    [{ ownerIndex: { labelAttribute: 'Owner_Id' } }, /ownerIndex\.labelAttribute: expected an attribute name different from ownerIndex\.attribute/],
+    [{ ownerIndex: { attribute: 'Superseded_At' } }, /the tombstone marker/]
+  ] as const) {
+    t.throws(() => resolveWithSecret(extra), { code: INVALID, message: pattern }, JSON.stringify(extra))
+  }
+  t.throws(() => resolveWithSecret({ ownerIndex: { shards: 1 } }), { code: 'FST_DYNAMO_SESSION_UNKNOWN_OPTION' })
 })
 
 t.test('expiryIndex: defaults, explicit values, false, and its attribute names are reserved like the others', async (t) => {

@@ -5,7 +5,7 @@ import {
 import { EXIT_OK, JSON_FLAG, type Command, type ResolvedIo } from './command.js'
 import { CONNECTION_FLAGS, withClient } from './connection.js'
 import { UsageError, type Flags } from './flags.js'
-import { EXPIRY_INDEX_FLAGS, NO_EXPIRY_INDEX_FLAG, TABLE_FLAGS, tableFlags } from './option-flags.js'
+import { EXPIRY_INDEX_FLAGS, NO_EXPIRY_INDEX_FLAG, NO_OWNER_INDEX_FLAG, TABLE_FLAGS, tableFlags } from './option-flags.js'
 
 /** DynamoDB's default quota of capacity units per table: more cannot be provisioned without a quota increase. */
 const CAPACITY_BOUNDS = { min: 1, max: 40_000 }
@@ -47,9 +47,11 @@ function indexFlags (flags: Flags): IndexSettings {
 }
 
 function initFlags (flags: Flags): InitSettings {
-  const { tableName, idAttribute, expiresAttribute, expiryIndex } = tableFlags(flags)
+  const { tableName, idAttribute, expiresAttribute, expiryIndex, ownerIndex } = tableFlags(flags)
   const billing = flags.choice<Billing>('billing', BILLING_MODES) ?? DEFAULT_BILLING
-  const setup = { tableName, idAttribute, expiresAttribute, expiryIndex, billing, ...capacityFlags(flags, billing), ...indexFlags(flags) }
+  const setup = {
+    tableName, idAttribute, expiresAttribute, expiryIndex, ownerIndex, billing, ...capacityFlags(flags, billing), ...indexFlags(flags)
+  }
   return { setup, billing, json: flags.on('json') }
 }
 
@@ -58,6 +60,7 @@ function printResult (io: ResolvedIo, result: EnsureTableResult, billingGiven: B
   const state = `${result.tableStatus}, ${result.billing}, TTL ${result.ttl}${ttlAttribute}`
   io.stdout.write(`${result.created ? 'Created' : 'Found'} ${result.tableName}: ${state}\n`)
   io.stdout.write(`expiry index: ${result.expiryIndex}\n`)
+  io.stdout.write(`owner index: ${result.ownerIndex}\n`)
   if (billingGiven !== undefined && !result.created && result.billing !== billingGiven) {
     io.stdout.write(`  note: the table is ${result.billing}; --billing applies only when creating\n`)
   }
@@ -67,9 +70,11 @@ function printResult (io: ResolvedIo, result: EnsureTableResult, billingGiven: B
 const INDEX_ONLY_FLAGS = [...Object.keys(EXPIRY_INDEX_FLAGS), 'index-read-capacity', 'index-write-capacity', 'wait', 'wait-seconds']
 
 export const init: Command = {
-  summary: 'Create the session table (with the expiry index) if missing, add the index to an existing table, enable TTL',
-  description: 'Idempotent: TTL is enabled only when it is off, and the expiry index is added only when missing (DynamoDB ' +
-    'then backfills it from the table: minutes to hours; --wait waits for it). An existing table is otherwise not changed.',
+  summary: 'Create the session table (with the expiry and owner indexes) if missing, add the indexes to an existing table, enable TTL',
+  description: 'Idempotent: TTL is enabled only when it is off, and each index is added only when missing (DynamoDB ' +
+    'then backfills it from the table: minutes to hours; --wait waits for it). DynamoDB creates one index at a time: on an ' +
+    'existing table the owner index is added once the expiry index is ACTIVE (a later run, or --wait). ' +
+    'An existing table is otherwise not changed.',
   flags: {
     ...TABLE_FLAGS,
     ...CONNECTION_FLAGS,
@@ -85,13 +90,19 @@ export const init: Command = {
       description: `Write capacity units with --billing provisioned (default ${DEFAULT_PROVISIONED_CAPACITY})`
     },
     [NO_EXPIRY_INDEX_FLAG]: { type: 'boolean', description: 'Create no expiry index (the reaper then scans the table)' },
+    [NO_OWNER_INDEX_FLAG]: {
+      type: 'boolean', description: 'Create no owner index (listByOwner and destroyByOwner then throw; see docs/sessions-of-a-user.md)'
+    },
     'index-read-capacity': {
       type: 'string', arg: 'n', description: 'Read capacity of the expiry index on a provisioned table (default: the table\'s)'
     },
     'index-write-capacity': {
       type: 'string', arg: 'n', description: 'Write capacity of the expiry index on a provisioned table (default: the table\'s)'
     },
-    wait: { type: 'boolean', description: 'Wait until the expiry index is ACTIVE (its backfill takes minutes to hours on a large table)' },
+    wait: {
+      type: 'boolean',
+      description: 'Wait until the expiry index, then the owner index, is ACTIVE (a backfill takes minutes to hours on a large table)'
+    },
     'wait-seconds': { type: 'string', arg: 'n', description: 'How long --wait waits', default: String(DEFAULT_INDEX_WAIT_SECONDS) },
     ...JSON_FLAG
   },

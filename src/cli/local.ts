@@ -18,8 +18,9 @@ const PORT_BOUNDS = { min: 0, max: MAX_PORT }
 async function createSessionTable (dynamo: EmbeddedDynamo, flags: Flags, env: NodeJS.ProcessEnv): Promise<EnsureTableResult> {
   const { client } = buildClient({ endpoint: dynamo.endpoint, requestTimeoutMs: CLI_REQUEST_TIMEOUT_MS, env })
   try {
-    // The whole shape: whatever indexes the plugin's options describe are created with the table.
-    return await ensureSessionTable(client, { ...tableFlags(flags) })
+    // The whole shape: whatever indexes the plugin's options describe are created with the table. dynalite cannot add
+    // an index to an existing table (a --data-dir table of an older version keeps what it has).
+    return await ensureSessionTable(client, { ...tableFlags(flags), addIndexToExistingTable: false })
   } finally {
     client.destroy()
   }

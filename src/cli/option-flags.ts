@@ -127,6 +127,8 @@ const INDEX_OPTION_FOR_FLAG = {
 } as const
 /** A boolean flag (of `init`) that stands for `expiryIndex: false`. */
 export const NO_EXPIRY_INDEX_FLAG = 'no-expiry-index'
+/** A boolean flag (of `init`) that stands for `ownerIndex: false`. */
+export const NO_OWNER_INDEX_FLAG = 'no-owner-index'
 
 /** The plugin's resolver applied to flags: its coded error becomes a usage error naming `names`. */
 function validated<T> (names: string, resolve: () => T): T {
@@ -139,7 +141,8 @@ function validated<T> (names: string, resolve: () => T): T {
 
 /**
  * The table name, attribute and expiry index flags (absent ones take the plugin's defaults), validated like the
- * plugin's options; `--no-expiry-index` (where a command has it) is `expiryIndex: false`.
+ * plugin's options; `--no-expiry-index` and `--no-owner-index` (where a command has them) are `expiryIndex: false`
+ * and `ownerIndex: false`.
  */
 export function tableFlags (flags: Flags): TableShape {
   const given: Record<string, unknown> = {}
@@ -150,6 +153,7 @@ export function tableFlags (flags: Flags): TableShape {
     given[option] = value
   }
   given.expiryIndex = flags.on(NO_EXPIRY_INDEX_FLAG) ? false : expiryIndexFlags(flags)
+  if (flags.on(NO_OWNER_INDEX_FLAG)) given.ownerIndex = false
   return validated('attribute flags', () => resolveTableShape(given))
 }
 

@@ -7,7 +7,9 @@ import { newSessionId } from '../ids.js'
 import { validateKey, type JsonValue, type SessionRecord } from '../store/json.js'
 import { itemOverhead } from '../store/marshal.js'
 import type { StoredSession } from '../store/record.js'
-import { SessionDestroyedError, SessionGoneError, StoreUnavailableError } from '../errors.js'
+import { NoOwnerIndexError, SessionDestroyedError, SessionGoneError, StoreUnavailableError } from '../errors.js'
+import { validateLabel, validateOwner } from '../store/owner.js'
+import { OwnerDirectory, type OwnerRevocation } from '../store/owner-directory.js'
 import { Session } from '../session.js'
 import type { SessionCore } from './core.js'
 import { PendingCookie, type CookieAction, type CookieChannel } from './cookie-action.js'
@@ -74,6 +76,11 @@ export class SessionController implements SessionCore {
   #destroyed = false
   #touchRequested = false
   #persisting: Promise<void> | undefined
+  #owner: string | undefined
+  #label: string | undefined
+  // Set in this request and not yet written: the next write of the row carries them.
+  #ownerPending = false
+  #labelPending = false
 
   constructor (env: SessionEnv, stored: StoredSession | undefined, opts: OpenOptions = {}) {
     this.#env = env
@@ -95,6 +102,8 @@ export class SessionController implements SessionCore {
         touchedAt: stored.touchedAt,
         expiresAt: stored.expiresAt
       }
+    this.#owner = stored?.owner
+    this.#label = stored?.label
     this.session = new Session(this)
     controllers.set(this.session, this)
   }
@@ -120,6 +129,40 @@ export class SessionController implements SessionCore {
     return this.#readOnly
   }
 
+  get owner (): string | undefined {
+    return this.#owner
+  }
+
+  get label (): string | undefined {
+    return this.#label
+  }
+
+  setOwner (owner: string): void {
+    this.#assertUsable()
+    this.#ownerIndex()
+    validateOwner(owner)
+    if (owner === this.#owner) return
+    this.#owner = owner
+    this.#ownerPending = true
+  }
+
+  setLabel (label: string): void {
+    this.#assertUsable()
+    this.#ownerIndex()
+    validateLabel(label)
+    if (label === this.#label) return
+    this.#label = label
+    this.#labelPending = true
+  }
+
+  async destroyOthers (): Promise<OwnerRevocation> {
+    this.#assertUsable()
+    this.#ownerIndex()
+    this.#assertStoreReachable()
+    if (this.#owner === undefined) return { deleted: 0, remaining: 0 }
+    return await new OwnerDirectory(this.#env.store, this.#env.options).destroy(this.#owner, { except: this.id })
+  }
+
   get (key: string): JsonValue | undefined {
     return this.#contents.get(key)
   }
@@ -131,7 +174,7 @@ export class SessionController implements SessionCore {
       this.delete(key)
       return
     }
-    this.#contents.set(key, value, () => itemOverhead(this.#env.options, this.id))
+    this.#contents.set(key, value, () => itemOverhead(this.#env.options, this.id, { owner: this.#owner, label: this.#label }))
   }
 
   delete (key: string): void {
@@ -262,6 +305,29 @@ export class SessionController implements SessionCore {
     this.#row.exists = false
     this.#contents.clear()
     this.#touchRequested = false
+    // A logout ends the owner's claim too: a session regenerated afterwards starts anonymous.
+    this.#owner = undefined
+    this.#label = undefined
+    this.#ownerPending = false
+    this.#labelPending = false
+  }
+
+  /** The owner and label the next UpdateItem writes: those set in this request only (a refresh writes neither). */
+  #ownerChange (): { owner?: string, label?: string } {
+    return {
+      ...(this.#ownerPending && this.#owner !== undefined ? { owner: this.#owner } : {}),
+      ...(this.#labelPending && this.#label !== undefined ? { label: this.#label } : {})
+    }
+  }
+
+  /** After a write that carried them: the owner and label are stored, unless set again meanwhile. */
+  #ownerWritten (written: { owner?: string | undefined, label?: string | undefined }): void {
+    if (written.owner === this.#owner) this.#ownerPending = false
+    if (written.label === this.#label) this.#labelPending = false
+  }
+
+  #ownerIndex (): void {
+    if (this.#env.options.ownerIndex === false) throw new NoOwnerIndexError('ownerIndex: false', 'the plugin was registered without it')
   }
 
   /**
@@ -278,27 +344,31 @@ export class SessionController implements SessionCore {
     if (this.#readOnly || this.#destroyed || this.#cookie.superseded) return
     const nowSec = epochSeconds(this.#env.now())
     const changes = this.#contents.changes
+    const ownerPending = this.#ownerPending || this.#labelPending
     if (!this.#row.exists) {
-      if (changes.size > 0 || this.#touchRequested) await this.#create()
+      if (changes.size > 0 || this.#touchRequested || ownerPending) await this.#create()
       return
     }
     const touchedAt = this.#row.touchedAt
     const touchDue = touchedAt === undefined || nowSec - touchedAt >= this.#env.options.touchAfterSeconds
-    if (changes.size === 0 && !this.#touchRequested && !touchDue) return
+    if (changes.size === 0 && !this.#touchRequested && !touchDue && !ownerPending) return
 
     const createdAt = this.#row.createdAt ?? nowSec
     const expiresAt = this.#expiry(nowSec, createdAt)
-    const changed = changes.size > 0
+    const dataChanged = changes.size > 0
+    const changed = dataChanged || ownerPending
+    const owned = this.#ownerChange()
     const written = await changes.write(async (pending) =>
-      await this.#writes.update(this.id, nowSec, expiresAt, pending, !this.#row.hasDataMap))
+      await this.#writes.update(this.id, nowSec, expiresAt, pending, !this.#row.hasDataMap, owned))
     this.#touchRequested = false
+    if (written) this.#ownerWritten(owned)
     if (!written) {
       // Destroyed, expired or superseded meanwhile: never resurrect it. A lost change is an error; a lost refresh is not.
       await this.#markEnded(this.id)
       if (changed) throw new SessionGoneError()
       return
     }
-    this.#row.hasDataMap ||= changed
+    this.#row.hasDataMap ||= dataChanged
     this.#stored(nowSec, createdAt, expiresAt)
   }
 
@@ -308,7 +378,11 @@ export class SessionController implements SessionCore {
     const nowSec = epochSeconds(this.#env.now())
     const expiresAt = this.#expiry(nowSec, createdAt)
     const data = this.#contents.record
-    await this.#contents.changes.write(async () => { await this.#writes.create({ id: this.id, data, nowSec, createdAt, expiresAt }) })
+    const owned = { owner: this.#owner, label: this.#label }
+    await this.#contents.changes.write(async () => {
+      await this.#writes.create({ id: this.id, data, nowSec, createdAt, expiresAt, ...owned })
+    })
+    this.#ownerWritten(owned)
     this.#env.events?.created()
     this.#row.exists = true
     this.#row.hasDataMap = true

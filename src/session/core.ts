@@ -1,4 +1,5 @@
 import type { JsonValue, SessionRecord } from '../store/json.js'
+import type { OwnerRevocation } from '../store/owner-directory.js'
 
 /**
  * What a Session stands for: the plugin's per-request controller (controller.ts), which also holds what only the
@@ -10,6 +11,8 @@ export interface SessionCore {
   readonly expiresAt: Date
   readonly destroyed: boolean
   readonly degraded: boolean
+  readonly owner: string | undefined
+  readonly label: string | undefined
   get (key: string): JsonValue | undefined
   set (key: string, value: unknown): void
   delete (key: string): void
@@ -19,4 +22,7 @@ export interface SessionCore {
   regenerate (): Promise<void>
   destroy (): Promise<void>
   cookieHeader (): Promise<string | undefined>
+  setOwner (owner: string): void
+  setLabel (label: string): void
+  destroyOthers (): Promise<OwnerRevocation>
 }

@@ -1,4 +1,4 @@
-import type { DynamoStore } from '../store/dynamo-store.js'
+import type { DynamoStore, OwnerChange } from '../store/dynamo-store.js'
 import type { CreateSpec } from '../store/commands.js'
 import type { Changes } from './changes.js'
 import { errorLabel } from '../aws-errors.js'
@@ -19,8 +19,10 @@ export class SessionWrites {
     await saving(this.#store.create(spec))
   }
 
-  async update (id: string, nowSec: number, expiresAt: number, changes: Changes, createMap: boolean): Promise<boolean> {
-    return await saving(this.#store.update(id, nowSec, expiresAt, changes, createMap))
+  async update (
+    id: string, nowSec: number, expiresAt: number, changes: Changes, createMap: boolean, owned?: OwnerChange
+  ): Promise<boolean> {
+    return await saving(this.#store.update(id, nowSec, expiresAt, changes, createMap, owned))
   }
 
   async delete (id: string): Promise<boolean> {

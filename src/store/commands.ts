@@ -7,6 +7,7 @@ import type { JsonValue, SessionRecord } from './json.js'
 import { itemKey, toAttributeMap, toAttributeValue } from './marshal.js'
 import { NOT_TOMBSTONE, TOMBSTONE_NAMES } from './tombstone.js'
 import { indexItemAttributes, indexUpdateParts } from './expiry-index.js'
+import { ownerItemAttributes, ownerUpdateParts } from './owner.js'
 
 // The pure request-path command builders: the store sends what they return.
 
@@ -30,6 +31,10 @@ export interface CreateSpec {
   nowSec: number
   createdAt: number
   expiresAt: number
+  /** The owner id (`session.setOwner()`), written only when set: a row without it is not in the owner index. */
+  owner?: string | undefined
+  /** The label (`session.setLabel()`), written only when set. */
+  label?: string | undefined
 }
 
 /** A new row; fails rather than overwrite an existing one. */
@@ -42,7 +47,8 @@ export function buildCreateInput (shape: TableShape, spec: CreateSpec): PutItemC
       [shape.createdAttribute]: { N: String(spec.createdAt) },
       [shape.touchedAttribute]: { N: String(spec.nowSec) },
       [shape.dataAttribute]: { M: toAttributeMap(spec.data) },
-      ...(shape.expiryIndex === false ? {} : indexItemAttributes(shape.expiryIndex, spec.id, spec.expiresAt))
+      ...(shape.expiryIndex === false ? {} : indexItemAttributes(shape.expiryIndex, spec.id, spec.expiresAt)),
+      ...(shape.ownerIndex === false ? {} : ownerItemAttributes(shape.ownerIndex, spec.owner, spec.label))
     },
     ConditionExpression: 'attribute_not_exists(#id)',
     ExpressionAttributeNames: { '#id': shape.idAttribute }
@@ -57,6 +63,10 @@ export interface UpdateSpec {
   changes?: ReadonlyMap<string, JsonValue | undefined>
   /** For a row without the data map: write this whole map, only if the map is still missing. */
   wholeData?: SessionRecord
+  /** A new owner to write (set in this request); undefined leaves the row's owner, and its index entry, alone. */
+  owner?: string | undefined
+  /** A new label to write; undefined leaves the row's label alone. */
+  label?: string | undefined
 }
 
 /**
@@ -77,12 +87,10 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
     ...liveValues(spec.nowSec)
   }
   const sets = ['#exp = :exp', '#touched = :now', '#created = if_not_exists(#created, :now)']
-  if (shape.expiryIndex !== false) {
-    // The bucket follows the expiry; the shard is written once.
-    const index = indexUpdateParts(shape.expiryIndex, spec.id, spec.expiresAt)
-    sets.push(...index.sets)
-    Object.assign(names, index.names)
-    Object.assign(values, index.values)
+  for (const part of indexParts(shape, spec)) {
+    sets.push(...part.sets)
+    Object.assign(names, part.names)
+    Object.assign(values, part.values)
   }
   const removes: string[] = []
   let condition = `attribute_exists(#id) AND ${LIVE_CONDITION} AND ${NOT_TOMBSTONE}`
@@ -114,4 +122,17 @@ export function buildUpdateInput (shape: TableShape, spec: UpdateSpec): UpdateIt
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values
   }
+}
+
+/**
+ * What an UpdateItem adds for the indexes: the expiry bucket (it follows the expiry; the shard is written once), and
+ * the owner and label only when this write sets them (a refresh leaves the owner index alone).
+ */
+function indexParts (shape: TableShape, spec: UpdateSpec): Array<ReturnType<typeof indexUpdateParts>> {
+  const parts: Array<ReturnType<typeof indexUpdateParts>> = []
+  if (shape.expiryIndex !== false) parts.push(indexUpdateParts(shape.expiryIndex, spec.id, spec.expiresAt))
+  if (shape.ownerIndex !== false && (spec.owner !== undefined || spec.label !== undefined)) {
+    parts.push(ownerUpdateParts(shape.ownerIndex, spec.owner, spec.label))
+  }
+  return parts
 }

@@ -1,5 +1,8 @@
 import { performance } from 'node:perf_hooks'
-import type { ConsumedCapacity, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import {
+  BatchGetItemCommand, type BatchGetItemCommandInput, type BatchGetItemCommandOutput, type ConsumedCapacity,
+  type DeleteItemCommandInput, type DynamoDBClient, type QueryCommandInput, type QueryCommandOutput
+} from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { isConditionFailure, isThrottle } from '../aws-errors.js'
 import { throttleReasonOf, type RequestObserver, type StoreOperation } from '../instrumentation.js'
@@ -11,10 +14,11 @@ import { setOwn, type JsonValue, type SessionRecord } from './json.js'
 import { parseItem, type StoredSession } from './record.js'
 import { buildTombstoneInput } from './tombstone.js'
 import { senderOf } from '../transport/sender.js'
+import type { DestroyByOwnerOptions, ListByOwnerOptions, OwnedSession, OwnerRevocation } from './owner-directory.js'
 import type { FastOperation, OperationInputs, OperationOutputs } from '../transport/operations.js'
 
 /** Receives every request-path DynamoDB call, and each throttled attempt, for metrics. */
-type StoreObserver = Pick<RequestObserver, 'operation'> & Partial<Pick<RequestObserver, 'requestThrottled'>>
+type StoreObserver = Pick<RequestObserver, 'operation'> & Partial<Pick<RequestObserver, 'requestThrottled' | 'ownerRevoked'>>
 
 /** A live session as `fastify.sessionStore.get()` returns it. */
 export interface SessionSnapshot {
@@ -30,6 +34,13 @@ export interface SessionStoreApi {
   get (id: string): Promise<SessionSnapshot | undefined>
   /** Deletes the session row; resolves whether or not it existed (a login's tombstone is left in place). */
   destroy (id: string): Promise<void>
+  /**
+   * The owner's live sessions (the owner index, then their rows), most recently refreshed first. See
+   * docs/sessions-of-a-user.md for its consistency window.
+   */
+  listByOwner (owner: string, options?: ListByOwnerOptions): Promise<OwnedSession[]>
+  /** Deletes the owner's sessions (all, all but `except`, or the one with `handle`), under a write budget. */
+  destroyByOwner (owner: string, options?: DestroyByOwnerOptions): Promise<OwnerRevocation>
 }
 
 // UpdateExpression is capped at 4 KB: about 21 characters a key (`#data.#k123 = :v123, `) fits some 180 keys beside
@@ -37,8 +48,14 @@ export interface SessionStoreApi {
 const KEYS_PER_UPDATE = 150
 
 
+/** The owner and label an UpdateItem writes: each only when set in this request. */
+export interface OwnerChange {
+  readonly owner?: string | undefined
+  readonly label?: string | undefined
+}
+
 /** The only module that sends request-path commands. */
-export class DynamoStore implements SessionStoreApi {
+export class DynamoStore {
   readonly #client: DynamoDBClient
   readonly #shape: TableShape & { readonly absoluteTimeoutSeconds?: number | undefined }
   readonly #now: () => number
@@ -107,18 +124,23 @@ export class DynamoStore implements SessionStoreApi {
     nowSec: number,
     expiresAt: number,
     changes: ReadonlyMap<string, JsonValue | undefined>,
-    createMap: boolean
+    createMap: boolean,
+    owned: OwnerChange = {}
   ): Promise<boolean> {
     if (createMap && changes.size > 0) {
       const wholeData: SessionRecord = {}
       for (const [key, value] of changes) if (value !== undefined) setOwn(wholeData, key, value)
-      if (await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, wholeData }))) return true
+      if (await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, wholeData, ...owned }))) return true
     }
     const entries = [...changes]
+    let first = true
     do {
       const chunk = new Map(entries.splice(0, KEYS_PER_UPDATE))
+      // The owner and label go with the first write.
+      const extra = first ? owned : {}
+      first = false
       // A row that ended between two writes of a large change did not get all of it: not saved.
-      if (!await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, changes: chunk }))) return false
+      if (!await this.#update(buildUpdateInput(this.#shape, { id, nowSec, expiresAt, changes: chunk, ...extra }))) return false
     } while (entries.length > 0)
     return true
   }
@@ -136,6 +158,34 @@ export class DynamoStore implements SessionStoreApi {
   async supersede (id: string, nowSec: number, lifetimeSeconds: number): Promise<boolean> {
     const input = { ...buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds), ReturnConsumedCapacity: 'TOTAL' as const }
     return await this.#conditional('PutItem', () => this.#call('PutItem', input))
+  }
+
+  /** One page of the owner index (store/owner.ts builds the input). */
+  async queryOwner (input: QueryCommandInput): Promise<QueryCommandOutput> {
+    return await this.#send('Query', () => this.#call('Query', input))
+  }
+
+  /**
+   * One BatchGetItem, through the client (the fast transport does not carry it): its consumed capacity is the sum
+   * over its tables.
+   */
+  async batchGet (input: BatchGetItemCommandInput): Promise<BatchGetItemCommandOutput> {
+    const out = await this.#send('BatchGetItem', async () => {
+      const answer = await this.#client.send(new BatchGetItemCommand(input))
+      const units = answer.ConsumedCapacity?.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0)
+      return { answer, ConsumedCapacity: units === undefined ? undefined : { CapacityUnits: units } }
+    })
+    return out.answer
+  }
+
+  /** A conditional delete of an owner's session; resolves false when its condition failed. */
+  async deleteOwned (input: DeleteItemCommandInput): Promise<boolean> {
+    return await this.#conditional('DeleteItem', () => this.#call('DeleteItem', input))
+  }
+
+  /** Reports sessions deleted by an owner revocation. */
+  revoked (count: number): void {
+    if (count > 0) this.#observer?.ownerRevoked?.(count)
   }
 
   async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (

@@ -85,14 +85,25 @@ export function entrySize (key: string, value: JsonValue): number {
   return 1 + Buffer.byteLength(key) + valueSize(value)
 }
 
+/** A session's owner and label, as far as they are set. */
+interface Owned { readonly owner?: string | undefined, readonly label?: string | undefined }
+
 /**
  * Size of a whole session item except its data entries (which the caller sums with entrySize): the key, the three
- * times, the map's own overhead and, with the expiry index, the shard and the bucket.
+ * times, the map's own overhead, with the expiry index the shard and the bucket, and the owner and label when set.
  */
-export function itemOverhead (shape: TableShape, id: string): number {
+export function itemOverhead (shape: TableShape, id: string, owned: Owned = {}): number {
   const numberAttr = (name: string): number => Buffer.byteLength(name) + 12
   const index = shape.expiryIndex === false ? 0 : numberAttr(shape.expiryIndex.attribute) + numberAttr(shape.expiryIndex.shardAttribute)
   return Buffer.byteLength(shape.idAttribute) + Buffer.byteLength(id) +
     numberAttr(shape.expiresAttribute) + numberAttr(shape.createdAttribute) + numberAttr(shape.touchedAttribute) +
-    Buffer.byteLength(shape.dataAttribute) + 3 + index
+    Buffer.byteLength(shape.dataAttribute) + 3 + index + ownedBytes(shape, owned)
+}
+
+/** The owner and label attributes a row carries (only those set). */
+function ownedBytes (shape: TableShape, owned: Owned): number {
+  if (shape.ownerIndex === false) return 0
+  const text = (name: string, value: string | undefined): number =>
+    value === undefined ? 0 : Buffer.byteLength(name) + Buffer.byteLength(value)
+  return text(shape.ownerIndex.attribute, owned.owner) + text(shape.ownerIndex.labelAttribute, owned.label)
 }

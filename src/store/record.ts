@@ -14,6 +14,10 @@ export interface StoredSession {
   readonly data: SessionRecord
   /** False for rows written by other software without the data map: the first write creates it. */
   readonly hasDataMap: boolean
+  /** The owner id (`session.setOwner()`); undefined on rows without one. */
+  readonly owner?: string
+  /** The label (`session.setLabel()`); undefined on rows without one. */
+  readonly label?: string
   /** True for the tombstone `regenerate()` leaves under the old id: never a session (see tombstone.ts). */
   readonly superseded: boolean
 }
@@ -27,6 +31,15 @@ export function parseItem (shape: TableShape, item: Record<string, AttributeValu
     touchedAt: numberAttribute(item[shape.touchedAttribute]),
     data: data?.M !== undefined ? fromAttributeMap(data.M) : {},
     hasDataMap: data?.M !== undefined,
-    superseded: isTombstoneItem(item)
+    superseded: isTombstoneItem(item),
+    ...ownerFields(shape, item)
   }
+}
+
+/** The owner and label of a row, each only when present (rows without an owner are most rows). */
+function ownerFields (shape: TableShape, item: Record<string, AttributeValue>): { owner?: string, label?: string } {
+  if (shape.ownerIndex === false) return {}
+  const owner = item[shape.ownerIndex.attribute]?.S
+  const label = item[shape.ownerIndex.labelAttribute]?.S
+  return { ...(owner === undefined ? {} : { owner }), ...(label === undefined ? {} : { label }) }
 }

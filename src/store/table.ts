@@ -3,7 +3,8 @@ import {
   type CreateTableCommandInput, type DynamoDBClient, type TableDescription, type UpdateTableCommandInput
 } from '@aws-sdk/client-dynamodb'
 import {
-  DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME, resolveExpiryIndex, type ExpiryIndexShape
+  DEFAULT_EXPIRES_ATTRIBUTE, DEFAULT_ID_ATTRIBUTE, DEFAULT_TABLE_NAME, resolveExpiryIndex, resolveOwnerIndex, type ExpiryIndexShape,
+  type OwnerIndexShape
 } from '../options.js'
 import { TableSetupError } from '../errors.js'
 import { describeError, errorName } from '../aws-errors.js'
@@ -30,6 +31,12 @@ export interface EnsureTableOptions {
    * for none. Defaults to the plugin's default `expiryIndex`.
    */
   expiryIndex?: Pick<ExpiryIndexShape, 'indexName' | 'attribute' | 'shardAttribute'> | false
+  /**
+   * The owner index (sessions of a user: its name and key attribute), created with a new table in the same CreateTable
+   * and added to an existing one once no other index is being created (DynamoDB creates one at a time: a later run,
+   * or `waitForIndex`); `false` for none. Defaults to the plugin's default `ownerIndex`.
+   */
+  ownerIndex?: Pick<OwnerIndexShape, 'indexName' | 'attribute'> | false
   /**
    * Add the expiry index to an existing table that lacks it (UpdateTable; DynamoDB then backfills it from the
    * table). The plugin's `createTable` passes `false`. Defaults to `true`.
@@ -71,6 +78,8 @@ export interface EnsureTableResult {
   ttlAttribute: string | undefined
   /** What setup found or did about the expiry index (see IndexSetup). */
   expiryIndex: IndexSetup
+  /** What setup found or did about the owner index (see IndexSetup). */
+  ownerIndex: IndexSetup
   messages: string[]
 }
 
@@ -122,6 +131,25 @@ export function expiryIndexDefinition (index: IndexKeys): ExpiryIndexDefinition 
   }
 }
 
+export type OwnerIndexKeys = Pick<OwnerIndexShape, 'indexName' | 'attribute'>
+
+/**
+ * Pure: the owner index's definition: the owner (String) as partition key, KEYS_ONLY. Sparse: rows without an owner
+ * are not in it. KEYS_ONLY because nothing a listing shows is both fixed after login and worth an index write:
+ * `Touched_At` and the expiry change with every refresh, and the label may be set after login (listByOwner reads
+ * them from the table).
+ */
+export function ownerIndexDefinition (index: OwnerIndexKeys): GlobalIndexDefinition {
+  return {
+    attributes: [{ AttributeName: index.attribute, AttributeType: 'S' }],
+    index: {
+      IndexName: index.indexName,
+      KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'KEYS_ONLY' }
+    }
+  }
+}
+
 /**
  * What DescribeTable says of an index: `missing`, `creating` (CREATING, or ACTIVE while still backfilling), `active`,
  * or `deleting`/`updating` as DynamoDB names them. Pure: the reaper's `auto` strategy and `init` read it.
@@ -147,25 +175,34 @@ export function buildCreateTableInput (
   read: number,
   write: number,
   index: IndexKeys | false = false,
-  indexCapacity: { read?: number | undefined, write?: number | undefined } = {}
+  indexCapacity: { read?: number | undefined, write?: number | undefined } = {},
+  ownerIndex: OwnerIndexKeys | false = false
 ): CreateTableCommandInput & { TableName: string } {
   const throughput = { ReadCapacityUnits: read, WriteCapacityUnits: write }
   const indexThroughput = { ReadCapacityUnits: indexCapacity.read ?? read, WriteCapacityUnits: indexCapacity.write ?? write }
-  const definition = index === false ? undefined : expiryIndexDefinition(index)
+  const definitions: GlobalIndexDefinition[] = [
+    ...(index === false ? [] : [expiryIndexDefinition(index)]),
+    ...(ownerIndex === false ? [] : [ownerIndexDefinition(ownerIndex)])
+  ]
   return {
     TableName: tableName,
-    AttributeDefinitions: [{ AttributeName: idAttribute, AttributeType: 'S' }, ...(definition?.attributes ?? [])],
+    AttributeDefinitions: [
+      { AttributeName: idAttribute, AttributeType: 'S' },
+      ...definitions.flatMap((d) => d.attributes.map((a) => ({ ...a })))
+    ],
     KeySchema: [{ AttributeName: idAttribute, KeyType: 'HASH' }],
     ...(billing === 'on-demand'
       ? { BillingMode: 'PAY_PER_REQUEST' as const }
       : { BillingMode: 'PROVISIONED' as const, ProvisionedThroughput: throughput }),
-    ...(definition === undefined
+    ...(definitions.length === 0
       ? {}
       : {
-          GlobalSecondaryIndexes: [{
-            ...definition.index,
+          GlobalSecondaryIndexes: definitions.map((definition) => ({
+            IndexName: definition.index.IndexName,
+            KeySchema: definition.index.KeySchema.map((k) => ({ ...k })),
+            Projection: { ...definition.index.Projection } as { ProjectionType: 'KEYS_ONLY' },
             ...(billing === 'on-demand' ? {} : { ProvisionedThroughput: indexThroughput })
-          }]
+          }))
         })
   }
 }
@@ -199,15 +236,54 @@ export async function ensureSessionTable (client: DynamoDBClient, options: Ensur
   const say = (message: string): void => { messages.push(message); log(message) }
 
   const index = options.expiryIndex ?? resolveExpiryIndex(undefined)
+  const owner = options.ownerIndex ?? resolveOwnerIndex(undefined)
   const indexCapacity = { read: options.indexReadCapacity, write: options.indexWriteCapacity }
-  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity, index, indexCapacity)
+  const createInput = buildCreateTableInput(tableName, idAttribute, billing, readCapacity, writeCapacity, index, indexCapacity, owner)
   const created = await createTableIfMissing(client, createInput, billing, say)
   const table = await waitUntilActive(client, tableName, options.waitTimeoutMs ?? DEFAULT_TABLE_WAIT_MS)
   checkKeySchema(table, tableName, idAttribute)
   const tableBilling: Billing = table.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'on-demand' : 'provisioned'
   const expiryIndex = await ensureExpiryIndex(client, table, created, index, options, say)
+  const ownerIndex = await ensureOwnerIndex(client, table, created, owner, expiryIndex, options, say)
   const { ttl, ttlAttribute } = await ensureTimeToLive(client, tableName, expiresAttribute, say)
-  return { tableName, created, tableStatus: table.TableStatus ?? 'ACTIVE', billing: tableBilling, ttl, ttlAttribute, expiryIndex, messages }
+  const tableStatus = table.TableStatus ?? 'ACTIVE'
+  return { tableName, created, tableStatus, billing: tableBilling, ttl, ttlAttribute, expiryIndex, ownerIndex, messages }
+}
+
+/**
+ * The owner index, after the expiry index: reported when the table was created with it; on an existing table added
+ * only once the expiry index is settled (DynamoDB creates one index at a time), from a fresh DescribeTable (the
+ * expiry index may have just been added).
+ */
+async function ensureOwnerIndex (
+  client: DynamoDBClient,
+  table: TableDescription,
+  created: boolean,
+  owner: OwnerIndexKeys | false,
+  expiryIndex: IndexSetup,
+  options: EnsureTableOptions,
+  say: (message: string) => void
+): Promise<IndexSetup> {
+  if (owner === false) return 'none'
+  if (created && indexStateOf(table, owner.indexName) === 'active') {
+    say(`created index ${owner.indexName} with the table`)
+    return 'created-with-table'
+  }
+  const definition = ownerIndexDefinition(owner)
+  const expiryBusy = expiryIndex === 'creating' || expiryIndex === 'retry-later' || expiryIndex === 'waiting-for-other-index'
+  const current = expiryIndex === 'none' || expiryIndex === 'created-with-table' ? table : await describe(client, table.TableName ?? '?')
+  if (current === undefined) throw new TableSetupError(table.TableName ?? '?', 'the table disappeared during setup')
+  if (expiryBusy && indexPlan(current, current.TableName ?? '?', definition).action === 'create') {
+    say(`index ${owner.indexName}: waiting for the expiry index (DynamoDB creates one index at a time); run again once it is ACTIVE`)
+    return 'waiting-for-other-index'
+  }
+  return await ensureGlobalIndex(client, current, definition, {
+    add: options.addIndexToExistingTable ?? true,
+    readCapacity: options.indexReadCapacity,
+    writeCapacity: options.indexWriteCapacity,
+    waitTimeoutMs: options.waitForIndex === true ? options.indexWaitTimeoutMs ?? DEFAULT_INDEX_WAIT_MS : undefined,
+    say
+  })
 }
 
 /** The expiry index: reported when the table was created with it, else checked and, when missing, added. */

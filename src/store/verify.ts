@@ -45,6 +45,7 @@ export interface ConfiguredIndex {
 export function configuredIndexes (shape: TableShape): ConfiguredIndex[] {
   const indexes: ConfiguredIndex[] = []
   if (shape.expiryIndex !== false) indexes.push({ option: 'expiryIndex', indexName: shape.expiryIndex.indexName })
+  if (shape.ownerIndex !== false) indexes.push({ option: 'ownerIndex', indexName: shape.ownerIndex.indexName })
   return indexes
 }
 
@@ -55,6 +56,7 @@ export function initCommand (shape: TableShape, target: TableTarget, local: bool
   if (shape.expiresAttribute !== DEFAULT_EXPIRES_ATTRIBUTE) parts.push(`--expires-attribute ${shape.expiresAttribute}`)
   if (shape.expiryIndex === false) parts.push('--no-expiry-index')
   else if (shape.expiryIndex.indexName !== DEFAULT_EXPIRY_INDEX_NAME) parts.push(`--expiry-index-name ${shape.expiryIndex.indexName}`)
+  if (shape.ownerIndex === false) parts.push('--no-owner-index')
   if (local) parts.push(`--endpoint ${target.endpoint}`)
   else parts.push(`--region ${target.region}`)
   return parts.join(' ')

@@ -117,12 +117,23 @@ t.test('init against dynalite', async (t) => {
     t.equal((JSON.parse(second.stdout) as { expiryIndex: string }).expiryIndex, 'active')
   })
 
-  t.test('--no-expiry-index: no index on a new table', async (t) => {
+  t.test('--no-expiry-index and --no-owner-index: no index on a new table; each alone leaves the other', async (t) => {
     const table = uniqueTable()
-    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--no-expiry-index'])
+    const r = await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--no-expiry-index', '--no-owner-index'])
     t.equal(r.code, EXIT_OK, r.stderr)
     t.match(r.stdout, /^expiry index: none$/m)
+    t.match(r.stdout, /^owner index: none$/m)
     t.strictSame((await client.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes ?? [], [])
+    const indexNames = async (name: string): Promise<string[]> =>
+      ((await client.send(new DescribeTableCommand({ TableName: name }))).Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName ?? '?')
+    const ownerOnly = uniqueTable()
+    const o = await run(['init', '--endpoint', dynamo.endpoint, '--table', ownerOnly, '--no-expiry-index'])
+    t.match(o.stdout, /^owner index: created-with-table$/m)
+    t.strictSame(await indexNames(ownerOnly), ['Owner_Index'])
+    const expiryOnly = uniqueTable()
+    const e = await run(['init', '--endpoint', dynamo.endpoint, '--table', expiryOnly, '--no-owner-index', '--json'])
+    t.equal((JSON.parse(e.stdout) as { ownerIndex: string }).ownerIndex, 'none')
+    t.strictSame(await indexNames(expiryOnly), ['Expire_Bucket_Index'])
   })
 
   t.test('an existing table without the index: init starts its creation, prints expiry index: creating and exits 0', async (t) => {
@@ -137,7 +148,7 @@ t.test('init against dynalite', async (t) => {
     const again = await run(['init', '--endpoint', dynamo.endpoint, '--table', table])
     t.equal(again.code, EXIT_OK, 'rerunning is safe')
     const untouched = await tutorialTable(client)
-    const none = await run(['init', '--endpoint', dynamo.endpoint, '--table', untouched, '--no-expiry-index'])
+    const none = await run(['init', '--endpoint', dynamo.endpoint, '--table', untouched, '--no-expiry-index', '--no-owner-index'])
     t.equal(none.code, EXIT_OK, none.stderr)
     t.match(none.stdout, /^expiry index: none$/m)
     t.strictSame((await client.send(new DescribeTableCommand({ TableName: untouched }))).Table?.GlobalSecondaryIndexes ?? [], [])

@@ -70,11 +70,14 @@ export function freshTableName (prefix = 'sessions'): string {
   return `${TARGET.tablePrefix}${prefix}_${FILE_TOKEN}_${++tableCounter}`
 }
 
-/** A fresh session table with a unique name, default key schema and expiry index unless given (`expiryIndex: false`: none). */
+/**
+ * A fresh session table with a unique name, default key schema, expiry index and owner index unless given
+ * (`expiryIndex: false`, `ownerIndex: false`: none).
+ */
 export async function createTable (
   client: DynamoDBClient,
   prefix = 'sessions',
-  options: Pick<EnsureTableOptions, 'idAttribute' | 'expiresAttribute' | 'expiryIndex'> = {}
+  options: Pick<EnsureTableOptions, 'idAttribute' | 'expiresAttribute' | 'expiryIndex' | 'ownerIndex'> = {}
 ): Promise<string> {
   const tableName = freshTableName(prefix)
   await ensureSessionTable(client, { tableName, ...options })

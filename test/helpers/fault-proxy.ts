@@ -26,6 +26,8 @@ export type Fault =
    * this message (default: `<type> (injected)`).
    */
   | { kind: 'refuse', type: string, message?: string }
+  /** Answers a BatchGetItem, without forwarding, as DynamoDB does when it read none of the keys: all in UnprocessedKeys. */
+  | { kind: 'unprocessed' }
 
 export interface FaultProxy {
   readonly endpoint: string
@@ -115,6 +117,16 @@ export async function startFaultProxy (t: Teardown, target: string): Promise<Fau
         case 'refuse': {
           const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: fault.message ?? `${fault.type} (injected)` })
           res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) })
+          res.end(payload)
+          return
+        }
+        case 'unprocessed': {
+          const requested = (JSON.parse(body.toString('utf8')) as { RequestItems?: Record<string, unknown> }).RequestItems ?? {}
+          const payload = JSON.stringify({
+            Responses: Object.fromEntries(Object.keys(requested).map((table) => [table, []])),
+            UnprocessedKeys: requested
+          })
+          res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) })
           res.end(payload)
           return
         }

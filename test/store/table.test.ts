@@ -72,7 +72,8 @@ t.test('against dynalite', async (t) => {
       billing: 'on-demand',
       ttl: NEW_TABLE_TTL.state,
       ttlAttribute: NEW_TABLE_TTL.attribute(DEFAULT_EXPIRES_ATTRIBUTE),
-      expiryIndex: 'created-with-table'
+      expiryIndex: 'created-with-table',
+      ownerIndex: 'created-with-table'
     })
     t.strictSame(result.messages, messages, 'the log sees every message')
     t.match(messages.join('\n'), /created table ManejoSesion \(on-demand\)/)
@@ -83,10 +84,14 @@ t.test('against dynalite', async (t) => {
     t.strictSame(table.AttributeDefinitions, [
       { AttributeName: DEFAULT_ID_ATTRIBUTE, AttributeType: 'S' },
       { AttributeName: 'Expire_Shard', AttributeType: 'N' },
-      { AttributeName: 'Expire_Bucket', AttributeType: 'N' }
+      { AttributeName: 'Expire_Bucket', AttributeType: 'N' },
+      { AttributeName: 'Owner_Id', AttributeType: 'S' }
     ])
-    const index = table.GlobalSecondaryIndexes?.[0]
-    t.equal(table.GlobalSecondaryIndexes?.length, 1, 'the expiry index is created with the table')
+    const index = table.GlobalSecondaryIndexes?.find((i) => i.IndexName === 'Expire_Bucket_Index')
+    t.equal(table.GlobalSecondaryIndexes?.length, 2, 'the expiry index and the owner index are created with the table')
+    const owner = table.GlobalSecondaryIndexes?.find((i) => i.IndexName === 'Owner_Index')
+    t.strictSame(owner?.KeySchema, [{ AttributeName: 'Owner_Id', KeyType: 'HASH' }])
+    t.strictSame(owner?.Projection, { ProjectionType: 'KEYS_ONLY' })
     t.equal(index?.IndexName, 'Expire_Bucket_Index')
     t.strictSame(index?.KeySchema, [{ AttributeName: 'Expire_Shard', KeyType: 'HASH' }, { AttributeName: 'Expire_Bucket', KeyType: 'RANGE' }])
     t.strictSame(index?.Projection, { ProjectionType: 'KEYS_ONLY' })
@@ -162,7 +167,7 @@ t.test('against dynalite', async (t) => {
     }
     // The key our options name is what counts: the 'id' table is fine for idAttribute 'id'.
     // (No index asked: dynalite refuses to add one to an existing on-demand table; that path is tested below.)
-    t.equal((await ensureSessionTable(client, { tableName: otherName, idAttribute: 'id', expiryIndex: false })).created, false)
+    t.equal((await ensureSessionTable(client, { tableName: otherName, idAttribute: 'id', expiryIndex: false, ownerIndex: false })).created, false)
   })
 
   t.test('regression: the key-schema error shows the type of the key it found', async (t) => {
@@ -211,7 +216,10 @@ t.test('against dynalite', async (t) => {
 
   t.test('concurrent setup of the same table: both succeed, one creates it', async (t) => {
     const tableName = unique('race')
-    const results = await Promise.all([ensureSessionTable(client, { tableName }), ensureSessionTable(client, { tableName })])
+    // The expiry index alone: moto replaces a table's attribute definitions with an UpdateTable's, so two setups racing
+    // over two indexes there lose one's definition (DynamoDB merges them).
+    const setup = { tableName, ownerIndex: false as const }
+    const results = await Promise.all([ensureSessionTable(client, setup), ensureSessionTable(client, setup)])
     t.strictSame(results.map((r) => r.tableStatus), ['ACTIVE', 'ACTIVE'])
     t.ok(results.some((r) => r.created), 'one of them created it')
   })
@@ -359,8 +367,10 @@ t.test('the expiry index on an existing table', async (t) => {
     const result = await ensureSessionTable(client, { tableName })
     t.match(result, { created: false, billing: 'provisioned', expiryIndex: CAN.indexCreationOnExistingTable ? /^(creating|active)$/ : 'creating' })
     t.match(result.messages.join('\n'), /index Expire_Bucket_Index: (creating|active)/)
-    // One index per call, with the table's own throughput (provisioned).
-    t.strictSame(updates(recorder), [[{ Create: { ...DEFINITION.index, ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } } }]])
+    // One index per call, with the table's own throughput (provisioned); the owner index follows only where the
+    // expiry index is ACTIVE at once (moto), in a call of its own.
+    t.strictSame(updates(recorder)[0], [{ Create: { ...DEFINITION.index, ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } } }])
+    t.equal(updates(recorder).length, CAN.indexCreationOnExistingTable ? 2 : 1)
     if (!CAN.indexCreationOnExistingTable) {
       // This target accepts the call and creates nothing (test/helpers/target.ts).
       t.equal(await indexOf(tableName), undefined)
@@ -388,12 +398,12 @@ t.test('the expiry index on an existing table', async (t) => {
   t.test('index capacity: given for a provisioned table; none sent for an on-demand one', async (t) => {
     const provisioned = await tutorialTable()
     recorder.reset()
-    await ensureSessionTable(client, { tableName: provisioned, indexReadCapacity: 2, indexWriteCapacity: 7 })
+    await ensureSessionTable(client, { tableName: provisioned, indexReadCapacity: 2, indexWriteCapacity: 7, ownerIndex: false })
     t.strictSame(updates(recorder), [[{ Create: { ...DEFINITION.index, ProvisionedThroughput: { ReadCapacityUnits: 2, WriteCapacityUnits: 7 } } }]])
 
     const onDemand = await tutorialTable('on-demand')
     recorder.reset()
-    const result = await ensureSessionTable(client, { tableName: onDemand, indexWriteCapacity: 7 }).catch((err: { code?: string, cause?: { name?: string } }) => err)
+    const result = await ensureSessionTable(client, { tableName: onDemand, indexWriteCapacity: 7, ownerIndex: false }).catch((err: { code?: string, cause?: { name?: string } }) => err)
     t.strictSame(updates(recorder), [[{ Create: { ...DEFINITION.index } }]], 'no ProvisionedThroughput on an on-demand table')
     if (CAN.onDemandIndexCreateAccepted) {
       t.match(result, { billing: 'on-demand', expiryIndex: /^(creating|active)$/ })
@@ -414,10 +424,39 @@ t.test('the expiry index on an existing table', async (t) => {
   t.test('expiryIndex: false creates no index, on a new table or an existing one', async (t) => {
     recorder.reset()
     const fresh = unique('no_index')
-    t.equal((await ensureSessionTable(client, { tableName: fresh, expiryIndex: false })).expiryIndex, 'none')
+    t.equal((await ensureSessionTable(client, { tableName: fresh, expiryIndex: false, ownerIndex: false })).expiryIndex, 'none')
     t.equal(await indexOf(fresh), undefined)
     const existing = await tutorialTable()
-    t.equal((await ensureSessionTable(client, { tableName: existing, expiryIndex: false })).expiryIndex, 'none')
+    t.equal((await ensureSessionTable(client, { tableName: existing, expiryIndex: false, ownerIndex: false })).expiryIndex, 'none')
+    t.strictSame(updates(recorder), [])
+  })
+
+  t.test('the owner index on an existing table is added only once the expiry index is ACTIVE: one index at a time', async (t) => {
+    const tableName = await tutorialTable()
+    recorder.reset()
+    const first = await ensureSessionTable(client, { tableName, indexReadCapacity: 2, indexWriteCapacity: 3 })
+    const created = (recorder: ReturnType<typeof recordCommands>): unknown[] =>
+      updates(recorder).map((u) => (u as Array<{ Create: { IndexName: string } }>)[0]!.Create.IndexName)
+    if (!CAN.indexCreationOnExistingTable) {
+      // This target builds nothing (the expiry index stays 'creating'): the owner index waits, and is not sent.
+      t.match(first, { expiryIndex: 'creating', ownerIndex: 'waiting-for-other-index' })
+      t.strictSame(created(recorder), ['Expire_Bucket_Index'])
+      t.match(first.messages.join('\n'), /index Owner_Index: waiting for the expiry index/)
+      return
+    }
+    t.match(first, { expiryIndex: 'active', ownerIndex: /^(creating|active)$/ })
+    t.strictSame(created(recorder), ['Expire_Bucket_Index', 'Owner_Index'], 'the owner index after the expiry index, in a call of its own')
+    const owner = updates(recorder)[1] as Array<{ Create: Record<string, unknown> }>
+    t.strictSame(owner[0]!.Create, {
+      IndexName: 'Owner_Index',
+      KeySchema: [{ AttributeName: 'Owner_Id', KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
+      ProvisionedThroughput: { ReadCapacityUnits: 2, WriteCapacityUnits: 3 }
+    })
+    await until(async () => (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes
+      ?.find((i) => i.IndexName === 'Owner_Index')?.IndexStatus === 'ACTIVE', 'the owner index ACTIVE')
+    recorder.reset()
+    t.match(await ensureSessionTable(client, { tableName }), { expiryIndex: 'active', ownerIndex: 'active' }, 'rerun: both found')
     t.strictSame(updates(recorder), [])
   })
 
@@ -504,7 +543,10 @@ t.test('the expiry index on an existing table', async (t) => {
 
   t.test('two setups of the same existing table at once: both succeed, the index is created once', async (t) => {
     const tableName = await tutorialTable()
-    const results = await Promise.all([ensureSessionTable(client, { tableName }), ensureSessionTable(client, { tableName })])
+    // The expiry index alone: moto replaces a table's attribute definitions with an UpdateTable's, so two setups racing
+    // over two indexes there lose one's definition (DynamoDB merges them).
+    const setup = { tableName, ownerIndex: false as const }
+    const results = await Promise.all([ensureSessionTable(client, setup), ensureSessionTable(client, setup)])
     for (const result of results) t.match(result.expiryIndex, /^(creating|active)$/)
     if (CAN.indexCreationOnExistingTable) t.equal((await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes?.length, 1)
   })
@@ -540,7 +582,7 @@ t.test('the expiry index on an existing table', async (t) => {
     const proxy = await startFaultProxy(t, dynamo.endpoint)
     const limited = makeClient(t, proxy.endpoint)
     proxy.inject({ kind: 'refuse', type: 'LimitExceededException' }, { operations: ['UpdateTable'], times: 1 })
-    const waited = ensureSessionTable(limited, { tableName, waitForIndex: true, indexWaitTimeoutMs: 3000 })
+    const waited = ensureSessionTable(limited, { tableName, waitForIndex: true, indexWaitTimeoutMs: 3000, ownerIndex: false })
     if (CAN.indexCreationOnExistingTable) {
       t.equal((await waited).expiryIndex, 'active')
       t.equal((await indexOf(tableName))?.IndexStatus, 'ACTIVE')

@@ -71,6 +71,22 @@ export const narrowed = async (): Promise<ReapReport> => {
 }
 expectType<Equal<ReturnType<SessionReaper['runOnce']>, Promise<ReapReport>>>()
 
+// Sessions of a user (docs/sessions-of-a-user.md).
+expectType<Equal<ReturnType<SessionStoreApi['listByOwner']>, Promise<api.OwnedSession[]>>>()
+expectType<Equal<ReturnType<SessionStoreApi['destroyByOwner']>, Promise<api.OwnerRevocation>>>()
+expectType<Equal<ReturnType<Session['destroyOthers']>, Promise<api.OwnerRevocation>>>()
+expectType<Equal<Session['owner'], string | undefined>>()
+expectType<Equal<api.OwnedSession['id'], string | undefined>>()
+expectType<Equal<EnsureTableResult['ownerIndex'], api.IndexSetup>>()
+export const ownerOptions: DynamoSessionOptions = { secret: 's', ownerIndex: { indexName: 'By_Owner', attribute: 'uid', labelAttribute: 'device' } }
+export const noOwnerIndex: DynamoSessionOptions = { secret: 's', ownerIndex: false }
+// @ts-expect-error ownerIndex has no shards
+export const ownerShards: DynamoSessionOptions = { secret: 's', ownerIndex: { shards: 4 } }
+// @ts-expect-error the owner id is a string
+export const numericOwner = (session: Session): void => { session.setOwner(42) }
+// @ts-expect-error an unknown option of destroyByOwner (a typo of except)
+export const typoExcept = async (): Promise<unknown> => await app.sessionStore.destroyByOwner('u', { exept: 'id' })
+
 // Documented values.
 expectType<Equal<ReturnType<typeof ensureSessionTable>, Promise<EnsureTableResult>>>()
 expectType<Equal<EnsureTableResult['expiryIndex'], api.IndexSetup>>()

@@ -1,0 +1,100 @@
+import t from 'tap'
+import { BatchWriteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb'
+import { startDynalite, makeClient, createTable, countCalls, getRow } from '../helpers/dynamo.js'
+import { SECRET, fakeClock } from '../helpers/app.js'
+import { resolveOptions } from '../../src/options.js'
+import { DynamoStore } from '../../src/store/dynamo-store.js'
+import { OwnerDirectory } from '../../src/store/owner-directory.js'
+import { TOMBSTONE_ATTRIBUTE } from '../../src/store/tombstone.js'
+import { handleOf } from '../../src/store/owner.js'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
+
+// The owner directory against dynalite: the index Query pages, BatchGetItem chunks of 100, and what is left out.
+
+function row (id: string, owner: string, expiresAt: number, extra: Record<string, AttributeValue> = {}): Record<string, AttributeValue> {
+  return {
+    Sesion_Id: { S: id },
+    Owner_Id: { S: owner },
+    Expire_Session: { N: String(expiresAt) },
+    Created_At: { N: String(expiresAt - 300) },
+    Touched_At: { N: String(expiresAt - 300) },
+    Data: { M: {} },
+    ...extra
+  }
+}
+
+t.test('owner directory', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const clock = fakeClock()
+
+  async function putAll (table: string, items: Array<Record<string, AttributeValue>>): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      const chunk = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }))
+      await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: chunk } }))
+    }
+  }
+
+  t.test('listByOwner pages the index, reads rows 100 keys a BatchGetItem, leaves out expired rows and tombstones', async (t) => {
+    const table = await createTable(client)
+    const now = clock.seconds
+    const live = Array.from({ length: 203 }, (_, i) => row(`live-session-${String(i).padStart(4, '0')}`, 'owner-a', now + 100 + i))
+    const expired = row('expired-session-0001', 'owner-a', now - 1)
+    // A tombstone never carries an owner; one that did (another writer) must still not be listed nor counted.
+    const tombstone = row('tombstone-session-01', 'owner-a', now + 60, { [TOMBSTONE_ATTRIBUTE]: { N: String(now) } })
+    const other = row('other-owner-session1', 'owner-b', now + 100)
+    await putAll(table, [...live, expired, tombstone, other])
+
+    const options = resolveOptions({ secret: SECRET, tableName: table, now: clock.now })
+    const counter = countCalls(client)
+    const directory = new OwnerDirectory(new DynamoStore(client, options, clock.now), options, 50)
+    const listed = await directory.list('owner-a', { withIds: true })
+    t.equal(listed.length, 203, 'every live session, nothing else')
+    t.strictSame(new Set(listed.map((s) => s.id)), new Set(live.map((r) => r.Sesion_Id!.S)))
+    t.ok(counter.count('Query') >= 5, `the index was read in pages of 50 (${counter.count('Query')} Query calls)`)
+    t.equal(counter.count('BatchGetItem'), 3, '205 keys: 100 + 100 + 5')
+    t.equal(listed[0]!.touchedAt?.getTime(), (now + 100 + 202 - 300) * 1000, 'most recently refreshed first')
+    t.equal(listed[0]!.handle, handleOf(SECRET, listed[0]!.id!))
+
+    counter.reset()
+    const revoked = await directory.destroy('owner-a', { maxWriteUnitsPerSecond: 10_000 })
+    t.strictSame(revoked, { deleted: 203, remaining: 0 }, 'the expired row and the tombstone are not counted')
+    t.not(await getRow(client, table, 'tombstone-session-01'), undefined, 'the tombstone is left to expire')
+    t.not(await getRow(client, table, 'other-owner-session1'), undefined)
+    t.equal(counter.count('DeleteItem'), 205, 'one conditional delete per index entry')
+  })
+
+  t.test('current: marks the request session, and never lists a session of another owner', async (t) => {
+    const table = await createTable(client)
+    const now = clock.seconds
+    await putAll(table, [row('current-session-0001', 'owner-c', now + 100), row('sibling-session-0001', 'owner-c', now + 50)])
+    const options = resolveOptions({ secret: SECRET, tableName: table, now: clock.now })
+    const directory = new OwnerDirectory(new DynamoStore(client, options, clock.now), options)
+    const listed = await directory.list('owner-c', { current: 'current-session-0001' })
+    t.strictSame(listed.map((s) => s.current), [true, false])
+    t.strictSame(await directory.list('owner-d', { current: 'current-session-0001' }), [], 'not listed for another owner')
+  })
+
+  t.test('BatchGetItem: UnprocessedKeys are retried (backing off), and a read that never completes is a coded error', async (t) => {
+    const table = await createTable(client)
+    const now = clock.seconds
+    await putAll(table, [row('unprocessed-session-1', 'owner-e', now + 100), row('unprocessed-session-2', 'owner-e', now + 100)])
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const proxied = makeClient(t, proxy.endpoint)
+    const options = resolveOptions({ secret: SECRET, tableName: table, now: clock.now })
+    const waits: number[] = []
+    const sleep = async (ms: number): Promise<void> => { waits.push(ms) }
+    const directory = new OwnerDirectory(new DynamoStore(proxied, options, clock.now), options, undefined, sleep)
+
+    proxy.inject({ kind: 'unprocessed' }, { operations: ['BatchGetItem'], times: 2 })
+    const listed = await directory.list('owner-e', { withIds: true })
+    t.strictSame(listed.map((s) => s.id).sort(), ['unprocessed-session-1', 'unprocessed-session-2'])
+    t.equal(proxy.seen.filter((op) => op === 'BatchGetItem').length, 3, 'two answers with every key unprocessed, then the read')
+    t.strictSame(waits, [50, 100], 'backing off')
+
+    proxy.inject({ kind: 'unprocessed' }, { operations: ['BatchGetItem'] })
+    waits.length = 0
+    await t.rejects(directory.list('owner-e'), { code: 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE' })
+    t.strictSame(waits, [50, 100, 200, 400, 800, 1000, 1000], 'eight attempts, the waits capped at one second')
+  })
+})
