@@ -13,7 +13,7 @@ export const DEFAULT_STORE_MAX_CACHED_SESSIONS = 10_000
 
 /** The table options shared with the plugin, with the same meaning and defaults (see its options table). */
 type SharedOptions = 'client' | 'tableName' | 'idAttribute' | 'expiresAttribute' | 'dataAttribute' | 'createdAttribute' |
-  'touchedAttribute' | 'expiryIndex' | 'now'
+  'touchedAttribute' | 'expiryIndex' | 'ownerIndex' | 'now'
 
 /**
  * The options of `DynamoSessionStore` and of the class `connectDynamoSession()` returns: the plugin's table options
@@ -29,6 +29,14 @@ export interface DynamoSessionStoreOptions extends Pick<DynamoSessionOptions, Sh
   touchAfterSeconds?: number
   /** How many sessions' last-read state this process keeps (least recently used dropped first). Defaults to `10000`. */
   maxCachedSessions?: number
+  /**
+   * The owner of a session (see docs/sessions-of-a-user.md), from the session object `set` receives, e.g.
+   * `(session) => session.userId`: written to the owner attribute when it first appears or changes, so the plugin's
+   * `listByOwner`/`destroyByOwner` find the store's sessions too. `undefined` writes nothing. Defaults to none.
+   */
+  // The session object is the application's own type (@fastify/session's or express-session's, augmented).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ownerOf?: (session: any) => string | undefined
 }
 
 export interface ResolvedStoreOptions {
@@ -39,12 +47,12 @@ export interface ResolvedStoreOptions {
   readonly maxCachedSessions: number
   readonly now: () => number
   readonly requestTimeoutMs: number
+  readonly ownerOf: ((session: unknown) => string | undefined) | undefined
 }
 
-// `ownerOf` (the owner attribute of the sessions-of-a-user index) is reserved for the store: not accepted yet.
 export const STORE_OPTION_KEYS = [
   'client', 'tableName', 'idAttribute', 'expiresAttribute', 'dataAttribute', 'createdAttribute', 'touchedAttribute',
-  'expiryIndex', 'ttlSeconds', 'touchAfterSeconds', 'maxCachedSessions', 'now'
+  'expiryIndex', 'ownerIndex', 'ttlSeconds', 'touchAfterSeconds', 'maxCachedSessions', 'ownerOf', 'now'
 ] as const
 
 function integer (name: string, value: unknown, fallback: number, min: number): number {
@@ -65,6 +73,9 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
   if (o.client !== undefined && !(o.client instanceof DynamoDBClient)) {
     throw new InvalidOptionError('client', 'a DynamoDBClient', describe(o.client))
   }
+  if (o.ownerOf !== undefined && typeof o.ownerOf !== 'function') {
+    throw new InvalidOptionError('ownerOf', 'a function of the session returning its owner id or undefined', describe(o.ownerOf))
+  }
   if (o.now !== undefined && typeof o.now !== 'function') {
     throw new InvalidOptionError('now', 'a function returning milliseconds', describe(o.now))
   }
@@ -75,6 +86,7 @@ export function resolveStoreOptions (input: unknown): ResolvedStoreOptions {
     touchAfterSeconds: integer('touchAfterSeconds', o.touchAfterSeconds, DEFAULT_STORE_TOUCH_AFTER_SECONDS, 0),
     maxCachedSessions: integer('maxCachedSessions', o.maxCachedSessions, DEFAULT_STORE_MAX_CACHED_SESSIONS, 1),
     now: (o.now as (() => number) | undefined) ?? Date.now,
-    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS
+    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+    ownerOf: o.ownerOf as ((session: unknown) => string | undefined) | undefined
   })
 }

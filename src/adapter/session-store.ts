@@ -5,6 +5,7 @@ import { epochSeconds } from '../clock.js'
 import { isLiveSession } from '../expiry.js'
 import { isInternalId } from '../ids.js'
 import { DynamoStore } from '../store/dynamo-store.js'
+import { validateOwner } from '../store/owner.js'
 import type { SessionRecord } from '../store/json.js'
 import type { StoredSession } from '../store/record.js'
 import { resolveStoreOptions, type DynamoSessionStoreOptions, type ResolvedStoreOptions } from './options.js'
@@ -48,7 +49,7 @@ export class SessionStoreCore {
       this.#recent.delete(id)
       return null
     }
-    this.#recent.set(id, baselineOf(stored.data, stored.expiresAt, stored.hasDataMap))
+    this.#recent.set(id, baselineOf(stored.data, stored.expiresAt, stored.hasDataMap, stored.owner))
     return sessionObject(stored.data, stored.expiresAt)
   }
 
@@ -66,30 +67,42 @@ export class SessionStoreCore {
       await this.destroy(id)
       return
     }
-    const baseline = this.#recent.get(id) ?? await this.#create(id, record, nowSec, expiresAt)
+    const owner = this.#ownerOf(session)
+    const baseline = this.#recent.get(id) ?? await this.#create(id, record, nowSec, expiresAt, owner)
     if (baseline === 'created' || baseline === undefined) return
     const changes = changesSince(baseline, record)
-    if (changes.size === 0 && !expiryNeedsWrite(baseline.expiresAt, expiresAt, nowSec, this.#options.touchAfterSeconds)) return
-    if (await this.#store.update(id, nowSec, expiresAt, changes, !baseline.hasDataMap)) {
-      this.#recent.set(id, baselineOf(record, expiresAt))
-    } else if (await this.#create(id, record, nowSec, expiresAt) !== 'created') {
+    // A new or changed owner is written with the update (one index write); an unchanged one costs nothing.
+    const owned = owner !== undefined && owner !== baseline.owner ? { owner } : {}
+    const ownerChanged = owned.owner !== undefined
+    if (changes.size === 0 && !ownerChanged &&
+      !expiryNeedsWrite(baseline.expiresAt, expiresAt, nowSec, this.#options.touchAfterSeconds)) return
+    if (await this.#store.update(id, nowSec, expiresAt, changes, !baseline.hasDataMap, owned)) {
+      this.#recent.set(id, baselineOf(record, expiresAt, true, owner ?? baseline.owner))
+    } else if (await this.#create(id, record, nowSec, expiresAt, owner) !== 'created') {
       this.#recent.delete(id)
     }
   }
 
+  /** The session's owner by the `ownerOf` option, validated as `session.setOwner()` validates it. */
+  #ownerOf (session: unknown): string | undefined {
+    const owner = this.#options.ownerOf?.(session)
+    return owner === undefined ? undefined : validateOwner(owner)
+  }
+
   /** A conditional create; when the row exists, its live state to compare with (undefined: expired, left alone). */
-  async #create (id: string, data: SessionRecord, nowSec: number, expiresAt: number): Promise<Baseline | 'created' | undefined> {
-    // The owner attribute of the sessions-of-a-user index would be written here, from an `ownerOf(session)` option.
+  async #create (
+    id: string, data: SessionRecord, nowSec: number, expiresAt: number, owner: string | undefined
+  ): Promise<Baseline | 'created' | undefined> {
     try {
-      await this.#store.create({ id, data, nowSec, createdAt: nowSec, expiresAt })
-      this.#recent.set(id, baselineOf(data, expiresAt))
+      await this.#store.create({ id, data, nowSec, createdAt: nowSec, expiresAt, owner })
+      this.#recent.set(id, baselineOf(data, expiresAt, true, owner))
       return 'created'
     } catch (err) {
       if (!isConditionFailure(err)) throw err
     }
     const stored = await this.#store.load(id, true)
     if (stored === undefined || !isLiveSession(stored, nowSec)) return undefined
-    return baselineOf(stored.data, stored.expiresAt, stored.hasDataMap)
+    return baselineOf(stored.data, stored.expiresAt, stored.hasDataMap, stored.owner)
   }
 
   /** Refreshes the expiry only (express-session's `touch`), throttled as `set`'s; never revives an expired row. */

@@ -86,6 +86,8 @@ export interface Baseline {
   readonly entries: ReadonlyMap<string, string>
   readonly expiresAt: number
   readonly hasDataMap: boolean
+  /** The owner the row has (written by `ownerOf`, or by the plugin's `setOwner()`), if any. */
+  readonly owner?: string | undefined
 }
 
 /** What a baseline keeps of a value: a digest of its canonical form, so a cached session costs bytes, not its size. */
@@ -93,8 +95,8 @@ function fingerprint (key: string, value: JsonValue): string {
   return createHash('sha256').update(canonical(key, value)).digest('base64')
 }
 
-export function baselineOf (data: SessionRecord, expiresAt: number, hasDataMap = true): Baseline {
-  return { entries: new Map(Object.entries(data).map(([k, v]) => [k, fingerprint(k, v)])), expiresAt, hasDataMap }
+export function baselineOf (data: SessionRecord, expiresAt: number, hasDataMap = true, owner?: string): Baseline {
+  return { entries: new Map(Object.entries(data).map(([k, v]) => [k, fingerprint(k, v)])), expiresAt, hasDataMap, owner }
 }
 
 /** The per-key changes from `baseline` to `record`: a value to set, or undefined to remove. */

@@ -28,5 +28,6 @@ t.test('the store\'s options: validated, then defaulted', async (t) => {
   t.throws(() => resolveStoreOptions({ ttlSeconds: 1.5 }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
   t.throws(() => resolveStoreOptions({ now: 5 }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
   t.throws(() => resolveStoreOptions({ tableName: 'x' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
-  t.throws(() => resolveStoreOptions({ ownerOf: () => 'a' }), { code: 'FST_DYNAMO_SESSION_UNKNOWN_OPTION' }, 'reserved, not accepted yet')
+  t.throws(() => resolveStoreOptions({ ownerOf: 'userId' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' }, 'ownerOf is a function')
+  t.equal(resolveStoreOptions({ ownerOf: (s: { u: string }) => s.u }).ownerOf?.({ u: 'a' }), 'a')
 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { QueryCommand } from '@aws-sdk/client-dynamodb'
 import { DynamoSessionStore } from '../../src/adapter/index.js'
 import { newSessionId } from '../../src/ids.js'
 import { createTable, getRow, makeClient, startDynalite } from '../helpers/dynamo.js'
@@ -181,4 +182,45 @@ t.test('DynamoSessionStore against dynalite', async (t) => {
     t.throws(() => new DynamoSessionStore({ client, ttlSeconds: 0 }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
     t.throws(() => new DynamoSessionStore({ client: {} as never }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
   })
+})
+
+t.test('ownerOf: the store writes the owner the plugin\'s sessions-of-a-user index reads', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const tableName = await createTable(client, 'adapter-owner')
+  const time = fakeTime()
+  const store = new DynamoSessionStore({ client, tableName, now: time.now, ownerOf: (session) => session.userId })
+  const api = promised(store)
+  const session = (data: Record<string, unknown>): object =>
+    ({ cookie: { originalMaxAge: HOUR_MS, expires: new Date(time.now() + HOUR_MS), path: '/' }, ...data })
+  const ownersInIndex = async (owner: string): Promise<string[]> => {
+    const out = await client.send(new QueryCommand({
+      TableName: tableName,
+      IndexName: 'Owner_Index',
+      KeyConditionExpression: '#o = :o',
+      ExpressionAttributeNames: { '#o': 'Owner_Id' },
+      ExpressionAttributeValues: { ':o': { S: owner } }
+    }))
+    return (out.Items ?? []).map((item) => item.Sesion_Id?.S ?? '').sort()
+  }
+
+  const anonymous = newSessionId()
+  await api.set(anonymous, session({ cart: [1] }))
+  t.equal((await getRow(client, tableName, anonymous))?.Owner_Id, undefined, 'no owner: no owner attribute (not in the index)')
+
+  const seen = recordCommands(t, client)
+  await api.set(anonymous, session({ cart: [1], userId: 'user-7' }))
+  t.strictSame(names(seen), ['UpdateItem'], 'the login is one UpdateItem')
+  t.equal((await getRow(client, tableName, anonymous))?.Owner_Id?.S, 'user-7')
+
+  seen.length = 0
+  await api.set(anonymous, session({ cart: [1], userId: 'user-7' }))
+  t.strictSame(names(seen), [], 'an unchanged owner writes nothing')
+
+  const created = newSessionId()
+  await api.set(created, session({ userId: 'user-7' }))
+  t.strictSame(await ownersInIndex('user-7'), [anonymous, created].sort(), 'both sessions are in the owner index')
+
+  await t.rejects(api.set(newSessionId(), session({ userId: '' })), { code: 'FST_DYNAMO_SESSION_INVALID_OWNER' })
+  t.throws(() => new DynamoSessionStore({ client, tableName, ownerOf: 'userId' as never }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
 })
