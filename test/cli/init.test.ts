@@ -56,7 +56,7 @@ t.test('init against dynalite', async (t) => {
   t.test('regression: init --json has every documented field, ttlAttribute null where TTL is off or unsupported', async (t) => {
     const table = uniqueTable()
     const result = JSON.parse((await run(['init', '--endpoint', dynamo.endpoint, '--table', table, '--json'])).stdout) as Record<string, unknown>
-    const documented = ['tableName', 'created', 'tableStatus', 'billing', 'ttl', 'ttlAttribute', 'expiryIndex', 'messages', 'endpoint']
+    const documented = ['tableName', 'created', 'tableStatus', 'billing', 'ttl', 'ttlAttribute', 'expiryIndex', 'ownerIndex', 'messages', 'endpoint']
     t.strictSame(Object.keys(result).sort(), [...documented].sort())
     t.equal(result.ttlAttribute, NEW_TABLE_TTL.attribute('Expire_Session') ?? null)
   })

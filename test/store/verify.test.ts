@@ -127,8 +127,12 @@ t.test('verifyTable', async (t) => {
 })
 
 t.test('configuredIndexes and initCommand', async (t) => {
-  t.strictSame(configuredIndexes(resolveTableShape({})), [{ option: 'expiryIndex', indexName: 'Expire_Bucket_Index' }])
-  t.strictSame(configuredIndexes(resolveTableShape({ expiryIndex: false })), [])
+  t.strictSame(configuredIndexes(resolveTableShape({})), [
+    { option: 'expiryIndex', indexName: 'Expire_Bucket_Index' },
+    { option: 'ownerIndex', indexName: 'Owner_Index' }
+  ])
+  t.strictSame(configuredIndexes(resolveTableShape({ expiryIndex: false })), [{ option: 'ownerIndex', indexName: 'Owner_Index' }])
+  t.strictSame(configuredIndexes(resolveTableShape({ expiryIndex: false, ownerIndex: false })), [])
   const target = { tableName: 'Sessions', endpoint: 'https://dynamodb.eu-west-1.amazonaws.com', region: 'eu-west-1' }
   t.equal(initCommand(resolveTableShape({ tableName: 'Sessions' }), target, false), 'npx dynamo-session init --table Sessions --region eu-west-1')
   const custom = resolveTableShape({ tableName: 'Sessions', idAttribute: 'id', expiresAttribute: 'exp', expiryIndex: { indexName: 'ByBucket' } })
@@ -138,4 +142,6 @@ t.test('configuredIndexes and initCommand', async (t) => {
   )
   t.equal(initCommand(resolveTableShape({ tableName: 'Sessions', expiryIndex: false }), target, false),
     'npx dynamo-session init --table Sessions --no-expiry-index --region eu-west-1')
+  t.equal(initCommand(resolveTableShape({ tableName: 'Sessions', ownerIndex: false }), target, false),
+    'npx dynamo-session init --table Sessions --no-owner-index --region eu-west-1')
 })
