@@ -277,13 +277,18 @@ async function ensureOwnerIndex (
     say(`index ${owner.indexName}: waiting for the expiry index (DynamoDB creates one index at a time); run again once it is ACTIVE`)
     return 'waiting-for-other-index'
   }
-  return await ensureGlobalIndex(client, current, definition, {
+  return await ensureGlobalIndex(client, current, definition, indexSettings(options, say))
+}
+
+/** How `ensureSessionTable`'s options add and wait for an index on an existing table (both indexes alike). */
+function indexSettings (options: EnsureTableOptions, say: (message: string) => void): GlobalIndexSettings {
+  return {
     add: options.addIndexToExistingTable ?? true,
     readCapacity: options.indexReadCapacity,
     writeCapacity: options.indexWriteCapacity,
     waitTimeoutMs: options.waitForIndex === true ? options.indexWaitTimeoutMs ?? DEFAULT_INDEX_WAIT_MS : undefined,
     say
-  })
+  }
 }
 
 /** The expiry index: reported when the table was created with it, else checked and, when missing, added. */
@@ -300,13 +305,7 @@ async function ensureExpiryIndex (
     say(`created index ${index.indexName} with the table`)
     return 'created-with-table'
   }
-  return await ensureGlobalIndex(client, table, expiryIndexDefinition(index), {
-    add: options.addIndexToExistingTable ?? true,
-    readCapacity: options.indexReadCapacity,
-    writeCapacity: options.indexWriteCapacity,
-    waitTimeoutMs: options.waitForIndex === true ? options.indexWaitTimeoutMs ?? DEFAULT_INDEX_WAIT_MS : undefined,
-    say
-  })
+  return await ensureGlobalIndex(client, table, expiryIndexDefinition(index), indexSettings(options, say))
 }
 
 /** Creates the table unless DescribeTable finds it; `true` when this call created it. */
