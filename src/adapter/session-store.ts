@@ -54,9 +54,10 @@ export class SessionStoreCore {
   }
 
   /**
-   * Writes the session: a create when the row is absent (a set after destroy of the same id included), otherwise the
-   * keys changed since the last read or write, or only the expiry (see expiryNeedsWrite). Never revives a row that
-   * has expired: such a set writes nothing.
+   * Writes the session: a create when this process holds no state for the id and the row is absent (a set after this
+   * process's destroy of the same id included), otherwise the keys changed since the last read or write, or only the
+   * expiry (see expiryNeedsWrite). Never revives a row that has expired, nor one deleted since this process saw it
+   * live (another process's destroy, destroyByOwner, the reaper): such a set writes nothing.
    */
   async set (id: string, session: unknown): Promise<void> {
     if (!isSessionId(id)) return
@@ -78,7 +79,9 @@ export class SessionStoreCore {
       !expiryNeedsWrite(baseline.expiresAt, expiresAt, nowSec, this.#options.touchAfterSeconds)) return
     if (await this.#store.update(id, nowSec, expiresAt, changes, !baseline.hasDataMap, owned)) {
       this.#recent.set(id, baselineOf(record, expiresAt, true, owner ?? baseline.owner))
-    } else if (await this.#create(id, record, nowSec, expiresAt, owner) !== 'created') {
+    } else {
+      // The row was live when this process last saw it: deleted since (a logout elsewhere, destroyByOwner, the reaper
+      // after expiry) or expired, the session has ended and this set must not bring it back.
       this.#recent.delete(id)
     }
   }
