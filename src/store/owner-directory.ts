@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import type { ConsistentRead, OwnerIndexShape, TableShape } from '../options.js'
 import { describe } from '../options.js'
 import { InvalidOptionError, NoOwnerIndexError, StoreUnavailableError } from '../errors.js'
-import { errorFields, errorName } from '../aws-errors.js'
+import { errorFields, errorLabel, errorName } from '../aws-errors.js'
 import { epochSeconds } from '../clock.js'
 import { isLiveSession } from '../expiry.js'
 import { isInternalId } from '../ids.js'
@@ -11,7 +11,7 @@ import { UnitBudget, defaultSleep, type Sleep } from '../reaper/budget.js'
 import type { DynamoStore } from './dynamo-store.js'
 import { parseItem, type StoredSession } from './record.js'
 import {
-  BATCH_GET_MAX_KEYS, buildBatchGetInput, buildOwnerDeleteInput, buildOwnerQueryInput, handleOf, validateOwner
+  BATCH_GET_MAX_KEYS, HANDLE_LENGTH, buildBatchGetInput, buildOwnerDeleteInput, buildOwnerQueryInput, handleOf, validateOwner
 } from './owner.js'
 
 /** One session of an owner, as `listByOwner` returns it. */
@@ -96,6 +96,10 @@ export class OwnerDirectory {
   async list (owner: string, options: ListByOwnerOptions = {}): Promise<OwnedSession[]> {
     const index = this.#index()
     validateOwner(owner)
+    return await coded(async () => await this.#list(index, owner, options))
+  }
+
+  async #list (index: OwnerIndexShape, owner: string, options: ListByOwnerOptions): Promise<OwnedSession[]> {
     const ids = await this.#ownerIds(index, owner)
     const current = options.current
     if (typeof current === 'string' && current.length > 0 && !isInternalId(current) && !ids.includes(current)) ids.push(current)
@@ -120,7 +124,15 @@ export class OwnerDirectory {
   async destroy (owner: string, options: DestroyByOwnerOptions = {}): Promise<OwnerRevocation> {
     const index = this.#index()
     validateOwner(owner)
-    const { rate, maxDeletes } = revocationLimits(options)
+    // A `handle` key left undefined (a form without it) must not widen "this device" to every session.
+    if (Object.hasOwn(options, 'handle')) validateHandle(options.handle)
+    const limits = revocationLimits(options)
+    return await coded(async () => await this.#destroy(index, owner, options, limits))
+  }
+
+  async #destroy (
+    index: OwnerIndexShape, owner: string, options: DestroyByOwnerOptions, { rate, maxDeletes }: { rate: number, maxDeletes: number }
+  ): Promise<OwnerRevocation> {
     const secret = this.#settings.secrets[0] ?? ''
     const targets = (await this.#ownerIds(index, owner))
       .filter((id) => id !== options.except && (options.handle === undefined || handleOf(secret, id) === options.handle))
@@ -191,6 +203,28 @@ export class OwnerDirectory {
 
   #tableName (): string {
     return this.#settings.tableName
+  }
+}
+
+/**
+ * Runs an owner method's DynamoDB work: its coded errors pass, any other (AccessDenied on the index, throttling, the
+ * network) becomes FST_DYNAMO_SESSION_STORE_UNAVAILABLE naming the error only, the AWS error kept as `cause` (its
+ * message can carry the account id and ARNs, which an HTTP response must not).
+ */
+async function coded<T> (run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code
+    if (typeof code === 'string' && code.startsWith('FST_DYNAMO_SESSION_')) throw err
+    throw new StoreUnavailableError(errorLabel(err), { cause: err })
+  }
+}
+
+/** A handle as listByOwner gives it: HANDLE_LENGTH base64url characters. */
+function validateHandle (handle: unknown): void {
+  if (typeof handle !== 'string' || !new RegExp(`^[A-Za-z0-9_-]{${HANDLE_LENGTH}}$`).test(handle)) {
+    throw new InvalidOptionError('destroyByOwner handle', `a handle from listByOwner (${HANDLE_LENGTH} characters)`, describe(handle))
   }
 }
 

@@ -98,3 +98,37 @@ t.test('owner directory', async (t) => {
     t.strictSame(waits, [50, 100, 200, 400, 800, 1000, 1000], 'eight attempts, the waits capped at one second')
   })
 })
+
+t.test('owner methods: what reaches the application', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = makeClient(t, dynamo.endpoint)
+  const clock = fakeClock()
+  const table = await createTable(client)
+  const now = clock.seconds
+  await client.send(new BatchWriteItemCommand({
+    RequestItems: { [table]: [row('handle-session-00001', 'owner-h', now + 100), row('handle-session-00002', 'owner-h', now + 100)].map((Item) => ({ PutRequest: { Item } })) }
+  }))
+  const options = resolveOptions({ secret: SECRET, tableName: table, now: clock.now })
+
+  t.test('regression: destroyByOwner with a handle left undefined deletes nothing (not every session)', async (t) => {
+    const directory = new OwnerDirectory(new DynamoStore(client, options, clock.now), options)
+    await t.rejects(directory.destroy('owner-h', { handle: undefined }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
+    await t.rejects(directory.destroy('owner-h', { handle: 'short' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
+    t.equal((await directory.list('owner-h')).length, 2, 'both sessions still there')
+  })
+
+  t.test('regression: a DynamoDB refusal of an owner method is FST_DYNAMO_SESSION_STORE_UNAVAILABLE, its message only in the cause', async (t) => {
+    const proxy = await startFaultProxy(t, dynamo.endpoint)
+    const proxied = makeClient(t, proxy.endpoint)
+    const directory = new OwnerDirectory(new DynamoStore(proxied, options, clock.now), options)
+    const arn = 'arn:aws:iam::123456789012:role/app is not authorized to perform: dynamodb:Query on resource: index/Owner_Index'
+    proxy.inject({ kind: 'refuse', type: 'AccessDeniedException', message: arn }, { operations: ['Query'] })
+    for (const call of [async () => await directory.list('owner-h'), async () => await directory.destroy('owner-h')]) {
+      const err = await call().then(() => undefined, (e: unknown) => e as { code?: string, statusCode?: number, message: string, cause?: { message?: string } })
+      t.equal(err?.code, 'FST_DYNAMO_SESSION_STORE_UNAVAILABLE')
+      t.equal(err?.statusCode, 503)
+      t.equal(err?.message.includes('123456789012'), false, 'no account id in the message a response may carry')
+      t.equal(err?.cause?.message?.includes('123456789012'), true, 'DynamoDB\'s message kept as the cause, for the log')
+    }
+  })
+})
