@@ -139,7 +139,12 @@ function reportIndexes (table: TableDescription, shape: TableShape, command: str
     const state = indexStateOf(table, indexName)
     if (state === 'active') continue
     const fields = { table: shape.tableName, index: indexName, option, state }
-    if (state === 'missing') {
+    if (state === 'missing' && option === 'ownerIndex') {
+      // Sessions of a user are opt-in: a table without their index serves every other feature, and only the owner
+      // methods fail (FST_DYNAMO_SESSION_NO_OWNER_INDEX). Said once at info level, not a warning at every startup.
+      log.info(fields, `dynamo-session: table ${shape.tableName} has no index ${indexName} (${option}): listByOwner, ` +
+        `destroyByOwner and destroyOthers need it; create it with: ${command}, or set ownerIndex: false`)
+    } else if (state === 'missing') {
       log.warn(fields, `dynamo-session: table ${shape.tableName} has no index ${indexName} (${option}); create it with: ${command}`)
     } else {
       log.info(fields, `dynamo-session: index ${indexName} (${option}) of table ${shape.tableName} is ${state}`)

@@ -120,6 +120,16 @@ t.test('verifyTable', async (t) => {
     t.strictSame(without().filter((line) => line.level >= WARN), [], 'nothing to report with expiryIndex: false')
   })
 
+  t.test('regression: a table without the owner index (an upgrade that never uses owners) starts without a warning', async (t) => {
+    const noOwner = await createTable(admin, 'no-owner', { ownerIndex: false })
+    const { error, logs } = await start(t, makeClient(t, dynamo.endpoint), noOwner)
+    t.equal(error, undefined)
+    t.strictSame(logs().filter((line) => line.level >= WARN), [], 'no warning')
+    const said = logs().filter((line) => line.msg.includes('Owner_Index'))
+    t.equal(said.length, 1, 'said once, at info level')
+    t.ok(said[0]?.msg.includes(`npx dynamo-session init --table ${noOwner}`), 'with the command that adds it')
+  })
+
   t.test('a table with another key schema fails startup with FST_DYNAMO_SESSION_TABLE_SETUP', async (t) => {
     const { error } = await start(t, makeClient(t, dynamo.endpoint), table, { idAttribute: 'id' })
     t.equal(error?.code, 'FST_DYNAMO_SESSION_TABLE_SETUP')
