@@ -123,7 +123,8 @@ export function buildClient (settings: ClientSettings): ClientTarget {
   if (keyId !== undefined && secretKey !== undefined) {
     const sessionToken = set(env.AWS_SESSION_TOKEN)
     config.credentials = { accessKeyId: keyId, secretAccessKey: secretKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
-  } else if (local) {
+  } else if (local && set(env.AWS_PROFILE) === undefined) {
+    // A named profile is the user's choice (a tunnel to AWS, a local server whose account follows the key): kept.
     // A fresh object: the SDK records where credentials came from on the object itself.
     config.credentials = { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_ACCESS_KEY_ID }
   }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { sendsToLoopback } from '../src/client.js'
+import { LOCAL_ACCESS_KEY_ID, buildClient, sendsToLoopback } from '../src/client.js'
 
 const clientFor = (endpoint?: string): DynamoDBClient => {
   const client = new DynamoDBClient({ region: 'us-east-1', ...(endpoint !== undefined ? { endpoint } : {}) })
@@ -20,4 +20,15 @@ t.test('sendsToLoopback: the configured endpoint, else the one from the environm
   t.equal(await sendsToLoopback(clientFor(), { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:8000' }), true)
   t.equal(await sendsToLoopback(clientFor(), { AWS_ENDPOINT_URL: 'http://localhost:4566' }), true)
   t.equal(await sendsToLoopback(clientFor(), { AWS_ENDPOINT_URL_DYNAMODB: '', AWS_ENDPOINT_URL: 'http://192.0.2.1' }), false)
+})
+
+t.test('regression: a loopback endpoint gets dummy credentials only when the environment names none (AWS_PROFILE kept)', async (t) => {
+  const keyOf = async (env: NodeJS.ProcessEnv): Promise<string | undefined> => {
+    const { client } = buildClient({ endpoint: 'http://127.0.0.1:8000', requestTimeoutMs: 1000, env })
+    t.teardown(() => client.destroy())
+    return await client.config.credentials().then((c) => c.accessKeyId, () => undefined)
+  }
+  t.equal(await keyOf({}), LOCAL_ACCESS_KEY_ID)
+  t.not(await keyOf({ AWS_PROFILE: 'fastify-dynamo-session-test-profile' }), LOCAL_ACCESS_KEY_ID, 'the profile, not the dummy key')
+  t.equal(await keyOf({ AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' }), 'AKIDEXAMPLE')
 })
