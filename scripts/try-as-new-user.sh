@@ -13,7 +13,13 @@ pids=()
 # so the group (that command and its children, nothing else) is what gets stopped.
 cleanup() {
   for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  # At most 10 s for them to stop, then SIGKILL to whatever of a group is left.
+  local deadline=$((SECONDS + 10)) pid
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,15 +58,15 @@ wait_for_line() {
 }
 
 pack() {
-  (cd "$root" && npm pack --silent --pack-destination "$work" >"$work/pack.out" 2>"$work/pack.err") || { cat "$work/pack.err" >&2; return 1; }
+  (cd "$root" && timeout 300 npm pack --silent --pack-destination "$work" >"$work/pack.out" 2>"$work/pack.err") || { cat "$work/pack.err" >&2; return 1; }
   tarball="$work/$(tail -n 1 "$work/pack.out")"
   [ -f "$tarball" ]
 }
 install() {
   mkdir -p "$work/app" && cd "$work/app" || return 1
-  npm init -y >/dev/null &&
-    npm install --prefer-offline --no-audit --no-fund "$tarball" fastify >"$work/install.log" 2>&1 &&
-    npm install --prefer-offline --no-audit --no-fund -D dynalite >>"$work/install.log" 2>&1 ||
+  timeout 60 npm init -y >/dev/null &&
+    timeout 600 npm install --prefer-offline --no-audit --no-fund "$tarball" fastify >"$work/install.log" 2>&1 &&
+    timeout 600 npm install --prefer-offline --no-audit --no-fund -D dynalite >>"$work/install.log" 2>&1 ||
     { cat "$work/install.log" >&2; return 1; }
 }
 start_local() {
