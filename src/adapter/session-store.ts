@@ -62,13 +62,13 @@ export class SessionStoreCore {
   async set (id: string, session: unknown): Promise<void> {
     if (!isSessionId(id)) return
     const nowSec = this.#nowSec()
-    const record = sessionRecord(this.#options.shape, id, session)
+    const owner = this.#ownerOf(session)
+    const record = sessionRecord(this.#options.shape, id, session, owner)
     const expiresAt = cookieExpiry(record, nowSec, this.#options.ttlSeconds)
     if (expiresAt <= nowSec) {
       await this.destroy(id)
       return
     }
-    const owner = this.#ownerOf(session)
     const baseline = this.#recent.get(id) ?? await this.#create(id, record, nowSec, expiresAt, owner)
     if (baseline === 'created' || baseline === undefined) return
     const changes = changesSince(baseline, record)

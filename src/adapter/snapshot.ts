@@ -19,7 +19,7 @@ function isRecord (value: unknown): value is Record<string, JsonValue> {
 }
 
 /** The session object's JSON form, checked as the plugin checks values and sized against DynamoDB's item limit. */
-export function sessionRecord (shape: TableShape, id: string, session: unknown): SessionRecord {
+export function sessionRecord (shape: TableShape, id: string, session: unknown, owner?: string): SessionRecord {
   let parsed: unknown
   try {
     const text = JSON.stringify(session) as string | undefined
@@ -29,7 +29,7 @@ export function sessionRecord (shape: TableShape, id: string, session: unknown):
   }
   if (!isRecord(parsed)) throw new NotSerializableError('session', 'the session is not an object')
   const record: SessionRecord = {}
-  let size = itemOverhead(shape, id)
+  let size = itemOverhead(shape, id, { owner })
   for (const [key, value] of Object.entries(parsed)) {
     const checked = cloneJson(validateKey(key), value)
     size += entrySize(key, checked)

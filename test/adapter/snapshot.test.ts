@@ -1,7 +1,9 @@
 import t from 'tap'
 import {
-  RecentSessions, baselineOf, canonical, changesSince, cookieExpiry, expiryNeedsWrite, sessionExpiry, sessionObject
+  RecentSessions, baselineOf, canonical, changesSince, cookieExpiry, expiryNeedsWrite, sessionExpiry, sessionObject, sessionRecord
 } from '../../src/adapter/snapshot.js'
+import { MAX_ITEM_BYTES, entrySize, itemOverhead } from '../../src/store/marshal.js'
+import { resolveTableShape } from '../../src/options.js'
 
 const NOW = 1_800_000_000
 
@@ -58,4 +60,13 @@ t.test('RecentSessions drops the least recently used', async (t) => {
   t.equal(recent.get('a'), b)
   recent.delete('a')
   t.equal(recent.get('a'), undefined)
+})
+
+t.test('regression: the size check counts the owner ownerOf adds (FST_DYNAMO_SESSION_TOO_LARGE, not a DynamoDB error)', async (t) => {
+  const shape = resolveTableShape({})
+  const id = 'a'.repeat(32)
+  const fill = 'x'.repeat(MAX_ITEM_BYTES - itemOverhead(shape, id) - entrySize('k', '') - 100)
+  t.equal(entrySize('k', fill), entrySize('k', '') + fill.length, 'the filler counts one byte a character')
+  t.doesNotThrow(() => sessionRecord(shape, id, { k: fill }), '100 bytes under the limit without an owner')
+  t.throws(() => sessionRecord(shape, id, { k: fill }, 'o'.repeat(256)), { code: 'FST_DYNAMO_SESSION_TOO_LARGE' })
 })
