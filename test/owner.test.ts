@@ -114,7 +114,7 @@ t.test('sessions of a user', async (t) => {
     const b = await login(app, 'user-b')
     const current = a[0]!
     const result = await app.sessionStore.destroyByOwner('user-a', { except: current.id })
-    t.strictSame(result, { deleted: 2, remaining: 0 })
+    t.strictSame(result, { deleted: 2, remaining: 0, writeUnits: 2 })
     t.equal(await metricValue(registry, METRIC_NAMES.ownerRevocationsTotal), 2)
     for (const other of a.slice(1)) {
       const who = await app.inject({ method: 'GET', url: '/whoami', headers: { cookie: other.cookie } })
@@ -125,7 +125,7 @@ t.test('sessions of a user', async (t) => {
       const who = await app.inject({ method: 'GET', url: '/whoami', headers: { cookie: kept.cookie } })
       t.equal((who.json() as { isNew: boolean }).isNew, false, 'still logged in')
     }
-    t.strictSame(await app.sessionStore.destroyByOwner('user-a', { except: current.id }), { deleted: 0, remaining: 0 }, 'nothing left to revoke')
+    t.strictSame(await app.sessionStore.destroyByOwner('user-a', { except: current.id }), { deleted: 0, remaining: 0, writeUnits: 0 }, 'nothing left to revoke')
   })
 
   t.test('destroyOthers(): log out everywhere else', async (t) => {
@@ -134,11 +134,11 @@ t.test('sessions of a user', async (t) => {
     const here = await login(app, 'u-3')
     const elsewhere = await login(app, 'u-3')
     const res = await app.inject({ method: 'POST', url: '/others', headers: { cookie: here.cookie } })
-    t.strictSame(res.json(), { deleted: 1, remaining: 0 })
+    t.strictSame(res.json(), { deleted: 1, remaining: 0, writeUnits: 1 })
     t.equal(await getRow(client, table, elsewhere.id), undefined)
     t.not(await getRow(client, table, here.id), undefined)
     const anonymous = await app.inject({ method: 'POST', url: '/others' })
-    t.strictSame(anonymous.json(), { deleted: 0, remaining: 0 }, 'a session without an owner has no others')
+    t.strictSame(anonymous.json(), { deleted: 0, remaining: 0, writeUnits: 0 }, 'a session without an owner has no others')
   })
 
   t.test('concurrent refreshes during the revocation do not resurrect the revoked sessions', async (t) => {
@@ -194,9 +194,9 @@ t.test('sessions of a user', async (t) => {
     t.ok(withIds.every((s) => s.expiresAt instanceof Date && s.createdAt instanceof Date && s.touchedAt instanceof Date))
 
     const handle = byLabel.get('laptop')!.handle as string
-    t.strictSame(await app.sessionStore.destroyByOwner('u-6', { handle }), { deleted: 0, remaining: 0 }, 'another owner cannot use it')
+    t.strictSame(await app.sessionStore.destroyByOwner('u-6', { handle }), { deleted: 0, remaining: 0, writeUnits: 0 }, 'another owner cannot use it')
     t.not(await getRow(client, table, laptop.id), undefined)
-    t.strictSame(await app.sessionStore.destroyByOwner('u-5', { handle }), { deleted: 1, remaining: 0 })
+    t.strictSame(await app.sessionStore.destroyByOwner('u-5', { handle }), { deleted: 1, remaining: 0, writeUnits: 1 })
     t.equal(await getRow(client, table, laptop.id), undefined)
     t.not(await getRow(client, table, phone.id), undefined)
   })
@@ -205,8 +205,8 @@ t.test('sessions of a user', async (t) => {
     const table = await createTable(client)
     const app = await buildApp(t, client, table, {}, { routes: ownerRoutes })
     for (let i = 0; i < 3; i++) await login(app, 'u-7')
-    t.strictSame(await app.sessionStore.destroyByOwner('u-7', { maxDeletes: 2, maxWriteUnitsPerSecond: 1000 }), { deleted: 2, remaining: 1 })
-    t.strictSame(await app.sessionStore.destroyByOwner('u-7', { maxDeletes: 2 }), { deleted: 1, remaining: 0 })
+    t.strictSame(await app.sessionStore.destroyByOwner('u-7', { maxDeletes: 2, maxWriteUnitsPerSecond: 1000 }), { deleted: 2, remaining: 1, writeUnits: 2 })
+    t.strictSame(await app.sessionStore.destroyByOwner('u-7', { maxDeletes: 2 }), { deleted: 1, remaining: 0, writeUnits: 1 })
     for (const [options, name] of [[{ maxDeletes: 0 }, 'maxDeletes'], [{ maxWriteUnitsPerSecond: -1 }, 'rate']] as const) {
       await t.rejects(app.sessionStore.destroyByOwner('u-7', options), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' }, name)
     }

@@ -159,7 +159,7 @@ export class SessionController implements SessionCore {
     this.#assertUsable()
     this.#ownerIndex()
     this.#assertStoreReachable()
-    if (this.#owner === undefined) return { deleted: 0, remaining: 0 }
+    if (this.#owner === undefined) return { deleted: 0, remaining: 0, writeUnits: 0 }
     return await new OwnerDirectory(this.#env.store, this.#env.options).destroy(this.#owner, { except: this.id })
   }
 

@@ -178,9 +178,18 @@ export class DynamoStore {
     return out.answer
   }
 
-  /** A conditional delete of an owner's session; resolves false when its condition failed. */
-  async deleteOwned (input: DeleteItemCommandInput): Promise<boolean> {
-    return await this.#conditional('DeleteItem', () => this.#call('DeleteItem', input))
+  /**
+   * A conditional delete of an owner's session: whether it deleted, and the write units DynamoDB reported (undefined
+   * when it did not, or when the condition failed).
+   */
+  async deleteOwned (input: DeleteItemCommandInput): Promise<{ deleted: boolean, units: number | undefined }> {
+    try {
+      const out = await this.#send('DeleteItem', () => this.#call('DeleteItem', input))
+      return { deleted: true, units: out.ConsumedCapacity?.CapacityUnits }
+    } catch (err) {
+      if (isConditionFailure(err)) return { deleted: false, units: undefined }
+      throw err
+    }
   }
 
   /** Reports sessions deleted by an owner revocation. */

@@ -47,10 +47,17 @@ export interface DestroyByOwnerOptions {
   maxDeletes?: number
 }
 
-/** What `destroyByOwner` did: sessions deleted, and sessions of the owner it did not get to (`maxDeletes`). */
+/** What `destroyByOwner` did. */
 export interface OwnerRevocation {
+  /** Sessions deleted. */
   readonly deleted: number
+  /** Sessions of the owner this call did not get to (`maxDeletes`): call again until it is 0. */
   readonly remaining: number
+  /**
+   * Write units the deletes consumed as DynamoDB reported them, 1 for a delete whose condition failed: what
+   * `maxWriteUnitsPerSecond` limits.
+   */
+  readonly writeUnits: number
 }
 
 export const DEFAULT_REVOCATION_WRITE_UNITS_PER_SECOND = 50
@@ -139,17 +146,23 @@ export class OwnerDirectory {
     const budget = new UnitBudget(rate, () => performance.now(), this.#sleep)
     let deleted = 0
     let done = 0
+    let writeUnits = 0
     try {
       for (const id of targets.slice(0, maxDeletes)) {
+        // One unit reserved, corrected with DynamoDB's figure (the item's size in KB plus its index entries).
         await budget.take(1)
         const input = buildOwnerDeleteInput(this.#settings, index, id, owner, epochSeconds(this.#settings.now()))
-        if (await this.#store.deleteOwned(input)) deleted++
+        const result = await this.#store.deleteOwned(input)
+        const units = result.units ?? 1
+        budget.charge(units - 1)
+        writeUnits += units
+        if (result.deleted) deleted++
         done++
       }
     } finally {
       this.#store.revoked(deleted)
     }
-    return { deleted, remaining: targets.length - done }
+    return { deleted, remaining: targets.length - done, writeUnits }
   }
 
   /** Every id the owner index holds for `owner`, page by page. */

@@ -58,7 +58,8 @@ t.test('owner directory', async (t) => {
 
     counter.reset()
     const revoked = await directory.destroy('owner-a', { maxWriteUnitsPerSecond: 10_000 })
-    t.strictSame(revoked, { deleted: 203, remaining: 0 }, 'the expired row and the tombstone are not counted')
+    t.strictSame(revoked, { deleted: 203, remaining: 0, writeUnits: 205 },
+      'the expired row and the tombstone are not counted as deleted; their failed deletes count one unit each')
     t.not(await getRow(client, table, 'tombstone-session-01'), undefined, 'the tombstone is left to expire')
     t.not(await getRow(client, table, 'other-owner-session1'), undefined)
     t.equal(counter.count('DeleteItem'), 205, 'one conditional delete per index entry')
@@ -115,6 +116,16 @@ t.test('owner methods: what reaches the application', async (t) => {
     await t.rejects(directory.destroy('owner-h', { handle: undefined }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
     await t.rejects(directory.destroy('owner-h', { handle: 'short' }), { code: 'FST_DYNAMO_SESSION_INVALID_OPTION' })
     t.equal((await directory.list('owner-h')).length, 2, 'both sessions still there')
+  })
+
+  t.test('regression: the revocation counts DynamoDB\'s write units (about 1 a KB), not one a delete', async (t) => {
+    // Two rows of about 2.6 KB: a delete costs ceil(2.6) = 3 write units each.
+    const pad = { Data: { M: { pad: { S: 'x'.repeat(2_500) } } } }
+    await client.send(new BatchWriteItemCommand({
+      RequestItems: { [table]: [row('large-session-000001', 'owner-w', now + 100, pad), row('large-session-000002', 'owner-w', now + 100, pad)].map((Item) => ({ PutRequest: { Item } })) }
+    }))
+    const directory = new OwnerDirectory(new DynamoStore(client, options, clock.now), options)
+    t.strictSame(await directory.destroy('owner-w'), { deleted: 2, remaining: 0, writeUnits: 6 })
   })
 
   t.test('regression: a DynamoDB refusal of an owner method is FST_DYNAMO_SESSION_STORE_UNAVAILABLE, its message only in the cause', async (t) => {
