@@ -265,10 +265,7 @@ async function ensureOwnerIndex (
   say: (message: string) => void
 ): Promise<IndexSetup> {
   if (owner === false) return 'none'
-  if (created && indexStateOf(table, owner.indexName) === 'active') {
-    say(`created index ${owner.indexName} with the table`)
-    return 'created-with-table'
-  }
+  if (createdWithTable(table, created, owner.indexName, say)) return 'created-with-table'
   const definition = ownerIndexDefinition(owner)
   const expiryBusy = expiryIndex === 'creating' || expiryIndex === 'retry-later' || expiryIndex === 'waiting-for-other-index'
   const current = expiryIndex === 'none' || expiryIndex === 'created-with-table' ? table : await describe(client, table.TableName ?? '?')
@@ -278,6 +275,13 @@ async function ensureOwnerIndex (
     return 'waiting-for-other-index'
   }
   return await ensureGlobalIndex(client, current, definition, indexSettings(options, say))
+}
+
+/** Whether the index came with the table this run created (said once); else it is checked and, when missing, added. */
+function createdWithTable (table: TableDescription, created: boolean, indexName: string, say: (message: string) => void): boolean {
+  if (!created || indexStateOf(table, indexName) !== 'active') return false
+  say(`created index ${indexName} with the table`)
+  return true
 }
 
 /** How `ensureSessionTable`'s options add and wait for an index on an existing table (both indexes alike). */
@@ -301,10 +305,7 @@ async function ensureExpiryIndex (
   say: (message: string) => void
 ): Promise<IndexSetup> {
   if (index === false) return 'none'
-  if (created && indexStateOf(table, index.indexName) === 'active') {
-    say(`created index ${index.indexName} with the table`)
-    return 'created-with-table'
-  }
+  if (createdWithTable(table, created, index.indexName, say)) return 'created-with-table'
   return await ensureGlobalIndex(client, table, expiryIndexDefinition(index), indexSettings(options, say))
 }
 
