@@ -1,26 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { HttpRequest } from '@smithy/core/protocols'
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry'
-import { SignatureV4 } from '@smithy/signature-v4'
 import type { AwsCredentialIdentity, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
-import { Pool, type Dispatcher } from 'undici'
+import { Pool } from 'undici'
 import { EndpointResolver, type ResolvedEndpoint } from './endpoint.js'
-import { abortError, networkError, timeoutError } from './network-errors.js'
+import { abortError, networkError } from './network-errors.js'
+import { exchange, type TransportTimeouts } from './exchange.js'
+import { SigV4Signer, type SignableRequest } from './sigv4.js'
 import { amzTarget, type FastOperation, type OperationInputs, type OperationOutputs } from './operations.js'
 import { CONTENT_TYPE, decodeItems, errorCode, responseMetadata, serializeInput, serviceException } from './protocol.js'
 import { clockOffsetAfter, type ClockSample } from './clock-skew.js'
-
-/** The HTTP limits of one attempt, as the client's request handler has them. */
-export interface TransportTimeouts {
-  /** Time to open a connection; 0 for none. */
-  readonly connectionTimeoutMs: number
-  /** Time until the response headers; 0 for none. */
-  readonly requestTimeoutMs: number
-  /** Longest pause in the response body; 0 for none. */
-  readonly bodyTimeoutMs: number
-}
 
 export interface FastSendOptions {
   /** Aborts the call, its retries and back-off included, with an `AbortError`. */
@@ -84,13 +74,13 @@ function withAttempts (err: unknown, attempts: number, totalRetryDelay: number):
 /**
  * Sends DynamoDB's frequent operations without the SDK's per-call middleware: the client's own configuration
  * (credentials provider, endpoint resolver, retry strategy, clock offset, handler timeouts) drives an undici Pool,
- * requests signed by the SDK's SignatureV4, outputs and errors in the SDK's shapes.
+ * requests signed by SigV4Signer (what the SDK's SignatureV4 signs, synchronously), outputs and errors in the SDK's shapes.
  */
 export class FastTransport {
   readonly #client: DynamoDBClient
   readonly #endpoints: EndpointResolver
   /** Signers per identity (a refreshed identity gets its own) and signing scope; each caches its signing keys. */
-  readonly #signers = new WeakMap<AwsCredentialIdentity, Map<string, SignatureV4>>()
+  readonly #signers = new WeakMap<AwsCredentialIdentity, Map<string, SigV4Signer>>()
   readonly #pools = new Map<string, Pool>()
   readonly #timeouts: Promise<TransportTimeouts>
   readonly #connections: number
@@ -176,32 +166,11 @@ export class FastTransport {
     const identity = await config.credentials()
     const endpoint = await this.#endpoints.resolve(operation, input, identity)
     const sample = await this.#clockSample()
-    const signed = await this.#signer(identity, endpoint).sign(this.#request(call, attempt, endpoint), {
-      signingDate: new Date(sample.sentAt + sample.offset)
-    })
+    const request = this.#request(call, attempt, endpoint)
+    const headers = this.#signer(identity, endpoint).sign(request, sample.sentAt + sample.offset)
     const pool = await this.#pool(endpoint.url)
-    const limit = new AttemptTimer(await this.#timeouts, signal)
-    try {
-      let response: Dispatcher.ResponseData
-      try {
-        const request = pool.request({ method: 'POST', path: signed.path, headers: signed.headers, body, signal: limit.signal })
-        response = await limit.race(request)
-      } catch (err) {
-        throw limit.timedOut ?? networkError(err, isAborted(signal))
-      }
-      limit.headersArrived()
-      let text: string
-      try {
-        text = await limit.read(response.body)
-      } catch (err) {
-        // The headers came: the SDK's error then carries their metadata (status, request id).
-        const failure = limit.timedOut ?? networkError(err, isAborted(signal))
-        throw Object.assign(failure, { $metadata: responseMetadata(response.statusCode, response.headers) })
-      }
-      return this.#settle(response.statusCode, response.headers, text, sample)
-    } finally {
-      limit.clear()
-    }
+    const response = await exchange(pool, { path: request.path, headers, body }, await this.#timeouts, signal)
+    return this.#settle(response.statusCode, response.headers, response.text, sample)
   }
 
   #settle (status: number, headers: Record<string, string | string[] | undefined>, text: string, sample: ClockSample) {
@@ -237,13 +206,10 @@ export class FastTransport {
     return corrected
   }
 
-  #request ({ operation, body, invocationId, maxAttempts }: Call, attempt: number, endpoint: ResolvedEndpoint): HttpRequest {
+  #request ({ operation, body, invocationId, maxAttempts }: Call, attempt: number, endpoint: ResolvedEndpoint): SignableRequest {
     const url = endpoint.url
-    return new HttpRequest({
+    return {
       method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port === '' ? {} : { port: Number(url.port) }),
       path: url.pathname === '' ? '/' : url.pathname,
       headers: {
         ...endpoint.headers,
@@ -256,11 +222,11 @@ export class FastTransport {
         'amz-sdk-request': `attempt=${attempt}; max=${maxAttempts}`
       },
       body
-    })
+    }
   }
 
   /** A signer bound to the identity the endpoint was resolved for (the provider may hand out another meanwhile). */
-  #signer (identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint): SignatureV4 {
+  #signer (identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint): SigV4Signer {
     let signers = this.#signers.get(identity)
     if (signers === undefined) {
       signers = new Map()
@@ -270,11 +236,10 @@ export class FastTransport {
     let signer = signers.get(key)
     if (signer === undefined) {
       const config = this.#client.config as unknown as { signingEscapePath?: boolean }
-      signer = new SignatureV4({
+      signer = new SigV4Signer({
         credentials: identity,
         region: endpoint.signingRegion,
         service: endpoint.signingName,
-        sha256: this.#client.config.sha256,
         uriEscapePath: config.signingEscapePath ?? true
       })
       signers.set(key, signer)
@@ -296,74 +261,6 @@ export class FastTransport {
       this.#pools.set(url.origin, pool)
     }
     return pool
-  }
-}
-
-/**
- * One attempt's limits, on exact timers as the SDK's Node handler has them (undici's own run on a coarse clock, and
- * its headers timeout starts only once a connection takes the request): `requestTimeoutMs` from the attempt's start
- * to the response headers (a TimeoutError coded ETIMEDOUT, as the SDK's), then `bodyTimeoutMs` of silence in the
- * body (a TimeoutError, as the SDK's socket timeout). Its signal also follows the call's AbortSignal.
- */
-class AttemptTimer {
-  readonly #controller = new AbortController()
-  readonly #timeouts: TransportTimeouts
-  readonly #callSignal: AbortSignal | undefined
-  readonly #onAbort = (): void => { this.#controller.abort() }
-  #timer: NodeJS.Timeout | undefined
-  #reject: ((err: unknown) => void) | undefined
-  timedOut: Error | undefined
-
-  constructor (timeouts: TransportTimeouts, callSignal: AbortSignal | undefined) {
-    this.#timeouts = timeouts
-    this.#callSignal = callSignal
-    callSignal?.addEventListener('abort', this.#onAbort, { once: true })
-    if (timeouts.requestTimeoutMs > 0) {
-      this.#timer = setTimeout(() => this.#expire(timeoutError(`no response within ${timeouts.requestTimeoutMs} ms`, 'ETIMEDOUT')),
-        timeouts.requestTimeoutMs)
-    }
-  }
-
-  get signal (): AbortSignal {
-    return this.#controller.signal
-  }
-
-  /**
-   * The request, or its end by the timer or the call's signal: a request waiting in the pool for a connection only
-   * sees its signal once it gets one (it is then abandoned at once).
-   */
-  async race<T> (request: Promise<T>): Promise<T> {
-    request.catch(() => {})
-    const ended = new Promise<never>((_resolve, reject) => { this.#reject = reject })
-    if (this.#controller.signal.aborted) this.#reject?.(this.#controller.signal.reason)
-    this.#controller.signal.addEventListener('abort', () => this.#reject?.(this.#controller.signal.reason), { once: true })
-    return await Promise.race([request, ended])
-  }
-
-  headersArrived (): void {
-    clearTimeout(this.#timer)
-    const ms = this.#timeouts.bodyTimeoutMs
-    if (ms > 0) this.#timer = setTimeout(() => this.#expire(timeoutError(`the response body was silent for ${ms} ms`)), ms)
-  }
-
-  /** The body as text, each chunk restarting the silence timer. */
-  async read (body: AsyncIterable<Buffer>): Promise<string> {
-    const chunks: Buffer[] = []
-    for await (const chunk of body) {
-      this.#timer?.refresh()
-      chunks.push(chunk)
-    }
-    return Buffer.concat(chunks).toString('utf8')
-  }
-
-  clear (): void {
-    clearTimeout(this.#timer)
-    this.#callSignal?.removeEventListener('abort', this.#onAbort)
-  }
-
-  #expire (err: Error): void {
-    this.timedOut = err
-    this.#controller.abort(err)
   }
 }
 
