@@ -11,6 +11,7 @@ export interface AppInfo {
 
 const CONTESTANTS: Record<string, () => Promise<{ build: BuildApp }>> = {
   limit: async () => await import('./contestants/limit.js'),
+  floor: async () => await import('./contestants/floor.js'),
   plugin: async () => await import('./contestants/plugin.js'),
   'plugin-sdk': async () => ({ build: (await import('./contestants/plugin.js')).buildWith('sdk') }),
   'session-dynamodb': async () => await import('./contestants/session-dynamodb.js'),

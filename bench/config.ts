@@ -1,6 +1,6 @@
 /** What is measured, and for how long, in each mode. */
 
-export type ContestantId = 'limit' | 'plugin' | 'plugin-sdk' | 'session-dynamodb' | 'session-memory'
+export type ContestantId = 'limit' | 'floor' | 'plugin' | 'plugin-sdk' | 'session-dynamodb' | 'session-memory'
 export type ScenarioId = 'anonymous' | 'read' | 'change' | 'login'
 export type Mode = 'quick' | 'full'
 
@@ -29,6 +29,13 @@ export const CONTESTANTS: readonly Contestant[] = [
     description: 'Bare Fastify routes doing the fewest raw DynamoDB calls each scenario needs' +
       ' (read: one GetItem for the id in an unsigned cookie)',
     tableName: 'BenchLimit'
+  },
+  {
+    id: 'floor',
+    label: 'floor (HTTP only)',
+    description: 'Not a usable client: the same DynamoDB calls as the limit routes as prebuilt, unsigned request bodies over' +
+      " the fast transport's undici exchange, responses unparsed: the HTTP work no contestant can avoid",
+    tableName: 'BenchFloor'
   },
   {
     id: 'plugin',
@@ -147,5 +154,7 @@ export const PASS_LIMIT_SECONDS = 900
 /** The contestants the ratios compare the plugin with. */
 export const BASELINE: ContestantId = 'limit'
 export const ALTERNATIVE: ContestantId = 'session-dynamodb'
+/** The HTTP work alone (see bench/contestants/floor.ts): the least app CPU any transport could reach. */
+export const FLOOR: ContestantId = 'floor'
 /** The plugin on the SDK's own pipeline, compared with the same baseline. */
 export const SDK_TRANSPORT: ContestantId = 'plugin-sdk'

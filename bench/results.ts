@@ -1,6 +1,6 @@
 import os from 'node:os'
 import {
-  ALTERNATIVE, BASELINE, SDK_TRANSPORT, type ContestantId, type Mode, type ReaperCase, type ScenarioId, type Settings
+  ALTERNATIVE, BASELINE, FLOOR, SDK_TRANSPORT, type ContestantId, type Mode, type ReaperCase, type ScenarioId, type Settings
 } from './config.js'
 import { sumCounters, type Counters } from './proxy.js'
 
@@ -95,6 +95,8 @@ export interface ScenarioRatios {
   pluginVsAlternative: Ratio
   /** plugin with transport: 'sdk' / limit. */
   sdkTransportVsLimit: Ratio
+  /** floor (the HTTP work alone) / limit: the least the plugin's ratio could be with a transport that cost nothing. */
+  floorVsLimit: Ratio
 }
 
 /** One of the figures the fast transport is held to, with this run's value. */
@@ -273,7 +275,8 @@ export function computeRatios (results: readonly RequestResult[], scenarios: rea
     scenario,
     pluginVsLimit: compare(find('plugin', scenario), find(BASELINE, scenario)),
     pluginVsAlternative: compare(find('plugin', scenario), find(ALTERNATIVE, scenario)),
-    sdkTransportVsLimit: compare(find(SDK_TRANSPORT, scenario), find(BASELINE, scenario))
+    sdkTransportVsLimit: compare(find(SDK_TRANSPORT, scenario), find(BASELINE, scenario)),
+    floorVsLimit: compare(find(FLOOR, scenario), find(BASELINE, scenario))
   }))
 }
 

@@ -3,6 +3,7 @@ import type { ContestantId } from './config.js'
 
 const COLORS: Record<ContestantId, string> = {
   limit: '#9e9e9e',
+  floor: '#d0d0d0',
   plugin: '#1f6fb4',
   'plugin-sdk': '#8fb8de',
   'session-dynamodb': '#e07b1f',

@@ -95,7 +95,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
   t.test('DynamoDB calls per request, as counted by the proxy', async (t) => {
     for (const c of CONTESTANTS) callsPerRequest(t, find(json, c.id, 'anonymous'), undefined, 0, `${c.id} anonymous`)
     for (const s of SCENARIOS) callsPerRequest(t, find(json, 'session-memory', s.id), undefined, 0, `memory store ${s.id}`)
-    for (const c of ['limit', 'plugin', 'plugin-sdk'] as const) {
+    for (const c of ['limit', 'floor', 'plugin', 'plugin-sdk'] as const) {
       callsPerRequest(t, find(json, c, 'read'), 'GetItem', 1, `${c} read: one GetItem`)
       callsPerRequest(t, find(json, c, 'read'), undefined, 1, `${c} read: nothing else`)
       callsPerRequest(t, find(json, c, 'change'), 'UpdateItem', 1, `${c} change: one UpdateItem`)
@@ -115,7 +115,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
     unitsPerRequest(t, alt, 'readUnits', 1, 'connect-dynamodb reads strongly consistent')
     unitsPerRequest(t, alt, 'writeUnits', 1, 'connect-dynamodb writes one unit per read request')
     t.equal(find(json, 'session-memory', 'read').dynamo.unitsSource, 'none')
-    for (const r of json.requests.filter((x) => ['plugin', 'plugin-sdk', 'limit'].includes(x.contestant))) {
+    for (const r of json.requests.filter((x) => ['plugin', 'plugin-sdk', 'limit', 'floor'].includes(x.contestant))) {
       for (const [op, c] of Object.entries(r.dynamoTotals)) {
         t.equal(c.reportedCalls, c.calls, `${r.contestant}/${r.scenario} ${op}: units reported by DynamoDB`)
         t.equal(c.shadowReadUnits, c.readUnits, `${r.contestant}/${r.scenario} ${op}: computed read units match`)
@@ -132,6 +132,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
     t.equal(read?.pluginVsAlternative.requestsPerSecond, plugin.requestsPerSecond / find(json, 'session-dynamodb', 'read').requestsPerSecond)
     t.equal(read?.pluginVsAlternative.cpuMicrosPerRequest, plugin.cpuMicrosPerRequest / find(json, 'session-dynamodb', 'read').cpuMicrosPerRequest)
     t.equal(read?.sdkTransportVsLimit.cpuMicrosPerRequest, find(json, 'plugin-sdk', 'read').cpuMicrosPerRequest / find(json, 'limit', 'read').cpuMicrosPerRequest)
+    t.equal(read?.floorVsLimit.cpuMicrosPerRequest, find(json, 'floor', 'read').cpuMicrosPerRequest / find(json, 'limit', 'read').cpuMicrosPerRequest)
     t.strictSame(json.targets, transportTargets(json.ratios), 'targets checked against the same ratios')
   })
 
@@ -179,8 +180,8 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
 t.test('transport targets: CPU at most 0.4× (read) and 0.5× (change, login) the raw calls, read throughput 2× the alternative', async (t) => {
   const ratio = (cpu: number, rps: number) => ({ requestsPerSecond: rps, cpuMicrosPerRequest: cpu, latencyP99: 1, dynamoCallsPerRequest: 1, capacityUnitsPerRequest: 1 })
   const ratios: ScenarioRatios[] = [
-    { scenario: 'read', pluginVsLimit: ratio(0.4, 1), pluginVsAlternative: ratio(0.3, 1.99), sdkTransportVsLimit: ratio(1, 1) },
-    { scenario: 'change', pluginVsLimit: ratio(0.51, 1), pluginVsAlternative: ratio(1, 1), sdkTransportVsLimit: ratio(1, 1) }
+    { scenario: 'read', pluginVsLimit: ratio(0.4, 1), pluginVsAlternative: ratio(0.3, 1.99), sdkTransportVsLimit: ratio(1, 1), floorVsLimit: ratio(0.3, 1) },
+    { scenario: 'change', pluginVsLimit: ratio(0.51, 1), pluginVsAlternative: ratio(1, 1), sdkTransportVsLimit: ratio(1, 1), floorVsLimit: ratio(0.3, 1) }
   ]
   t.strictSame(transportTargets(ratios).map((x) => [x.scenario, x.figure, x.actual, x.met]), [
     ['read', 'cpuMicrosPerRequest', 0.4, true],
