@@ -32,9 +32,9 @@ export const CONTESTANTS: readonly Contestant[] = [
   },
   {
     id: 'floor',
-    label: 'floor (HTTP only)',
-    description: 'Not a usable client: the same DynamoDB calls as the limit routes as prebuilt, unsigned request bodies over' +
-      " the fast transport's undici exchange, responses unparsed: the HTTP work no contestant can avoid",
+    label: 'floor (sign, send, parse)',
+    description: 'Not a usable client: the same DynamoDB calls as the limit routes as prebuilt bodies, signed, sent over the' +
+      " fast transport's undici exchange and parsed with JSON.parse, nothing else: the work no client can skip",
     tableName: 'BenchFloor'
   },
   {
@@ -154,7 +154,7 @@ export const PASS_LIMIT_SECONDS = 900
 /** The contestants the ratios compare the plugin with. */
 export const BASELINE: ContestantId = 'limit'
 export const ALTERNATIVE: ContestantId = 'session-dynamodb'
-/** The HTTP work alone (see bench/contestants/floor.ts): the least app CPU any transport could reach. */
+/** The work no client can skip (see bench/contestants/floor.ts): a lower bound for any transport's app CPU. */
 export const FLOOR: ContestantId = 'floor'
 /** The plugin on the SDK's own pipeline, compared with the same baseline. */
 export const SDK_TRANSPORT: ContestantId = 'plugin-sdk'

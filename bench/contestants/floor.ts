@@ -1,36 +1,42 @@
 import { randomBytes } from 'node:crypto'
 import { Pool } from 'undici'
-import { exchange, type Incoming, type TransportTimeouts } from '../../src/transport/exchange.js'
+import { exchange, type TransportTimeouts } from '../../src/transport/exchange.js'
+import { SigV4Signer } from '../../src/transport/sigv4.js'
 import type { BuildApp } from './context.js'
 
 const COOKIE = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/
 const TIMEOUTS: TransportTimeouts = { connectionTimeoutMs: 1000, requestTimeoutMs: 5000, bodyTimeoutMs: 5000 }
-// A constant Authorization header: dynalite and the counting proxy do not check signatures, so none is computed.
-const AUTHORIZATION = 'AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0'
+type Json = Record<string, unknown>
 
-/** Sends one operation's body; a status other than 200 is an error (the bench counts failed requests). */
-function caller (pool: Pool, host: string): (operation: string, body: string) => Promise<Incoming> {
+/** Signs and sends one operation's body and parses the response; a status other than 200 is an error (counted). */
+function caller (pool: Pool, host: string): (operation: string, body: string) => Promise<Json> {
+  const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' }
+  const signer = new SigV4Signer({ credentials, region: 'us-east-1', service: 'dynamodb' })
   return async (operation, body) => {
-    const headers = {
-      host,
-      'content-type': 'application/x-amz-json-1.0',
-      'x-amz-target': `DynamoDB_20120810.${operation}`,
-      'content-length': String(Buffer.byteLength(body)),
-      'x-amz-date': '20260101T000000Z',
-      authorization: AUTHORIZATION
-    }
+    const headers = signer.sign({
+      method: 'POST',
+      path: '/',
+      headers: {
+        host,
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': `DynamoDB_20120810.${operation}`,
+        'content-length': String(Buffer.byteLength(body))
+      },
+      body
+    }, Date.now())
     const response = await exchange(pool, { path: '/', headers, body }, TIMEOUTS, undefined)
     if (response.statusCode !== 200) throw new Error(`floor: ${operation} answered ${response.statusCode}`)
-    return response
+    return JSON.parse(response.text) as Json
   }
 }
 
 /**
- * Not a usable client: the HTTP work every DynamoDB contestant shares and none can avoid. Each scenario sends the
- * same DynamoDB calls as the limit routes (same operations, items and units, the calls counted alike), but as
- * request bodies built by string concatenation, unsigned, with the response's status and bytes read and its JSON left
- * unparsed, through the fast transport's own undici exchange. Its app CPU per request is the least any transport
- * could cost on this machine: `floor / limit` bounds the ratio the plugin's routes can reach.
+ * Not a usable client: the work no DynamoDB client can skip. Each scenario sends the same DynamoDB calls as the limit
+ * routes (same operations, expressions, items and units, counted alike by the proxy) as request bodies built by string
+ * concatenation, signed (SigV4Signer, its key cached) and sent through the fast transport's undici exchange, each
+ * response parsed with JSON.parse; nothing else: no retries, no error shapes, no clock skew, no endpoint resolution,
+ * no session logic. Its app CPU per request is a lower bound for any transport on this machine, so `floor / limit`
+ * bounds the ratio the plugin's routes can reach.
  */
 export const build: BuildApp = async (app, ctx) => {
   const pool = new Pool(ctx.endpoint, { connections: 50 })
@@ -38,28 +44,31 @@ export const build: BuildApp = async (app, ctx) => {
   const table = JSON.stringify(ctx.tableName)
   const call = caller(pool, new URL(ctx.endpoint).host)
   const key = (id: string): string => `{"Sesion_Id":{"S":${JSON.stringify(id)}}}`
-  const read = async (cookie: string | undefined): Promise<string | undefined> => {
+  const read = async (cookie: string | undefined): Promise<{ id: string, data: Json } | undefined> => {
     const id = COOKIE.exec(cookie ?? '')?.[1]
     if (id === undefined) return undefined
-    const { text } = await call('GetItem', `{"TableName":${table},"Key":${key(id)},"ReturnConsumedCapacity":"TOTAL"}`)
-    return text.includes('"Item"') ? id : undefined
+    const out = await call('GetItem', `{"TableName":${table},"Key":${key(id)},"ReturnConsumedCapacity":"TOTAL"}`)
+    const data = ((out.Item as Json | undefined)?.Data as { M?: Json } | undefined)?.M
+    return data === undefined ? undefined : { id, data }
   }
 
   app.get('/anon', async () => ({ ok: true }))
 
   app.get('/read', async (request, reply) => {
-    if (await read(request.headers.cookie) === undefined) return await reply.code(401).send({ ok: false })
-    return { ok: true }
+    const session = await read(request.headers.cookie)
+    if (session === undefined) return await reply.code(401).send({ ok: false })
+    return { user: (session.data.user as { S?: string } | undefined)?.S }
   })
 
   app.post('/change', async (request, reply) => {
-    const id = await read(request.headers.cookie)
-    if (id === undefined) return await reply.code(401).send({ ok: false })
+    const session = await read(request.headers.cookie)
+    if (session === undefined) return await reply.code(401).send({ ok: false })
+    const n = Number((session.data.n as { N?: string } | undefined)?.N ?? 0) + 1
     const expires = Math.floor(Date.now() / 1000) + ctx.ttlSeconds
-    await call('UpdateItem', `{"TableName":${table},"Key":${key(id)},"UpdateExpression":"ADD #d.#n :one SET #e = :e",` +
+    await call('UpdateItem', `{"TableName":${table},"Key":${key(session.id)},"UpdateExpression":"SET #d.#n = :n, #e = :e",` +
       '"ExpressionAttributeNames":{"#d":"Data","#n":"n","#e":"Expire_Session"},' +
-      `"ExpressionAttributeValues":{":one":{"N":"1"},":e":{"N":"${expires}"}},"ReturnConsumedCapacity":"TOTAL"}`)
-    return { ok: true }
+      `"ExpressionAttributeValues":{":n":{"N":"${n}"},":e":{"N":"${expires}"}},"ReturnConsumedCapacity":"TOTAL"}`)
+    return { n }
   })
 
   let logins = 0

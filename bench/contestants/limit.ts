@@ -5,7 +5,7 @@ import { benchClient, loginData, type BuildApp } from './context.js'
 const COOKIE = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/
 
 /**
- * The floor: the fewest raw DynamoDB calls each scenario needs, with no cookie signing, no session object and no
+ * The baseline: the fewest raw DynamoDB calls each scenario needs, with no cookie signing, no session object and no
  * expiry handling. Reading is one eventually consistent GetItem for the id in an unsigned cookie; changing is that
  * read plus one UpdateItem; login is one PutItem.
  */

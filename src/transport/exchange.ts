@@ -84,6 +84,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders (statusCode: number, rawHeaders: Buffer[]): boolean {
     if (this.#done) return false
+    // An informational response (100 Continue, 103 Early Hints): the final one is still to come, on the same timer.
+    if (statusCode < 200) return true
     this.#status = statusCode
     this.#headers = parseRawHeaders(rawHeaders)
     clearTimeout(this.#timer)

@@ -57,8 +57,12 @@ export class SigV4Signer {
   readonly #service: string
   readonly #uriEscapePath: boolean
   readonly #applyChecksum: boolean
-  /** The last day's signing key: the day ('yyyymmdd') and the key. */
+  /**
+   * The last signing key, the day ('yyyymmdd') and the secret it was derived for: a provider may rotate the keys of
+   * the credentials object in place, so the secret is compared at each call (as smithy's cache keys on it).
+   */
   #keyDay = ''
+  #keySecret = ''
   #key: Buffer = Buffer.alloc(0)
   /** The last path's canonical form (the fast transport signs one path per endpoint). */
   #path: string | undefined
@@ -109,11 +113,13 @@ export class SigV4Signer {
   }
 
   #signingKey (shortDate: string): Buffer {
-    if (this.#keyDay !== shortDate) {
-      let key: Buffer | string = `AWS4${this.#credentials.secretAccessKey}`
+    const secret = this.#credentials.secretAccessKey
+    if (this.#keyDay !== shortDate || this.#keySecret !== secret) {
+      let key: Buffer | string = `AWS4${secret}`
       for (const part of [shortDate, this.#region, this.#service, SCOPE_TERMINATOR]) key = createHmac('sha256', key).update(part).digest()
       this.#key = key as Buffer
       this.#keyDay = shortDate
+      this.#keySecret = secret
     }
     return this.#key
   }

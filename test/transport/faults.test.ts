@@ -116,6 +116,9 @@ t.test('every fault ends a call alike on both transports: same error shape, same
     t.equal(proxy.seen.length, mark + 1, 'it never got the connection')
     holder.abort()
     t.equal((await held)?.name, 'AbortError')
+    // The connection is free again: a request still queued for it would go out now, ahead of this one.
+    t.strictSame(await transport.send('GetItem', input).then(() => 'answered', shape), 'answered')
+    t.equal(proxy.seen.length, mark + 2, 'the abandoned request was dropped when the connection came free')
   })
   t.test('no unhandled rejection or uncaught exception', async (t) => {
     t.strictSame(unexpected.events, [])

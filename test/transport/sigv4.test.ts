@@ -154,6 +154,17 @@ t.test('the signing key cache: one signer across midnight UTC signs each day wit
   t.match(signer.sign(request, midnight).authorization, /Credential=AKID\/20260101\//)
 })
 
+t.test('regression: credentials rotated in place (same object, new secret) are signed with the new secret\'s key the same day', async (t) => {
+  const credentials = { accessKeyId: 'AKID1', secretAccessKey: 'first-secret', sessionToken: 'token-1' }
+  const options = { credentials, region: 'us-east-1', service: 'dynamodb' }
+  const signer = new SigV4Signer(options)
+  const request = dynamoRequest('{}')
+  const date = Date.UTC(2026, 11, 2, 7, 0, 0)
+  t.strictSame(signer.sign(request, date), await smithyHeaders({ ...options, credentials: { ...credentials } }, request, date))
+  Object.assign(credentials, { accessKeyId: 'AKID2', secretAccessKey: 'second-secret', sessionToken: 'token-2' })
+  t.strictSame(signer.sign(request, date + 1000), await smithyHeaders({ ...options, credentials: { ...credentials } }, request, date + 1000))
+})
+
 t.test('a path with a query string, or not starting with \'/\', is a TypeError', async (t) => {
   const signer = new SigV4Signer({ credentials: SUITE.credentials, region: 'us-east-1', service: 'dynamodb' })
   t.throws(() => signer.sign({ ...dynamoRequest(''), path: '/?a=b' }, SUITE_DATE), TypeError)
