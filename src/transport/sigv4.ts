@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto'
+import * as crypto from 'node:crypto'
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import type { AwsCredentialIdentity } from '@smithy/types'
 
 /** Headers SigV4 leaves unsigned, as @smithy/signature-v4's ALWAYS_UNSIGNABLE_HEADERS (hop-by-hop, tracing, user agent). */
@@ -63,7 +64,9 @@ export class SigV4Signer {
    */
   #keyDay = ''
   #keySecret = ''
-  #key: Buffer = Buffer.alloc(0)
+  #key: KeyObject | undefined
+  #second = Number.NaN
+  #longDate = ''
   /** The last path's canonical form (the fast transport signs one path per endpoint). */
   #path: string | undefined
   #canonicalPath = ''
@@ -85,7 +88,7 @@ export class SigV4Signer {
    * present) and `authorization`, signed at `signingDateMs` (epoch milliseconds, UTC).
    */
   sign (request: SignableRequest, signingDateMs: number): Record<string, string> {
-    const longDate = amzDate(signingDateMs)
+    const longDate = this.#amzDate(signingDateMs)
     const shortDate = longDate.slice(0, 8)
     const token = this.#credentials.sessionToken
     const headers: Record<string, string> = {}
@@ -99,29 +102,39 @@ export class SigV4Signer {
     headers[DATE_HEADER] = longDate
     if (token) headers[TOKEN_HEADER] = token
     if (payloadHash === undefined) {
-      payloadHash = createHash('sha256').update(request.body).digest('hex')
+      payloadHash = sha256Hex(request.body)
       if (this.#applyChecksum) headers[CONTENT_SHA256_HEADER] = payloadHash
     }
     const { lines, signedHeaders } = canonicalHeaders(headers)
     const canonicalRequest = `${request.method}\n${this.#canonical(request.path)}\n\n${lines}\n\n${signedHeaders}\n${payloadHash}`
     const scope = `${shortDate}/${this.#region}/${this.#service}/${SCOPE_TERMINATOR}`
-    const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${sha256Hex(canonicalRequest)}`
     const signature = createHmac('sha256', this.#signingKey(shortDate)).update(stringToSign).digest('hex')
     const credential = `${this.#credentials.accessKeyId}/${scope}`
     headers.authorization = `${ALGORITHM} Credential=${credential}, SignedHeaders=${signedHeaders}, Signature=${signature}`
     return headers
   }
 
-  #signingKey (shortDate: string): Buffer {
+  /** 'yyyymmddThhmmssZ', UTC; the last second's kept (calls come many a second). */
+  #amzDate (ms: number): string {
+    const second = Math.floor(ms / 1000)
+    if (second !== this.#second) {
+      this.#longDate = amzDate(ms)
+      this.#second = second
+    }
+    return this.#longDate
+  }
+
+  #signingKey (shortDate: string): KeyObject {
     const secret = this.#credentials.secretAccessKey
     if (this.#keyDay !== shortDate || this.#keySecret !== secret) {
       let key: Buffer | string = `AWS4${secret}`
       for (const part of [shortDate, this.#region, this.#service, SCOPE_TERMINATOR]) key = createHmac('sha256', key).update(part).digest()
-      this.#key = key as Buffer
+      this.#key = createSecretKey(key as Buffer)
       this.#keyDay = shortDate
       this.#keySecret = secret
     }
-    return this.#key
+    return this.#key as KeyObject
   }
 
   #canonical (path: string): string {
@@ -135,6 +148,12 @@ export class SigV4Signer {
   }
 }
 
+/** The one-shot `crypto.hash` where Node has it (20.12, 21.7), else a Hash object: hex SHA-256 of UTF-8 text. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
+const sha256Hex: (text: string) => string = oneShot === undefined
+  ? (text) => createHash('sha256').update(text).digest('hex')
+  : (text) => oneShot('sha256', text, 'hex')
+
 /** 'yyyymmddThhmmssZ', UTC. */
 function amzDate (ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
@@ -146,6 +165,20 @@ function amzDate (ms: number): string {
  * spaces, runs of spaces and tabs collapsed to one space, and one leading and trailing space removed.
  */
 function canonicalHeaders (headers: Record<string, string>): { lines: string, signedHeaders: string } {
+  const keys = Object.keys(headers)
+  // The usual case, names already lower case (so no two alike): one sort, no map.
+  if (keys.every(isLowerCase)) {
+    keys.sort()
+    let lines = ''
+    let signedHeaders = ''
+    for (const name of keys) {
+      if (UNSIGNABLE_HEADERS.has(name) || UNSIGNABLE_PREFIX.test(name)) continue
+      const value = headers[name] as string
+      lines += `${lines === '' ? '' : '\n'}${name}:${UNTIDY_VALUE.test(value) ? tidy(value) : value}`
+      signedHeaders += `${signedHeaders === '' ? '' : ';'}${name}`
+    }
+    return { lines, signedHeaders }
+  }
   const canonical = new Map<string, string>()
   for (const [name, value] of Object.entries(headers).sort(byName)) {
     const lower = name.toLowerCase()
@@ -154,6 +187,10 @@ function canonicalHeaders (headers: Record<string, string>): { lines: string, si
   }
   const names = [...canonical.keys()].sort()
   return { lines: names.map((name) => `${name}:${canonical.get(name)}`).join('\n'), signedHeaders: names.join(';') }
+}
+
+function isLowerCase (name: string): boolean {
+  return name === name.toLowerCase()
 }
 
 /** Array.prototype.sort's default order (UTF-16 code units) on the names. */
