@@ -108,6 +108,12 @@ export interface Settings {
   /** autocannon connections. */
   readonly connections: number
   /**
+   * Offered load in requests a second over all connections, the same for every contestant, or undefined for as fast
+   * as each goes. At full speed a contestant's rate is set by dynalite's speed on its calls, and an app's CPU per
+   * request rises as its rate falls (fewer events per wake-up): a fixed rate compares CPU at equal work.
+   */
+  readonly rate?: number | undefined
+  /**
    * Each round runs every scenario for every contestant once, contestants back to back within a scenario (their
    * order rotating by round), so that a change in the machine's background load hits them alike.
    */

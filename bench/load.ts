@@ -8,6 +8,8 @@ export interface LoadSpec {
   cookies: readonly string[]
   connections: number
   durationSeconds: number
+  /** Requests a second over all connections; none for as fast as the app answers. */
+  rate?: number | undefined
 }
 
 export interface LoadResult {
@@ -34,6 +36,7 @@ export async function runLoad (spec: LoadSpec): Promise<LoadResult> {
     connections: spec.connections,
     duration: spec.durationSeconds,
     timeout: 10,
+    ...(spec.rate === undefined ? {} : { overallRate: spec.rate }),
     requests: [{
       method: spec.method,
       path: spec.path,

@@ -35,7 +35,8 @@ export function machineLine (result: BenchResult): string {
   return `${result.mode === 'full' ? 'Full' : 'Quick'} run of ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.cpuModel} ` +
     `(${m.cores} cores, ${m.platform} ${m.arch}, ${num(m.totalMemoryMiB)} MiB), Node ${m.node}; ` +
     `load average ${m.loadAverage1m} at start. ` +
-    `autocannon: ${s.connections} connections; ${s.rounds === 1 ? 'one run' : `${s.rounds} rounds`} of ${s.durationSeconds} s ` +
+    `autocannon: ${s.connections} connections${s.rate === undefined ? '' : `, ${num(s.rate)} requests/s offered to each`}; ` +
+    `${s.rounds === 1 ? 'one run' : `${s.rounds} rounds`} of ${s.durationSeconds} s ` +
     'per contestant and scenario ' +
     `after ${s.warmupSeconds} s of warm-up${s.rounds === 1 ? '' : ' (req/s and latency: median of the rounds)'}; ` +
     'app, dynalite (behind a counting proxy) and autocannon each in their own process on 127.0.0.1.'

@@ -1,4 +1,5 @@
-// npm run bench [-- --quick] [--only requests|reaper] [--contestants a,b] [--scenarios a,b] [--profile plugin] [--out dir] [--readme]
+// npm run bench [-- --quick] [--only requests|reaper] [--contestants a,b] [--scenarios a,b] [--rate req/s] [--profile plugin]
+//   [--out dir] [--readme]
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UsageError, columns, flagRows, parseFlags, type FlagSpecs, type Flags } from '../src/cli/flags.js'
@@ -17,6 +18,7 @@ const FLAGS: FlagSpecs = {
   duration: { type: 'string', arg: 's', description: 'seconds per measured run (overrides the mode)' },
   warmup: { type: 'string', arg: 's', description: 'seconds of warm-up before the first run (overrides the mode)' },
   rounds: { type: 'string', arg: 'n', description: 'measured runs per contestant and scenario (overrides the mode)' },
+  rate: { type: 'string', arg: 'req/s', description: 'offer this load to each contestant, not as fast as it goes (CPU at equal work)' },
   profile: { type: 'string', arg: 'a,b', description: 'run these contestants\' apps with --cpu-prof (profiles in the temp directory)' },
   out: { type: 'string', arg: 'dir', description: 'where latest.json/.md/.svg go (default bench/results)' },
   readme: { type: 'boolean', description: 'copy the Markdown tables into bench/README.md\'s results section' },
@@ -49,6 +51,7 @@ async function main (): Promise<number> {
   const duration = flags.number('duration', { min: 0 })
   const warmup = flags.number('warmup', { min: 0 })
   const rounds = flags.integer('rounds', { min: 1 })
+  const rate = flags.number('rate', { min: 1 })
   const out = flags.text('out')
   const sections = flags.list<Section>('only', ['requests', 'reaper'])
   const result = await runBench({
@@ -61,7 +64,8 @@ async function main (): Promise<number> {
     overrides: {
       ...(duration === undefined ? {} : { durationSeconds: duration }),
       ...(warmup === undefined ? {} : { warmupSeconds: warmup }),
-      ...(rounds === undefined ? {} : { rounds })
+      ...(rounds === undefined ? {} : { rounds }),
+      ...(rate === undefined ? {} : { rate })
     }
   })
   if (flags.on('readme')) {

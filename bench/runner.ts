@@ -220,7 +220,8 @@ async function runRequestSection (
             cookies = pools.get(c.id) ?? await createSessions(app.info.port, settings.sessionPool)
             pools.set(c.id, cookies)
           }
-          const spec = { port: app.info.port, method: s.method, path: s.path, cookies, connections: settings.connections }
+          const { connections, rate } = settings
+          const spec = { port: app.info.port, method: s.method, path: s.path, cookies, connections, rate }
           if (round === 0 && settings.warmupSeconds > 0) await runLoad({ ...spec, durationSeconds: settings.warmupSeconds })
           const r = await measureOnce(app, dynamo, spec, settings.durationSeconds)
           const key = `${c.id}/${s.id}`
@@ -301,7 +302,7 @@ function assemble (m: Measured): BenchResult {
     scenarios: m.scenarios.map(({ id, label, description }) => ({ id, label, description })),
     requests: m.requests,
     ratios,
-    targets: transportTargets(ratios),
+    targets: transportTargets(ratios, m.settings.rate !== undefined),
     ...(m.profiles.length === 0 ? {} : { profiles: m.profiles }),
     reaper: m.reaper
   }

@@ -26,6 +26,9 @@ import { BENCH_INDEX, newSessionId, ROW_PAD_1KB, sessionItem } from '../bench/re
 import { shardOf } from '../src/store/expiry-index.js'
 import { bucketOf } from '../src/expiry.js'
 import { renderMarkdown } from '../bench/markdown.js'
+import { runLoad } from '../bench/load.js'
+import Fastify from 'fastify'
+import type { AddressInfo } from 'node:net'
 import { itemSize, readUnits, writeUnits, type WireItem } from '../bench/capacity.js'
 import { DEFAULT_REAPER_MAX_READ_UNITS_PER_SECOND, DEFAULT_REAPER_MAX_WRITE_UNITS_PER_SECOND } from '../src/options.js'
 
@@ -133,7 +136,7 @@ t.test('quick mode with tiny durations writes JSON, Markdown and SVG of the same
     t.equal(read?.pluginVsAlternative.cpuMicrosPerRequest, plugin.cpuMicrosPerRequest / find(json, 'session-dynamodb', 'read').cpuMicrosPerRequest)
     t.equal(read?.sdkTransportVsLimit.cpuMicrosPerRequest, find(json, 'plugin-sdk', 'read').cpuMicrosPerRequest / find(json, 'limit', 'read').cpuMicrosPerRequest)
     t.equal(read?.floorVsLimit.cpuMicrosPerRequest, find(json, 'floor', 'read').cpuMicrosPerRequest / find(json, 'limit', 'read').cpuMicrosPerRequest)
-    t.strictSame(json.targets, transportTargets(json.ratios), 'targets checked against the same ratios')
+    t.strictSame(json.targets, transportTargets(json.ratios, json.settings.rate !== undefined), 'targets checked against the same ratios')
   })
 
   t.test('reaper: one pass per case on a freshly loaded table', async (t) => {
@@ -189,6 +192,24 @@ t.test('transport targets: CPU at most 0.4× (read) and 0.5× (change, login) th
     ['login', 'cpuMicrosPerRequest', null, null],
     ['read', 'requestsPerSecond', 1.99, false]
   ])
+  t.strictSame(transportTargets(ratios, true).map((x) => [x.scenario, x.figure, x.actual, x.met]), [
+    ['read', 'cpuMicrosPerRequest', 0.4, true],
+    ['change', 'cpuMicrosPerRequest', 0.51, false],
+    ['login', 'cpuMicrosPerRequest', null, null],
+    ['read', 'requestsPerSecond', null, null]
+  ], 'at a fixed offered load every contestant answers the same rate: no throughput figure')
+})
+
+t.test('a fixed offered load: autocannon sends about that many requests a second, not as many as the app answers', async (t) => {
+  const app = Fastify({ logger: false })
+  app.get('/x', async () => ({ ok: true }))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => app.close())
+  const port = (app.server.address() as AddressInfo).port
+  const free = await runLoad({ port, method: 'GET', path: '/x', cookies: [], connections: 2, durationSeconds: 1 })
+  const paced = await runLoad({ port, method: 'GET', path: '/x', cookies: [], connections: 2, durationSeconds: 1, rate: 20 })
+  t.ok(paced.completed > 0 && paced.completed <= 25, `20 req/s for 1 s: ${paced.completed} requests`)
+  t.ok(free.completed > paced.completed * 4, `as fast as it goes: ${free.completed} requests`)
 })
 
 t.test('profile summary: self time by package and function, idle excluded', async (t) => {
