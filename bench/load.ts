@@ -52,7 +52,9 @@ export async function runLoad (spec: LoadSpec): Promise<LoadResult> {
   const completed = result.requests.total
   return {
     completed,
-    sent: result.requests.sent,
+    // At most one request in flight per connection when the run stops: autocannon's own count also includes the
+    // requests it scheduled but did not send when it paces a fixed rate.
+    sent: Math.min(result.requests.sent, completed + spec.connections),
     seconds: result.duration,
     requestsPerSecond: result.duration > 0 ? completed / result.duration : 0,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean },

@@ -210,6 +210,7 @@ t.test('a fixed offered load: autocannon sends about that many requests a second
   const paced = await runLoad({ port, method: 'GET', path: '/x', cookies: [], connections: 2, durationSeconds: 1, rate: 20 })
   t.ok(paced.completed > 0 && paced.completed <= 25, `20 req/s for 1 s: ${paced.completed} requests`)
   t.ok(free.completed > paced.completed * 4, `as fast as it goes: ${free.completed} requests`)
+  t.ok(paced.sent <= paced.completed + 2, `regression: paced, at most one request a connection beyond the answered (${paced.sent} sent)`)
 })
 
 t.test('profile summary: self time by package and function, idle excluded', async (t) => {
