@@ -12,9 +12,13 @@ const MAX_DEPTH = 30
 const NUMBER_LIMIT = 1e126
 const MIN_NUMBER = 1e-130
 
-/** Sets an own property, even for keys such as `__proto__`, which an assignment would take as a prototype change. */
+/**
+ * Sets an own property, even for `__proto__`, which an assignment would take as a prototype change (Object.prototype
+ * has no other setter: any other key is an own data property after an assignment).
+ */
 export function setOwn<T> (record: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
+  else record[key] = value
 }
 
 export function validateKey (key: unknown): string {
@@ -34,50 +38,79 @@ function isPlainObject (value: object): boolean {
  * the caller cannot change what is saved.
  */
 export function cloneJson (key: string, value: unknown): JsonValue {
-  const ancestors = new Set<object>()
-  const walk = (v: unknown, path: string, depth: number): JsonValue => {
+  return new JsonCopy(key).walk(value, 0)
+}
+
+/** One cloneJson() call: the copy, with the path of the value being copied kept only as steps until an error. */
+class JsonCopy {
+  readonly #key: string
+  readonly #ancestors = new Set<object>()
+  // The keys and indexes from the value down to the one being copied.
+  readonly #trail: Array<string | number> = []
+
+  constructor (key: string) {
+    this.#key = key
+  }
+
+  #fail (what: string): never {
+    const path = this.#trail.reduce<string>((p, step) => typeof step === 'number' ? `${p}[${step}]` : `${p}.${step}`, 'value')
+    throw new NotSerializableError(this.#key, `${path} ${what}`)
+  }
+
+  walk (v: unknown, depth: number): JsonValue {
     switch (typeof v) {
       case 'string':
-        if (!v.isWellFormed()) throw new NotSerializableError(key, `${path} is a string with a lone surrogate`)
-        return v
+        return v.isWellFormed() ? v : this.#fail('is a string with a lone surrogate')
       case 'boolean':
         return v
       case 'number': {
         const abs = Math.abs(v)
-        if (!Number.isFinite(v)) throw new NotSerializableError(key, `${path} is ${v}`)
-        if (abs >= NUMBER_LIMIT || (abs !== 0 && abs < MIN_NUMBER)) {
-          throw new NotSerializableError(key, `${path} (${v}) is outside DynamoDB's number range`)
-        }
+        if (!Number.isFinite(v)) this.#fail(`is ${v}`)
+        if (abs >= NUMBER_LIMIT || (abs !== 0 && abs < MIN_NUMBER)) this.#fail(`(${v}) is outside DynamoDB's number range`)
         return Object.is(v, -0) ? 0 : v
       }
       case 'object': {
         if (v === null) return null
-        if (ancestors.has(v)) throw new NotSerializableError(key, `${path} is a cyclic reference`)
-        if (depth > MAX_DEPTH) throw new NotSerializableError(key, `${path} is nested deeper than ${MAX_DEPTH} levels`)
-        ancestors.add(v)
+        if (this.#ancestors.has(v)) this.#fail('is a cyclic reference')
+        if (depth > MAX_DEPTH) this.#fail(`is nested deeper than ${MAX_DEPTH} levels`)
+        this.#ancestors.add(v)
         try {
-          // Index by index: map() would keep holes, which are undefined, not JSON.
-          if (Array.isArray(v)) return Array.from(v, (item, i) => walk(item, `${path}[${i}]`, depth + 1))
-          if (!isPlainObject(v)) {
-            const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object'
-            throw new NotSerializableError(key, `${path} is a ${name}, only plain objects and arrays are stored`)
-          }
-          const out: Record<string, JsonValue> = {}
-          for (const k of Object.keys(v)) {
-            if (k === '') throw new NotSerializableError(key, `${path} has an empty key`)
-            if (!k.isWellFormed()) throw new NotSerializableError(key, `${path} has a key with a lone surrogate`)
-            setOwn(out, k, walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1))
-          }
-          if (Object.getOwnPropertySymbols(v).length > 0) throw new NotSerializableError(key, `${path} has symbol keys`)
-          return out
+          return Array.isArray(v) ? this.#array(v, depth) : this.#record(v, depth)
         } finally {
-          ancestors.delete(v)
+          this.#ancestors.delete(v)
         }
       }
       default:
         // undefined, function, symbol, bigint
-        throw new NotSerializableError(key, `${path} is a ${typeof v}`)
+        return this.#fail(`is a ${typeof v}`)
     }
   }
-  return walk(value, 'value', 0)
+
+  #array (v: unknown[], depth: number): JsonValue[] {
+    // Index by index: map() would keep holes, which are undefined, not JSON.
+    const out = new Array<JsonValue>(v.length)
+    for (let i = 0; i < v.length; i++) {
+      this.#trail.push(i)
+      out[i] = this.walk(v[i], depth + 1)
+      this.#trail.pop()
+    }
+    return out
+  }
+
+  #record (v: object, depth: number): Record<string, JsonValue> {
+    if (!isPlainObject(v)) {
+      const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object'
+      this.#fail(`is a ${name}, only plain objects and arrays are stored`)
+    }
+    const out: Record<string, JsonValue> = {}
+    for (const k of Object.keys(v)) {
+      if (k === '') this.#fail('has an empty key')
+      if (!k.isWellFormed()) this.#fail('has a key with a lone surrogate')
+      this.#trail.push(k)
+      setOwn(out, k, this.walk((v as Record<string, unknown>)[k], depth + 1))
+      this.#trail.pop()
+    }
+    if (Object.getOwnPropertySymbols(v).length > 0) this.#fail('has symbol keys')
+    return out
+  }
 }

@@ -10,6 +10,18 @@ export interface ClockSample {
   readonly disabled: boolean
 }
 
+// The Date header changes once a second: the last one parsed is usually the next one's too.
+let lastDate = ''
+let lastTime = Number.NaN
+
+function parseDate (date: string): number {
+  if (date !== lastDate) {
+    lastTime = Date.parse(date)
+    lastDate = date
+  }
+  return lastTime
+}
+
 /** Responses later than this after their request say nothing reliable about the server's clock (as the SDK has it). */
 const MAX_SAMPLE_LATENCY_MS = 900_000
 
@@ -19,7 +31,7 @@ const MAX_SAMPLE_LATENCY_MS = 900_000
  */
 export function clockOffsetAfter (date: string | undefined, cached: boolean, current: number, sentAt: number): number {
   if (cached || date === undefined) return current
-  const serverTime = Date.parse(date)
+  const serverTime = parseDate(date)
   if (Number.isNaN(serverTime)) return current
   const received = Date.now()
   if (received - sentAt > MAX_SAMPLE_LATENCY_MS) return current

@@ -6,6 +6,8 @@ import { COMMAND_CLASSES, type FastOperation } from './operations.js'
 /** Where and how to sign one request, as the SDK's endpoint middleware would have decided. */
 export interface ResolvedEndpoint {
   readonly url: URL
+  /** `url.origin`, computed once. */
+  readonly origin: string
   /** Headers the endpoint rules or a custom endpoint add. */
   readonly headers: Readonly<Record<string, string>>
   readonly signingRegion: string
@@ -37,10 +39,21 @@ function flatHeaders (headers: Record<string, string[] | string> | undefined): R
 export class EndpointResolver {
   readonly #config: ClientConfig
   readonly #cache = new Map<string, Promise<ResolvedEndpoint>>()
+  /** The settled entries of #cache, per operation and table, for a synchronous lookup. */
+  readonly #settled = new Map<FastOperation, Map<string, ResolvedEndpoint>>()
   #identity: AwsCredentialIdentity | undefined
 
   constructor (config: ClientConfig) {
     this.#config = config
+  }
+
+  /** The endpoint already resolved for this operation, table and identity, if any (no await). */
+  cached (
+    operation: FastOperation,
+    input: { TableName?: string | undefined },
+    identity: AwsCredentialIdentity
+  ): ResolvedEndpoint | undefined {
+    return identity === this.#identity ? this.#settled.get(operation)?.get(input.TableName ?? '') : undefined
   }
 
   async resolve (
@@ -51,14 +64,23 @@ export class EndpointResolver {
     if (identity !== this.#identity) {
       // A refreshed identity may carry another account id: keep no endpoint decided for the previous one.
       this.#cache.clear()
+      this.#settled.clear()
       this.#identity = identity
     }
-    const key = `${operation}\u0000${input.TableName ?? ''}`
+    const table = input.TableName ?? ''
+    const key = `${operation}\u0000${table}`
     let resolved = this.#cache.get(key)
     if (resolved === undefined) {
-      resolved = this.#resolveNow(operation, input, identity)
-      this.#cache.set(key, resolved)
-      resolved.catch(() => this.#cache.delete(key))
+      const pending = this.#resolveNow(operation, input, identity)
+      resolved = pending
+      this.#cache.set(key, pending)
+      pending.then((endpoint) => {
+        // Only while this resolution is still the cached one (a new identity clears the cache).
+        if (this.#cache.get(key) !== pending) return
+        let byTable = this.#settled.get(operation)
+        if (byTable === undefined) this.#settled.set(operation, byTable = new Map())
+        byTable.set(table, endpoint)
+      }, () => { if (this.#cache.get(key) === pending) this.#cache.delete(key) })
     }
     return await resolved
   }
@@ -72,6 +94,7 @@ export class EndpointResolver {
     const fallback = await defaultSigning(this.#config)
     return {
       url: endpoint.url,
+      origin: endpoint.url.origin,
       headers: flatHeaders(endpoint.headers),
       signingRegion: scheme?.signingRegion ?? fallback.signingRegion,
       signingName: scheme?.signingName ?? fallback.signingName

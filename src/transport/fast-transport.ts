@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry'
-import type { AwsCredentialIdentity, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
+import type { AwsCredentialIdentity, ResponseMetadata, RetryErrorInfo, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types'
 import { Pool } from 'undici'
 import { EndpointResolver, type ResolvedEndpoint } from './endpoint.js'
 import { abortError, networkError } from './network-errors.js'
-import { exchange, type TransportTimeouts } from './exchange.js'
+import { exchange, type ResponseHeaders, type TransportTimeouts } from './exchange.js'
 import { SigV4Signer, type SignableRequest } from './sigv4.js'
 import { amzTarget, type FastOperation, type OperationInputs, type OperationOutputs } from './operations.js'
 import { CONTENT_TYPE, decodeItems, errorCode, responseMetadata, serializeInput, serviceException } from './protocol.js'
@@ -27,7 +27,23 @@ interface Call {
   readonly signal: AbortSignal | undefined
   readonly invocationId: string
   readonly maxAttempts: number
+  readonly skewDisabled: boolean
 }
+
+/**
+ * The client's per-call settings, resolved once and kept while its providers stay the same ones: the SDK memoizes
+ * them (its retry strategy provider hands out one strategy), so awaiting them on every call only costs time.
+ */
+interface Settings {
+  readonly strategyProvider: unknown
+  readonly maxAttemptsProvider: unknown
+  readonly skewProvider: unknown
+  readonly strategy: RetryStrategyV2
+  readonly maxAttempts: number
+  readonly skewDisabled: boolean
+}
+
+type SettingsConfig = DynamoDBClient['config'] & { disableClockSkewCorrection?: () => Promise<boolean> }
 
 /** Connections per origin: the SDK's Node handler allows 50 sockets per host. */
 const CONNECTIONS_PER_ORIGIN = 50
@@ -81,8 +97,12 @@ export class FastTransport {
   readonly #endpoints: EndpointResolver
   /** Signers per identity (a refreshed identity gets its own) and signing scope; each caches its signing keys. */
   readonly #signers = new WeakMap<AwsCredentialIdentity, Map<string, SigV4Signer>>()
+  /** The signer of the last call, for the next one with the same identity and endpoint. */
+  #lastSigner: { identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint, signer: SigV4Signer } | undefined
   readonly #pools = new Map<string, Pool>()
   readonly #timeouts: Promise<TransportTimeouts>
+  #settledTimeouts: TransportTimeouts | undefined
+  #settings: Settings | undefined
   readonly #connections: number
   #closed = false
 
@@ -92,7 +112,7 @@ export class FastTransport {
     this.#connections = connections
     this.#endpoints = new EndpointResolver(client.config)
     this.#timeouts = timeouts === undefined ? handlerTimeouts(client) : Promise.resolve(timeouts)
-    this.#timeouts.catch(() => {})
+    this.#timeouts.then((settled) => { this.#settledTimeouts = settled }, () => {})
   }
 
   /** True when the client's retry strategy offers the token API this transport drives (legacy ones do not). */
@@ -107,8 +127,8 @@ export class FastTransport {
   ): Promise<OperationOutputs[Op]> {
     const signal = options.abortSignal
     if (isAborted(signal)) throw abortError()
-    const strategy = await this.#client.config.retryStrategy()
-    if (!isTokenStrategy(strategy)) throw new TypeError('the fast transport needs a retry strategy with the token API')
+    const settings = this.#currentSettings() ?? await this.#settle()
+    const { strategy } = settings
     let token: RetryToken = await strategy.acquireInitialRetryToken('')
     const call: Call = {
       operation,
@@ -116,7 +136,8 @@ export class FastTransport {
       body: serializeInput(input),
       signal,
       invocationId: randomUUID(),
-      maxAttempts: await this.#client.config.maxAttempts()
+      maxAttempts: settings.maxAttempts,
+      skewDisabled: settings.skewDisabled
     }
     let attempts = 0
     let totalRetryDelay = 0
@@ -144,6 +165,36 @@ export class FastTransport {
     }
   }
 
+  /** The settings resolved earlier, while the client's providers are still the ones they came from. */
+  #currentSettings (): Settings | undefined {
+    const settings = this.#settings
+    const config = this.#client.config as SettingsConfig
+    if (settings === undefined || settings.strategyProvider !== config.retryStrategy ||
+      settings.maxAttemptsProvider !== config.maxAttempts || settings.skewProvider !== config.disableClockSkewCorrection) {
+      return undefined
+    }
+    return settings
+  }
+
+  async #settle (): Promise<Settings> {
+    const config = this.#client.config as SettingsConfig
+    const strategyProvider = config.retryStrategy
+    const maxAttemptsProvider = config.maxAttempts
+    const skewProvider = config.disableClockSkewCorrection
+    const strategy = await strategyProvider()
+    if (!isTokenStrategy(strategy)) throw new TypeError('the fast transport needs a retry strategy with the token API')
+    const settings: Settings = {
+      strategyProvider,
+      maxAttemptsProvider,
+      skewProvider,
+      strategy,
+      maxAttempts: await maxAttemptsProvider(),
+      skewDisabled: (await skewProvider?.()) === true
+    }
+    this.#settings = settings
+    return settings
+  }
+
   /** Closes the connections; calls in flight finish first. */
   async close (): Promise<void> {
     this.#closed = true
@@ -162,31 +213,32 @@ export class FastTransport {
 
   async #attempt (call: Call, attempt: number) {
     const { operation, input, body, signal } = call
-    const config = this.#client.config
-    const identity = await config.credentials()
-    const endpoint = await this.#endpoints.resolve(operation, input, identity)
-    const sample = await this.#clockSample()
+    const identity = await this.#client.config.credentials()
+    // Synchronous once this operation and table have been resolved for this identity.
+    const endpoint = this.#endpoints.cached(operation, input, identity) ?? await this.#endpoints.resolve(operation, input, identity)
+    const disabled = call.skewDisabled
+    const sample: ClockSample = { sentAt: Date.now(), offset: disabled ? 0 : this.#offset(), disabled }
     const request = this.#request(call, attempt, endpoint)
     const headers = this.#signer(identity, endpoint).sign(request, sample.sentAt + sample.offset)
-    const pool = await this.#pool(endpoint.url)
-    const response = await exchange(pool, { path: request.path, headers, body }, await this.#timeouts, signal)
-    return this.#settle(response.statusCode, response.headers, response.text, sample)
+    const pool = this.#pools.get(endpoint.origin) ?? await this.#pool(endpoint.url)
+    const timeouts = this.#settledTimeouts ?? await this.#timeouts
+    const response = await exchange(pool, { path: request.path, headers, body }, timeouts, signal)
+    return this.#outcome(response.statusCode, response.headers, response.text, sample)
   }
 
-  #settle (status: number, headers: Record<string, string | string[] | undefined>, text: string, sample: ClockSample) {
+  #outcome (status: number, headers: ResponseHeaders, text: string, sample: ClockSample) {
     const $metadata = responseMetadata(status, headers)
     const json = parseBody(text)
     const skew = this.#observeClock(headers, sample)
-    if (status >= 200 && status < 300) return { ...decodeItems(json), $metadata }
+    if (status >= 200 && status < 300) {
+      // Binary attributes come base64 in the JSON; a body without a "B member has none to decode.
+      const output = text.includes('"B') ? decodeItems(json) : json
+      output.$metadata = $metadata
+      return output as Record<string, unknown> & { $metadata: ResponseMetadata }
+    }
     const err = serviceException(status, errorCode(headers, json), json, $metadata)
     if (skew) Object.assign($metadata, { clockSkewCorrected: true })
     throw err
-  }
-
-  async #clockSample (): Promise<ClockSample> {
-    const config = this.#client.config as unknown as { disableClockSkewCorrection?: () => Promise<boolean> }
-    const disabled = (await config.disableClockSkewCorrection?.()) === true
-    return { sentAt: Date.now(), offset: disabled ? 0 : this.#offset(), disabled }
   }
 
   #offset (): number {
@@ -195,7 +247,7 @@ export class FastTransport {
   }
 
   /** Updates the client's shared clock offset from the response's `Date`; true when a large skew was corrected. */
-  #observeClock (headers: Record<string, string | string[] | undefined>, sample: ClockSample): boolean {
+  #observeClock (headers: ResponseHeaders, sample: ClockSample): boolean {
     if (sample.disabled) return false
     const date = headers.date
     const age = headers.age
@@ -227,6 +279,14 @@ export class FastTransport {
 
   /** A signer bound to the identity the endpoint was resolved for (the provider may hand out another meanwhile). */
   #signer (identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint): SigV4Signer {
+    const last = this.#lastSigner
+    if (last?.identity === identity && last.endpoint === endpoint) return last.signer
+    const signer = this.#signerFor(identity, endpoint)
+    this.#lastSigner = { identity, endpoint, signer }
+    return signer
+  }
+
+  #signerFor (identity: AwsCredentialIdentity, endpoint: ResolvedEndpoint): SigV4Signer {
     let signers = this.#signers.get(identity)
     if (signers === undefined) {
       signers = new Map()
@@ -248,7 +308,7 @@ export class FastTransport {
   }
 
   async #pool (url: URL): Promise<Pool> {
-    if (this.#closed) throw networkError(Object.assign(new Error('the fast transport is closed'), { code: 'UND_ERR_CLOSED' }), false)
+    if (this.#closed) throw closedError()
     let pool = this.#pools.get(url.origin)
     if (pool === undefined) {
       const timeouts = await this.#timeouts
@@ -262,6 +322,10 @@ export class FastTransport {
     }
     return pool
   }
+}
+
+function closedError (): Error {
+  return networkError(Object.assign(new Error('the fast transport is closed'), { code: 'UND_ERR_CLOSED' }), false)
 }
 
 /** `promise`, or an AbortError as soon as `signal` fires. */

@@ -98,6 +98,32 @@ t.test('cloneJson: anything that is not JSON is rejected with a coded error', as
   t.equal(codeOf(() => cloneJson('k', '\uD83D\uDE00')), undefined, 'a surrogate pair is fine')
 })
 
+t.test('cloneJson: the error names the path of the offending value', async (t) => {
+  const messageOf = (value: unknown): string => {
+    try {
+      cloneJson('k', value)
+    } catch (err) {
+      return (err as Error).message
+    }
+    return 'accepted'
+  }
+  t.match(messageOf({ a: [1, { b: 2n }] }), 'value.a[1].b is a bigint')
+  t.match(messageOf([[0, [undefined]]]), 'value[0][1][0] is a undefined')
+  t.match(messageOf({ list: [1, 2], x: { y: Number.NaN } }), 'value.x.y is NaN', 'siblings already copied leave no trace in the path')
+  const cyclic: Record<string, unknown> = { a: {} }
+  ;(cyclic.a as Record<string, unknown>).back = cyclic
+  t.match(messageOf(cyclic), 'value.a.back is a cyclic reference')
+  t.match(messageOf(new Date(0)), 'value is a Date')
+})
+
+t.test('cloneJson: a "__proto__" key is copied as an own key, never as a prototype', async (t) => {
+  const copy = cloneJson('k', JSON.parse('{"__proto__":{"polluted":true},"a":1}')) as Record<string, unknown>
+  t.ok(Object.hasOwn(copy, '__proto__'))
+  t.equal(Object.getPrototypeOf(copy), Object.prototype)
+  t.equal((copy as { polluted?: unknown }).polluted, undefined)
+  t.strictSame(Object.keys(copy), ['__proto__', 'a'])
+})
+
 t.test('validateKey: non-empty strings up to the maximum length', async (t) => {
   t.equal(validateKey('a'), 'a')
   t.equal(validateKey('k'.repeat(MAX_KEY_LENGTH)), 'k'.repeat(MAX_KEY_LENGTH))

@@ -77,3 +77,22 @@ t.test('a refreshed identity with another account id resolves anew', async (t) =
   t.equal(second.signingRegion, 'us-east-1')
   t.equal(second.signingName, 'dynamodb')
 })
+
+t.test('a resolved endpoint is found again without an await, only for its identity, operation and table', async (t) => {
+  const client = new DynamoDBClient({ region: 'us-east-1', credentials: plain, accountIdEndpointMode: 'preferred' })
+  t.teardown(() => client.destroy())
+  const resolver = new EndpointResolver(client.config)
+  const one = { ...plain, accountId: '111111111111' }
+  const two = { ...plain, accountId: '222222222222' }
+  t.equal(resolver.cached('GetItem', { TableName: 't' }, one), undefined, 'nothing before the first resolution')
+  const first = await resolver.resolve('GetItem', { TableName: 't' }, one)
+  t.equal(resolver.cached('GetItem', { TableName: 't' }, one), first, 'the same endpoint, synchronously')
+  t.equal(first.origin, first.url.origin)
+  t.equal(resolver.cached('PutItem', { TableName: 't' }, one), undefined, 'another operation resolves on its own')
+  t.equal(resolver.cached('GetItem', { TableName: 'u' }, one), undefined, 'another table resolves on its own')
+  t.equal(resolver.cached('GetItem', { TableName: 't' }, two), undefined, 'another identity is never served the first one\'s endpoint')
+  const second = await resolver.resolve('GetItem', { TableName: 't' }, two)
+  t.equal(second.url.hostname, '222222222222.ddb.us-east-1.amazonaws.com')
+  t.equal(resolver.cached('GetItem', { TableName: 't' }, two), second)
+  t.equal(resolver.cached('GetItem', { TableName: 't' }, one), undefined, 'the previous identity\'s endpoints are dropped')
+})

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { StandardRetryStrategy } from '@smithy/core/retry'
 import type { AwsCredentialIdentity } from '@smithy/types'
 import { FastTransport } from '../../src/transport/fast-transport.js'
 import { createTable, makeClient, startDynalite } from '../helpers/dynamo.js'
@@ -73,4 +74,34 @@ t.test('short-lived credentials are refreshed through the client\'s provider, an
   t.strictSame(fastKeys, [`short-${before + 1}`, `short-${before + 2}`, `short-${before + 3}`])
   t.strictSame(proxy.sessionTokens.slice(-3), [`token-${before + 1}`, `token-${before + 2}`, `token-${before + 3}`])
   t.strictSame(proxy.rejected, { signature: 0, unknownKey: 0, expired: 0, malformed: 0 })
+})
+
+t.test('the client\'s retry strategy, attempts and clock-skew setting are resolved once, and again when replaced', async (t) => {
+  const { client, transport, tableName, proxy } = await setup(t)
+  const input = { TableName: tableName, Key: { Sesion_Id: { S: 'a' } } }
+  await transport.send('GetItem', input)
+
+  let tokens = 0
+  const strategy = new StandardRetryStrategy(async () => 5)
+  const counting = Object.assign(Object.create(strategy) as StandardRetryStrategy, {
+    acquireInitialRetryToken: async (scope: string) => { tokens++; return await strategy.acquireInitialRetryToken(scope) }
+  })
+  client.config.retryStrategy = async () => counting
+  await transport.send('GetItem', input)
+  await transport.send('GetItem', input)
+  t.equal(tokens, 2, 'a replaced retry strategy provider is used from the next call on')
+
+  // With the correction disabled the offset is neither used nor updated: a slow offset stays and does not matter.
+  const slow = -20 * 60 * 1000
+  client.config.systemClockOffset = slow
+  const config = client.config as unknown as { disableClockSkewCorrection?: () => Promise<boolean> }
+  config.disableClockSkewCorrection = async () => true
+  const out = await transport.send('GetItem', input)
+  t.equal(out.$metadata.attempts, 1, 'signed with the local clock')
+  t.equal(client.config.systemClockOffset, slow, 'the offset is left alone')
+  config.disableClockSkewCorrection = async () => false
+  const corrected = await transport.send('GetItem', input)
+  t.equal(corrected.$metadata.attempts, 2, 'the slow offset is used again, refused, corrected and retried')
+  t.ok(Math.abs(client.config.systemClockOffset) < 60_000)
+  t.equal(proxy.rejected.expired, 1)
 })
