@@ -37,6 +37,12 @@ export function serializerReady (): boolean {
   }
 }
 
+// Characters @fastify/cookie's serializer leaves as they are (cookie-octets): every id and signature of ours.
+const VERBATIM_VALUE = /^[A-Za-z0-9._+/-]*$/
+
+/** A Set-Cookie value split around its value and Max-Age: everything else is the same for every session. */
+interface SetCookieTemplate { readonly head: string, readonly tail: string }
+
 const NONE: CookieRead = Object.freeze({ kind: 'none' })
 const INVALID: CookieRead = Object.freeze({ kind: 'invalid' })
 
@@ -48,6 +54,8 @@ export class SessionCookie {
   readonly #options: ResolvedCookieOptions
   readonly #signer: CookieSigner
   readonly #now: () => number
+  // Per protocol (index 1: https), built on first use: the serializer is loaded by then.
+  readonly #templates: Array<SetCookieTemplate | null | undefined> = [undefined, undefined]
 
   constructor (
     options: ResolvedCookieOptions,
@@ -120,10 +128,29 @@ export class SessionCookie {
 
   /** A Set-Cookie value carrying the signed id, living as long as the session. */
   serialize (id: string, maxAgeSeconds: number, https: boolean): string {
-    return serialize(this.nameFor(https), this.#signer.sign(id), {
-      ...this.#attributes(https),
-      maxAge: Math.max(0, maxAgeSeconds)
-    })
+    const value = this.#signer.sign(id)
+    const maxAge = Math.max(0, maxAgeSeconds)
+    const template = this.#template(https)
+    // What the serializer would write, without its per-call validation of options that were validated at startup.
+    if (template !== null && VERBATIM_VALUE.test(value) && Number.isSafeInteger(maxAge)) {
+      return `${template.head}${value}; Max-Age=${maxAge}${template.tail}`
+    }
+    return serialize(this.nameFor(https), value, { ...this.#attributes(https), maxAge })
+  }
+
+  /** The serializer's output around the value and Max-Age; null if it does not have that shape. */
+  #template (https: boolean): SetCookieTemplate | null {
+    const index = https ? 1 : 0
+    let template = this.#templates[index]
+    if (template === undefined) {
+      const name = this.nameFor(https)
+      const head = `${name}=`
+      const sample = serialize(name, 'v', { ...this.#attributes(https), maxAge: 0 })
+      const start = `${head}v; Max-Age=0`
+      template = sample.startsWith(start) ? { head, tail: sample.slice(start.length) } : null
+      this.#templates[index] = template
+    }
+    return template
   }
 
   /** A Set-Cookie value that removes the cookie. */

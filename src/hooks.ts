@@ -101,8 +101,6 @@ function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onReq
 
 /** onSend and onResponse: persist the session once and carry out its cookie action. */
 function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>): Omit<Hooks, 'onRequest'> {
-  const autosaved = new WeakSet<FastifyRequest>()
-
   function applyCookie (request: FastifyRequest, reply: FastifyReply, session: SessionController): void {
     const action = session.takeCookieAction()
     if (action === 'none') return
@@ -112,10 +110,10 @@ function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>)
 
   const onSend: onSendAsyncHookHandler = async function saveSession (request, reply, payload) {
     const session = request.session
-    // Fastify runs onSend again for an error reply: save at most once.
-    if (session === null || autosaved.has(request)) return payload
-    autosaved.add(request)
+    if (session === null) return payload
     const controller = controllerOf(session)
+    // Fastify runs onSend again for an error reply: save at most once.
+    if (!controller.claimSave()) return payload
     try {
       await controller.persist()
     } finally {
@@ -128,9 +126,9 @@ function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>)
   // saved here, once. Nothing reaches the client any more, so failures are logged (store failures are also counted).
   const onResponse: onResponseAsyncHookHandler = async function saveAfterHijack (request, reply) {
     const session = request.session
-    if (session === null || autosaved.has(request) || !reply.sent) return
-    autosaved.add(request)
+    if (session === null || !reply.sent) return
     const controller = controllerOf(session)
+    if (!controller.claimSave()) return
     try {
       await controller.persist()
     } catch (err) {

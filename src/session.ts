@@ -19,9 +19,21 @@ export interface SessionData {}
 export type SessionKey = [keyof SessionData] extends [never] ? string : Extract<keyof SessionData, string>
 export type SessionValue<K extends string> = K extends keyof SessionData ? SessionData[K] : JsonValue
 
+// The plugin's way from a session to its core, without a per-request WeakMap entry (set by Session's static block).
+let coreOf: (session: Session) => SessionCore | undefined = () => undefined
+
+/** The core behind a session the plugin built; undefined for any other object. */
+export function sessionCore (session: Session): SessionCore | undefined {
+  return coreOf(session)
+}
+
 /** The per-request session: `request.session`. Its members are exactly the README's `request.session` table. */
 export class Session {
   readonly #core: SessionCore
+
+  static {
+    coreOf = (session) => typeof session === 'object' && session !== null && #core in session ? session.#core : undefined
+  }
 
   /** @internal Built by the plugin; use `request.session`. */
   constructor (core: SessionCore) {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import fc from 'fast-check'
 import Fastify from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import { MAX_COOKIE_HEADER_BYTES, MAX_SESSION_COOKIE_CANDIDATES, SessionCookie, type CookieSigner } from '../src/cookie.js'
@@ -183,6 +184,59 @@ t.test('serialize: attributes', async (t) => {
   t.ok(attributes(cookieFor({ sameSite: 'none' }).serialize(id, 60, true)).includes('SameSite=None'))
 
   t.ok(attributes(cookieFor().serialize(id, -5, false)).includes('Max-Age=0'), 'a negative lifetime becomes 0')
+})
+
+t.test('serialize writes exactly what @fastify/cookie\'s serializer writes, over generated options, ids and lifetimes', async (t) => {
+  const reference = fastifyCookie.fastifyCookie.serialize
+  // A signer whose values may need encoding (the serializer's own path) or not (the template's).
+  const signerOf = (suffix: string): CookieSigner => ({
+    sign: (value) => `${value}.${suffix}`,
+    unsign: () => ({ valid: false, renew: false, value: null })
+  })
+  const options = fc.record({
+    name: fc.constantFrom('sessionId', 'sid', '__Host-sid', '__Secure-sid'),
+    path: fc.constantFrom('/', '/app', '/a/b'),
+    domain: fc.constantFrom(undefined, 'example.com', 'sub.example.org'),
+    httpOnly: fc.boolean(),
+    sameSite: fc.constantFrom('lax', 'strict', 'none'),
+    secure: fc.constantFrom('auto', true, false),
+    partitioned: fc.boolean()
+  }, { requiredKeys: ['name'] })
+  fc.assert(fc.property(
+    options,
+    fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/),
+    fc.oneof(fc.integer({ min: -100, max: 10 ** 9 }), fc.double({ min: -10, max: 1e6, noNaN: true })),
+    fc.boolean(),
+    fc.constantFrom('sig+/AZaz09', 'with space', 'semi;colon', 'per%cent', 'q"uote', 'é'),
+    (cookie, id, maxAge, https, suffix) => {
+      let resolved
+      try {
+        resolved = resolveOptions({ secret: SECRET, cookie })
+      } catch {
+        return true // a combination the options refuse (e.g. __Host- with a domain)
+      }
+      const c = new SessionCookie(resolved.cookie, resolved.secrets, Date.now, signerOf(suffix))
+      const o = resolved.cookie
+      const attributes = {
+        path: o.path,
+        domain: o.domain,
+        httpOnly: o.httpOnly,
+        sameSite: o.sameSite,
+        secure: o.secure === 'auto' ? https : o.secure,
+        partitioned: o.partitioned,
+        maxAge: Math.max(0, maxAge)
+      }
+      let expected: string
+      try {
+        expected = reference(c.nameFor(https), `${id}.${suffix}`, attributes)
+      } catch (err) {
+        t.throws(() => c.serialize(id, maxAge, https), { message: (err as Error).message })
+        return true
+      }
+      t.equal(c.serialize(id, maxAge, https), expected)
+      return true
+    }
+  ), { numRuns: 300 })
 })
 
 t.test('clear: empty value, Max-Age=0 and an Expires in 1970, same scope attributes', async (t) => {

@@ -10,7 +10,7 @@ import type { StoredSession } from '../store/record.js'
 import { NoOwnerIndexError, SessionDestroyedError, SessionGoneError, StoreUnavailableError } from '../errors.js'
 import { validateLabel, validateOwner } from '../store/owner.js'
 import { OwnerDirectory, type OwnerRevocation } from '../store/owner-directory.js'
-import { Session } from '../session.js'
+import { Session, sessionCore } from '../session.js'
 import type { SessionCore } from './core.js'
 import { PendingCookie, type CookieAction, type CookieChannel } from './cookie-action.js'
 import { SessionContents } from './contents.js'
@@ -50,12 +50,10 @@ interface RowState {
   expiresAt: number
 }
 
-const controllers = new WeakMap<Session, SessionController>()
-
 /** The controller behind a session the plugin opened: what only the plugin's hooks call. */
 export function controllerOf (session: Session): SessionController {
-  const controller = controllers.get(session)
-  if (controller === undefined) throw new TypeError('not a session opened by the plugin')
+  const controller = sessionCore(session)
+  if (!(controller instanceof SessionController)) throw new TypeError('not a session opened by the plugin')
   return controller
 }
 
@@ -76,6 +74,7 @@ export class SessionController implements SessionCore {
   #destroyed = false
   #touchRequested = false
   #persisting: Promise<void> | undefined
+  #saveClaimed = false
   #owner: string | undefined
   #label: string | undefined
   // Set in this request and not yet written: the next write of the row carries them.
@@ -105,7 +104,6 @@ export class SessionController implements SessionCore {
     this.#owner = stored?.owner
     this.#label = stored?.label
     this.session = new Session(this)
-    controllers.set(this.session, this)
   }
 
   get id (): string {
@@ -214,6 +212,13 @@ export class SessionController implements SessionCore {
     this.#cookie.deliveredByApp()
     await this.persist()
     return this.#cookie.takeHeader()
+  }
+
+  /** True the first time only: the plugin's hooks save a session once (Fastify runs onSend again for an error reply). */
+  claimSave (): boolean {
+    if (this.#saveClaimed) return false
+    this.#saveClaimed = true
+    return true
   }
 
   /** Called by the plugin once per request before the response goes out: writes what changed, or the due expiry refresh. */

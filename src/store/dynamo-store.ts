@@ -16,6 +16,7 @@ import { buildTombstoneInput } from './tombstone.js'
 import { senderOf } from '../transport/sender.js'
 import type { DestroyByOwnerOptions, ListByOwnerOptions, OwnedSession, OwnerRevocation } from './owner-directory.js'
 import type { FastOperation, OperationInputs, OperationOutputs } from '../transport/operations.js'
+import type { FastSendOptions } from '../transport/fast-transport.js'
 
 /** Receives every request-path DynamoDB call, and each throttled attempt, for metrics. */
 type StoreObserver = Pick<RequestObserver, 'operation'> & Partial<Pick<RequestObserver, 'requestThrottled' | 'ownerRevoked'>>
@@ -60,6 +61,7 @@ export class DynamoStore {
   readonly #shape: TableShape & { readonly absoluteTimeoutSeconds?: number | undefined }
   readonly #now: () => number
   readonly #observer: StoreObserver | undefined
+  readonly #optionsByOperation = new Map<StoreOperation, FastSendOptions>()
 
   constructor (
     client: DynamoDBClient,
@@ -73,19 +75,40 @@ export class DynamoStore {
     this.#observer = observer
   }
 
-  /** Sends through the client's transport, reporting each throttled attempt (the retries included). */
+  /** Sends through the client's transport, timed and observed, reporting each throttled attempt (the retries included). */
   async #call<Op extends FastOperation & StoreOperation> (operation: Op, input: OperationInputs[Op]): Promise<OperationOutputs[Op]> {
-    const throttled = this.#observer?.requestThrottled?.bind(this.#observer)
-    const onAttemptError = throttled === undefined
-      ? undefined
-      : (err: unknown): void => { if (isThrottle(err)) throttled(operation, throttleReasonOf(err)) }
-    return await senderOf(this.#client).send(operation, input, { onAttemptError })
+    const started = performance.now()
+    return await this.#observed(operation, started, senderOf(this.#client).send(operation, input, this.#sendOptions(operation)))
+  }
+
+  /** The send options of an operation's calls: one attempt observer per operation, made once. */
+  #sendOptions (operation: StoreOperation): FastSendOptions {
+    let options = this.#optionsByOperation.get(operation)
+    if (options === undefined) {
+      const throttled = this.#observer?.requestThrottled?.bind(this.#observer)
+      options = {
+        onAttemptError: throttled === undefined
+          ? undefined
+          : (err: unknown): void => { if (isThrottle(err)) throttled(operation, throttleReasonOf(err)) }
+      }
+      this.#optionsByOperation.set(operation, options)
+    }
+    return options
   }
 
   async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<T> {
     const started = performance.now()
+    return await this.#observed(operation, started, run())
+  }
+
+  /** Reports a call's outcome and duration since `started` (performance.now()) to the observer. */
+  async #observed<T extends { ConsumedCapacity?: ConsumedCapacity }> (
+    operation: StoreOperation,
+    started: number,
+    call: Promise<T>
+  ): Promise<T> {
     try {
-      const out = await run()
+      const out = await call
       this.#observer?.operation(operation, 'success', (performance.now() - started) / 1000, out.ConsumedCapacity)
       return out
     } catch (err) {
@@ -97,21 +120,18 @@ export class DynamoStore {
   /** The row as stored, expired or not; undefined when absent. */
   async load (id: string, consistent: boolean): Promise<StoredSession | undefined> {
     const input = { ...buildGetInput(this.#shape, id, consistent), ReturnConsumedCapacity: 'TOTAL' as const }
-    const out = await this.#send('GetItem', () => this.#call('GetItem', input))
+    const out = await this.#call('GetItem', input)
     return out.Item === undefined ? undefined : parseItem(this.#shape, out.Item)
   }
 
   /** Writes a new row; never overwrites one. */
   async create (spec: CreateSpec): Promise<void> {
     const input = { ...buildCreateInput(this.#shape, spec), ReturnConsumedCapacity: 'TOTAL' as const }
-    await this.#send('PutItem', () => this.#call('PutItem', input))
+    await this.#call('PutItem', input)
   }
 
   async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
-    return await this.#conditional(
-      'UpdateItem',
-      () => this.#call('UpdateItem', { ...input, ReturnConsumedCapacity: 'TOTAL' })
-    )
+    return await this.#conditional(this.#call('UpdateItem', { ...input, ReturnConsumedCapacity: 'TOTAL' }))
   }
 
   /**
@@ -148,7 +168,7 @@ export class DynamoStore {
   /** Deletes the session row, if any; resolves false (and leaves it) when the row is a tombstone. */
   async delete (id: string): Promise<boolean> {
     const input = { ...buildDeleteInput(this.#shape, id), ReturnConsumedCapacity: 'TOTAL' as const }
-    return await this.#conditional('DeleteItem', () => this.#call('DeleteItem', input))
+    return await this.#conditional(this.#call('DeleteItem', input))
   }
 
   /**
@@ -157,12 +177,12 @@ export class DynamoStore {
    */
   async supersede (id: string, nowSec: number, lifetimeSeconds: number): Promise<boolean> {
     const input = { ...buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds), ReturnConsumedCapacity: 'TOTAL' as const }
-    return await this.#conditional('PutItem', () => this.#call('PutItem', input))
+    return await this.#conditional(this.#call('PutItem', input))
   }
 
   /** One page of the owner index (store/owner.ts builds the input). */
   async queryOwner (input: QueryCommandInput): Promise<QueryCommandOutput> {
-    return await this.#send('Query', () => this.#call('Query', input))
+    return await this.#call('Query', input)
   }
 
   /**
@@ -184,7 +204,7 @@ export class DynamoStore {
    */
   async deleteOwned (input: DeleteItemCommandInput): Promise<{ deleted: boolean, units: number | undefined }> {
     try {
-      const out = await this.#send('DeleteItem', () => this.#call('DeleteItem', input))
+      const out = await this.#call('DeleteItem', input)
       return { deleted: true, units: out.ConsumedCapacity?.CapacityUnits }
     } catch (err) {
       if (isConditionFailure(err)) return { deleted: false, units: undefined }
@@ -197,12 +217,10 @@ export class DynamoStore {
     if (count > 0) this.#observer?.ownerRevoked?.(count)
   }
 
-  async #conditional<T extends { ConsumedCapacity?: ConsumedCapacity }> (
-    operation: StoreOperation,
-    run: () => Promise<T>
-  ): Promise<boolean> {
+  /** Whether a conditional write wrote: false when its condition failed. */
+  async #conditional (write: Promise<unknown>): Promise<boolean> {
     try {
-      await this.#send(operation, run)
+      await write
       return true
     } catch (err) {
       if (isConditionFailure(err)) return false

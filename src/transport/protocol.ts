@@ -10,12 +10,12 @@ type Json = Record<string, unknown>
 /** True when a binary (Uint8Array) is anywhere in `value`. */
 function hasBinary (value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false
-  if (value instanceof Uint8Array) return true
   if (Array.isArray(value)) {
     for (const item of value) if (hasBinary(item)) return true
     return false
   }
-  for (const key in value) if (hasBinary((value as Json)[key])) return true
+  if (ArrayBuffer.isView(value)) return value instanceof Uint8Array
+  for (const item of Object.values(value)) if (hasBinary(item)) return true
   return false
 }
 
