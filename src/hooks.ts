@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onResponseAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler, onSendHookHandler } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
 import type { Session } from './session.js'
@@ -19,7 +19,7 @@ export interface HookDeps {
   readonly instrumentation: RequestObserver | undefined
 }
 
-type Hooks = { onRequest: onRequestAsyncHookHandler, onSend: onSendAsyncHookHandler, onResponse: onResponseAsyncHookHandler }
+type Hooks = { onRequest: onRequestHookHandler, onSend: onSendHookHandler, onResponse: onResponseHookHandler }
 
 /**
  * The request hooks: load the session (onRequest) and save it once, before the response goes out (onSend) or after a
@@ -54,26 +54,20 @@ function cookieChannel (cookie: SessionCookie, request: FastifyRequest, reply: F
   }
 }
 
-/** onRequest: opens the request's session from its cookie. */
-function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onRequestAsyncHookHandler {
+/**
+ * onRequest: opens the request's session from its cookie. A callback hook: a request without a session cookie (or
+ * with an invalid one) opens its session without a promise; only a cookie to look up goes through an async load.
+ */
+function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onRequestHookHandler {
   const { options, cookie, store, instrumentation } = deps
   const { now } = options
   const env: SessionEnv = { options, store, now, events: instrumentation }
   const open = (stored: StoredSession | undefined, opts: OpenOptions): Session => new SessionController(env, stored, opts).session
 
-  return async function loadSession (request, reply) {
-    if (request.routeOptions.config.session === false) return
-    const read = cookie.read(request.headers.cookie, request.protocol === 'https')
-    const channel = cookieChannel(cookie, request, reply)
-    if (read.kind !== 'valid') {
-      if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
-      request.session = open(undefined, { cookie: channel })
-      return
-    }
-    if (read.legacy === true) legacyCookie.add(request)
+  async function loadStored (request: FastifyRequest, id: string, renew: boolean, channel: CookieChannel): Promise<void> {
     let stored: StoredSession | undefined
     try {
-      stored = await readStored(deps, read.id)
+      stored = await readStored(deps, id)
     } catch (err) {
       if (options.onStoreError === 'anonymous') {
         request.log.warn({ err: errorFields(err) }, 'session store unavailable, continuing without a session')
@@ -95,7 +89,24 @@ function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onReq
       return
     }
     instrumentation?.load('found')
-    request.session = open(stored, { renewCookie: read.renew, cookie: channel })
+    request.session = open(stored, { renewCookie: renew, cookie: channel })
+  }
+
+  return function loadSession (request, reply, done) {
+    if (request.routeOptions.config.session === false) {
+      done()
+      return
+    }
+    const read = cookie.read(request.headers.cookie, request.protocol === 'https')
+    const channel = cookieChannel(cookie, request, reply)
+    if (read.kind !== 'valid') {
+      if (read.kind === 'invalid') instrumentation?.load('invalid_cookie')
+      request.session = open(undefined, { cookie: channel })
+      done()
+      return
+    }
+    if (read.legacy === true) legacyCookie.add(request)
+    loadStored(request, read.id, read.renew, channel).then(() => { done() }, done)
   }
 }
 
@@ -107,28 +118,47 @@ function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>)
     reply.header('set-cookie', cookieValue(cookie, request, session, action))
     if (legacyCookie.has(request)) reply.header('set-cookie', cookie.clearLegacy(request.protocol === 'https'))
   }
+  return { onSend: saveHook(applyCookie), onResponse: saveAfterHijackHook() }
+}
 
-  const onSend: onSendAsyncHookHandler = async function saveSession (request, reply, payload) {
+/** onSend, a callback hook: a session with nothing to write (most requests) is answered without a promise. */
+function saveHook (applyCookie: (request: FastifyRequest, reply: FastifyReply, session: SessionController) => void): onSendHookHandler {
+  return function saveSession (request, reply, payload, done) {
     const session = request.session
-    if (session === null) return payload
+    if (session === null) {
+      done(null, payload)
+      return
+    }
     const controller = controllerOf(session)
     // Fastify runs onSend again for an error reply: save at most once.
-    if (!controller.claimSave()) return payload
-    try {
-      await controller.persist()
-    } finally {
-      applyCookie(request, reply, controller)
+    if (!controller.claimSave()) {
+      done(null, payload)
+      return
     }
-    return payload
+    // The cookie action is carried out whether or not the write succeeded; an error in it wins, as in a finally.
+    const finish = (err: unknown): void => {
+      try {
+        applyCookie(request, reply, controller)
+      } catch (cookieErr) {
+        done(cookieErr as Error)
+        return
+      }
+      if (err === undefined) done(null, payload)
+      else done(err as Error)
+    }
+    const writing = controller.persistIfNeeded()
+    if (writing === undefined) finish(undefined)
+    else writing.then(() => { finish(undefined) }, finish)
   }
+}
 
-  // A route that answered through reply.raw (reply.hijack()) skipped onSend: what it changed in an existing session is
-  // saved here, once. Nothing reaches the client any more, so failures are logged (store failures are also counted).
-  const onResponse: onResponseAsyncHookHandler = async function saveAfterHijack (request, reply) {
-    const session = request.session
-    if (session === null || !reply.sent) return
-    const controller = controllerOf(session)
-    if (!controller.claimSave()) return
+/**
+ * onResponse, a callback hook (nothing to do, and no promise, for a response that went through onSend). A route that
+ * answered through reply.raw (reply.hijack()) skipped onSend: what it changed in an existing session is saved here,
+ * once. Nothing reaches the client any more, so failures are logged (store failures are also counted).
+ */
+function saveAfterHijackHook (): onResponseHookHandler {
+  async function saveHijacked (request: FastifyRequest, controller: SessionController): Promise<void> {
     try {
       await controller.persist()
     } catch (err) {
@@ -141,5 +171,17 @@ function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>)
     }
   }
 
-  return { onSend, onResponse }
+  return function saveAfterHijack (request, reply, done) {
+    const session = request.session
+    if (session === null || !reply.sent) {
+      done()
+      return
+    }
+    const controller = controllerOf(session)
+    if (!controller.claimSave()) {
+      done()
+      return
+    }
+    saveHijacked(request, controller).then(() => { done() }, done)
+  }
 }

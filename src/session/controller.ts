@@ -226,6 +226,21 @@ export class SessionController implements SessionCore {
     await this.#oneAtATime(async () => await this.#persistNow())
   }
 
+  /** persist(), or undefined (and no promise) when no write is in flight and there is nothing to write. */
+  persistIfNeeded (): Promise<void> | undefined {
+    if (this.#persisting === undefined && !this.#hasWrite(epochSeconds(this.#env.now()))) return undefined
+    return this.persist()
+  }
+
+  /** True when persisting now would write: a new session with something to store, or a change or due refresh. */
+  #hasWrite (nowSec: number): boolean {
+    if (this.#readOnly || this.#destroyed || this.#cookie.superseded) return false
+    const pending = this.#contents.changes.size > 0 || this.#touchRequested || this.#ownerPending || this.#labelPending
+    if (!this.#row.exists || pending) return pending
+    const touchedAt = this.#row.touchedAt
+    return touchedAt === undefined || nowSec - touchedAt >= this.#env.options.touchAfterSeconds
+  }
+
   /** Seconds the cookie should live. */
   maxAgeSeconds (): number {
     return this.#row.expiresAt - epochSeconds(this.#env.now())
@@ -346,18 +361,14 @@ export class SessionController implements SessionCore {
   }
 
   async #persistNow (): Promise<void> {
-    if (this.#readOnly || this.#destroyed || this.#cookie.superseded) return
     const nowSec = epochSeconds(this.#env.now())
-    const changes = this.#contents.changes
-    const ownerPending = this.#ownerPending || this.#labelPending
+    if (!this.#hasWrite(nowSec)) return
     if (!this.#row.exists) {
-      if (changes.size > 0 || this.#touchRequested || ownerPending) await this.#create()
+      await this.#create()
       return
     }
-    const touchedAt = this.#row.touchedAt
-    const touchDue = touchedAt === undefined || nowSec - touchedAt >= this.#env.options.touchAfterSeconds
-    if (changes.size === 0 && !this.#touchRequested && !touchDue && !ownerPending) return
-
+    const changes = this.#contents.changes
+    const ownerPending = this.#ownerPending || this.#labelPending
     const createdAt = this.#row.createdAt ?? nowSec
     const expiresAt = this.#expiry(nowSec, createdAt)
     const dataChanged = changes.size > 0
