@@ -3,6 +3,7 @@ import type { ResolvedOptions } from './options.js'
 import type { SessionCookie } from './cookie.js'
 import type { Session } from './session.js'
 import { SessionController, controllerOf, type OpenOptions, type SessionEnv } from './session/controller.js'
+import { sessionCore } from './session.js'
 import type { CookieChannel } from './session/cookie-action.js'
 import type { DynamoStore } from './store/dynamo-store.js'
 import type { RequestObserver } from './instrumentation.js'
@@ -106,7 +107,8 @@ function loadHook (deps: HookDeps, legacyCookie: WeakSet<FastifyRequest>): onReq
       return
     }
     if (read.legacy === true) legacyCookie.add(request)
-    loadStored(request, read.id, read.renew, channel).then(() => { done() }, done)
+    // Fastify awaits a returned promise (done is then not called): its errors reach Fastify's error handling.
+    return loadStored(request, read.id, read.renew, channel)
   }
 }
 
@@ -121,41 +123,59 @@ function saveHooks ({ cookie }: HookDeps, legacyCookie: WeakSet<FastifyRequest>)
   return { onSend: saveHook(applyCookie), onResponse: saveAfterHijackHook() }
 }
 
-/** onSend, a callback hook: a session with nothing to write (most requests) is answered without a promise. */
-function saveHook (applyCookie: (request: FastifyRequest, reply: FastifyReply, session: SessionController) => void): onSendHookHandler {
+// Requests whose `request.session` was replaced by another object: reported once (the plugin cannot save it).
+const foreignReported = new WeakSet<FastifyRequest>()
+
+/**
+ * The request's session controller if this is the first save of its session, else undefined. A session the plugin
+ * did not open (the app replaced `request.session`) throws once, on the first save.
+ */
+function claimSave (request: FastifyRequest, session: Session): SessionController | undefined {
+  const core = sessionCore(session)
+  if (core instanceof SessionController) return core.claimSave() ? core : undefined
+  if (foreignReported.has(request)) return undefined
+  foreignReported.add(request)
+  return controllerOf(session)
+}
+
+type ApplyCookie = (request: FastifyRequest, reply: FastifyReply, session: SessionController) => void
+
+/**
+ * onSend. A session with nothing to write (most requests) is answered synchronously through `done`, without a
+ * promise; one with a write returns a promise of the payload, which Fastify awaits (and whose errors, or those of
+ * the reply's later steps, it handles as an async hook's).
+ */
+function saveHook (applyCookie: ApplyCookie): onSendHookHandler {
+  async function writeThenApply (request: FastifyRequest, reply: FastifyReply, controller: SessionController, writing: Promise<void>) {
+    try {
+      await writing
+    } finally {
+      applyCookie(request, reply, controller)
+    }
+  }
+
   return function saveSession (request, reply, payload, done) {
     const session = request.session
-    if (session === null) {
-      done(null, payload)
-      return
-    }
-    const controller = controllerOf(session)
     // Fastify runs onSend again for an error reply: save at most once.
-    if (!controller.claimSave()) {
+    const controller = session === null ? undefined : claimSave(request, session)
+    if (controller === undefined) {
       done(null, payload)
       return
-    }
-    // The cookie action is carried out whether or not the write succeeded; an error in it wins, as in a finally.
-    const finish = (err: unknown): void => {
-      try {
-        applyCookie(request, reply, controller)
-      } catch (cookieErr) {
-        done(cookieErr as Error)
-        return
-      }
-      if (err === undefined) done(null, payload)
-      else done(err as Error)
     }
     const writing = controller.persistIfNeeded()
-    if (writing === undefined) finish(undefined)
-    else writing.then(() => { finish(undefined) }, finish)
+    if (writing === undefined) {
+      applyCookie(request, reply, controller)
+      done(null, payload)
+      return
+    }
+    return writeThenApply(request, reply, controller, writing).then(() => payload)
   }
 }
 
 /**
- * onResponse, a callback hook (nothing to do, and no promise, for a response that went through onSend). A route that
- * answered through reply.raw (reply.hijack()) skipped onSend: what it changed in an existing session is saved here,
- * once. Nothing reaches the client any more, so failures are logged (store failures are also counted).
+ * onResponse: nothing to do, and no promise, for a response that went through onSend. A route that answered through
+ * reply.raw (reply.hijack()) skipped onSend: what it changed in an existing session is saved here, once. Nothing
+ * reaches the client any more, so failures are logged (store failures are also counted).
  */
 function saveAfterHijackHook (): onResponseHookHandler {
   async function saveHijacked (request: FastifyRequest, controller: SessionController): Promise<void> {
@@ -173,15 +193,11 @@ function saveAfterHijackHook (): onResponseHookHandler {
 
   return function saveAfterHijack (request, reply, done) {
     const session = request.session
-    if (session === null || !reply.sent) {
+    const controller = session === null || !reply.sent ? undefined : claimSave(request, session)
+    if (controller === undefined) {
       done()
       return
     }
-    const controller = controllerOf(session)
-    if (!controller.claimSave()) {
-      done()
-      return
-    }
-    saveHijacked(request, controller).then(() => { done() }, done)
+    return saveHijacked(request, controller)
   }
 }

@@ -98,3 +98,46 @@ t.test('errorLabel', async (t) => {
   t.equal(errorLabel(new Error('plain')), 'Error')
   t.equal(errorLabel('a string'), 'unknown error')
 })
+
+t.test('regression: an error in the reply after a session write reaches Fastify\'s error handling (no hang, no unhandled rejection)', async (t) => {
+  const dynamo = await startDynalite(t)
+  const table = await createTable(makeClient(t, dynamo.endpoint))
+  const rejected = new Promise<string>((resolve) => {
+    const onRejection = (err: unknown): void => { resolve(`unhandled rejection: ${String(err)}`) }
+    process.once('unhandledRejection', onRejection)
+    t.teardown(() => { process.off('unhandledRejection', onRejection) })
+  })
+  const app = await buildApp(t, makeClient(t, dynamo.endpoint), table, { metrics: false }, {
+    routes: (app) => {
+      // A body Fastify refuses only when it writes the reply, after every onSend hook (the plugin's is the last).
+      app.get('/consumed', async (request) => {
+        request.session.set('k', 1)
+        const response = new Response('x')
+        await response.text()
+        return response
+      })
+    }
+  })
+  const outcome = await Promise.race([app.inject({ url: '/consumed' }).then((res) => res.statusCode), rejected])
+  t.equal(outcome, 500)
+})
+
+t.test('regression: a request.session the app replaced is reported once; the error reply and later onResponse hooks still run', async (t) => {
+  const dynamo = await startDynalite(t)
+  const table = await createTable(makeClient(t, dynamo.endpoint))
+  const seen: string[] = []
+  const app = await buildApp(t, makeClient(t, dynamo.endpoint), table, { metrics: false }, {
+    routes: (app) => {
+      app.setErrorHandler(async (err, _request, reply) => await reply.code(418).send({ handled: (err as Error).name }))
+      app.addHook('onResponse', (_request, _reply, done) => { seen.push('onResponse'); done() })
+      app.get('/foreign', async (request) => {
+        (request as unknown as { session: unknown }).session = { fake: true }
+        return 'x'
+      })
+    }
+  })
+  const res = await app.inject({ url: '/foreign' })
+  t.equal(res.statusCode, 418)
+  t.strictSame(res.json(), { handled: 'TypeError' })
+  t.strictSame(seen, ['onResponse'])
+})

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import {
   BatchGetItemCommand, type BatchGetItemCommandInput, type BatchGetItemCommandOutput, type ConsumedCapacity,
-  type DeleteItemCommandInput, type DynamoDBClient, type QueryCommandInput, type QueryCommandOutput
+  type DeleteItemCommandInput, type DynamoDBClient, type QueryCommandInput, type QueryCommandOutput,
+  type ReturnConsumedCapacity
 } from '@aws-sdk/client-dynamodb'
 import type { TableShape } from '../options.js'
 import { isConditionFailure, isThrottle } from '../aws-errors.js'
@@ -49,6 +50,12 @@ export interface SessionStoreApi {
 const KEYS_PER_UPDATE = 150
 
 
+/** A freshly built input, asking for its consumed capacity (the metrics count it). */
+function withCapacity<T extends { ReturnConsumedCapacity?: ReturnConsumedCapacity | undefined }> (input: T): T {
+  input.ReturnConsumedCapacity = 'TOTAL'
+  return input
+}
+
 /** The owner and label an UpdateItem writes: each only when set in this request. */
 export interface OwnerChange {
   readonly owner?: string | undefined
@@ -78,7 +85,14 @@ export class DynamoStore {
   /** Sends through the client's transport, timed and observed, reporting each throttled attempt (the retries included). */
   async #call<Op extends FastOperation & StoreOperation> (operation: Op, input: OperationInputs[Op]): Promise<OperationOutputs[Op]> {
     const started = performance.now()
-    return await this.#observed(operation, started, senderOf(this.#client).send(operation, input, this.#sendOptions(operation)))
+    try {
+      const out = await senderOf(this.#client).send(operation, input, this.#sendOptions(operation))
+      this.#observer?.operation(operation, 'success', (performance.now() - started) / 1000, out.ConsumedCapacity)
+      return out
+    } catch (err) {
+      this.#failed(operation, started, err)
+      throw err
+    }
   }
 
   /** The send options of an operation's calls: one attempt observer per operation, made once. */
@@ -87,6 +101,8 @@ export class DynamoStore {
     if (options === undefined) {
       const throttled = this.#observer?.requestThrottled?.bind(this.#observer)
       options = {
+        // Inputs built from session data (JSON) and strings: never a binary value to encode.
+        jsonOnly: true,
         onAttemptError: throttled === undefined
           ? undefined
           : (err: unknown): void => { if (isThrottle(err)) throttled(operation, throttleReasonOf(err)) }
@@ -98,40 +114,36 @@ export class DynamoStore {
 
   async #send<T extends { ConsumedCapacity?: ConsumedCapacity }> (operation: StoreOperation, run: () => Promise<T>): Promise<T> {
     const started = performance.now()
-    return await this.#observed(operation, started, run())
-  }
-
-  /** Reports a call's outcome and duration since `started` (performance.now()) to the observer. */
-  async #observed<T extends { ConsumedCapacity?: ConsumedCapacity }> (
-    operation: StoreOperation,
-    started: number,
-    call: Promise<T>
-  ): Promise<T> {
     try {
-      const out = await call
+      const out = await run()
       this.#observer?.operation(operation, 'success', (performance.now() - started) / 1000, out.ConsumedCapacity)
       return out
     } catch (err) {
-      this.#observer?.operation(operation, isConditionFailure(err) ? 'conflict' : 'error', (performance.now() - started) / 1000, undefined)
+      this.#failed(operation, started, err)
       throw err
     }
   }
 
+  /** Reports a failed call, begun at `started` (performance.now()): a condition failure is a conflict. */
+  #failed (operation: StoreOperation, started: number, err: unknown): void {
+    this.#observer?.operation(operation, isConditionFailure(err) ? 'conflict' : 'error', (performance.now() - started) / 1000, undefined)
+  }
+
   /** The row as stored, expired or not; undefined when absent. */
   async load (id: string, consistent: boolean): Promise<StoredSession | undefined> {
-    const input = { ...buildGetInput(this.#shape, id, consistent), ReturnConsumedCapacity: 'TOTAL' as const }
+    const input = withCapacity(buildGetInput(this.#shape, id, consistent))
     const out = await this.#call('GetItem', input)
     return out.Item === undefined ? undefined : parseItem(this.#shape, out.Item)
   }
 
   /** Writes a new row; never overwrites one. */
   async create (spec: CreateSpec): Promise<void> {
-    const input = { ...buildCreateInput(this.#shape, spec), ReturnConsumedCapacity: 'TOTAL' as const }
+    const input = withCapacity(buildCreateInput(this.#shape, spec))
     await this.#call('PutItem', input)
   }
 
   async #update (input: ReturnType<typeof buildUpdateInput>): Promise<boolean> {
-    return await this.#conditional(this.#call('UpdateItem', { ...input, ReturnConsumedCapacity: 'TOTAL' }))
+    return await this.#conditional(this.#call('UpdateItem', withCapacity(input)))
   }
 
   /**
@@ -167,7 +179,7 @@ export class DynamoStore {
 
   /** Deletes the session row, if any; resolves false (and leaves it) when the row is a tombstone. */
   async delete (id: string): Promise<boolean> {
-    const input = { ...buildDeleteInput(this.#shape, id), ReturnConsumedCapacity: 'TOTAL' as const }
+    const input = withCapacity(buildDeleteInput(this.#shape, id))
     return await this.#conditional(this.#call('DeleteItem', input))
   }
 
@@ -176,7 +188,7 @@ export class DynamoStore {
    * gone, expired or a tombstone.
    */
   async supersede (id: string, nowSec: number, lifetimeSeconds: number): Promise<boolean> {
-    const input = { ...buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds), ReturnConsumedCapacity: 'TOTAL' as const }
+    const input = withCapacity(buildTombstoneInput(this.#shape, id, nowSec, lifetimeSeconds))
     return await this.#conditional(this.#call('PutItem', input))
   }
 

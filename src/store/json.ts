@@ -13,11 +13,11 @@ const NUMBER_LIMIT = 1e126
 const MIN_NUMBER = 1e-130
 
 /**
- * Sets an own property, even for `__proto__`, which an assignment would take as a prototype change (Object.prototype
- * has no other setter: any other key is an own data property after an assignment).
+ * Sets an own property, even for `__proto__`, which an assignment would take as a prototype change, and for any other
+ * name Object.prototype has (an accessor there would intercept an assignment, and a frozen one would refuse it).
  */
 export function setOwn<T> (record: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
+  if (key in Object.prototype) Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true })
   else record[key] = value
 }
 

@@ -17,6 +17,8 @@ export interface FastSendOptions {
   readonly abortSignal?: AbortSignal | undefined
   /** Called with the error of every failed attempt, retried or not (the SDK's attempt middleware sees the same). */
   readonly onAttemptError?: ((err: unknown) => void) | undefined
+  /** The input holds no binary (Uint8Array) value: its body is a plain JSON.stringify, without looking for one. */
+  readonly jsonOnly?: boolean | undefined
 }
 
 /** One call across its attempts. */
@@ -133,7 +135,7 @@ export class FastTransport {
     const call: Call = {
       operation,
       input,
-      body: serializeInput(input),
+      body: options.jsonOnly === true ? JSON.stringify(input) : serializeInput(input),
       signal,
       invocationId: randomUUID(),
       maxAttempts: settings.maxAttempts,
@@ -312,6 +314,8 @@ export class FastTransport {
     let pool = this.#pools.get(url.origin)
     if (pool === undefined) {
       const timeouts = await this.#timeouts
+      // close() may have come during the wait: no pool is made after it.
+      if (this.#closed) throw closedError()
       pool = this.#pools.get(url.origin) ?? new Pool(url.origin, {
         connections: this.#connections,
         connect: { timeout: timeouts.connectionTimeoutMs },

@@ -7,22 +7,8 @@ export const CONTENT_TYPE = 'application/x-amz-json-1.0'
 
 type Json = Record<string, unknown>
 
-/** True when a binary (Uint8Array) is anywhere in `value`. */
-function hasBinary (value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false
-  if (Array.isArray(value)) {
-    for (const item of value) if (hasBinary(item)) return true
-    return false
-  }
-  if (ArrayBuffer.isView(value)) return value instanceof Uint8Array
-  for (const item of Object.values(value)) if (hasBinary(item)) return true
-  return false
-}
-
 /** The request body: JSON with binary attribute values in base64, as the SDK's serializer writes them. */
 export function serializeInput (input: object): string {
-  // A replacer costs a call per member: only inputs with binaries (none of the library's own) need one.
-  if (!hasBinary(input)) return JSON.stringify(input)
   return JSON.stringify(input, function (this: Json, key: string, value: unknown) {
     const raw = this[key]
     return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') : value

@@ -124,6 +124,20 @@ t.test('cloneJson: a "__proto__" key is copied as an own key, never as a prototy
   t.strictSame(Object.keys(copy), ['__proto__', 'a'])
 })
 
+t.test('regression: keys Object.prototype has (an accessor, a read-only value) are copied as own keys, untouched by it', async (t) => {
+  let intercepted = 0
+  Object.defineProperty(Object.prototype, 'plantedSetter', { set () { intercepted++ }, get () { return undefined }, configurable: true })
+  Object.defineProperty(Object.prototype, 'readOnlyName', { value: 'inherited', writable: false, configurable: true })
+  t.teardown(() => {
+    delete (Object.prototype as Record<string, unknown>).plantedSetter
+    delete (Object.prototype as Record<string, unknown>).readOnlyName
+  })
+  const copy = cloneJson('k', JSON.parse('{"plantedSetter":1,"readOnlyName":2,"plain":3}')) as Record<string, unknown>
+  t.equal(intercepted, 0, 'the accessor never saw the value')
+  t.ok(Object.hasOwn(copy, 'plantedSetter') && Object.hasOwn(copy, 'readOnlyName'))
+  t.strictSame(Object.entries(copy), [['plantedSetter', 1], ['readOnlyName', 2], ['plain', 3]])
+})
+
 t.test('validateKey: non-empty strings up to the maximum length', async (t) => {
   t.equal(validateKey('a'), 'a')
   t.equal(validateKey('k'.repeat(MAX_KEY_LENGTH)), 'k'.repeat(MAX_KEY_LENGTH))

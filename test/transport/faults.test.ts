@@ -135,3 +135,24 @@ t.test('a closed transport fails calls as a reset connection, without hanging', 
   t.equal(err?.code, 'ECONNRESET')
   t.equal(err?.attempts, 1)
 })
+
+t.test('regression: no call succeeds after close(), even when close() came while a first call waited for the handler\'s timeouts', async (t) => {
+  const dynamo = await startDynalite(t)
+  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 })
+  t.teardown(() => client.destroy())
+  const tableName = await createTable(client, 'closing')
+  // The handler's settings stay pending until released: a first call parks at the wait for them, before its pool exists.
+  let release = (): void => {}
+  const handler = client.config.requestHandler as unknown as { configProvider?: Promise<unknown> }
+  handler.configProvider = new Promise((resolve) => { release = () => { resolve({}) } })
+  const transport = new FastTransport(client)
+  const input = { TableName: tableName, Key: { Sesion_Id: { S: 'a' } } }
+  const first = transport.send('GetItem', input).then(() => 'answered', shape)
+  // Every other step of the call is settled: after the pending microtasks it waits on the settings alone.
+  await new Promise((resolve) => setImmediate(resolve))
+  await transport.close()
+  release()
+  t.equal(((await first) as { code?: unknown }).code, 'ECONNRESET', 'the parked call fails')
+  const later = await transport.send('GetItem', input).then(() => 'answered', shape)
+  t.equal((later as { code?: unknown }).code, 'ECONNRESET', 'and so does every later one: no pool was made after close()')
+})
