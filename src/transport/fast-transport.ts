@@ -222,7 +222,7 @@ export class FastTransport {
     const sample: ClockSample = { sentAt: Date.now(), offset: disabled ? 0 : this.#offset(), disabled }
     const request = this.#request(call, attempt, endpoint)
     const headers = this.#signer(identity, endpoint).sign(request, sample.sentAt + sample.offset)
-    const pool = this.#pools.get(endpoint.origin) ?? await this.#pool(endpoint.url)
+    const pool = this.#pools.get(endpoint.origin) ?? await this.#pool(endpoint.origin)
     const timeouts = this.#settledTimeouts ?? await this.#timeouts
     const response = await exchange(pool, { path: request.path, headers, body }, timeouts, signal)
     return this.#outcome(response.statusCode, response.headers, response.text, sample)
@@ -309,23 +309,25 @@ export class FastTransport {
     return signer
   }
 
-  async #pool (url: URL): Promise<Pool> {
+  /** The pool of an origin the caller found none for (made once the handler's timeouts are settled). */
+  async #pool (origin: string): Promise<Pool> {
     if (this.#closed) throw closedError()
-    let pool = this.#pools.get(url.origin)
+    const timeouts = await this.#timeouts
+    // close() may have come during the wait: no pool is made after it.
+    if (this.#closed) throw closedError()
+    let pool = this.#pools.get(origin)
     if (pool === undefined) {
-      const timeouts = await this.#timeouts
-      // close() may have come during the wait: no pool is made after it.
-      if (this.#closed) throw closedError()
-      pool = this.#pools.get(url.origin) ?? new Pool(url.origin, {
+      pool = new Pool(origin, {
         connections: this.#connections,
         connect: { timeout: timeouts.connectionTimeoutMs },
         headersTimeout: timeouts.requestTimeoutMs,
         bodyTimeout: timeouts.bodyTimeoutMs
       })
-      this.#pools.set(url.origin, pool)
+      this.#pools.set(origin, pool)
     }
     return pool
   }
+
 }
 
 function closedError (): Error {
